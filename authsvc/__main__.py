@@ -1,0 +1,125 @@
+"""Command line: serve, gen-key, check-config, create-user."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from authsvc.auth.keys import generate_key
+from authsvc.config import ConfigError, Settings, load_settings
+from authsvc.logs import configure_logging
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, dict[str, object]] = {}
+    if getattr(args, "host", None):
+        overrides.setdefault("server", {})["host"] = args.host
+    if getattr(args, "port", None) is not None:
+        overrides.setdefault("server", {})["port"] = args.port
+    return load_settings(args.config, env=args.env, overrides=overrides)
+
+
+def serve(args: argparse.Namespace) -> int:
+    from authsvc.app import create_app
+    from authsvc.containers import create_container
+
+    settings = _settings(args)
+    configure_logging(settings.logging.level)
+    try:
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    except ImportError:
+        loop = None
+    container = create_container(settings)
+    container.session_keys()  # fail before binding the port when the key is unusable
+    app = create_app(container)
+    web.run_app(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        shutdown_timeout=settings.server.shutdown_timeout,
+        access_log=None,
+        print=None,
+        loop=loop,
+    )
+    return 0
+
+
+def gen_key(args: argparse.Namespace) -> int:
+    print(generate_key())
+    return 0
+
+
+def check_config(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    print(f"configuration OK (env={settings.env}, storage={settings.storage.backend})")
+    return 0
+
+
+def create_user(args: argparse.Namespace) -> int:
+    from authsvc.containers import create_container, provide
+
+    settings = _settings(args)
+    configure_logging("WARNING")
+    if settings.storage.backend == "memory":
+        print("create-user needs a persistent backend: the memory backend forgets the user at exit", file=sys.stderr)
+        return 2
+    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+
+    async def run() -> str:
+        container = create_container(settings)
+        storage = await provide(container.storage)
+        await storage.open()
+        try:
+            users = await provide(container.users_service)
+            user_id: str = (await users.signup(args.username, password)).id
+            return user_id
+        finally:
+            await storage.close()
+            await provide(container.shutdown_resources)
+
+    print(asyncio.run(run()))
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="authsvc", description="Session-based login service.")
+    commands = root.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", metavar="FILE", help="a YAML file merged over config.yaml")
+        sub.add_argument("--env", help="environment: loads config.<env>.yaml too (default: $AUTHSVC_ENV)")
+        return sub
+
+    serve_cmd = command("serve", "Run the HTTP service.")
+    serve_cmd.add_argument("--host", help="address to bind (default: server.host)")
+    serve_cmd.add_argument("--port", type=int, help="port to bind (default: server.port)")
+    serve_cmd.set_defaults(func=serve)
+    commands.add_parser(
+        "gen-key", help="Print a fresh session key.", description="Print a fresh Fernet session key."
+    ).set_defaults(func=gen_key)
+    command("check-config", "Validate the configuration without starting.").set_defaults(func=check_config)
+    create = command("create-user", "Register a user; the password is read from stdin or prompted.")
+    create.add_argument("username")
+    create.set_defaults(func=create_user)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"authsvc: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

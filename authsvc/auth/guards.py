@@ -1,0 +1,35 @@
+"""Who is calling: the live session behind the cookie, or a 401."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiohttp_session import get_session
+
+from authsvc.auth.service import Authenticated, AuthService
+from authsvc.errors import Unauthorized
+
+
+async def session_ids(request: web.Request) -> tuple[str, str] | None:
+    """The (session id, user id) pair the session cookie carries, if it carries one."""
+    session = await get_session(request)
+    session_id, user_id = session.get("sid"), session.get("uid")
+    if isinstance(session_id, str) and isinstance(user_id, str):
+        return session_id, user_id
+    return None
+
+
+async def authenticate(request: web.Request, auth: AuthService, *, touch: bool = True) -> Authenticated | None:
+    ids = await session_ids(request)
+    if ids is None:
+        return None
+    authenticated = await auth.authenticate(*ids, touch=touch)
+    if authenticated is not None and authenticated.renewed:
+        (await get_session(request)).changed()  # re-issue the cookie with a fresh max age
+    return authenticated
+
+
+async def require_user(request: web.Request, auth: AuthService) -> Authenticated:
+    authenticated = await authenticate(request, auth)
+    if authenticated is None:
+        raise Unauthorized("A live session is required.")
+    return authenticated

@@ -1,0 +1,25 @@
+"""What the server remembers of a session; the cookie only points at it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRecord:
+    id_hash: str  # sha256 of the session id; the id itself is never stored
+    user_id: str
+    created_at: float
+    last_seen_at: float
+    expires_at: float  # min(last_seen_at + idle timeout, created_at + absolute lifetime)
+    absolute_expires_at: float
+    ip: str | None = None
+    user_agent: str | None = None
+
+    @property
+    def handle(self) -> str:
+        """A public, non-secret name for the session: a prefix of the hash, never the id."""
+        return self.id_hash[:16]
+
+    def live(self, now: float) -> bool:
+        return now < self.expires_at

@@ -1,0 +1,100 @@
+"""The one place that hashes and checks passwords.
+
+New hashes are ``$bcrypt-sha256$`` + a bcrypt hash of base64(sha256(NFKC password)): the pre-hash lets every
+character of a long password count (bcrypt alone reads 72 bytes) and the prefix says how to check it. Plain
+``$2a$``/``$2b$``/``$2y$`` hashes, as the NestJS tutorial's node bcrypt wrote them, still verify the way node did
+(first 72 bytes) and are reported as needing an upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import unicodedata
+from concurrent.futures import Executor
+
+import bcrypt
+
+PREFIX = "$bcrypt-sha256$"
+LEGACY_PREFIXES = ("$2a$", "$2b$", "$2y$")
+BCRYPT_MAX_BYTES = 72
+
+
+def _prehash(password: str) -> bytes:
+    digest = hashlib.sha256(unicodedata.normalize("NFKC", password).encode("utf-8")).digest()
+    return base64.b64encode(digest)  # 44 bytes, no NUL: safe for bcrypt
+
+
+def _cost_of(bcrypt_hash: str) -> int:
+    try:
+        return int(bcrypt_hash.split("$")[2])
+    except (IndexError, ValueError):
+        return 0
+
+
+def _hash_sync(password: str, cost: int) -> str:
+    return PREFIX + bcrypt.hashpw(_prehash(password), bcrypt.gensalt(cost)).decode("ascii")
+
+
+def _verify_sync(password: str, stored: str) -> bool:
+    try:
+        if stored.startswith(PREFIX):
+            return bcrypt.checkpw(_prehash(password), stored[len(PREFIX) :].encode("ascii"))
+        if stored.startswith(LEGACY_PREFIXES):
+            # node's bcrypt hashed the UTF-8 bytes and ignored everything past 72 of them.
+            return bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], stored.encode("ascii"))
+    except ValueError:  # a malformed stored hash never matches
+        return False
+    return False
+
+
+class PasswordHasher:
+    """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL)."""
+
+    def __init__(self, executor: Executor, cost: int) -> None:
+        self._executor = executor
+        self.cost = cost
+        self._dummy_hash = _hash_sync("dummy password for unknown users", cost)
+
+    async def hash(self, password: str) -> str:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, _hash_sync, password, self.cost)
+
+    async def verify(self, password: str, stored: str) -> bool:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, _verify_sync, password, stored)
+
+    async def verify_dummy(self, password: str) -> None:
+        """Spend the time a real check takes, so an unknown user answers as slowly as a wrong password."""
+        await self.verify(password, self._dummy_hash)
+
+    def needs_rehash(self, stored: str) -> bool:
+        return not stored.startswith(PREFIX) or _cost_of(stored[len(PREFIX) :]) != self.cost
+
+
+def load_common_passwords() -> frozenset[str]:
+    """zxcvbn's list of the 30,000 most common passwords (from leaked password corpora)."""
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS
+
+    return frozenset(FREQUENCY_LISTS["passwords"])
+
+
+class PasswordPolicy:
+    """NIST SP 800-63B: length, not composition; no common password; not the username."""
+
+    def __init__(self, min_length: int, max_length: int, common: frozenset[str] = frozenset()) -> None:
+        self.min_length = min_length
+        self.max_length = max_length
+        self._common = common
+
+    def problem(self, password: str, username: str) -> str | None:
+        """Why this password cannot be chosen, or None when it can."""
+        if len(password) < self.min_length:
+            return f"must be at least {self.min_length} characters long"
+        if len(password) > self.max_length:
+            return f"must be at most {self.max_length} characters long"
+        normalized = unicodedata.normalize("NFKC", password).lower()
+        if normalized in self._common:
+            return "is one of the most common passwords; choose another"
+        if normalized == username:
+            return "must not be the username"
+        return None

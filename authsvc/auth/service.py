@@ -1,0 +1,141 @@
+"""Logins, sessions and credentials: the rules, with no HTTP in sight."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from authsvc.auth.models import SessionRecord
+from authsvc.auth.passwords import PasswordHasher, PasswordPolicy
+from authsvc.auth.sessions import SessionRegistry
+from authsvc.auth.throttle import LoginThrottle
+from authsvc.clock import Clock
+from authsvc.errors import TooManyRequests, Unauthorized, UnprocessableContent
+from authsvc.metrics import Metrics
+from authsvc.storage.ports import UserRepository
+from authsvc.users.models import User, normalize_username
+
+audit = logging.getLogger("authsvc.audit")
+
+INVALID_CREDENTIALS = "Invalid username or password."
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    user: User
+    session: SessionRecord
+    session_id: str
+    renewed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClientInfo:
+    ip: str | None = None
+    user_agent: str | None = None
+
+
+class AuthService:
+    def __init__(
+        self,
+        users: UserRepository,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        sessions: SessionRegistry,
+        throttle: LoginThrottle,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> None:
+        self._metrics = metrics
+        self._users = users
+        self._hasher = hasher
+        self._policy = policy
+        self._sessions = sessions
+        self._throttle = throttle
+        self._clock = clock
+
+    async def _check_password(self, user: User | None, password: str) -> bool:
+        if user is None:
+            await self._hasher.verify_dummy(password)
+            return False
+        if not await self._hasher.verify(password, user.password_hash):
+            return False
+        if self._hasher.needs_rehash(user.password_hash):
+            # The password is at hand only now: upgrade legacy and old-cost hashes.
+            await self._users.update_password_hash(user.id, await self._hasher.hash(password), self._clock.now())
+        return True
+
+    async def login(self, username: str, password: str, client: ClientInfo) -> tuple[User, str]:
+        """Check the credentials and open a new session; returns the user and the new session id."""
+        username = normalize_username(username)
+        try:
+            await self._throttle.check(username, client.ip)
+        except TooManyRequests:
+            self._metrics.login("throttled")
+            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
+            raise
+        user = await self._users.find_by_username(username)
+        if not await self._check_password(user, password) or user is None:
+            await self._throttle.failed(username, client.ip)
+            self._metrics.login("failure")
+            audit.info("login failed", extra={"event": "login.failure", "ip": client.ip})
+            raise Unauthorized(INVALID_CREDENTIALS)
+        await self._throttle.succeeded(username)
+        self._metrics.login("success")
+        session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent)
+        audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
+        return user, session_id
+
+    async def authenticate(self, session_id: str, user_id: str, *, touch: bool = True) -> Authenticated | None:
+        """The user behind a live session, reloaded so that a deleted user is logged out."""
+        resolved = await self._sessions.resolve(session_id, user_id, touch=touch)
+        if resolved is None:
+            return None
+        user = await self._users.find_by_id(user_id)
+        if user is None:
+            await self._sessions.revoke(session_id)
+            return None
+        return Authenticated(user, resolved.record, session_id, resolved.renewed)
+
+    async def logout(self, session_id: str) -> None:
+        if await self._sessions.revoke(session_id):
+            audit.info("session ended", extra={"event": "logout"})
+
+    async def list_sessions(self, user_id: str) -> list[SessionRecord]:
+        return await self._sessions.list(user_id)
+
+    async def revoke_session(self, user_id: str, handle: str) -> bool:
+        revoked = await self._sessions.revoke_by_handle(user_id, handle)
+        if revoked:
+            audit.info("session revoked", extra={"event": "session.revoke", "user_id": user_id})
+        return revoked
+
+    async def revoke_other_sessions(self, auth: Authenticated) -> int:
+        count = await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
+        audit.info(
+            "other sessions revoked", extra={"event": "session.revoke_all", "user_id": auth.user.id, "count": count}
+        )
+        return count
+
+    async def change_password(self, auth: Authenticated, current: str, new: str) -> None:
+        """Verify the current password, store the new one, end every other session."""
+        if not await self._hasher.verify(current, auth.user.password_hash):
+            raise UnprocessableContent(
+                "The current password is wrong.", errors=[{"pointer": "#/currentPassword", "detail": "is wrong"}]
+            )
+        if problem := self._policy.problem(new, auth.user.username):
+            raise UnprocessableContent(
+                "The new password breaks the password rules.",
+                errors=[{"pointer": "#/newPassword", "detail": f"newPassword {problem}"}],
+            )
+        await self._users.update_password_hash(auth.user.id, await self._hasher.hash(new), self._clock.now())
+        await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
+        audit.info("password changed", extra={"event": "password.change", "user_id": auth.user.id})
+
+    async def delete_account(self, auth: Authenticated, password: str) -> None:
+        if not await self._hasher.verify(password, auth.user.password_hash):
+            raise UnprocessableContent(
+                "The password is wrong.", errors=[{"pointer": "#/password", "detail": "is wrong"}]
+            )
+        await self._sessions.revoke_all(auth.user.id)
+        await self._users.delete(auth.user.id)
+        audit.info("account deleted", extra={"event": "account.delete", "user_id": auth.user.id})

@@ -1,0 +1,97 @@
+"""Server-side sessions: the cookie carries a random id and the user id, the registry decides if it is live."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from authsvc.auth.models import SessionRecord
+from authsvc.clock import Clock
+from authsvc.metrics import Metrics
+from authsvc.storage.ports import SessionRepository
+
+SESSION_ID_BYTES = 32  # 256 bits from secrets
+
+
+def hash_session_id(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    idle_timeout: int
+    absolute_lifetime: int
+    renew_after: float  # share of the idle window after which a request renews the session
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedSession:
+    record: SessionRecord
+    renewed: bool  # last_seen_at moved: the cookie should be re-issued
+
+
+class SessionRegistry:
+    """sha256(session id) -> who, since when, until when; every check goes through here."""
+
+    def __init__(self, repository: SessionRepository, clock: Clock, policy: SessionPolicy, metrics: Metrics) -> None:
+        self._repository = repository
+        self._clock = clock
+        self.policy = policy
+        self._metrics = metrics
+
+    async def create(
+        self, user_id: str, ip: str | None = None, user_agent: str | None = None
+    ) -> tuple[str, SessionRecord]:
+        session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        now = self._clock.now()
+        absolute = now + self.policy.absolute_lifetime
+        record = SessionRecord(
+            id_hash=hash_session_id(session_id),
+            user_id=user_id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=min(now + self.policy.idle_timeout, absolute),
+            absolute_expires_at=absolute,
+            ip=ip,
+            user_agent=user_agent[:256] if user_agent else None,
+        )
+        await self._repository.create(record)
+        self._metrics.sessions_created()
+        return session_id, record
+
+    async def resolve(self, session_id: str, user_id: str, *, touch: bool = True) -> ResolvedSession | None:
+        """The live session for this id and user, renewed when enough of the idle window has passed."""
+        now = self._clock.now()
+        record = await self._repository.get(hash_session_id(session_id), now)
+        if record is None or not secrets.compare_digest(record.user_id, user_id):
+            return None
+        if not touch or now - record.last_seen_at < self.policy.idle_timeout * self.policy.renew_after:
+            return ResolvedSession(record, renewed=False)
+        expires_at = min(now + self.policy.idle_timeout, record.absolute_expires_at)
+        await self._repository.touch(record.id_hash, now, expires_at)
+        return ResolvedSession(dataclasses.replace(record, last_seen_at=now, expires_at=expires_at), renewed=True)
+
+    async def _delete(self, id_hash: str) -> bool:
+        deleted = await self._repository.delete(id_hash)
+        self._metrics.sessions_revoked(int(deleted))
+        return deleted
+
+    async def revoke(self, session_id: str) -> bool:
+        return await self._delete(hash_session_id(session_id))
+
+    async def revoke_by_handle(self, user_id: str, handle: str) -> bool:
+        for record in await self.list(user_id):
+            if secrets.compare_digest(record.handle, handle):
+                return await self._delete(record.id_hash)
+        return False
+
+    async def revoke_all(self, user_id: str, keep_session_id: str | None = None) -> int:
+        keep = hash_session_id(keep_session_id) if keep_session_id else None
+        count = await self._repository.delete_for_user(user_id, keep)
+        self._metrics.sessions_revoked(count)
+        return count
+
+    async def list(self, user_id: str) -> list[SessionRecord]:
+        return await self._repository.list_for_user(user_id, self._clock.now())

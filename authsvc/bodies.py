@@ -1,0 +1,67 @@
+"""Request bodies: JSON or form, string fields only, checked at the edge before any service sees them."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aiohttp import web
+
+from authsvc.errors import BadRequest, UnsupportedMediaType
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    keys = [key for key, _ in pairs]
+    if len(keys) != len(set(keys)):
+        raise ValueError("duplicate key")
+    return dict(pairs)
+
+
+async def _read_mapping(request: web.Request) -> dict[str, Any]:
+    content_type = request.content_type
+    if content_type == "application/json" or content_type.endswith("+json"):
+        raw = await request.read()
+        try:
+            data = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
+        except (ValueError, RecursionError):
+            raise BadRequest("The body is not valid JSON.") from None
+        if not isinstance(data, dict):
+            raise BadRequest("The body must be a JSON object.")
+        return data
+    if content_type in FORM_TYPES:
+        try:
+            form = await request.post()
+        except ValueError:
+            raise BadRequest("The body is not a valid form.") from None
+        if len(form) != len(set(form.keys())):
+            raise BadRequest("A form field appears more than once.")
+        return dict(form)
+    raise UnsupportedMediaType("Send application/json or application/x-www-form-urlencoded.")
+
+
+async def read_fields(request: web.Request, *names: str) -> dict[str, str]:
+    """Exactly these fields, each a string; anything else answers 400 with one message per field."""
+    data = await _read_mapping(request)
+    errors = [{"pointer": f"#/{name}", "detail": "is required"} for name in names if name not in data]
+    errors += [{"pointer": f"#/{key}", "detail": "is not allowed"} for key in data if key not in names]
+    for name in names:
+        value = data.get(name)
+        if name not in data:
+            continue
+        if not isinstance(value, str):
+            errors.append({"pointer": f"#/{name}", "detail": "must be a string"})
+        elif not _is_encodable(value):
+            errors.append({"pointer": f"#/{name}", "detail": "must be valid Unicode text"})
+    if errors:
+        raise BadRequest("The request body does not have the expected fields.", errors=errors)
+    return {name: data[name] for name in names}
+
+
+def _is_encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from JSON "\ud800"
+        return False
+    return True

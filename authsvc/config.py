@@ -1,0 +1,265 @@
+"""The settings' schema: load config.yaml + overlay + environment, validate, fail fast naming the key."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from ipaddress import IPv4Network, IPv6Network
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from dependency_injector import providers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ENV_PREFIX = "AUTHSVC__"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message names every key at fault."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Section):
+    host: str
+    port: int = Field(ge=0, le=65535)
+    max_body_bytes: int = Field(ge=1024, le=16 * 1024 * 1024)
+    trusted_proxies: list[IPv4Network | IPv6Network]
+    access_log: bool
+    shutdown_timeout: float = Field(ge=0)
+
+
+class SessionSettings(Section):
+    keys: list[str]
+    key_file: str | None
+    cookie_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    host_prefix: bool
+    secure: bool | Literal["auto"]
+    idle_timeout: int = Field(gt=0)
+    absolute_lifetime: int = Field(gt=0)
+    renew_after: float = Field(ge=0, le=1)
+    verify_renews: bool
+    purge_interval: float = Field(gt=0)
+
+    @field_validator("keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: Any) -> Any:
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [k.strip() for k in value.split(",") if k.strip()]
+        return value
+
+    @field_validator("key_file", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
+
+
+class PasswordSettings(Section):
+    bcrypt_cost: int = Field(ge=4, le=31)
+    hash_threads: int = Field(ge=1, le=64)
+    min_length: int = Field(ge=1, le=64)
+    max_length: int = Field(ge=64, le=4096)
+    reject_common: bool
+
+
+class UserSettings(Section):
+    username_min_length: int = Field(ge=1)
+    username_max_length: int = Field(le=256)
+
+
+class ThrottleSettings(Section):
+    account_max_failures: int = Field(ge=1, le=100)
+    account_window: int = Field(ge=60, le=3600)
+    ip_max_failures: int = Field(ge=1)
+    ip_window: int = Field(ge=1)
+
+
+class CsrfSettings(Section):
+    allowed_origins: list[str]
+
+
+class ServiceToken(Section):
+    name: str
+    token: str = Field(min_length=32)
+
+
+class IntrospectionSettings(Section):
+    enabled: bool
+    tokens: list[ServiceToken]
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _parse_pairs(cls, value: Any) -> Any:
+        if value is None or value == "":
+            return []
+        if isinstance(value, str):
+            value = [p.strip() for p in value.split(",") if p.strip()]
+        pairs = []
+        for item in value:
+            if isinstance(item, str):
+                name, sep, token = item.partition(":")
+                if not sep:
+                    raise ValueError("each token must be written name:token")
+                item = {"name": name, "token": token}
+            pairs.append(item)
+        return pairs
+
+
+class GatewaySettings(Section):
+    user_id_header: str
+    user_name_header: str
+
+
+class StorageSettings(Section):
+    backend: Literal["memory", "mongodb"]
+
+
+class MongoSettings(Section):
+    url: str
+    database: str = Field(pattern=r"^[A-Za-z0-9_-]{1,63}$")
+    driver: Literal["pymongo", "motor"]
+    server_selection_timeout_ms: int = Field(ge=100)
+    connect_timeout_ms: int = Field(ge=100)
+    socket_timeout_ms: int = Field(ge=100)
+    session_cache_seconds: float = Field(ge=0, le=60)
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class Settings(Section):
+    env: Literal["development", "staging", "production"]
+    server: ServerSettings
+    session: SessionSettings
+    passwords: PasswordSettings
+    users: UserSettings
+    throttle: ThrottleSettings
+    csrf: CsrfSettings
+    introspection: IntrospectionSettings
+    gateway: GatewaySettings
+    storage: StorageSettings
+    mongodb: MongoSettings
+    logging: LoggingSettings
+
+    @model_validator(mode="after")
+    def _resolve_and_refuse_unsafe(self) -> Settings:
+        session = self.session
+        if session.secure == "auto":
+            session = session.model_copy(update={"secure": self.env != "development"})
+            object.__setattr__(self, "session", session)
+        problems = []
+        if session.absolute_lifetime < session.idle_timeout:
+            problems.append("session.absolute_lifetime: must not be shorter than session.idle_timeout")
+        if session.host_prefix and not session.secure:
+            problems.append("session.host_prefix: the __Host- prefix needs session.secure: true")
+        if self.users.username_min_length > self.users.username_max_length:
+            problems.append("users.username_min_length: must not exceed users.username_max_length")
+        if self.env == "production":
+            if not session.keys and not session.key_file:
+                problems.append(
+                    "session.keys: production needs a session key (AUTHSVC_SESSION_KEY or session.key_file)"
+                )
+            if not session.secure:
+                problems.append("session.secure: production needs Secure cookies")
+            if self.storage.backend == "memory":
+                problems.append("storage.backend: production cannot run on the memory backend")
+            if self.introspection.enabled and not self.introspection.tokens:
+                problems.append("introspection.tokens: production needs service tokens while introspection is enabled")
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
+
+
+def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    # dependency-injector's loader does the ${VAR:default} interpolation.
+    layer = providers.Configuration(strict=True)
+    try:
+        layer.from_yaml(path, required=True)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    value = layer()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: must be a mapping of settings")
+    return value
+
+
+def _environment_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    overrides: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        try:
+            value = yaml.safe_load(raw) if raw else raw
+        except yaml.YAMLError:
+            value = raw
+        node = overrides
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return overrides
+
+
+def default_config_path() -> Path:
+    """config.yaml in $AUTHSVC_CONFIG_DIR, else in the working directory, else beside the package."""
+    configured = os.environ.get("AUTHSVC_CONFIG_DIR")
+    candidates = [Path(configured)] if configured else [Path.cwd(), Path(__file__).resolve().parent.parent]
+    for directory in candidates:
+        if (directory / "config.yaml").is_file():
+            return directory / "config.yaml"
+    raise ConfigError("config.yaml not found (set AUTHSVC_CONFIG_DIR to the folder that holds it)")
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    *,
+    env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> Settings:
+    """config.yaml, then config.<env>.yaml, then config_file, then AUTHSVC__ variables, then overrides."""
+    environ = os.environ if environ is None else environ
+    base = default_config_path()
+    merged = _read_yaml(base)
+    env = env or environ.get("AUTHSVC_ENV")
+    if env:
+        overlay = base.with_name(f"config.{env}.yaml")
+        if overlay.is_file():
+            merged = _deep_merge(merged, _read_yaml(overlay))
+        merged["env"] = env
+    if config_file:
+        merged = _deep_merge(merged, _read_yaml(Path(config_file)))
+    merged = _deep_merge(merged, _environment_overrides(environ))
+    if overrides:
+        merged = _deep_merge(merged, overrides)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        message = error["msg"].removeprefix("Value error, ")
+        lines.append(f"{key}: {message}" if key else message)
+    return "invalid configuration:\n  " + "\n  ".join(lines)

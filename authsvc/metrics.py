@@ -1,0 +1,40 @@
+"""Prometheus metrics, in a registry of the app's own (several apps may share one test process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._requests = Histogram(
+            "authsvc_http_request_duration_seconds",
+            "HTTP requests by route and status, with their latency.",
+            ["method", "route", "status"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._logins = Counter("authsvc_logins", "Login attempts by outcome.", ["outcome"], registry=self.registry)
+        self._sessions_created = Counter("authsvc_sessions_created", "Sessions opened.", registry=self.registry)
+        self._sessions_revoked = Counter(
+            "authsvc_sessions_revoked", "Sessions ended before they expired.", registry=self.registry
+        )
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self._requests.labels(method, route, str(status)).observe(seconds)
+
+    def login(self, outcome: str) -> None:
+        self._logins.labels(outcome).inc()
+
+    def sessions_created(self, count: int = 1) -> None:
+        self._sessions_created.inc(count)
+
+    def sessions_revoked(self, count: int = 1) -> None:
+        if count:
+            self._sessions_revoked.inc(count)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

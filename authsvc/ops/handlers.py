@@ -1,0 +1,28 @@
+"""Operations: liveness, readiness, metrics."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from dependency_injector.wiring import Provide, inject
+
+from authsvc.errors import ServiceUnavailable, StorageUnavailable
+from authsvc.metrics import Metrics
+from authsvc.storage.ports import Storage
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@inject
+async def readyz(request: web.Request, storage: Storage = Provide["storage"]) -> web.Response:
+    try:
+        await storage.ping()
+    except StorageUnavailable:
+        raise ServiceUnavailable("The storage backend does not answer.") from None
+    return web.json_response({"status": "ready"})
+
+
+@inject
+async def metrics(request: web.Request, metrics: Metrics = Provide["metrics"]) -> web.Response:
+    return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
