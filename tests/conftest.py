@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from dependency_injector import providers
+
+from authsvc.app import create_app
+from authsvc.config import Settings, load_settings
+from authsvc.containers import Container, create_container
+from tests.helpers import FAST_CONFIG, TEST_KEY, ManualClock
+
+
+def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in overlay.items():
+        merged[key] = (
+            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
+    return merged
+
+
+def make_settings(**sections: Any) -> Settings:
+    overrides = _merge(_merge(FAST_CONFIG, {"session": {"keys": [TEST_KEY]}}), sections)
+    return load_settings(environ={}, overrides=overrides)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def make_container(clock: ManualClock) -> Callable[..., Container]:
+    def make(**sections: Any) -> Container:
+        container = create_container(make_settings(**sections))
+        container.clock.override(providers.Object(clock))
+        return container
+
+    return make
+
+
+@pytest.fixture
+def container(make_container: Callable[..., Container]) -> Container:
+    return make_container()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, container: Container) -> AsyncIterator[TestClient[Any, Any]]:
+    yield await aiohttp_client(create_app(container))

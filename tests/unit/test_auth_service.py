@@ -1,0 +1,195 @@
+"""AuthService and SessionRegistry rules, on the memory backend, with a clock that moves when told."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from authsvc.auth.service import AuthService, ClientInfo
+from authsvc.containers import Container, provide
+from authsvc.errors import DuplicateUsername, TooManyRequests, Unauthorized, UnprocessableContent
+from authsvc.users.service import UsersService
+from tests.helpers import ManualClock
+
+CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
+PASSWORD = "correct horse battery"
+
+
+async def services(container: Container) -> tuple[UsersService, AuthService]:
+    return await provide(container.users_service), await provide(container.auth_service)
+
+
+async def test_signup_normalises_and_refuses_taken_name_in_any_case(container: Container) -> None:
+    users, _ = await services(container)
+    user = await users.signup("\uff21lice.Smith", PASSWORD)  # fullwidth A: NFKC folds it
+    assert user.username == "alice.smith"
+    with pytest.raises(DuplicateUsername):
+        await users.signup("ALICE.SMITH", PASSWORD)
+
+
+@pytest.mark.parametrize("username", ["ab", "a" * 65, "has space", "tab\there", "emoji🙂", "semi;colon", "nul\x00"])
+async def test_signup_refuses_bad_usernames(container: Container, username: str) -> None:
+    users, _ = await services(container)
+    with pytest.raises(UnprocessableContent) as raised:
+        await users.signup(username, PASSWORD)
+    assert raised.value.errors and raised.value.errors[0]["pointer"] == "#/username"
+
+
+async def test_login_opens_a_session_that_authenticates(container: Container) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, session_id = await auth.login("ALICE", PASSWORD, CLIENT)
+    assert len(session_id) >= 32
+    authenticated = await auth.authenticate(session_id, user.id)
+    assert authenticated is not None and authenticated.user.username == "alice"
+    assert authenticated.session.ip == CLIENT.ip
+
+
+async def test_unknown_user_and_wrong_password_fail_alike(container: Container) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    with pytest.raises(Unauthorized) as wrong:
+        await auth.login("alice", "wrong password", CLIENT)
+    with pytest.raises(Unauthorized) as unknown:
+        await auth.login("nobody", "wrong password", CLIENT)
+    assert wrong.value.body() == unknown.value.body()
+
+
+async def test_session_ends_after_idle_timeout(container: Container, clock: ManualClock) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    clock.advance(1800)
+    assert await auth.authenticate(session_id, user.id) is None
+
+
+async def test_activity_renews_idle_timer_until_absolute_lifetime(container: Container, clock: ManualClock) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    renewals = 0
+    for _ in range(43200 // 900 - 1):
+        clock.advance(900)
+        authenticated = await auth.authenticate(session_id, user.id)
+        assert authenticated is not None
+        renewals += authenticated.renewed
+    assert renewals > 0
+    clock.advance(900)
+    assert await auth.authenticate(session_id, user.id) is None
+
+
+async def test_renewal_only_after_configured_share_of_idle_window(container: Container, clock: ManualClock) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    clock.advance(100)  # < 0.1 * 1800
+    first = await auth.authenticate(session_id, user.id)
+    clock.advance(100)  # 200 s since login > 180 s
+    second = await auth.authenticate(session_id, user.id)
+    assert first is not None and not first.renewed
+    assert second is not None and second.renewed
+
+
+async def test_touch_false_does_not_extend_session(container: Container, clock: ManualClock) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    for _ in range(3):
+        clock.advance(1000)
+        await auth.authenticate(session_id, user.id, touch=False)
+    assert await auth.authenticate(session_id, user.id) is None
+
+
+async def test_session_of_another_user_id_does_not_authenticate(container: Container) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    bob = await users.signup("bob", PASSWORD)
+    _, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    assert await auth.authenticate(session_id, bob.id) is None
+
+
+async def test_deleted_user_is_logged_out(container: Container) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    authenticated = await auth.authenticate(session_id, user.id)
+    assert authenticated is not None
+    await auth.delete_account(authenticated, PASSWORD)
+    assert await auth.authenticate(session_id, user.id) is None
+
+
+async def test_password_change_ends_other_sessions_only(container: Container) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, keep = await auth.login("alice", PASSWORD, CLIENT)
+    _, other = await auth.login("alice", PASSWORD, CLIENT)
+    current = await auth.authenticate(keep, user.id)
+    assert current is not None
+    await auth.change_password(current, PASSWORD, "a brand new passphrase")
+    assert await auth.authenticate(keep, user.id) is not None
+    assert await auth.authenticate(other, user.id) is None
+    await auth.login("alice", "a brand new passphrase", CLIENT)
+
+
+async def test_v6_3_1_account_throttled_after_limit(make_container: Any) -> None:
+    container = make_container(throttle={"account_max_failures": 3, "ip_max_failures": 100})
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    for n in range(3):
+        with pytest.raises(Unauthorized):
+            await auth.login("alice", "wrong password", ClientInfo(ip=f"192.0.2.{n}"))
+    with pytest.raises(TooManyRequests) as throttled:
+        await auth.login("alice", PASSWORD, ClientInfo(ip="192.0.2.99"))
+    assert 0 < throttled.value.retry_after <= 3600
+
+
+async def test_ip_limit_trips_before_account_limit(make_container: Any) -> None:
+    container = make_container(throttle={"account_max_failures": 50, "ip_max_failures": 10})
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    for _ in range(10):
+        with pytest.raises(Unauthorized):
+            await auth.login("alice", "wrong password", CLIENT)
+    with pytest.raises(TooManyRequests):
+        await auth.login("alice", PASSWORD, CLIENT)
+    await auth.login("alice", PASSWORD, ClientInfo(ip="198.51.100.7"))  # the owner, elsewhere, still gets in
+
+
+async def test_success_resets_account_counter(make_container: Any) -> None:
+    container = make_container(throttle={"account_max_failures": 3, "ip_max_failures": 100})
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await auth.login("alice", "wrong password", CLIENT)
+    await auth.login("alice", PASSWORD, CLIENT)
+    for _ in range(2):
+        with pytest.raises(Unauthorized):
+            await auth.login("alice", "wrong password", CLIENT)
+    await auth.login("alice", PASSWORD, CLIENT)
+
+
+async def test_throttle_window_ends(make_container: Any, clock: ManualClock) -> None:
+    container = make_container(throttle={"account_max_failures": 1, "ip_max_failures": 100})
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    with pytest.raises(Unauthorized):
+        await auth.login("alice", "wrong password", CLIENT)
+    with pytest.raises(TooManyRequests) as throttled:
+        await auth.login("alice", PASSWORD, CLIENT)
+    clock.advance(throttled.value.retry_after)
+    await auth.login("alice", PASSWORD, CLIENT)
+
+
+async def test_login_upgrades_old_cost_hash(make_container: Any) -> None:
+    container = make_container()
+    users, _ = await services(container)
+    await users.signup("alice", PASSWORD)
+    stronger = make_container(passwords={"bcrypt_cost": 5})
+    stronger.storage.override(container.storage)
+    _, auth5 = await services(stronger)
+    await auth5.login("alice", PASSWORD, CLIENT)
+    repository = await provide(container.users_repository)
+    user = await repository.find_by_username("alice")
+    assert user is not None and "$2b$05$" in user.password_hash
