@@ -12,7 +12,8 @@ from aiohttp_session import session_middleware
 
 from authsvc.auth import handlers as auth
 from authsvc.containers import Container, provide
-from authsvc.middlewares import edge_middleware, problem_middleware
+from authsvc.middlewares import csrf_middleware, edge_middleware, forwarded_middleware, problem_middleware
+from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.storage.ports import Storage
 from authsvc.users import handlers as users
@@ -50,14 +51,15 @@ async def _purge_forever(storage: Storage, container: Container) -> None:
 
 def create_app(container: Container) -> web.Application:
     config = container.config
-    app = web.Application(
-        client_max_size=config.server.max_body_bytes(),
-        middlewares=[
-            edge_middleware(container.metrics(), access_log=config.server.access_log()),
-            problem_middleware,
-            session_middleware(container.cookie_storage()),
-        ],
-    )
+    middlewares = [
+        edge_middleware(container.metrics(), access_log=config.server.access_log()),
+        problem_middleware,
+        csrf_middleware(config.csrf.allowed_origins()),
+        session_middleware(container.cookie_storage()),
+    ]
+    if trusted_proxies := [str(network) for network in config.server.trusted_proxies()]:
+        middlewares.insert(0, forwarded_middleware(trusted_proxies))
+    app = web.Application(client_max_size=config.server.max_body_bytes(), middlewares=middlewares)
     app[CONTAINER] = container
     app.cleanup_ctx.append(_storage)
     app.router.add_post("/users/signup", users.signup)
@@ -65,7 +67,17 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/users/protected", users.protected)
     app.router.add_post("/users/logout", auth.logout)
     app.router.add_get("/users/logout", auth.logout)  # the tutorial's GET, kept for parity
+    app.router.add_get("/users/me/sessions", users.list_sessions)
+    app.router.add_delete("/users/me/sessions", users.revoke_other_sessions)
+    app.router.add_delete("/users/me/sessions/{id}", users.revoke_session)
+    app.router.add_post("/users/me/password", users.change_password)
+    app.router.add_delete("/users/me", users.delete_account)
+    # Envoy ext_authz forwards the original method and appends the original path.
+    app.router.add_route("*", "/auth/verify{tail:(/.*)?}", auth.verify)
+    app.router.add_get("/auth/session", auth.whoami)
+    app.router.add_post("/internal/sessions/introspect", auth.introspect)
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     app.router.add_get("/metrics", ops.metrics)
+    app.router.add_get("/openapi.json", docs.openapi)
     return app

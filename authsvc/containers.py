@@ -13,6 +13,7 @@ from authsvc.auth.cookies import build_cookie_storage
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.auth.service import AuthService
+from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionPolicy, SessionRegistry
 from authsvc.auth.throttle import LoginThrottle, ThrottlePolicy
 from authsvc.clock import SystemClock
@@ -94,6 +95,9 @@ class Container(containers.DeclarativeContainer):
             ip_window=config.throttle.ip_window,
         ),
     )
+
+    # Gateway and internal callers
+    service_tokens = providers.Singleton(ServiceTokens, tokens=config.introspection.tokens)
 
     # Services
     users_service = providers.Singleton(

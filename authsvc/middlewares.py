@@ -8,11 +8,14 @@ import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from ipaddress import ip_address, ip_network
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
+from aiohttp_remotes import XForwardedFiltered
+from yarl import URL
 
-from authsvc.errors import Problem
+from authsvc.errors import BadRequest, Forbidden, Problem
 from authsvc.logs import request_id_var
 from authsvc.metrics import Metrics
 
@@ -104,3 +107,57 @@ def edge_middleware(metrics: Metrics, access_log: bool) -> Middleware:
             request_id_var.reset(token)
 
     return edge
+
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def _origin_of(referer: str) -> str:
+    try:
+        return str(URL(referer).origin())
+    except ValueError:
+        return "null"
+
+
+def csrf_middleware(allowed_origins: list[str], exempt: tuple[str, ...] = ("/internal/", "/auth/verify")) -> Middleware:
+    """Refuse cross-site state changes (login CSRF too): Origin, else Referer, must be ours or allowed.
+
+    A request with neither header (curl, a service) passes: it did not come from a browser page, and the
+    cookie's SameSite=Lax keeps browsers from sending it on cross-site POSTs anyway. Exempt: service-token
+    endpoints and the read-only forward-auth check (Envoy forwards the original method).
+    """
+    allowed = {origin.rstrip("/").lower() for origin in allowed_origins}
+
+    @web.middleware
+    async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method in UNSAFE_METHODS and not request.path.startswith(exempt):
+            origin = request.headers.get("Origin")
+            if origin is None and (referer := request.headers.get("Referer")):
+                origin = _origin_of(referer)
+            if origin is not None:
+                origin = origin.lower()
+                if origin not in allowed and origin != f"{request.scheme}://{request.host}".lower():
+                    raise Forbidden("Cross-site request refused: its Origin is not allowed.")
+        return await handler(request)
+
+    return csrf
+
+
+def forwarded_middleware(trusted_proxies: list[str]) -> Middleware:
+    """X-Forwarded-For/-Proto are believed only when the peer itself is a configured proxy (aiohttp-remotes)."""
+    networks = [ip_network(network) for network in trusted_proxies]
+    filtered = XForwardedFiltered(networks)
+
+    @web.middleware
+    async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if not peer or not any(ip_address(peer[0]) in network for network in networks):
+            return await handler(request)
+        try:
+            return await filtered.middleware(request, handler)
+        except web.HTTPBadRequest:
+            response = problem_response(BadRequest("Malformed X-Forwarded-* headers."), request)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+    return forwarded

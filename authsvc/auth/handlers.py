@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import UTC, datetime
+from urllib.parse import quote
+
 from aiohttp import web
 from aiohttp_session import get_session, new_session
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.guards import session_ids
+from authsvc.auth.cookies import SessionCookieStorage
+from authsvc.auth.guards import authenticate, require_user, session_ids
+from authsvc.auth.models import SessionRecord
 from authsvc.auth.service import AuthService, ClientInfo
+from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.bodies import read_fields
+from authsvc.errors import NotFound, Unauthorized
+
+audit = logging.getLogger("authsvc.audit")
 
 
 def client_info(request: web.Request) -> ClientInfo:
@@ -35,3 +45,83 @@ async def logout(request: web.Request, auth: AuthService = Provide["auth_service
         await auth.logout(ids[0])
     (await get_session(request)).invalidate()
     return web.json_response({"msg": "The user session has ended"})
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _header_safe(value: str) -> str:
+    # New names are ASCII by rule; a legacy tutorial name may hold anything, so it is percent-encoded.
+    return quote(value, safe="@._-+")
+
+
+@inject
+async def verify(
+    request: web.Request,
+    auth: AuthService = Provide["auth_service"],
+    renews: bool = Provide["config.session.verify_renews"],
+    user_id_header: str = Provide["config.gateway.user_id_header"],
+    user_name_header: str = Provide["config.gateway.user_name_header"],
+) -> web.Response:
+    """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, or 401."""
+    authenticated = await authenticate(request, auth, touch=renews)
+    if authenticated is None:
+        raise Unauthorized("A live session is required.")
+    user = authenticated.user
+    return web.Response(headers={user_id_header: user.id, user_name_header: _header_safe(user.username)})
+
+
+def session_view(record: SessionRecord) -> dict[str, str]:
+    return {
+        "id": record.handle,
+        "createdAt": _iso(record.created_at),
+        "lastSeenAt": _iso(record.last_seen_at),
+        "idleExpiresAt": _iso(record.expires_at),
+        "absoluteExpiresAt": _iso(record.absolute_expires_at),
+    }
+
+
+@inject
+async def whoami(request: web.Request, auth: AuthService = Provide["auth_service"]) -> web.Response:
+    authenticated = await require_user(request, auth)
+    user = authenticated.user
+    return web.json_response(
+        {"user": {"userId": user.id, "userName": user.username}, "session": session_view(authenticated.session)}
+    )
+
+
+@inject
+async def introspect(
+    request: web.Request,
+    auth: AuthService = Provide["auth_service"],
+    tokens: ServiceTokens = Provide["service_tokens"],
+    cookies: SessionCookieStorage = Provide["cookie_storage"],
+    enabled: bool = Provide["config.introspection.enabled"],
+) -> web.Response:
+    """RFC 7662-style: is this cookie value a live session, and whose? For services holding a cookie value."""
+    if not enabled:
+        raise NotFound()
+    service = tokens.identify(request.headers.get("Authorization"))
+    if service is None:
+        raise Unauthorized("A valid service token is required.", headers={"WWW-Authenticate": "Bearer"})
+    fields = await read_fields(request, "session")
+    data = cookies.decode(fields["session"])
+    session_id, user_id = (data or {}).get("sid"), (data or {}).get("uid")
+    authenticated = None
+    if isinstance(session_id, str) and isinstance(user_id, str):
+        authenticated = await auth.authenticate(session_id, user_id, touch=False)
+    audit.info("session introspected", extra={"event": "introspect", "service": service})
+    if authenticated is None:
+        return web.json_response({"active": False})
+    record, user = authenticated.session, authenticated.user
+    return web.json_response(
+        {
+            "active": True,
+            "user": {"userId": user.id, "userName": user.username},
+            "sub": user.id,
+            "sid": record.handle,
+            "iat": int(record.created_at),
+            "exp": int(record.expires_at),
+        }
+    )
