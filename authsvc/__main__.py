@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
+import signal
+import subprocess
 import sys
+import time
+import warnings
 from collections.abc import Sequence
 
 from aiohttp import web
@@ -30,6 +35,10 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     configure_logging(settings.logging.level)
+    # aiohttp-session keys each request with a plain string; aiohttp 3.14 would warn on every worker.
+    warnings.filterwarnings("ignore", "It is recommended to use web.RequestKey", web.NotAppKeyWarning)
+    if args.workers > 1:
+        return _serve_workers(args, settings)
     try:
         import uvloop
 
@@ -44,11 +53,39 @@ def serve(args: argparse.Namespace) -> int:
         host=settings.server.host,
         port=settings.server.port,
         shutdown_timeout=settings.server.shutdown_timeout,
+        reuse_port=args.reuse_port or None,
         access_log=None,
         print=None,
         loop=loop,
     )
     return 0
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
+    """N single-worker processes sharing the port (SO_REUSEPORT); SIGTERM is passed on to each."""
+    if settings.storage.backend == "memory":
+        print("authsvc: --workers needs a shared backend (storage.backend: mongodb)", file=sys.stderr)
+        return 2
+    command = [sys.executable, "-m", "authsvc", "serve", "--workers", "1", "--reuse-port"]
+    for flag in ("config", "env", "host", "port"):
+        if (value := getattr(args, flag)) is not None:
+            command += [f"--{flag}", str(value)]
+    env = dict(os.environ)
+    if not settings.session.keys and not settings.session.key_file:
+        env["AUTHSVC_SESSION_KEY"] = generate_key()  # one throw-away key for every worker
+    workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]  # noqa: S603 (our own argv)
+
+    def stop(signum: int, frame: object) -> None:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while all(worker.poll() is None for worker in workers):
+        time.sleep(0.2)
+    stop(signal.SIGTERM, None)  # one worker ended: end them all, the supervisor restarts the container
+    return max(abs(worker.wait()) for worker in workers)
 
 
 def gen_key(args: argparse.Namespace) -> int:
@@ -101,6 +138,8 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd = command("serve", "Run the HTTP service.")
     serve_cmd.add_argument("--host", help="address to bind (default: server.host)")
     serve_cmd.add_argument("--port", type=int, help="port to bind (default: server.port)")
+    serve_cmd.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default: 1)")
+    serve_cmd.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
     serve_cmd.set_defaults(func=serve)
     commands.add_parser(
         "gen-key", help="Print a fresh session key.", description="Print a fresh Fernet session key."
