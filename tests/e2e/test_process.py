@@ -1,0 +1,113 @@
+"""The command line and the running process: CLI commands, log hygiene over the whole flow, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from cryptography.fernet import Fernet
+
+from tests.helpers import FAST_CONFIG, ROOT, AuthsvcProcess
+
+PASSWORD = "correct horse battery"
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC")}
+    return subprocess.run(
+        [sys.executable, "-m", "authsvc", *args],
+        env={**base, **(env or {})},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("command", ["serve", "gen-key", "check-config", "create-user"])
+def test_every_command_has_help(command: str) -> None:
+    result = cli(command, "--help")
+    assert result.returncode == 0 and "usage: authsvc" in result.stdout
+
+
+def test_gen_key_prints_a_fernet_key() -> None:
+    key = cli("gen-key").stdout.strip()
+    Fernet(key)
+    assert key != cli("gen-key").stdout.strip()
+
+
+def test_check_config_refuses_unsafe_production_naming_keys() -> None:
+    result = cli("check-config", "--env", "production")
+    assert result.returncode == 2
+    assert "session.keys" in result.stderr and "introspection.tokens" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_config_accepts_production_with_secrets() -> None:
+    env = {"AUTHSVC_SESSION_KEY": Fernet.generate_key().decode(), "AUTHSVC_INTROSPECTION_TOKENS": "svc:" + "s" * 40}
+    result = cli("check-config", "--env", "production", env=env)
+    assert result.returncode == 0, result.stderr
+
+
+def test_serve_refuses_to_start_in_production_without_key() -> None:
+    result = cli("serve", "--env", "production", "--port", "0")
+    assert result.returncode == 2 and "session.keys" in result.stderr
+
+
+def test_create_user_refuses_memory_backend() -> None:
+    result = cli("create-user", "alice", stdin=PASSWORD + "\n")
+    assert result.returncode == 2 and "memory backend" in result.stderr
+
+
+def test_workers_refuse_memory_backend() -> None:
+    result = cli("serve", "--workers", "2", "--port", "0")
+    assert result.returncode == 2 and "shared backend" in result.stderr
+
+
+async def test_logs_of_whole_flow_hold_no_secret(tmp_path: Path) -> None:
+    process = AuthsvcProcess(tmp_path, FAST_CONFIG).start()
+    try:
+        async with aiohttp.ClientSession(process.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await http.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+            await http.post("/users/login", json={"username": "alice", "password": "wrong password!"})
+            login = await http.post("/users/login", json={"username": "alice", "password": PASSWORD})
+            cookie = login.cookies["sid"].value
+            await http.get("/users/protected")
+            await http.get("/auth/verify")
+            await http.post("/users/me/password", json={"currentPassword": PASSWORD, "newPassword": "new secret pass"})
+            await http.post("/users/logout")
+            await http.get("/users/protected", headers={"Cookie": f"sid={cookie}"})
+    finally:
+        process.stop()
+    logs = process.logs()
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    events = {line.get("event") for line in lines}
+    assert {"signup", "login.failure", "login.success", "password.change", "logout"} <= events
+    assert all("request_id" in line for line in lines if line["name"] == "authsvc.access")
+    for secret in (PASSWORD, "wrong password!", "new secret pass", cookie, process.env["AUTHSVC_SESSION_KEY"]):
+        assert secret not in logs
+    assert not re.search(r"\$2[aby]\$|\$bcrypt-sha256\$", logs), "a password hash reached the logs"
+    assert "gAAAAA" not in logs, "a Fernet token (cookie value) reached the logs"
+
+
+async def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
+    slow = {**FAST_CONFIG, "passwords": {"bcrypt_cost": 14, "hash_threads": 1}}
+    process = AuthsvcProcess(tmp_path, slow).start()
+    assert process.process is not None
+    async with aiohttp.ClientSession(process.url) as http:
+        signup = asyncio.ensure_future(http.post("/users/signup", json={"username": "late", "password": PASSWORD}))
+        await asyncio.sleep(0.3)  # the bcrypt hash at cost 14 takes about a second
+        process.process.send_signal(signal.SIGTERM)
+        response = await signup
+        assert response.status == 201
+    assert process.process.wait(timeout=20) == 0

@@ -1,0 +1,92 @@
+"""Configuration: layers merge in order, the schema names the key at fault, production refuses unsafe settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from authsvc.config import ConfigError, load_settings
+
+KEY = Fernet.generate_key().decode()
+TOKENS = "billing:" + "t" * 40
+
+
+def test_defaults_are_development_on_memory() -> None:
+    settings = load_settings(environ={})
+    assert settings.env == "development" and settings.storage.backend == "memory"
+    assert settings.session.secure is False  # auto: off only in development
+    assert settings.passwords.bcrypt_cost == 12 and settings.server.max_body_bytes == 65536
+
+
+def test_env_variable_overrides_one_key() -> None:
+    settings = load_settings(environ={"AUTHSVC__SESSION__IDLE_TIMEOUT": "900", "AUTHSVC__SERVER__ACCESS_LOG": "false"})
+    assert settings.session.idle_timeout == 900 and settings.server.access_log is False
+
+
+def test_interpolated_secrets_come_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUTHSVC_SESSION_KEY", f"{KEY}, {KEY}")  # ${AUTHSVC_SESSION_KEY:} in config.yaml
+    assert load_settings(environ={}).session.keys == [KEY, KEY]
+
+
+def test_config_file_merges_over_defaults(tmp_path: Path) -> None:
+    overlay = tmp_path / "mine.yaml"
+    overlay.write_text("session:\n  cookie_name: app_session\n")
+    settings = load_settings(overlay, environ={})
+    assert settings.session.cookie_name == "app_session" and settings.session.idle_timeout == 1800
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        ({"AUTHSVC__SESSION__IDLE_TIMEOUT": "-5"}, "session.idle_timeout"),
+        ({"AUTHSVC__STORAGE__BACKEND": "redis"}, "storage.backend"),
+        ({"AUTHSVC__SESSION__UNKNOWN": "1"}, "session.unknown"),
+        ({"AUTHSVC__THROTTLE__ACCOUNT_MAX_FAILURES": "500"}, "throttle.account_max_failures"),
+        ({"AUTHSVC__SESSION__ABSOLUTE_LIFETIME": "60"}, "session.absolute_lifetime"),
+        ({"AUTHSVC__INTROSPECTION__TOKENS": "nameonly"}, "introspection.tokens"),
+        ({"AUTHSVC__INTROSPECTION__TOKENS": "svc:short"}, "introspection.tokens"),
+    ],
+)
+def test_invalid_setting_is_named(environ: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        load_settings(environ=environ)
+
+
+def production(**extra: str) -> dict[str, str]:
+    return {"AUTHSVC__SESSION__KEYS": KEY, "AUTHSVC__INTROSPECTION__TOKENS": TOKENS, **extra}
+
+
+def test_production_overlay_is_safe_and_starts_with_secrets() -> None:
+    settings = load_settings(env="production", environ=production())
+    assert settings.session.secure is True and settings.session.host_prefix is True
+    assert settings.storage.backend == "mongodb"
+
+
+@pytest.mark.parametrize(
+    ("environ", "key"),
+    [
+        ({"AUTHSVC__SESSION__KEYS": ""}, "session.keys"),
+        ({"AUTHSVC__SESSION__SECURE": "false", "AUTHSVC__SESSION__HOST_PREFIX": "false"}, "session.secure"),
+        ({"AUTHSVC__STORAGE__BACKEND": "memory"}, "storage.backend"),
+        ({"AUTHSVC__INTROSPECTION__TOKENS": ""}, "introspection.tokens"),
+    ],
+)
+def test_production_refuses_unsafe_setting(environ: dict[str, str], key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_settings(env="production", environ=production(**environ))
+
+
+def test_production_allows_disabled_introspection_without_tokens() -> None:
+    environ = production(AUTHSVC__INTROSPECTION__TOKENS="", AUTHSVC__INTROSPECTION__ENABLED="false")
+    assert load_settings(env="production", environ=environ).introspection.enabled is False
+
+
+def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_settings(tmp_path / "missing.yaml", environ={})
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("session: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_settings(bad, environ={})
