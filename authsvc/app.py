@@ -52,7 +52,11 @@ async def _purge_forever(storage: Storage, container: Container) -> None:
 def create_app(container: Container) -> web.Application:
     config = container.config
     middlewares = [
-        edge_middleware(container.metrics(), access_log=config.server.access_log()),
+        edge_middleware(
+            container.metrics(),
+            access_log=config.server.access_log(),
+            access_log_verify=config.server.access_log_verify(),
+        ),
         problem_middleware,
         csrf_middleware(config.csrf.allowed_origins()),
         session_middleware(container.cookie_storage()),

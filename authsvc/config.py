@@ -29,6 +29,7 @@ class ServerSettings(Section):
     max_body_bytes: int = Field(ge=1024, le=16 * 1024 * 1024)
     trusted_proxies: list[IPv4Network | IPv6Network]
     access_log: bool
+    access_log_verify: bool
     shutdown_timeout: float = Field(ge=0)
 
 

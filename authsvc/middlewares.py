@@ -73,7 +73,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         return problem_response(Problem("The server could not handle the request."), request)
 
 
-def edge_middleware(metrics: Metrics, access_log: bool) -> Middleware:
+def edge_middleware(metrics: Metrics, access_log: bool, access_log_verify: bool) -> Middleware:
     @web.middleware
     async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         started = time.perf_counter()
@@ -91,7 +91,7 @@ def edge_middleware(metrics: Metrics, access_log: bool) -> Middleware:
             route = request.match_info.route.resource
             route_name = route.canonical if route is not None else "unmatched"
             metrics.observe_request(request.method, route_name, response.status, elapsed)
-            if access_log:
+            if access_log and (access_log_verify or not request.path.startswith("/auth/verify")):
                 access.info(
                     "request",
                     extra={

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
+import time
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +13,12 @@ from aiohttp_session.cookie_storage import EncryptedCookieStorage
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
+DECODED_CACHE_SIZE = 10_000
+
+
+def _issued_at(token: str) -> int:
+    """The timestamp inside a Fernet token (bytes 1-8, big-endian), read without decrypting."""
+    return int(struct.unpack(">Q", base64.urlsafe_b64decode(token[:16].encode("ascii") + b"==")[1:9])[0])
 
 
 class SessionCookieStorage(EncryptedCookieStorage):
@@ -18,6 +27,26 @@ class SessionCookieStorage(EncryptedCookieStorage):
     def __init__(self, keys: list[bytes], **cookie_params: Any) -> None:
         super().__init__(Fernet(keys[0]), **cookie_params)
         self._fernet = MultiFernet([Fernet(key) for key in keys])  # type: ignore[assignment]
+        # cookie value -> (session id, user id, issued at): a cookie is decrypted once, not on every request
+        self._decoded: dict[str, tuple[str, str, int]] = {}
+
+    def session_ids(self, value: str | None) -> tuple[str, str] | None:
+        """The (session id, user id) a cookie value carries, or None; the hot path of every authenticated request."""
+        if not value:
+            return None
+        cached = self._decoded.get(value)
+        if cached is None:
+            data = self.decode(value)
+            session_id, user_id = (data or {}).get("sid"), (data or {}).get("uid")
+            if not isinstance(session_id, str) or not isinstance(user_id, str):
+                return None
+            if len(self._decoded) >= DECODED_CACHE_SIZE:
+                del self._decoded[next(iter(self._decoded))]  # the oldest entry
+            cached = self._decoded[value] = (session_id, user_id, _issued_at(value))
+        if self.max_age is not None and time.time() - cached[2] > self.max_age:
+            del self._decoded[value]
+            return None
+        return cached[0], cached[1]
 
     def decode(self, value: str) -> dict[str, Any] | None:
         """The session data a cookie value carries, or None when it is forged, expired or not ours."""

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 from aiohttp import web
-from aiohttp_session import get_session
+from aiohttp_session import STORAGE_KEY, get_session
 
+from authsvc.auth.cookies import SessionCookieStorage
 from authsvc.auth.service import Authenticated, AuthService
 from authsvc.errors import Unauthorized
 
 
-async def session_ids(request: web.Request) -> tuple[str, str] | None:
+def session_ids(request: web.Request) -> tuple[str, str] | None:
     """The (session id, user id) pair the session cookie carries, if it carries one."""
-    session = await get_session(request)
-    session_id, user_id = session.get("sid"), session.get("uid")
-    if isinstance(session_id, str) and isinstance(user_id, str):
-        return session_id, user_id
-    return None
+    storage: SessionCookieStorage = request[STORAGE_KEY]
+    return storage.session_ids(request.cookies.get(storage.cookie_name))
 
 
 async def authenticate(request: web.Request, auth: AuthService, *, touch: bool = True) -> Authenticated | None:
-    ids = await session_ids(request)
+    ids = session_ids(request)
     if ids is None:
         return None
     authenticated = await auth.authenticate(*ids, touch=touch)

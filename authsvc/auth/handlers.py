@@ -28,7 +28,7 @@ def client_info(request: web.Request) -> ClientInfo:
 @inject
 async def login(request: web.Request, auth: AuthService = Provide["auth_service"]) -> web.Response:
     fields = await read_fields(request, "username", "password")
-    previous = await session_ids(request)
+    previous = session_ids(request)
     user, session_id = await auth.login(fields["username"], fields["password"], client_info(request))
     if previous is not None:
         await auth.logout(previous[0])  # the browser's old session ends with the new login
@@ -40,7 +40,7 @@ async def login(request: web.Request, auth: AuthService = Provide["auth_service"
 
 @inject
 async def logout(request: web.Request, auth: AuthService = Provide["auth_service"]) -> web.Response:
-    ids = await session_ids(request)
+    ids = session_ids(request)
     if ids is not None:
         await auth.logout(ids[0])
     (await get_session(request)).invalidate()
@@ -106,11 +106,8 @@ async def introspect(
     if service is None:
         raise Unauthorized("A valid service token is required.", headers={"WWW-Authenticate": "Bearer"})
     fields = await read_fields(request, "session")
-    data = cookies.decode(fields["session"])
-    session_id, user_id = (data or {}).get("sid"), (data or {}).get("uid")
-    authenticated = None
-    if isinstance(session_id, str) and isinstance(user_id, str):
-        authenticated = await auth.authenticate(session_id, user_id, touch=False)
+    ids = cookies.session_ids(fields["session"])
+    authenticated = await auth.authenticate(*ids, touch=False) if ids else None
     audit.info("session introspected", extra={"event": "introspect", "service": service})
     if authenticated is None:
         return web.json_response({"active": False})
