@@ -66,6 +66,7 @@ class PasswordSettings(Section):
     min_length: int = Field(ge=1, le=64)
     max_length: int = Field(ge=64, le=4096)
     reject_common: bool
+    context_words: list[str]
 
 
 class UserSettings(Section):

@@ -50,6 +50,7 @@ class Container(containers.DeclarativeContainer):
         min_length=config.passwords.min_length,
         max_length=config.passwords.max_length,
         common=providers.Singleton(common_passwords, config.passwords.reject_common),
+        context_words=config.passwords.context_words,
     )
 
     # Storage: one backend, chosen by storage.backend

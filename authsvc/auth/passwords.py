@@ -81,10 +81,17 @@ def load_common_passwords() -> frozenset[str]:
 class PasswordPolicy:
     """NIST SP 800-63B: length, not composition; no common password; not the username."""
 
-    def __init__(self, min_length: int, max_length: int, common: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        min_length: int,
+        max_length: int,
+        common: frozenset[str] = frozenset(),
+        context_words: tuple[str, ...] | list[str] = (),
+    ) -> None:
         self.min_length = min_length
         self.max_length = max_length
         self._common = common
+        self._context_words = [unicodedata.normalize("NFKC", word).lower() for word in context_words if word]
 
     def problem(self, password: str, username: str) -> str | None:
         """Why this password cannot be chosen, or None when it can."""
@@ -97,4 +104,6 @@ class PasswordPolicy:
             return "is one of the most common passwords; choose another"
         if normalized == username:
             return "must not be the username"
+        if any(word in normalized for word in self._context_words):
+            return "must not contain the name of this service or organisation"
         return None

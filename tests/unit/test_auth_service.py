@@ -193,3 +193,29 @@ async def test_login_upgrades_old_cost_hash(make_container: Any) -> None:
     repository = await provide(container.users_repository)
     user = await repository.find_by_username("alice")
     assert user is not None and "$2b$05$" in user.password_hash
+
+
+async def test_v6_3_2_no_default_accounts(container: Container) -> None:
+    _, auth = await services(container)
+    for name, password in [("admin", "admin"), ("root", "root"), ("sa", "password"), ("administrator", "admin123")]:
+        with pytest.raises(Unauthorized):
+            await auth.login(name, password, CLIENT)
+
+
+async def test_v6_3_8_unknown_user_costs_one_bcrypt_check_like_a_wrong_password(container: Container) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    hasher = await provide(container.password_hasher)
+    checks: list[str] = []
+    original = hasher.verify
+
+    async def counting_verify(password: str, stored: str) -> bool:
+        checks.append(stored[:16])
+        return await original(password, stored)
+
+    hasher.verify = counting_verify  # type: ignore[method-assign]
+    with pytest.raises(Unauthorized):
+        await auth.login("alice", "wrong password", CLIENT)
+    with pytest.raises(Unauthorized):
+        await auth.login("nobody-at-all", "wrong password", CLIENT)
+    assert len(checks) == 2 and all(c.startswith("$bcrypt-sha256$") for c in checks)

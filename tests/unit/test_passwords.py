@@ -96,3 +96,10 @@ def test_v6_2_policy_refuses(password: str, problem: str) -> None:
 def test_v6_2_5_no_composition_rules() -> None:
     policy = PasswordPolicy(8, 1024, load_common_passwords())
     assert policy.problem("all lower case words here", "alice") is None
+
+
+def test_v6_2_11_context_specific_words_are_refused() -> None:
+    policy = PasswordPolicy(8, 1024, frozenset(), ["authsvc", "Acme"])
+    assert policy.problem("my AuthSvc password", "alice") is not None
+    assert policy.problem("ACME-2026-rocks", "alice") is not None
+    assert policy.problem("correct horse battery", "alice") is None
