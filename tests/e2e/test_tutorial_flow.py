@@ -63,7 +63,7 @@ async def test_signup_of_taken_name_in_other_case_is_409(http: aiohttp.ClientSes
     assert again.content_type == "application/problem+json"
 
 
-async def test_unknown_user_and_wrong_password_get_identical_401(http: aiohttp.ClientSession) -> None:
+async def test_v6_3_8_unknown_user_and_wrong_password_get_identical_401(http: aiohttp.ClientSession) -> None:
     name = new_name()
     await http.post("/users/signup", json={"username": name, "password": PASSWORD})
     wrong = await http.post("/users/login", json={"username": name, "password": "wrong password"})
@@ -98,7 +98,7 @@ async def test_planted_cookie_never_becomes_the_logged_in_one(authsvc: AuthsvcPr
         assert session_cookie(login) != planted
 
 
-async def test_logout_revokes_copied_cookie(authsvc: AuthsvcProcess) -> None:
+async def test_v7_4_1_logout_revokes_copied_cookie(authsvc: AuthsvcProcess) -> None:
     name = new_name()
     async with aiohttp.ClientSession(authsvc.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         await http.post("/users/signup", json={"username": name, "password": PASSWORD})

@@ -219,3 +219,11 @@ async def test_v6_3_8_unknown_user_costs_one_bcrypt_check_like_a_wrong_password(
     with pytest.raises(Unauthorized):
         await auth.login("nobody-at-all", "wrong password", CLIENT)
     assert len(checks) == 2 and all(c.startswith("$bcrypt-sha256$") for c in checks)
+
+
+async def test_v6_2_10_password_does_not_expire(container: Container, clock: ManualClock) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    clock.advance(3 * 365 * 86400)
+    user, _ = await auth.login("alice", PASSWORD, CLIENT)
+    assert user.username == "alice"

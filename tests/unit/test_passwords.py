@@ -88,7 +88,7 @@ def test_common_password_list_is_large() -> None:
         ("x" * 1025, "at most 1024"),
     ],
 )
-def test_v6_2_policy_refuses(password: str, problem: str) -> None:
+def test_v6_2_1_v6_2_4_policy_refuses(password: str, problem: str) -> None:
     policy = PasswordPolicy(8, 1024, load_common_passwords())
     assert problem in (policy.problem(password, "alice.smith") or "")
 
@@ -103,3 +103,10 @@ def test_v6_2_11_context_specific_words_are_refused() -> None:
     assert policy.problem("my AuthSvc password", "alice") is not None
     assert policy.problem("ACME-2026-rocks", "alice") is not None
     assert policy.problem("correct horse battery", "alice") is None
+
+
+async def test_v6_2_8_password_checked_exactly_as_received(hasher: PasswordHasher) -> None:
+    stored = await hasher.hash("Correct Horse Battery")
+    assert not await hasher.verify("correct horse battery", stored)
+    assert not await hasher.verify("Correct Horse Battery ", stored)
+    assert not await hasher.verify("Correct Horse Batter", stored)

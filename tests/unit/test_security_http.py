@@ -5,6 +5,7 @@ Each test name carries the requirement id it pins; SECURITY.md maps the ids back
 
 from __future__ import annotations
 
+import base64
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.auth.sessions import SESSION_ID_BYTES
+from authsvc.containers import provide
 from tests.helpers import ManualClock
 
 PASSWORD = "correct horse battery"
@@ -39,8 +41,12 @@ async def test_v7_2_1_session_checked_on_the_server_every_request(client: Client
     assert (await client.get("/users/protected")).status == 401
 
 
-def test_v7_2_3_session_id_has_at_least_128_bits_from_csprng() -> None:
+async def test_v7_2_3_session_ids_are_unique_and_carry_at_least_128_bits(container: Any) -> None:
+    registry = await provide(container.session_registry)
+    ids = [(await registry.create("u" * 24))[0] for _ in range(500)]
     assert SESSION_ID_BYTES * 8 >= 128
+    assert len(set(ids)) == len(ids)
+    assert all(len(base64.urlsafe_b64decode(i + "=" * (-len(i) % 4))) == SESSION_ID_BYTES for i in ids)
 
 
 async def test_v7_3_1_idle_timeout_ends_session(client: Client, clock: ManualClock) -> None:
