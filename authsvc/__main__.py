@@ -11,13 +11,18 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from authsvc.auth.keys import generate_key
 from authsvc.config import ConfigError, Settings, load_settings
+from authsvc.errors import Problem
 from authsvc.logs import configure_logging
+
+if TYPE_CHECKING:
+    from authsvc.containers import Container
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -99,29 +104,59 @@ def check_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def create_user(args: argparse.Namespace) -> int:
+def _with_container(settings: Settings, work: Callable[[Container], Awaitable[str]]) -> str:
+    """Run one piece of work against the configured storage, opened and closed around it."""
     from authsvc.containers import create_container, provide
-
-    settings = _settings(args)
-    configure_logging("WARNING")
-    if settings.storage.backend == "memory":
-        print("create-user needs a persistent backend: the memory backend forgets the user at exit", file=sys.stderr)
-        return 2
-    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
 
     async def run() -> str:
         container = create_container(settings)
         storage = await provide(container.storage)
         await storage.open()
         try:
-            users = await provide(container.users_service)
-            user_id: str = (await users.signup(args.username, password)).id
-            return user_id
+            return await work(container)
         finally:
             await storage.close()
             await provide(container.shutdown_resources)
 
-    print(asyncio.run(run()))
+    return asyncio.run(run())
+
+
+def _persistent_settings(args: argparse.Namespace) -> Settings | None:
+    settings = _settings(args)
+    configure_logging("WARNING")
+    if settings.storage.backend == "memory":
+        print(f"{args.command} needs a persistent backend (the memory backend forgets at exit)", file=sys.stderr)
+        return None
+    return settings
+
+
+def create_user(args: argparse.Namespace) -> int:
+    from authsvc.containers import provide
+
+    if (settings := _persistent_settings(args)) is None:
+        return 2
+    password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
+
+    async def signup(container: Container) -> str:
+        users = await provide(container.users_service)
+        return str((await users.signup(args.username, password)).id)
+
+    print(_with_container(settings, signup))
+    return 0
+
+
+def revoke_sessions(args: argparse.Namespace) -> int:
+    from authsvc.containers import provide
+
+    if (settings := _persistent_settings(args)) is None:
+        return 2
+
+    async def revoke(container: Container) -> str:
+        auth = await provide(container.auth_service)
+        count = await auth.end_sessions_of(args.username)
+        return "no such user" if count is None else f"{count} session(s) ended"
+
+    print(_with_container(settings, revoke))
     return 0
 
 
@@ -148,6 +183,9 @@ def parser() -> argparse.ArgumentParser:
     create = command("create-user", "Register a user; the password is read from stdin or prompted.")
     create.add_argument("username")
     create.set_defaults(func=create_user)
+    revoke = command("revoke-sessions", "End every session of a user (an administrator's logout-everywhere).")
+    revoke.add_argument("username")
+    revoke.set_defaults(func=revoke_sessions)
     return root
 
 
@@ -158,6 +196,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"authsvc: {exc}", file=sys.stderr)
         return 2
+    except Problem as problem:
+        details = "; ".join(e["detail"] for e in problem.errors or [])
+        print(f"authsvc: {problem.detail or problem.title}{': ' + details if details else ''}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -116,6 +116,15 @@ class AuthService:
         )
         return count
 
+    async def end_sessions_of(self, username: str) -> int | None:
+        """An administrator's logout-everywhere; None when there is no such user."""
+        user = await self._users.find_by_username(normalize_username(username))
+        if user is None:
+            return None
+        count = await self._sessions.revoke_all(user.id)
+        audit.info("sessions ended by an administrator", extra={"event": "session.revoke_all", "user_id": user.id})
+        return count
+
     async def change_password(self, auth: Authenticated, current: str, new: str) -> None:
         """Verify the current password, store the new one, end every other session."""
         if not await self._hasher.verify(current, auth.user.password_hash):

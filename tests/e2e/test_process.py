@@ -34,7 +34,7 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None)
     )
 
 
-@pytest.mark.parametrize("command", ["serve", "gen-key", "check-config", "create-user"])
+@pytest.mark.parametrize("command", ["serve", "gen-key", "check-config", "create-user", "revoke-sessions"])
 def test_every_command_has_help(command: str) -> None:
     result = cli(command, "--help")
     assert result.returncode == 0 and "usage: authsvc" in result.stdout
@@ -66,7 +66,7 @@ def test_serve_refuses_to_start_in_production_without_key() -> None:
 
 def test_create_user_refuses_memory_backend() -> None:
     result = cli("create-user", "alice", stdin=PASSWORD + "\n")
-    assert result.returncode == 2 and "memory backend" in result.stderr
+    assert result.returncode == 2 and "persistent backend" in result.stderr
 
 
 def test_workers_refuse_memory_backend() -> None:

@@ -227,3 +227,14 @@ async def test_v6_2_10_password_does_not_expire(container: Container, clock: Man
     clock.advance(3 * 365 * 86400)
     user, _ = await auth.login("alice", PASSWORD, CLIENT)
     assert user.username == "alice"
+
+
+async def test_v7_4_5_administrator_ends_every_session_of_a_user(container: Container) -> None:
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, first = await auth.login("alice", PASSWORD, CLIENT)
+    _, second = await auth.login("alice", PASSWORD, CLIENT)
+    assert await auth.end_sessions_of("ALICE") == 2
+    assert await auth.authenticate(first, user.id) is None
+    assert await auth.authenticate(second, user.id) is None
+    assert await auth.end_sessions_of("nobody") is None
