@@ -153,8 +153,14 @@ def forwarded_middleware(trusted_proxies: list[str]) -> Middleware:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         if not peer or not any(ip_address(peer[0]) in network for network in networks):
             return await handler(request)
+        host = request.host
+
+        async def keep_host(forwarded: web.Request) -> web.StreamResponse:
+            # X-Forwarded-Host is not believed: the CSRF check compares Origin with the Host we were sent.
+            return await handler(forwarded if forwarded.host == host else forwarded.clone(host=host))
+
         try:
-            return await filtered.middleware(request, handler)
+            return await filtered.middleware(request, keep_host)
         except web.HTTPBadRequest:
             response = problem_response(BadRequest("Malformed X-Forwarded-* headers."), request)
             response.headers.update(SECURITY_HEADERS)

@@ -132,3 +132,10 @@ async def test_readyz_on_memory_backend(client: Client) -> None:
 
 def test_cookie_value_helper_reads_set_cookie() -> None:
     assert cookie_value('sid="abc"; Path=/') == "abc"
+
+
+async def test_forwarded_host_is_not_believed_for_the_csrf_check(gateway: Client) -> None:
+    await gateway.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    forged = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Host": "evil.example", "Origin": "http://evil.example"}
+    response = await gateway.post("/users/login", json={"username": "alice", "password": PASSWORD}, headers=forged)
+    assert response.status == 403

@@ -1,0 +1,171 @@
+"""Parts for the gateway end-to-end test: Debian's nginx running the shipped server block, and an echo upstream."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from tests.helpers import ROOT, free_port, wait_for_port
+
+SHIPPED_CONF = ROOT / "deploy" / "nginx" / "authsvc.conf"
+# The three addresses the shipped file marks with "test:"; each must occur exactly once.
+AUTHSVC_LINE = "server authsvc:8080;"
+APP_LINE = "server whoami:80;"
+LISTEN_LINE = "listen 80;"
+
+
+def find_nginx() -> str | None:
+    if os.access("/usr/sbin/nginx", os.X_OK):
+        return "/usr/sbin/nginx"
+    return shutil.which("nginx")
+
+
+def render_server_block(authsvc_port: int, app_port: int, listen_port: int) -> str:
+    """The shipped deploy/nginx/authsvc.conf with its container addresses swapped for 127.0.0.1 ports."""
+    text = SHIPPED_CONF.read_text()
+    for line, replacement in [
+        (AUTHSVC_LINE, f"server 127.0.0.1:{authsvc_port};"),
+        (APP_LINE, f"server 127.0.0.1:{app_port};"),
+        (LISTEN_LINE, f"listen 127.0.0.1:{listen_port};"),
+    ]:
+        count = text.count(line)
+        if count != 1:
+            raise AssertionError(f"{SHIPPED_CONF} must contain {line!r} exactly once (found {count})")
+        text = text.replace(line, replacement)
+    return text
+
+
+class NginxProcess:
+    """nginx in the foreground (daemon off) with everything it writes under one temporary prefix."""
+
+    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int) -> None:
+        self.binary = binary
+        self.prefix = prefix
+        self.port = free_port()
+        self.conf_path = prefix / "nginx.conf"
+        self.error_log = prefix / "error.log"
+        self.access_log = prefix / "access.log"
+        self.process: subprocess.Popen[bytes] | None = None
+        server_path = prefix / "authsvc.conf"
+        server_path.write_text(render_server_block(authsvc_port, app_port, self.port))
+        # As root the master hands sockets to workers running as `user`; the default (nobody) could not read or
+        # write the temporary directory pytest made (mode 0700), so the workers stay root for this local test.
+        user = "user root root;\n" if os.geteuid() == 0 else ""
+        temp = {name: prefix / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
+        self.conf_path.write_text(
+            f"{user}"
+            "worker_processes 1;\n"
+            f"pid {prefix / 'nginx.pid'};\n"
+            f"error_log {self.error_log} info;\n"
+            "events { worker_connections 64; }\n"
+            "http {\n"
+            f"    access_log {self.access_log};\n"
+            f"    client_body_temp_path {temp['client_body']};\n"
+            f"    proxy_temp_path {temp['proxy']};\n"
+            f"    fastcgi_temp_path {temp['fastcgi']};\n"
+            f"    uwsgi_temp_path {temp['uwsgi']};\n"
+            f"    scgi_temp_path {temp['scgi']};\n"
+            f"    include {server_path};\n"
+            "}\n"
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> NginxProcess:
+        command = [self.binary, "-p", str(self.prefix), "-e", str(self.error_log), "-c", str(self.conf_path)]
+        command += ["-g", "daemon off;"]
+        with (self.prefix / "stdout.log").open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            wait_for_port(self.port, timeout=10, process=self.process)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise RuntimeError(f"nginx did not start: {exc}\n{self.logs()}") from None
+        return self
+
+    def stop(self) -> None:
+        """Graceful stop (SIGQUIT: workers finish their requests), then wait; kill only if it hangs."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def logs(self) -> str:
+        parts = []
+        for path in (self.prefix / "stdout.log", self.error_log):
+            if path.exists():
+                parts.append(f"--- {path.name}\n{path.read_text(errors='replace')}")
+        return "\n".join(parts)
+
+
+class EchoUpstream:
+    """The protected app: answers every GET with the identity headers it received, as JSON."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        upstream = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as nginx's upstream keepalive expects
+
+            def do_GET(self) -> None:
+                upstream.requests += 1
+                body = json.dumps(
+                    {
+                        "path": self.path,
+                        "userIds": self.headers.get_all("X-Auth-User-Id") or [],
+                        "userNames": self.headers.get_all("X-Auth-User-Name") or [],
+                        "forwardedFor": self.headers.get("X-Forwarded-For"),
+                    }
+                ).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:  # quiet
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, name="echo-upstream", daemon=True)
+
+    def start(self) -> EchoUpstream:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def second_loopback_address() -> str:
+    """A loopback source address other than nginx's own (127.0.0.2) when the system allows binding it.
+
+    Requests from it let the test tell the client's address (which nginx forwards in X-Forwarded-For) from the
+    proxy's (127.0.0.1, the peer authsvc sees). Falls back to 127.0.0.1, where the two are equal.
+    """
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.2", 0))
+        except OSError:
+            return "127.0.0.1"
+    return "127.0.0.2"
