@@ -77,11 +77,12 @@ def create_app(container: Container) -> web.Application:
     app.router.add_post("/users/me/password", users.change_password)
     app.router.add_delete("/users/me", users.delete_account)
     # Envoy ext_authz forwards the original method and appends the original path.
-    app.router.add_route("*", "/auth/verify{tail:(/.*)?}", auth.verify)
+    app.router.add_route("*", "/auth/verify{tail:(/(?s:.*))?}", auth.verify)
     app.router.add_get("/auth/session", auth.whoami)
     app.router.add_post("/internal/sessions/introspect", auth.introspect)
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     app.router.add_get("/metrics", ops.metrics)
     app.router.add_get("/openapi.json", docs.openapi)
+    app.router.add_get("/docs", docs.page)
     return app

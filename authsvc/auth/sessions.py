@@ -83,7 +83,7 @@ class SessionRegistry:
 
     async def revoke_by_handle(self, user_id: str, handle: str) -> bool:
         for record in await self.list(user_id):
-            if secrets.compare_digest(record.handle, handle):
+            if secrets.compare_digest(record.handle.encode(), handle.encode("utf-8", "surrogatepass")):
                 return await self._delete(record.id_hash)
         return False
 

@@ -233,3 +233,8 @@ async def test_v3_5_1_cross_site_state_change_with_cookie_is_refused(client: Cli
     response = await client.delete("/users/me/sessions", headers={"Origin": "https://evil.example"})
     assert response.status == 403
     assert (await client.get("/users/protected")).status == 200
+
+
+async def test_non_ascii_session_handle_is_404_not_500(client: Client) -> None:
+    await signup_and_login(client)
+    assert (await client.delete("/users/me/sessions/%C3%A9")).status == 404

@@ -1,0 +1,195 @@
+"""The OpenAPI document: valid OpenAPI 3.1, in step with the routes the app registers, and true to its own rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import jsonschema_rs
+import pytest
+import schemathesis
+import yaml
+from schemathesis.core.result import Err
+
+from authsvc.app import create_app
+from authsvc.containers import Container
+from authsvc.ops.docs import SPEC_PATH
+
+METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
+FORM_TYPES = {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}
+# aiohttp resources whose path template holds a regex catch-all, and the OpenAPI paths that document them.
+DOCUMENTED_AS = {"/auth/verify{tail}": ("/auth/verify", "/auth/verify/{tail}")}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    return loaded
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method in METHODS:
+            if method in item:
+                yield path, method, item[method]
+
+
+def resolve(document: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        assert node["$ref"].startswith("#/"), node["$ref"]
+        target: Any = document
+        for part in node["$ref"][2:].split("/"):
+            assert isinstance(target, dict) and part in target, f"unresolvable {node['$ref']}"
+            target = target[part]
+        node = target
+    return node
+
+
+def refs(node: Any) -> Iterator[str]:
+    if isinstance(node, dict):
+        if isinstance(node.get("$ref"), str):
+            yield node["$ref"]
+        for value in node.values():
+            yield from refs(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from refs(value)
+
+
+def validator(document: dict[str, Any], schema: dict[str, Any]) -> Any:
+    """A JSON Schema 2020-12 validator for one schema of the document; its "#/components/..." refs resolve."""
+    jsonschema_rs.meta.validate(schema)
+    return jsonschema_rs.Draft202012Validator({**schema, "components": document["components"]}, validate_formats=True)
+
+
+def test_document_is_valid_openapi_3_1(document: dict[str, Any]) -> None:
+    assert document["openapi"].startswith("3.1.")
+    schema = schemathesis.openapi.from_dict(document)
+    schema.validate()  # against the OpenAPI 3.1 meta-schema; raises with the first violation
+    broken = [result.err() for result in schema.get_all_operations() if isinstance(result, Err)]
+    assert not broken, broken
+
+
+def test_every_reference_resolves_and_every_component_is_used(document: dict[str, Any]) -> None:
+    used = set(refs(document))
+    for ref in used:
+        resolve(document, {"$ref": ref})
+    for kind, components in document["components"].items():
+        if kind == "securitySchemes":
+            named = {name for _, _, op in operations(document) for req in op.get("security", []) for name in req}
+            assert set(components) <= named, f"unused security schemes: {set(components) - named}"
+            continue
+        for name in components:
+            pointer = f"#/components/{kind}/{name}"
+            # MethodNotAllowed and NotFound describe answers to requests no operation covers.
+            if pointer not in used and name not in {"MethodNotAllowed", "NotFound"}:
+                pytest.fail(f"{pointer} is never used")
+
+
+def test_every_schema_compiles_and_every_example_matches_its_schema(document: dict[str, Any]) -> None:
+    for name, schema in document["components"]["schemas"].items():
+        checker = validator(document, schema)
+        for example in schema.get("examples", []):
+            assert checker.is_valid(example), f"{name}: example {example} does not match"
+    checked = 0
+    for path, method, operation in operations(document):
+        body = resolve(document, operation.get("requestBody"))
+        contents = [body["content"]] if body else []
+        contents += [resolve(document, r).get("content", {}) for r in operation["responses"].values()]
+        for content in contents:
+            for media_type, media in content.items():
+                checker = validator(document, media["schema"])
+                for example in media.get("examples", {}).values():
+                    errors = [e.message for e in checker.iter_errors(example["value"])]
+                    assert not errors, f"{method.upper()} {path} {media_type}: {errors}"
+                    checked += 1
+    assert checked >= 4
+
+
+def test_every_route_is_documented_and_every_operation_is_routed(
+    document: dict[str, Any], container: Container
+) -> None:
+    app = create_app(container)
+    routes = list(app.router.routes())
+    gets = {(route.resource, route.handler) for route in routes if route.method == "GET"}
+    routed = set()
+    for route in routes:
+        assert route.resource is not None and route.resource.canonical
+        if route.method == "*":
+            methods: tuple[str, ...] = METHODS
+        elif route.method == "HEAD" and (route.resource, route.handler) in gets:
+            continue  # aiohttp's automatic HEAD for a GET: documented once, in info.description
+        else:
+            methods = (route.method.lower(),)
+        for path in DOCUMENTED_AS.get(route.resource.canonical, (route.resource.canonical,)):
+            routed |= {(method, path) for method in methods}
+    documented = {(method, path) for path, method, _ in operations(document)}
+    assert not routed - documented, f"routes missing from openapi.yaml: {sorted(routed - documented)}"
+    assert not documented - routed, f"documented but not routed: {sorted(documented - routed)}"
+
+
+def test_every_error_is_problem_json_and_no_server_error_but_503_is_documented(document: dict[str, Any]) -> None:
+    problem = "#/components/schemas/Problem"
+    for path, method, operation in operations(document):
+        assert operation.get("operationId"), f"{method.upper()} {path}: no operationId"
+        assert operation.get("summary"), f"{method.upper()} {path}: no summary"
+        assert "security" in operation, f"{method.upper()} {path}: say which credentials, even none"
+        for status, reference in operation["responses"].items():
+            response = resolve(document, reference)
+            where = f"{method.upper()} {path} {status}"
+            assert response.get("description"), where
+            assert "X-Request-Id" in response.get("headers", {}), f"{where}: X-Request-Id"
+            assert status not in {"default", "500", "501", "502", "504"}, f"{where}: a server error is never documented"
+            if int(status) < 400:
+                continue
+            assert list(response["content"]) == ["application/problem+json"], where
+            schema = response["content"]["application/problem+json"]["schema"]
+            assert schema["allOf"][0] == {"$ref": problem}, where
+            assert schema["allOf"][1]["properties"]["status"] == {"const": int(status)}, where
+            if status == "429" or reference.get("$ref") == "#/components/responses/ServiceUnavailable":
+                assert response["headers"]["Retry-After"] == {"$ref": "#/components/headers/Retry-After"}, where
+
+
+def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, Any]) -> None:
+    bodies = 0
+    for path, method, operation in operations(document):
+        if "requestBody" not in operation:
+            continue
+        bodies += 1
+        body = resolve(document, operation["requestBody"])
+        where = f"{method.upper()} {path}"
+        assert body["required"] is True, where
+        assert set(body["content"]) == FORM_TYPES, where
+        assert len({json.dumps(media["schema"]) for media in body["content"].values()}) == 1, where
+        schema = resolve(document, body["content"]["application/json"]["schema"])
+        assert schema["type"] == "object" and schema["additionalProperties"] is False, where
+        assert set(schema["required"]) == set(schema["properties"]), where
+        assert all(field == {**field, "type": "string"} for field in schema["properties"].values()), where
+        for status in ("400", "413", "415"):
+            assert status in operation["responses"], f"{where}: {status}"
+    assert bodies == 5
+
+
+def test_verify_is_the_same_operation_under_every_method(document: dict[str, Any]) -> None:
+    variants = [op for path, _, op in operations(document) if path.startswith("/auth/verify")]
+    assert len(variants) == 2 * len(METHODS)
+    for variant in variants:
+        assert variant["responses"] == variants[0]["responses"]
+        assert variant["security"] == [{"sessionCookie": []}]
+
+
+async def test_served_document_is_the_yaml_and_docs_page_lists_every_path(
+    aiohttp_client: Any, container: Container, document: dict[str, Any]
+) -> None:
+    client = await aiohttp_client(create_app(container))
+    response = await client.get("/openapi.json")
+    assert response.status == 200 and response.content_type == "application/json"
+    assert await response.json() == document
+    page = await client.get("/docs")
+    assert page.status == 200 and page.content_type == "text/html"
+    html = await page.text()
+    assert "<script" not in html and "<style" not in html and "style=" not in html
+    for path in document["paths"]:
+        assert f"<code>{path}</code>" in html, path
+    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
