@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from urllib.parse import quote
 
 from aiohttp import web
@@ -12,9 +11,9 @@ from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookieStorage
 from authsvc.auth.guards import authenticate, require_user, session_ids
-from authsvc.auth.models import SessionRecord
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.auth.service_tokens import ServiceTokens
+from authsvc.auth.views import session_view
 from authsvc.bodies import read_fields
 from authsvc.errors import NotFound, Unauthorized
 
@@ -47,10 +46,6 @@ async def logout(request: web.Request, auth: AuthService = Provide["auth_service
     return web.json_response({"msg": "The user session has ended"})
 
 
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, tz=UTC).isoformat().replace("+00:00", "Z")
-
-
 def _header_safe(value: str) -> str:
     # New names are ASCII by rule; a legacy tutorial name may hold anything, so it is percent-encoded.
     return quote(value, safe="@._-+")
@@ -70,16 +65,6 @@ async def verify(
         raise Unauthorized("A live session is required.")
     user = authenticated.user
     return web.Response(headers={user_id_header: user.id, user_name_header: _header_safe(user.username)})
-
-
-def session_view(record: SessionRecord) -> dict[str, str]:
-    return {
-        "id": record.handle,
-        "createdAt": _iso(record.created_at),
-        "lastSeenAt": _iso(record.last_seen_at),
-        "idleExpiresAt": _iso(record.expires_at),
-        "absoluteExpiresAt": _iso(record.absolute_expires_at),
-    }
 
 
 @inject

@@ -65,7 +65,7 @@ class SessionRegistry:
         """The live session for this id and user, renewed when enough of the idle window has passed."""
         now = self._clock.now()
         record = await self._repository.get(hash_session_id(session_id), now)
-        if record is None or not secrets.compare_digest(record.user_id, user_id):
+        if record is None or not secrets.compare_digest(record.user_id.encode(), user_id.encode()):
             return None
         if not touch or now - record.last_seen_at < self.policy.idle_timeout * self.policy.renew_after:
             return ResolvedSession(record, renewed=False)

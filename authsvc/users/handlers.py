@@ -7,8 +7,8 @@ from aiohttp_session import get_session
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.guards import require_user
-from authsvc.auth.handlers import session_view
 from authsvc.auth.service import AuthService
+from authsvc.auth.views import session_view
 from authsvc.bodies import read_fields
 from authsvc.errors import NotFound
 from authsvc.users.service import UsersService
