@@ -20,6 +20,7 @@ from authsvc.clock import SystemClock
 from authsvc.config import Settings
 from authsvc.metrics import Metrics
 from authsvc.storage.memory import MemoryStorage
+from authsvc.storage.mongo import MongoStorage, open_mongo_client
 from authsvc.users.service import UsersService
 
 
@@ -54,9 +55,24 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Storage: one backend, chosen by storage.backend
+    mongo_client = providers.Resource(
+        open_mongo_client,
+        driver=config.mongodb.driver,
+        url=config.mongodb.url,
+        server_selection_timeout_ms=config.mongodb.server_selection_timeout_ms,
+        connect_timeout_ms=config.mongodb.connect_timeout_ms,
+        socket_timeout_ms=config.mongodb.socket_timeout_ms,
+    )
     storage = providers.Selector(
         config.storage.backend,
         memory=providers.Singleton(MemoryStorage),
+        mongodb=providers.Singleton(
+            MongoStorage,
+            client=mongo_client,
+            database=config.mongodb.database,
+            clock=clock,
+            session_cache_seconds=config.mongodb.session_cache_seconds,
+        ),
     )
     users_repository = storage.provided.users
     sessions_repository = storage.provided.sessions

@@ -21,7 +21,7 @@ TEST_KEY = Fernet.generate_key().decode("ascii")  # made per test run: no key li
 class ManualClock:
     """A clock that only moves when told to."""
 
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
+    def __init__(self, start: float = 4_000_000_000.0) -> None:  # far ahead: a real TTL monitor never sees it pass
         self._now = start
 
     def now(self) -> float:

@@ -1,0 +1,265 @@
+"""What only the MongoDB backend has: the documents' shape, its indexes, its per-replica cache, its failure modes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pymongo
+import pytest
+from pymongo.errors import (
+    AutoReconnect,
+    DuplicateKeyError,
+    ExecutionTimeout,
+    NetworkTimeout,
+    NotPrimaryError,
+    OperationFailure,
+    PyMongoError,
+    ServerSelectionTimeoutError,
+    WriteError,
+    WTimeoutError,
+)
+from pymongo.results import DeleteResult
+
+from authsvc.containers import Container, provide
+from authsvc.errors import StorageUnavailable
+from authsvc.storage.mongo import MongoStorage
+from authsvc.storage.ports import Storage
+from tests.contract.test_storage_contract import HASH, NOW, session
+from tests.helpers import ManualClock, free_port
+from tests.mongodb import MONGO_DRIVERS, mongo_sections
+
+Admin = pymongo.MongoClient[dict[str, Any]]
+pytestmark = pytest.mark.mongodb
+
+
+@pytest.fixture(params=[f"mongodb+{driver}" for driver in MONGO_DRIVERS])
+def backend(request: pytest.FixtureRequest, mongodb_url: str, mongodb_database: str) -> dict[str, Any]:
+    return mongo_sections(mongodb_url, mongodb_database, request.param.removeprefix("mongodb+"))
+
+
+@pytest.fixture
+async def open_storage() -> AsyncIterator[Callable[[Container], Any]]:
+    opened: list[Storage] = []
+
+    async def open_(container: Container) -> Storage:
+        storage: Storage = await provide(container.storage)
+        await storage.open()
+        opened.append(storage)
+        return storage
+
+    yield open_
+    for storage in opened:
+        await storage.close()
+
+
+async def test_users_are_stored_in_the_tutorials_mongoose_shape(
+    storage: Storage, mongodb_admin: Admin, mongodb_database: str
+) -> None:
+    user = await storage.users.create("alice", HASH, NOW)
+    doc = mongodb_admin[mongodb_database]["users"].find_one({"username": "alice"})
+    assert doc is not None
+    assert doc.keys() == {"_id", "username", "password", "createdAt", "updatedAt", "__v"}
+    assert str(doc["_id"]) == user.id and doc["password"] == HASH and doc["__v"] == 0
+    assert doc["createdAt"].timestamp() == doc["updatedAt"].timestamp() == NOW
+
+
+async def test_sessions_and_counters_carry_expiry_datetimes(
+    storage: Storage, mongodb_admin: Admin, mongodb_database: str
+) -> None:
+    await storage.sessions.create(session("h1"))
+    await storage.attempts.hit("user:alice", NOW, NOW + 900)
+    database = mongodb_admin[mongodb_database]
+    doc = database["sessions"].find_one({"_id": "h1"})
+    assert doc is not None
+    assert doc.keys() == {
+        "_id", "userId", "createdAt", "lastSeenAt", "expiresAt", "absoluteExpiresAt", "ip", "userAgent",
+    }  # fmt: skip
+    assert doc["expiresAt"].timestamp() == NOW + 1800
+    counter = database["login_attempts"].find_one({"key": "user:alice"})
+    assert counter is not None and counter["count"] == 1 and counter["expiresAt"].timestamp() == NOW + 900
+
+
+async def test_open_creates_indexes_idempotently_and_says_once_when_ttl_is_refused(
+    make_container: Callable[..., Container],
+    open_storage: Callable[[Container], Any],
+    mongodb_admin: Admin,
+    mongodb_database: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="authsvc.storage"):
+        await open_storage(make_container())
+        await open_storage(make_container())  # a second replica starting: the same indexes, no error
+    database = mongodb_admin[mongodb_database]
+    users = database["users"].index_information()
+    assert users["username_1"]["unique"] is True
+    assert "userId_1" in database["sessions"].index_information()
+    assert "key_1" in database["login_attempts"].index_information()
+    ttl = {name: database[name].index_information().get("expiresAt_1") for name in ("sessions", "login_attempts")}
+    refusals = [r for r in caplog.records if "TTL" in r.getMessage()]
+    if all(ttl.values()):  # a real MongoDB
+        assert all(index and index["expireAfterSeconds"] == 0 for index in ttl.values())
+        assert refusals == []
+    else:  # FerretDB v1: code 238 NotImplemented
+        assert len(refusals) == 2  # one line per start-up, naming both collections
+        assert "enforced by every query and the periodic purge" in refusals[0].getMessage()
+
+
+async def test_session_cache_serves_a_revoked_session_only_within_its_bound(
+    make_container: Callable[..., Container], open_storage: Callable[[Container], Any], clock: ManualClock
+) -> None:
+    replica_a: Storage = await open_storage(make_container(mongodb={"session_cache_seconds": 5}))
+    replica_b: Storage = await open_storage(make_container(mongodb={"session_cache_seconds": 5}))
+    await replica_a.sessions.create(session("h1"))
+    assert await replica_b.sessions.get("h1", clock.now()) is not None  # now in B's cache
+    assert await replica_a.sessions.delete("h1")
+    assert await replica_a.sessions.get("h1", clock.now()) is None
+    clock.advance(4.9)
+    assert await replica_b.sessions.get("h1", clock.now()) is not None  # stale, within the bound
+    clock.advance(0.1)
+    assert await replica_b.sessions.get("h1", clock.now()) is None
+
+
+async def test_session_cache_is_evicted_at_once_by_this_replicas_writes(
+    make_container: Callable[..., Container], open_storage: Callable[[Container], Any], clock: ManualClock
+) -> None:
+    storage: Storage = await open_storage(make_container(mongodb={"session_cache_seconds": 30}))
+    for id_hash in ("h1", "h2", "h3"):
+        await storage.sessions.create(session(id_hash, user_id="alice"))
+        assert await storage.sessions.get(id_hash, NOW) is not None
+    await storage.sessions.touch("h1", NOW + 10, NOW + 20)
+    touched = await storage.sessions.get("h1", NOW)
+    assert touched is not None and touched.expires_at == NOW + 20
+    clock.advance(20)
+    assert await storage.sessions.get("h1", clock.now()) is None  # expiry is checked on cached records too
+    assert await storage.sessions.delete("h2")
+    assert await storage.sessions.get("h2", clock.now()) is None
+    assert await storage.sessions.delete_for_user("alice") == 2
+    assert await storage.sessions.get("h3", clock.now()) is None
+
+
+async def test_unreachable_database_answers_storage_unavailable_within_the_selection_timeout(
+    make_container: Callable[..., Container],
+) -> None:
+    container = make_container(
+        mongodb={"url": f"mongodb://127.0.0.1:{free_port()}/", "server_selection_timeout_ms": 300}
+    )
+    storage: Storage = await provide(container.storage)
+    await storage.open()  # does not raise: indexes are retried in the background
+    calls = [
+        storage.ping(),
+        storage.users.create("alice", HASH, NOW),
+        storage.sessions.get("h1", NOW),
+        storage.attempts.hit("user:alice", NOW, NOW + 900),
+        storage.purge_expired(NOW),
+    ]
+    for call in calls:
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            await call
+        assert time.monotonic() - started < 2.0
+    await storage.close()
+
+
+def storage_over(session_cache_seconds: float = 0, **collections: Any) -> MongoStorage:
+    """A MongoStorage over stand-ins, for failures and interleavings a live server will not give on demand."""
+    database = {"users": None, "sessions": None, "login_attempts": None, **collections}
+    return MongoStorage({"db": database}, "db", ManualClock(), session_cache_seconds)
+
+
+class FailingCollection:
+    """A collection whose every call raises the given error."""
+
+    def __init__(self, error: PyMongoError) -> None:
+        self.error = error
+
+    async def find_one(self, *args: Any, **kwargs: Any) -> Any:
+        raise self.error
+
+
+TRANSIENT = [
+    ServerSelectionTimeoutError("no servers"),
+    AutoReconnect("connection reset"),
+    NetworkTimeout("timed out"),
+    NotPrimaryError("not primary"),
+    ExecutionTimeout("operation exceeded time limit", code=50),
+    WTimeoutError("waiting for replication timed out", code=64),
+    OperationFailure("shutdown in progress", code=91),
+    OperationFailure("primary stepped down", code=189),
+]
+LOGIC = [OperationFailure("unknown operator: $bogus", code=2), WriteError("document too large", code=10334)]
+
+
+@pytest.mark.parametrize("error", TRANSIENT, ids=lambda e: type(e).__name__ + str(getattr(e, "code", "") or ""))
+async def test_transient_driver_errors_become_storage_unavailable(error: PyMongoError) -> None:
+    storage = storage_over(users=FailingCollection(error))
+    with pytest.raises(StorageUnavailable):
+        await storage.users.find_by_username("alice")
+
+
+@pytest.mark.parametrize("error", LOGIC, ids=lambda e: type(e).__name__ + str(e.code))
+async def test_logic_errors_stay_errors(error: PyMongoError) -> None:
+    storage = storage_over(users=FailingCollection(error))
+    with pytest.raises(type(error)):
+        await storage.users.find_by_username("alice")
+
+
+class RacedCollection:
+    """find_one_and_update loses the upsert race once, as a concurrent insert of the same _id makes it."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def find_one_and_update(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        self.calls += 1
+        if self.calls == 1:
+            raise DuplicateKeyError("E11000 duplicate key error", code=11000)
+        return {"count": 2}
+
+
+async def test_attempt_hit_that_loses_the_upsert_race_retries_once() -> None:
+    raced = RacedCollection()
+    storage = storage_over(login_attempts=raced)
+    assert await storage.attempts.hit("ip:192.0.2.1", NOW, NOW + 900) == 2
+    assert raced.calls == 2
+
+
+class GatedSessions:
+    """A `sessions` collection whose look-ups can be held after they have read, to interleave a revocation."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, dict[str, Any]] = {}
+        self.gate = asyncio.Event()
+        self.gate.set()
+        self.read = asyncio.Event()
+        self.reads = 0
+
+    async def insert_one(self, doc: dict[str, Any]) -> None:
+        self.docs[doc["_id"]] = doc
+
+    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        self.reads += 1
+        doc = self.docs.get(query["_id"])
+        self.read.set()
+        await self.gate.wait()
+        return doc
+
+    async def delete_one(self, query: dict[str, Any]) -> Any:
+        return DeleteResult({"n": int(self.docs.pop(query["_id"], None) is not None)}, acknowledged=True)
+
+
+async def test_session_cache_never_keeps_a_lookup_that_raced_with_a_local_revocation() -> None:
+    sessions = GatedSessions()
+    storage = storage_over(sessions=sessions, session_cache_seconds=30)
+    await storage.sessions.create(session("h1"))
+    sessions.gate.clear()
+    in_flight = asyncio.create_task(storage.sessions.get("h1", NOW))  # reads the document, then waits
+    await sessions.read.wait()
+    assert await storage.sessions.delete("h1")
+    sessions.gate.set()
+    assert await in_flight is not None  # it read before the delete: a fair answer for a concurrent request
+    assert await storage.sessions.get("h1", NOW) is None  # but it was not cached
+    assert sessions.reads == 2
