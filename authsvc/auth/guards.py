@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp_session import STORAGE_KEY, get_session
 
 from authsvc.auth.cookies import SessionCookieStorage
@@ -13,7 +13,7 @@ from authsvc.errors import Unauthorized
 def session_ids(request: web.Request) -> tuple[str, str] | None:
     """The (session id, user id) pair the session cookie carries, if it carries one."""
     storage: SessionCookieStorage = request[STORAGE_KEY]
-    return storage.session_ids(request.cookies.get(storage.cookie_name))
+    return storage.session_ids(storage.value_in(request.headers.get(hdrs.COOKIE)))
 
 
 async def authenticate(request: web.Request, auth: AuthService, *, touch: bool = True) -> Authenticated | None:

@@ -52,3 +52,12 @@ def test_decoded_cache_is_bounded() -> None:
     for n in range(DECODED_CACHE_SIZE + 50):
         codec.session_ids(token(sid=f"{n:043d}"))
     assert len(codec._decoded) == DECODED_CACHE_SIZE
+
+
+def test_value_is_found_among_other_cookies_quoted_or_not() -> None:
+    codec = storage()
+    value = token()
+    for header in (f"sid={value}", f'a=1; sid="{value}"; b=2', f"  theme=dark;sid={value}  "):
+        assert codec.value_in(header) == value
+    assert codec.value_in("sidx=1; xsid=2") is None
+    assert codec.value_in(None) is None
