@@ -10,6 +10,7 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from authsvc.auth.cookies import build_cookie_storage
+from authsvc.auth.handlers import ForwardAuthPolicy
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.auth.service import AuthService
@@ -114,6 +115,12 @@ class Container(containers.DeclarativeContainer):
     )
 
     # Gateway and internal callers
+    forward_auth_policy = providers.Singleton(
+        ForwardAuthPolicy,
+        renews=config.session.verify_renews,
+        user_id_header=config.gateway.user_id_header,
+        user_name_header=config.gateway.user_name_header,
+    )
     service_tokens = providers.Singleton(ServiceTokens, tokens=config.introspection.tokens)
 
     # Services

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
@@ -17,6 +19,7 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self._request_children: dict[tuple[str, str, int], Any] = {}
         self._logins = Counter("authsvc_logins", "Login attempts by outcome.", ["outcome"], registry=self.registry)
         self._sessions_created = Counter("authsvc_sessions_created", "Sessions opened.", registry=self.registry)
         self._sessions_revoked = Counter(
@@ -24,7 +27,11 @@ class Metrics:
         )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self._requests.labels(method, route, str(status)).observe(seconds)
+        key = (method, route, status)
+        child = self._request_children.get(key)
+        if child is None:  # labels() takes a lock and builds a key every call: look each child up once
+            child = self._request_children[key] = self._requests.labels(method, route, str(status))
+        child.observe(seconds)
 
     def login(self, outcome: str) -> None:
         self._logins.labels(outcome).inc()
