@@ -29,8 +29,8 @@ system-packages:
 	fi
 
 lint: install-test
-	$(BIN)/ruff check authsvc tests bench
-	$(BIN)/ruff format --check authsvc tests bench
+	$(BIN)/ruff check authsvc tests $(wildcard bench)
+	$(BIN)/ruff format --check authsvc tests $(wildcard bench)
 	$(BIN)/mypy
 
 test: install-test system-packages lint
