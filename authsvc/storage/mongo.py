@@ -281,8 +281,10 @@ class MongoSessionRepository:
 
     async def _find(self, id_hash: str, now: float) -> SessionRecord | None:
         with self._available.guard():
-            doc = await self._collection.find_one({"_id": id_hash, "expiresAt": {"$gt": _datetime(now)}})
-        return _session(doc) if doc else None
+            # By _id alone, expiry checked here: the same answer, and FerretDB's SQLite backend scans otherwise.
+            doc = await self._collection.find_one({"_id": id_hash})
+        record = _session(doc) if doc else None
+        return record if record is not None and record.live(now) else None
 
     @contextlib.contextmanager
     def _evicting(self, id_hash: str | None = None, user_id: str | None = None) -> Iterator[None]:
