@@ -12,7 +12,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.helpers import ROOT, free_port, wait_for_port
+from tests.helpers import ROOT, free_port, stop_process, wait_for_port
 
 SHIPPED_CONF = ROOT / "deploy" / "nginx" / "authsvc.conf"
 # The three addresses the shipped file marks with "test:"; each must occur exactly once.
@@ -94,15 +94,7 @@ class NginxProcess:
 
     def stop(self) -> None:
         """Graceful stop (SIGQUIT: workers finish their requests), then wait; kill only if it hangs."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, signal.SIGQUIT, timeout=10)
         self.process = None
 
     def logs(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 import pymongo
 import pytest
 
-from tests.helpers import ROOT, free_port
+from tests.helpers import ROOT, free_port, stop_process
 
 FERRETDB_DIR = ROOT / "tools" / "ferretdb"
 FERRETDB_BINARY = FERRETDB_DIR / "bin" / "ferretdb-test"
@@ -81,14 +81,7 @@ class FerretDB:
         return self
 
     def stop(self) -> None:
-        """SIGTERM (a graceful stop), then SIGKILL if it hangs."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, timeout=10)
         self.process = None
 
     def logs(self) -> str:
