@@ -10,13 +10,13 @@ from typing import Any
 from dependency_injector import containers, providers
 
 from authsvc.auth.cookies import build_cookie_storage
-from authsvc.auth.handlers import ForwardAuthPolicy
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionPolicy, SessionRegistry
 from authsvc.auth.throttle import LoginThrottle, ThrottlePolicy
+from authsvc.auth.views import ForwardAuthPolicy
 from authsvc.clock import SystemClock
 from authsvc.config import Settings
 from authsvc.metrics import Metrics

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from urllib.parse import quote
 
 from aiohttp import web
@@ -14,7 +13,7 @@ from authsvc.auth.cookies import SessionCookieStorage
 from authsvc.auth.guards import authenticate, require_user, session_ids
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.auth.service_tokens import ServiceTokens
-from authsvc.auth.views import session_view
+from authsvc.auth.views import ForwardAuthPolicy, session_view
 from authsvc.bodies import read_fields
 from authsvc.errors import NotFound, Unauthorized
 
@@ -50,15 +49,6 @@ async def logout(request: web.Request, auth: AuthService = Provide["auth_service
 def _header_safe(value: str) -> str:
     # New names are ASCII by rule; a legacy tutorial name may hold anything, so it is percent-encoded.
     return quote(value, safe="@._-+")
-
-
-@dataclass(frozen=True, slots=True)
-class ForwardAuthPolicy:
-    """What /auth/verify answers with; one injected object keeps the gateway's hot path to two injections."""
-
-    renews: bool
-    user_id_header: str
-    user_name_header: str
 
 
 @inject

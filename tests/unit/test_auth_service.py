@@ -9,6 +9,7 @@ import pytest
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.containers import Container, provide
 from authsvc.errors import DuplicateUsername, TooManyRequests, Unauthorized, UnprocessableContent
+from authsvc.users.models import User
 from authsvc.users.service import UsersService
 from tests.helpers import ManualClock
 
@@ -18,6 +19,14 @@ PASSWORD = "correct horse battery"
 
 async def services(container: Container) -> tuple[UsersService, AuthService]:
     return await provide(container.users_service), await provide(container.auth_service)
+
+
+async def alice_logged_in(container: Container) -> tuple[AuthService, User, str]:
+    """Arrange: alice signed up and logged in once."""
+    users, auth = await services(container)
+    await users.signup("alice", PASSWORD)
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    return auth, user, session_id
 
 
 async def test_signup_normalises_and_refuses_taken_name_in_any_case(container: Container) -> None:
@@ -57,17 +66,13 @@ async def test_unknown_user_and_wrong_password_fail_alike(container: Container) 
 
 
 async def test_session_ends_after_idle_timeout(container: Container, clock: ManualClock) -> None:
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    auth, user, session_id = await alice_logged_in(container)
     clock.advance(1800)
     assert await auth.authenticate(session_id, user.id) is None
 
 
 async def test_activity_renews_idle_timer_until_absolute_lifetime(container: Container, clock: ManualClock) -> None:
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    auth, user, session_id = await alice_logged_in(container)
     renewals = 0
     for _ in range(43200 // 900 - 1):
         clock.advance(900)
@@ -80,9 +85,7 @@ async def test_activity_renews_idle_timer_until_absolute_lifetime(container: Con
 
 
 async def test_renewal_only_after_configured_share_of_idle_window(container: Container, clock: ManualClock) -> None:
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    auth, user, session_id = await alice_logged_in(container)
     clock.advance(100)  # < 0.1 * 1800
     first = await auth.authenticate(session_id, user.id)
     clock.advance(100)  # 200 s since login > 180 s
@@ -92,9 +95,7 @@ async def test_renewal_only_after_configured_share_of_idle_window(container: Con
 
 
 async def test_touch_false_does_not_extend_session(container: Container, clock: ManualClock) -> None:
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    auth, user, session_id = await alice_logged_in(container)
     for _ in range(3):
         clock.advance(1000)
         await auth.authenticate(session_id, user.id, touch=False)
@@ -110,9 +111,7 @@ async def test_session_of_another_user_id_does_not_authenticate(container: Conta
 
 
 async def test_deleted_user_is_logged_out(container: Container) -> None:
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    auth, user, session_id = await alice_logged_in(container)
     authenticated = await auth.authenticate(session_id, user.id)
     assert authenticated is not None
     await auth.delete_account(authenticated, PASSWORD)
