@@ -106,17 +106,12 @@ def check_config(args: argparse.Namespace) -> int:
 
 def _with_container(settings: Settings, work: Callable[[Container], Awaitable[str]]) -> str:
     """Run one piece of work against the configured storage, opened and closed around it."""
-    from authsvc.containers import create_container, provide
+    from authsvc.containers import create_container, running
 
     async def run() -> str:
         container = create_container(settings)
-        storage = await provide(container.storage)
-        await storage.open()
-        try:
+        async with running(container):
             return await work(container)
-        finally:
-            await storage.close()
-            await provide(container.shutdown_resources)
 
     return asyncio.run(run())
 
@@ -131,14 +126,12 @@ def _persistent_settings(args: argparse.Namespace) -> Settings | None:
 
 
 def create_user(args: argparse.Namespace) -> int:
-    from authsvc.containers import provide
-
     if (settings := _persistent_settings(args)) is None:
         return 2
     password = getpass.getpass("Password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\n")
 
     async def signup(container: Container) -> str:
-        users = await provide(container.users_service)
+        users = container.users_service()
         return str((await users.signup(args.username, password)).id)
 
     print(_with_container(settings, signup))
@@ -146,13 +139,11 @@ def create_user(args: argparse.Namespace) -> int:
 
 
 def revoke_sessions(args: argparse.Namespace) -> int:
-    from authsvc.containers import provide
-
     if (settings := _persistent_settings(args)) is None:
         return 2
 
     async def revoke(container: Container) -> str:
-        auth = await provide(container.auth_service)
+        auth = container.auth_service()
         count = await auth.end_sessions_of(args.username)
         return "no such user" if count is None else f"{count} session(s) ended"
 

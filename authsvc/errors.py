@@ -98,3 +98,16 @@ class StorageUnavailable(ServiceUnavailable):
 class DuplicateUsername(Conflict):
     def __init__(self) -> None:
         super().__init__("That username is already taken.")
+
+
+class FieldRefused(UnprocessableContent):
+    """A rule refused named inputs; each name becomes a JSON pointer in the answer (`errors`)."""
+
+    def __init__(self, detail: str, fields: dict[str, str]) -> None:
+        super().__init__(detail, errors=[{"pointer": f"#/{name}", "detail": why} for name, why in fields.items()])
+        self.fields = fields
+
+
+class WrongPassword(FieldRefused):
+    def __init__(self, field: str, detail: str = "The password is wrong.") -> None:
+        super().__init__(detail, {field: "is wrong"})

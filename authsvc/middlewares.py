@@ -9,6 +9,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from ipaddress import ip_address, ip_network
+from typing import TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -20,6 +21,7 @@ from authsvc.logs import request_id_var
 from authsvc.metrics import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 log = logging.getLogger("authsvc")
 access = logging.getLogger("authsvc.access")
@@ -36,6 +38,27 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+
+
+CSRF_EXEMPT = "__authsvc_csrf_exempt__"
+GATEWAY_CHECK = "__authsvc_gateway_check__"
+
+
+def csrf_exempt(handler: H) -> H:
+    """The route changes no browser state on a cookie's say-so (a service token, or a read-only check)."""
+    setattr(handler, CSRF_EXEMPT, True)
+    return handler
+
+
+def gateway_check(handler: H) -> H:
+    """The check a gateway makes for every request it routes: read-only whatever the method (Envoy forwards the
+    original one), so CSRF-exempt, and out of the access log unless server.access_log_verify (the gateway logs it)."""
+    setattr(handler, GATEWAY_CHECK, True)
+    return csrf_exempt(handler)
+
+
+def _marked(request: web.Request, mark: str) -> bool:
+    return getattr(request.match_info.handler, mark, False)
 
 
 def problem_response(problem: Problem, request: web.Request) -> web.Response:
@@ -91,7 +114,7 @@ def edge_middleware(metrics: Metrics, access_log: bool, access_log_verify: bool)
             route = request.match_info.route.resource
             route_name = route.canonical if route is not None else "unmatched"
             metrics.observe_request(request.method, route_name, response.status, elapsed)
-            if access_log and (access_log_verify or not request.path.startswith("/auth/verify")):
+            if access_log and (access_log_verify or not _marked(request, GATEWAY_CHECK)):
                 access.info(
                     "request",
                     extra={
@@ -119,18 +142,18 @@ def _origin_of(referer: str) -> str:
         return "null"
 
 
-def csrf_middleware(allowed_origins: list[str], exempt: tuple[str, ...] = ("/internal/", "/auth/verify")) -> Middleware:
+def csrf_middleware(allowed_origins: list[str]) -> Middleware:
     """Refuse cross-site state changes (login CSRF too): Origin, else Referer, must be ours or allowed.
 
     A request with neither header (curl, a service) passes: it did not come from a browser page, and the
-    cookie's SameSite=Lax keeps browsers from sending it on cross-site POSTs anyway. Exempt: service-token
-    endpoints and the read-only forward-auth check (Envoy forwards the original method).
+    cookie's SameSite=Lax keeps browsers from sending it on cross-site POSTs anyway. Exempt: routes marked
+    @csrf_exempt (service-token endpoints, the read-only forward-auth check).
     """
     allowed = {origin.rstrip("/").lower() for origin in allowed_origins}
 
     @web.middleware
     async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method in UNSAFE_METHODS and not request.path.startswith(exempt):
+        if request.method in UNSAFE_METHODS and not _marked(request, CSRF_EXEMPT):
             origin = request.headers.get("Origin")
             if origin is None and (referer := request.headers.get("Referer")):
                 origin = _origin_of(referer)

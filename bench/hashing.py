@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from authsvc.auth.passwords import _hash_sync, _verify_sync
+from authsvc.users.passwords import _hash_sync, _verify_sync
 from bench.client import PASSWORD
 
 

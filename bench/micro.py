@@ -67,15 +67,13 @@ def _settings(key: str) -> Any:
 @inject
 async def _injected(
     request: object,
-    auth: object = Provide["auth_service"],
-    renews: bool = Provide["config.session.verify_renews"],
-    user_id_header: str = Provide["config.gateway.user_id_header"],
-    user_name_header: str = Provide["config.gateway.user_name_header"],
+    guard: object = Provide["session_guard"],
+    settings: object = Provide["settings"],
 ) -> object:
     return request
 
 
-async def _plain(request: object, auth: object, renews: bool, user_id_header: str, user_name_header: str) -> object:
+async def _plain(request: object, guard: object, settings: object) -> object:
     return request
 
 
@@ -96,7 +94,7 @@ def measure(cpus: set[int] | None = None) -> dict[str, Any]:
     asyncio.set_event_loop(loop)
     key = Fernet.generate_key().decode()
     container = create_container(_settings(key))
-    storage = container.cookie_storage()
+    storage = container.session_cookies()
     auth_service = container.auth_service()
     metrics = container.metrics()
     costs: dict[str, float] = {}
@@ -170,10 +168,10 @@ def measure(cpus: set[int] | None = None) -> dict[str, Any]:
             return await _injected(request)
 
         async def plain() -> object:
-            return await _plain(request, auth_service, False, "X-Auth-User-Id", "X-Auth-User-Name")
+            return await _plain(request, auth_service, container.settings())
 
         attempt(
-            "@inject with verify's 4 Provide markers (vs passing them)",
+            "@inject with verify's 2 Provide markers (vs passing them)",
             lambda: per_await_us(loop, injected) - per_await_us(loop, plain),
         )
 

@@ -14,7 +14,7 @@ from typing import Any
 import pymongo
 from bson import ObjectId
 
-from authsvc.auth.passwords import _hash_sync
+from authsvc.users.passwords import _hash_sync
 from bench import client
 from bench.common import Options, Target, interleave, ratios, rounded, say, summarize
 from bench.memory_backend import LOGIN_USERS, login_lua, login_runs, login_summary

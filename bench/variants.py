@@ -87,11 +87,11 @@ def fast_verify_middleware(container: Any) -> Any:
     """The fast path described in the module docstring; built from authsvc's own objects."""
     from authsvc.middlewares import HSTS, REQUEST_ID_PATTERN, SECURITY_HEADERS
 
-    storage = container.cookie_storage()
+    storage = container.session_cookies()
     auth = container.auth_service()
-    config = container.config
-    renews = config.session.verify_renews()
-    user_id_header, user_name_header = config.gateway.user_id_header(), config.gateway.user_name_header()
+    settings = container.settings()
+    renews = settings.session.verify_renews
+    user_id_header, user_name_header = settings.gateway.user_id_header, settings.gateway.user_name_header
     histogram = container.metrics()._requests
     cookie_name = storage.cookie_name
     values: dict[str, str | None] = {}  # raw Cookie header -> our cookie's value (bounded)

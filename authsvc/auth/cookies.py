@@ -1,4 +1,10 @@
-"""The session cookie: aiohttp-session's encrypted cookie, with key rotation and a complete deletion."""
+"""The session cookie, in one place: read, issue, renew, clear.
+
+aiohttp-session's middleware writes the cookie at the end of a request; this storage plugs into it through its public
+hooks (``load_session``/``save_session``) and encrypts with every configured key (a MultiFernet: the first encrypts,
+any decrypts, so keys rotate). Reading takes the measured fast path: the Cookie header is split rather than parsed,
+and a cookie value is decrypted once, then served from a bounded cache.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,21 @@ import base64
 import json
 import struct
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
-from aiohttp import web
-from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from aiohttp import hdrs, web
+from aiohttp_session import AbstractStorage, Session, SessionData, get_session, new_session
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from authsvc.config import SessionSettings
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
 DECODED_CACHE_SIZE = 10_000
+
+
+class SessionIds(NamedTuple):
+    session_id: str
+    user_id: str
 
 
 def _issued_at(token: str) -> int:
@@ -21,14 +34,39 @@ def _issued_at(token: str) -> int:
     return int(struct.unpack(">Q", base64.urlsafe_b64decode(token[:16].encode("ascii") + b"==")[1:9])[0])
 
 
-class SessionCookieStorage(EncryptedCookieStorage):
-    """EncryptedCookieStorage that encrypts with the first key and decrypts with any (it refuses a MultiFernet)."""
-
-    def __init__(self, keys: list[bytes], **cookie_params: Any) -> None:
-        super().__init__(Fernet(keys[0]), **cookie_params)
-        self._fernet = MultiFernet([Fernet(key) for key in keys])  # type: ignore[assignment]
+class SessionCookies(AbstractStorage):
+    def __init__(self, keys: list[bytes], settings: SessionSettings) -> None:
+        super().__init__(
+            cookie_name=f"__Host-{settings.cookie_name}" if settings.host_prefix else settings.cookie_name,
+            max_age=settings.idle_timeout,
+            path="/",
+            secure=bool(settings.secure),
+            httponly=True,
+            samesite="Lax",
+        )
+        self._fernet = MultiFernet([Fernet(key) for key in keys])
         # cookie value -> (session id, user id, issued at): a cookie is decrypted once, not on every request
         self._decoded: dict[str, tuple[str, str, int]] = {}
+
+    # The facade the handlers and guards use.
+
+    def read(self, request: web.Request) -> SessionIds | None:
+        """The (session id, user id) the request's session cookie carries, or None."""
+        return self.session_ids(self.value_in(request.headers.get(hdrs.COOKIE)))
+
+    async def issue(self, request: web.Request, ids: SessionIds) -> None:
+        """A fresh cookie for a new session: a planted one never becomes the logged-in one."""
+        session = await new_session(request)
+        session["sid"], session["uid"] = ids
+
+    async def renew(self, request: web.Request) -> None:
+        """Re-issue the cookie with a fresh max age."""
+        (await get_session(request)).changed()
+
+    async def clear(self, request: web.Request) -> None:
+        (await get_session(request)).invalidate()
+
+    # The codec, also for callers that hold a cookie value (introspection).
 
     def value_in(self, cookie_header: str | None) -> str | None:
         """Our cookie's value in a Cookie header: a split instead of a full parse of every cookie (10 us faster).
@@ -43,13 +81,13 @@ class SessionCookieStorage(EncryptedCookieStorage):
                 return value.strip().strip('"')
         return None
 
-    def session_ids(self, value: str | None) -> tuple[str, str] | None:
-        """The (session id, user id) a cookie value carries, or None; the hot path of every authenticated request."""
+    def session_ids(self, value: str | None) -> SessionIds | None:
+        """The ids a cookie value carries, or None; the hot path of every authenticated request."""
         if not value:
             return None
         cached = self._decoded.get(value)
         if cached is None:
-            data = self.decode(value)
+            data = self._decode(value)
             session_id, user_id = (data or {}).get("sid"), (data or {}).get("uid")
             if not isinstance(session_id, str) or not isinstance(user_id, str):
                 return None
@@ -59,10 +97,9 @@ class SessionCookieStorage(EncryptedCookieStorage):
         if self.max_age is not None and time.time() - cached[2] > self.max_age:
             del self._decoded[value]
             return None
-        return cached[0], cached[1]
+        return SessionIds(cached[0], cached[1])
 
-    def decode(self, value: str) -> dict[str, Any] | None:
-        """The session data a cookie value carries, or None when it is forged, expired or not ours."""
+    def _decode(self, value: str) -> dict[str, Any] | None:
         try:
             data = json.loads(self._fernet.decrypt(value.encode("utf-8"), ttl=self.max_age))
         except (InvalidToken, ValueError):
@@ -70,24 +107,23 @@ class SessionCookieStorage(EncryptedCookieStorage):
         session = data.get("session") if isinstance(data, dict) else None
         return session if isinstance(session, dict) else None
 
-    def save_cookie(self, response: web.StreamResponse, cookie_data: str, *, max_age: int | None = None) -> None:
-        if cookie_data:
-            super().save_cookie(response, cookie_data, max_age=max_age)
+    # aiohttp-session's hooks.
+
+    def load_cookie(self, request: web.Request) -> str | None:
+        return self.value_in(request.headers.get(hdrs.COOKIE))  # one parser for our cookie, everywhere
+
+    async def load_session(self, request: web.Request) -> Session:
+        ids = self.session_ids(self.load_cookie(request))
+        if ids is None:
+            return Session(None, data=None, new=True, max_age=self.max_age)
+        data: SessionData = {"created": int(time.time()), "session": {"sid": ids.session_id, "uid": ids.user_id}}
+        return Session(None, data=data, new=False, max_age=self.max_age)
+
+    async def save_session(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
+        if session.empty:
+            # aiohttp's del_cookie drops Secure/SameSite, and browsers ignore a __Host- deletion without Secure.
+            params: dict[str, Any] = {**self.cookie_params, "max_age": 0, "expires": EXPIRED}
+            response.set_cookie(self.cookie_name, "", **params)
             return
-        # aiohttp's del_cookie drops Secure/SameSite, and browsers ignore a __Host- deletion without Secure.
-        params: dict[str, Any] = {**self._cookie_params, "max_age": 0, "expires": EXPIRED}
-        response.set_cookie(self.cookie_name, "", **params)
-
-
-def build_cookie_storage(
-    keys: list[bytes], cookie_name: str, host_prefix: bool, secure: bool, idle_timeout: int
-) -> SessionCookieStorage:
-    return SessionCookieStorage(
-        keys,
-        cookie_name=f"__Host-{cookie_name}" if host_prefix else cookie_name,
-        max_age=idle_timeout,
-        path="/",
-        secure=secure,
-        httponly=True,
-        samesite="Lax",
-    )
+        data = json.dumps({"created": session.created, "session": dict(session)})
+        self.save_cookie(response, self._fernet.encrypt(data.encode("utf-8")).decode("ascii"), max_age=session.max_age)

@@ -1,33 +1,62 @@
-"""Who is calling: the live session behind the cookie, or a 401."""
+"""Who is calling: the live session behind the cookie, checked at one point for every route that needs it.
+
+A handler says it needs a logged-in caller with ``@login_required``; the guard's middleware then authenticates before
+the handler runs and leaves the principal on the request (``current(request)``), or answers 401.
+"""
 
 from __future__ import annotations
 
-from aiohttp import hdrs, web
-from aiohttp_session import STORAGE_KEY, get_session
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-from authsvc.auth.cookies import SessionCookieStorage
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.service import Authenticated, AuthService
 from authsvc.errors import Unauthorized
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
-def session_ids(request: web.Request) -> tuple[str, str] | None:
-    """The (session id, user id) pair the session cookie carries, if it carries one."""
-    storage: SessionCookieStorage = request[STORAGE_KEY]
-    return storage.session_ids(storage.value_in(request.headers.get(hdrs.COOKIE)))
-
-
-async def authenticate(request: web.Request, auth: AuthService, *, touch: bool = True) -> Authenticated | None:
-    ids = session_ids(request)
-    if ids is None:
-        return None
-    authenticated = await auth.authenticate(*ids, touch=touch)
-    if authenticated is not None and authenticated.renewed:
-        (await get_session(request)).changed()  # re-issue the cookie with a fresh max age
-    return authenticated
+AUTHENTICATED = web.RequestKey("authenticated", Authenticated)
+LOGIN_REQUIRED = "__authsvc_login_required__"
+SESSION_REQUIRED = "A live session is required."
 
 
-async def require_user(request: web.Request, auth: AuthService) -> Authenticated:
-    authenticated = await authenticate(request, auth)
-    if authenticated is None:
-        raise Unauthorized("A live session is required.")
-    return authenticated
+def login_required(handler: H) -> H:
+    """The route answers only a caller with a live session; the guard checks before the handler runs."""
+    setattr(handler, LOGIN_REQUIRED, True)
+    return handler
+
+
+def current(request: web.Request) -> Authenticated:
+    """The principal of a @login_required route."""
+    return request[AUTHENTICATED]
+
+
+class SessionGuard:
+    def __init__(self, auth: AuthService, cookies: SessionCookies) -> None:
+        self._auth = auth
+        self._cookies = cookies
+
+    async def authenticate(self, request: web.Request, *, touch: bool = True) -> Authenticated | None:
+        ids = self._cookies.read(request)
+        if ids is None:
+            return None
+        authenticated = await self._auth.authenticate(*ids, touch=touch)
+        if authenticated is not None and authenticated.renewed:
+            await self._cookies.renew(request)
+        return authenticated
+
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+            if getattr(request.match_info.handler, LOGIN_REQUIRED, False):
+                authenticated = await self.authenticate(request)
+                if authenticated is None:
+                    raise Unauthorized(SESSION_REQUIRED)
+                request[AUTHENTICATED] = authenticated
+            return await handler(request)
+
+        return guard

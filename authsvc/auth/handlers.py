@@ -1,4 +1,5 @@
-"""Like Nest's AuthModule routes: login and logout, with the tutorial's JSON shapes."""
+"""Like Nest's AuthModule routes: login, logout and the protected route with the tutorial's JSON shapes; the
+caller's sessions and account; forward-auth for gateways and introspection for internal services."""
 
 from __future__ import annotations
 
@@ -6,16 +7,18 @@ import logging
 from urllib.parse import quote
 
 from aiohttp import web
-from aiohttp_session import get_session, new_session
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookieStorage
-from authsvc.auth.guards import authenticate, require_user, session_ids
+from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.guards import SESSION_REQUIRED, SessionGuard, current, login_required
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.auth.service_tokens import ServiceTokens
-from authsvc.auth.views import ForwardAuthPolicy, session_view
+from authsvc.auth.views import session_view, user_view
 from authsvc.bodies import read_fields
+from authsvc.config import Settings
+from authsvc.containers import Container
 from authsvc.errors import NotFound, Unauthorized
+from authsvc.middlewares import csrf_exempt, gateway_check
 
 audit = logging.getLogger("authsvc.audit")
 
@@ -25,25 +28,35 @@ def client_info(request: web.Request) -> ClientInfo:
 
 
 @inject
-async def login(request: web.Request, auth: AuthService = Provide["auth_service"]) -> web.Response:
+async def login(
+    request: web.Request,
+    auth: AuthService = Provide[Container.auth_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+) -> web.Response:
     fields = await read_fields(request, "username", "password")
-    previous = session_ids(request)
-    user, session_id = await auth.login(fields["username"], fields["password"], client_info(request))
-    if previous is not None:
-        await auth.logout(previous[0])  # the browser's old session ends with the new login
-    session = await new_session(request)  # a fresh cookie: a planted one never becomes the logged-in one
-    session["sid"] = session_id
-    session["uid"] = user.id
-    return web.json_response({"User": {"userId": user.id, "userName": user.username}, "msg": "User logged in"})
+    previous = cookies.read(request)
+    user, session_id = await auth.login(
+        fields["username"], fields["password"], client_info(request), previous.session_id if previous else None
+    )
+    await cookies.issue(request, SessionIds(session_id, user.id))
+    return web.json_response({"User": user_view(user), "msg": "User logged in"})
 
 
 @inject
-async def logout(request: web.Request, auth: AuthService = Provide["auth_service"]) -> web.Response:
-    ids = session_ids(request)
-    if ids is not None:
-        await auth.logout(ids[0])
-    (await get_session(request)).invalidate()
+async def logout(
+    request: web.Request,
+    auth: AuthService = Provide[Container.auth_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+) -> web.Response:
+    if (ids := cookies.read(request)) is not None:
+        await auth.logout(ids.session_id)
+    await cookies.clear(request)
     return web.json_response({"msg": "The user session has ended"})
+
+
+@login_required
+async def protected(request: web.Request) -> web.Response:
+    return web.json_response(user_view(current(request).user))
 
 
 def _header_safe(value: str) -> str:
@@ -51,40 +64,96 @@ def _header_safe(value: str) -> str:
     return quote(value, safe="@._-+")
 
 
+@gateway_check
 @inject
 async def verify(
     request: web.Request,
-    auth: AuthService = Provide["auth_service"],
-    policy: ForwardAuthPolicy = Provide["forward_auth_policy"],
+    guard: SessionGuard = Provide[Container.session_guard],
+    settings: Settings = Provide[Container.settings],
 ) -> web.Response:
     """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, or 401."""
-    authenticated = await authenticate(request, auth, touch=policy.renews)
+    authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
     if authenticated is None:
-        raise Unauthorized("A live session is required.")
-    user = authenticated.user
-    return web.Response(headers={policy.user_id_header: user.id, policy.user_name_header: _header_safe(user.username)})
-
-
-@inject
-async def whoami(request: web.Request, auth: AuthService = Provide["auth_service"]) -> web.Response:
-    authenticated = await require_user(request, auth)
-    user = authenticated.user
-    return web.json_response(
-        {"user": {"userId": user.id, "userName": user.username}, "session": session_view(authenticated.session)}
+        raise Unauthorized(SESSION_REQUIRED)
+    user, gateway = authenticated.user, settings.gateway
+    return web.Response(
+        headers={gateway.user_id_header: user.id, gateway.user_name_header: _header_safe(user.username)}
     )
 
 
+@login_required
+async def whoami(request: web.Request) -> web.Response:
+    authenticated = current(request)
+    return web.json_response({"user": user_view(authenticated.user), "session": session_view(authenticated.session)})
+
+
+@login_required
+@inject
+async def list_sessions(request: web.Request, auth: AuthService = Provide[Container.auth_service]) -> web.Response:
+    me = current(request)
+    sessions = []
+    for record in await auth.list_sessions(me.user.id):
+        view = session_view(record)
+        view.update(ip=record.ip or "", userAgent=record.user_agent or "")
+        sessions.append({**view, "current": record.id_hash == me.session.id_hash})
+    return web.json_response({"sessions": sessions})
+
+
+@login_required
+@inject
+async def revoke_session(
+    request: web.Request,
+    auth: AuthService = Provide[Container.auth_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+) -> web.Response:
+    me = current(request)
+    handle = request.match_info["id"]
+    if not await auth.revoke_session(me.user.id, handle):
+        raise NotFound("No such session.")
+    if handle == me.session.handle:
+        await cookies.clear(request)
+    return web.json_response({"msg": "The session has ended"})
+
+
+@login_required
+@inject
+async def revoke_other_sessions(
+    request: web.Request, auth: AuthService = Provide[Container.auth_service]
+) -> web.Response:
+    count = await auth.revoke_other_sessions(current(request))
+    return web.json_response({"msg": "Every other session has ended", "revoked": count})
+
+
+@login_required
+@inject
+async def change_password(request: web.Request, auth: AuthService = Provide[Container.auth_service]) -> web.Response:
+    fields = await read_fields(request, "currentPassword", "newPassword")
+    await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"])
+    return web.json_response({"msg": "Password changed; every other session has ended"})
+
+
+@login_required
+@inject
+async def delete_account(
+    request: web.Request,
+    auth: AuthService = Provide[Container.auth_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+) -> web.Response:
+    fields = await read_fields(request, "password")
+    await auth.delete_account(current(request), fields["password"])
+    await cookies.clear(request)
+    return web.json_response({"msg": "The account has been deleted"})
+
+
+@csrf_exempt
 @inject
 async def introspect(
     request: web.Request,
-    auth: AuthService = Provide["auth_service"],
-    tokens: ServiceTokens = Provide["service_tokens"],
-    cookies: SessionCookieStorage = Provide["cookie_storage"],
-    enabled: bool = Provide["config.introspection.enabled"],
+    auth: AuthService = Provide[Container.auth_service],
+    tokens: ServiceTokens = Provide[Container.service_tokens],
+    cookies: SessionCookies = Provide[Container.session_cookies],
 ) -> web.Response:
     """RFC 7662-style: is this cookie value a live session, and whose? For services holding a cookie value."""
-    if not enabled:
-        raise NotFound()
     service = tokens.identify(request.headers.get("Authorization"))
     if service is None:
         raise Unauthorized("A valid service token is required.", headers={"WWW-Authenticate": "Bearer"})
@@ -98,7 +167,7 @@ async def introspect(
     return web.json_response(
         {
             "active": True,
-            "user": {"userId": user.id, "userName": user.username},
+            "user": user_view(user),
             "sub": user.id,
             "sid": record.handle,
             "iat": int(record.created_at),

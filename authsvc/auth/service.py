@@ -6,14 +6,14 @@ import logging
 from dataclasses import dataclass
 
 from authsvc.auth.models import SessionRecord
-from authsvc.auth.passwords import PasswordHasher, PasswordPolicy
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
-from authsvc.errors import TooManyRequests, Unauthorized, UnprocessableContent
+from authsvc.errors import FieldRefused, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.metrics import Metrics
-from authsvc.storage.ports import UserRepository
 from authsvc.users.models import User, normalize_username
+from authsvc.users.passwords import PasswordHasher, PasswordPolicy
+from authsvc.users.ports import UserRepository
 
 audit = logging.getLogger("authsvc.audit")
 
@@ -64,8 +64,13 @@ class AuthService:
             await self._users.update_password_hash(user.id, await self._hasher.hash(password), self._clock.now())
         return True
 
-    async def login(self, username: str, password: str, client: ClientInfo) -> tuple[User, str]:
-        """Check the credentials and open a new session; returns the user and the new session id."""
+    async def login(
+        self, username: str, password: str, client: ClientInfo, previous_session_id: str | None = None
+    ) -> tuple[User, str]:
+        """Check the credentials and open a new session; returns the user and the new session id.
+
+        The client's previous session, when it had one, ends with the new login.
+        """
         username = normalize_username(username)
         try:
             await self._throttle.check(username, client.ip)
@@ -81,6 +86,8 @@ class AuthService:
             raise Unauthorized(INVALID_CREDENTIALS)
         await self._throttle.succeeded(username)
         self._metrics.login("success")
+        if previous_session_id is not None:
+            await self.logout(previous_session_id)
         session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent)
         audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
         return user, session_id
@@ -128,23 +135,16 @@ class AuthService:
     async def change_password(self, auth: Authenticated, current: str, new: str) -> None:
         """Verify the current password, store the new one, end every other session."""
         if not await self._hasher.verify(current, auth.user.password_hash):
-            raise UnprocessableContent(
-                "The current password is wrong.", errors=[{"pointer": "#/currentPassword", "detail": "is wrong"}]
-            )
+            raise WrongPassword("currentPassword", "The current password is wrong.")
         if problem := self._policy.problem(new, auth.user.username):
-            raise UnprocessableContent(
-                "The new password breaks the password rules.",
-                errors=[{"pointer": "#/newPassword", "detail": f"newPassword {problem}"}],
-            )
+            raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
         await self._users.update_password_hash(auth.user.id, await self._hasher.hash(new), self._clock.now())
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("password changed", extra={"event": "password.change", "user_id": auth.user.id})
 
     async def delete_account(self, auth: Authenticated, password: str) -> None:
         if not await self._hasher.verify(password, auth.user.password_hash):
-            raise UnprocessableContent(
-                "The password is wrong.", errors=[{"pointer": "#/password", "detail": "is wrong"}]
-            )
+            raise WrongPassword("password")
         await self._sessions.revoke_all(auth.user.id)
         await self._users.delete(auth.user.id)
         audit.info("account deleted", extra={"event": "account.delete", "user_id": auth.user.id})

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
+
+from authsvc.config import ServiceToken
 
 
 class ServiceTokens:
-    def __init__(self, tokens: list[dict[str, Any]]) -> None:
-        self._tokens = [(str(t["name"]), str(t["token"]).encode("utf-8")) for t in tokens]
+    def __init__(self, tokens: list[ServiceToken]) -> None:
+        self._tokens = [(token.name, token.token.encode("utf-8")) for token in tokens]
 
     def identify(self, authorization: str | None) -> str | None:
         """The name of the service whose bearer token this is, or None."""

@@ -8,22 +8,16 @@ import secrets
 from dataclasses import dataclass
 
 from authsvc.auth.models import SessionRecord
+from authsvc.auth.ports import SessionRepository
 from authsvc.clock import Clock
+from authsvc.config import SessionSettings
 from authsvc.metrics import Metrics
-from authsvc.storage.ports import SessionRepository
 
 SESSION_ID_BYTES = 32  # 256 bits from secrets
 
 
 def hash_session_id(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class SessionPolicy:
-    idle_timeout: int
-    absolute_lifetime: int
-    renew_after: float  # share of the idle window after which a request renews the session
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,10 +29,12 @@ class ResolvedSession:
 class SessionRegistry:
     """sha256(session id) -> who, since when, until when; every check goes through here."""
 
-    def __init__(self, repository: SessionRepository, clock: Clock, policy: SessionPolicy, metrics: Metrics) -> None:
+    def __init__(
+        self, repository: SessionRepository, clock: Clock, settings: SessionSettings, metrics: Metrics
+    ) -> None:
         self._repository = repository
         self._clock = clock
-        self.policy = policy
+        self._settings = settings
         self._metrics = metrics
 
     async def create(
@@ -46,13 +42,13 @@ class SessionRegistry:
     ) -> tuple[str, SessionRecord]:
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         now = self._clock.now()
-        absolute = now + self.policy.absolute_lifetime
+        absolute = now + self._settings.absolute_lifetime
         record = SessionRecord(
             id_hash=hash_session_id(session_id),
             user_id=user_id,
             created_at=now,
             last_seen_at=now,
-            expires_at=min(now + self.policy.idle_timeout, absolute),
+            expires_at=min(now + self._settings.idle_timeout, absolute),
             absolute_expires_at=absolute,
             ip=ip,
             user_agent=user_agent[:256] if user_agent else None,
@@ -67,9 +63,9 @@ class SessionRegistry:
         record = await self._repository.get(hash_session_id(session_id), now)
         if record is None or not secrets.compare_digest(record.user_id.encode(), user_id.encode()):
             return None
-        if not touch or now - record.last_seen_at < self.policy.idle_timeout * self.policy.renew_after:
+        if not touch or now - record.last_seen_at < self._settings.idle_timeout * self._settings.renew_after:
             return ResolvedSession(record, renewed=False)
-        expires_at = min(now + self.policy.idle_timeout, record.absolute_expires_at)
+        expires_at = min(now + self._settings.idle_timeout, record.absolute_expires_at)
         await self._repository.touch(record.id_hash, now, expires_at)
         return ResolvedSession(dataclasses.replace(record, last_seen_at=now, expires_at=expires_at), renewed=True)
 

@@ -3,33 +3,25 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
+from authsvc.auth.ports import AttemptCounter
 from authsvc.clock import Clock
+from authsvc.config import ThrottleSettings
 from authsvc.errors import TooManyRequests
-from authsvc.storage.ports import AttemptCounter
-
-
-@dataclass(frozen=True, slots=True)
-class ThrottlePolicy:
-    account_max_failures: int
-    account_window: int
-    ip_max_failures: int
-    ip_window: int
 
 
 class LoginThrottle:
     """Fixed windows: after N failures in a window, that key answers 429 until the window ends."""
 
-    def __init__(self, counter: AttemptCounter, clock: Clock, policy: ThrottlePolicy) -> None:
+    def __init__(self, counter: AttemptCounter, clock: Clock, settings: ThrottleSettings) -> None:
         self._counter = counter
         self._clock = clock
-        self._policy = policy
+        self._settings = settings
 
     def _limits(self, username: str, ip: str | None) -> list[tuple[str, int, int]]:
-        limits = [(f"user:{username}", self._policy.account_max_failures, self._policy.account_window)]
+        limits = [(f"user:{username}", self._settings.account_max_failures, self._settings.account_window)]
         if ip:
-            limits.append((f"ip:{ip}", self._policy.ip_max_failures, self._policy.ip_window))
+            limits.append((f"ip:{ip}", self._settings.ip_max_failures, self._settings.ip_window))
         return limits
 
     async def check(self, username: str, ip: str | None) -> None:

@@ -1,15 +1,20 @@
-"""What the HTTP answers show: the JSON shape of a session, and the headers of the forward-auth answer."""
+"""The wire shapes, written once: a user and a session as the JSON answers show them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from authsvc.auth.models import SessionRecord
+from authsvc.users.models import User
 
 
 def iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, tz=UTC).isoformat().replace("+00:00", "Z")
+
+
+def user_view(user: User) -> dict[str, str]:
+    """The tutorial's user shape."""
+    return {"userId": user.id, "userName": user.username}
 
 
 def session_view(record: SessionRecord) -> dict[str, str]:
@@ -20,12 +25,3 @@ def session_view(record: SessionRecord) -> dict[str, str]:
         "idleExpiresAt": iso(record.expires_at),
         "absoluteExpiresAt": iso(record.absolute_expires_at),
     }
-
-
-@dataclass(frozen=True, slots=True)
-class ForwardAuthPolicy:
-    """What /auth/verify answers with; one injected object keeps the gateway's hot path to two injections."""
-
-    renews: bool
-    user_id_header: str
-    user_name_header: str

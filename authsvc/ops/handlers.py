@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
+from authsvc.containers import Container
 from authsvc.errors import ServiceUnavailable, StorageUnavailable
 from authsvc.metrics import Metrics
 from authsvc.storage.ports import Storage
@@ -15,7 +16,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @inject
-async def readyz(request: web.Request, storage: Storage = Provide["storage"]) -> web.Response:
+async def readyz(request: web.Request, storage: Storage = Provide[Container.storage]) -> web.Response:
     try:
         await storage.ping()
     except StorageUnavailable:
@@ -24,5 +25,5 @@ async def readyz(request: web.Request, storage: Storage = Provide["storage"]) ->
 
 
 @inject
-async def metrics(request: web.Request, metrics: Metrics = Provide["metrics"]) -> web.Response:
+async def metrics(request: web.Request, metrics: Metrics = Provide[Container.metrics]) -> web.Response:
     return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")

@@ -1,7 +1,7 @@
 """Every contract test runs once per backend: memory, mongodb+pymongo, mongodb+motor.
 
 `make_container` (and so `container`) is overridden here: the containers it builds stand on the test's backend, and
-their resources (the MongoDB client) are shut down after the test.
+what they opened (the MongoDB client) is closed after the test.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from authsvc.containers import Container, create_container, provide
+from authsvc.containers import Container, create_container, running, shutdown
 from authsvc.storage.ports import Storage
 from tests.conftest import make_settings
 from tests.helpers import ManualClock
@@ -49,13 +49,11 @@ async def make_container(clock: ManualClock, backend: dict[str, Any]) -> AsyncIt
 
     yield make
     for container in made:
-        await provide(container.shutdown_resources)
+        await shutdown(container)
 
 
 @pytest.fixture
 async def storage(container: Container) -> AsyncIterator[Storage]:
     """The container's storage, opened as the app opens it, closed afterwards."""
-    opened: Storage = await provide(container.storage)
-    await opened.open()
-    yield opened
-    await opened.close()
+    async with running(container) as opened:
+        yield opened

@@ -24,10 +24,11 @@ from pymongo.errors import (
 )
 from pymongo.results import DeleteResult
 
-from authsvc.containers import Container, provide
+from authsvc.containers import Container
 from authsvc.errors import StorageUnavailable
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.ports import Storage
+from tests.conftest import make_settings
 from tests.contract.test_storage_contract import HASH, NOW, session
 from tests.helpers import ManualClock, free_port
 from tests.mongodb import MONGO_DRIVERS, mongo_sections
@@ -46,7 +47,7 @@ async def open_storage() -> AsyncIterator[Callable[[Container], Any]]:
     opened: list[Storage] = []
 
     async def open_(container: Container) -> Storage:
-        storage: Storage = await provide(container.storage)
+        storage: Storage = container.storage()
         await storage.open()
         opened.append(storage)
         return storage
@@ -147,7 +148,7 @@ async def test_unreachable_database_answers_storage_unavailable_within_the_selec
     container = make_container(
         mongodb={"url": f"mongodb://127.0.0.1:{free_port()}/", "server_selection_timeout_ms": 300}
     )
-    storage: Storage = await provide(container.storage)
+    storage: Storage = container.storage()
     await storage.open()  # does not raise: indexes are retried in the background
     calls = [
         storage.ping(),
@@ -167,7 +168,8 @@ async def test_unreachable_database_answers_storage_unavailable_within_the_selec
 def storage_over(session_cache_seconds: float = 0, **collections: Any) -> MongoStorage:
     """A MongoStorage over stand-ins, for failures and interleavings a live server will not give on demand."""
     database = {"users": None, "sessions": None, "login_attempts": None, **collections}
-    return MongoStorage({"db": database}, "db", ManualClock(), session_cache_seconds)
+    settings = make_settings(mongodb={"database": "db", "session_cache_seconds": session_cache_seconds}).mongodb
+    return MongoStorage(settings, ManualClock(), client={"db": database})
 
 
 class FailingCollection:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from authsvc.auth.service import AuthService, ClientInfo
-from authsvc.containers import Container, provide
+from authsvc.containers import Container
 from authsvc.errors import DuplicateUsername, TooManyRequests, Unauthorized, UnprocessableContent
 from authsvc.users.models import User
 from authsvc.users.service import UsersService
@@ -18,7 +18,7 @@ PASSWORD = "correct horse battery"
 
 
 async def services(container: Container) -> tuple[UsersService, AuthService]:
-    return await provide(container.users_service), await provide(container.auth_service)
+    return container.users_service(), container.auth_service()
 
 
 async def alice_logged_in(container: Container) -> tuple[AuthService, User, str]:
@@ -189,7 +189,7 @@ async def test_login_upgrades_old_cost_hash(make_container: Any) -> None:
     stronger.storage.override(container.storage)
     _, auth5 = await services(stronger)
     await auth5.login("alice", PASSWORD, CLIENT)
-    repository = await provide(container.users_repository)
+    repository = container.users_repository()
     user = await repository.find_by_username("alice")
     assert user is not None and "$2b$05$" in user.password_hash
 
@@ -204,7 +204,7 @@ async def test_v6_3_2_no_default_accounts(container: Container) -> None:
 async def test_v6_3_8_unknown_user_costs_one_bcrypt_check_like_a_wrong_password(container: Container) -> None:
     users, auth = await services(container)
     await users.signup("alice", PASSWORD)
-    hasher = await provide(container.password_hasher)
+    hasher = container.password_hasher()
     checks: list[str] = []
     original = hasher.verify
 

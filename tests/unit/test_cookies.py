@@ -7,13 +7,15 @@ import time
 
 from cryptography.fernet import Fernet
 
-from authsvc.auth.cookies import DECODED_CACHE_SIZE, SessionCookieStorage, build_cookie_storage
+from authsvc.auth.cookies import DECODED_CACHE_SIZE, SessionCookies
+from tests.conftest import make_settings
 
 KEY = Fernet.generate_key()
 
 
-def storage(*keys: bytes) -> SessionCookieStorage:
-    return build_cookie_storage(list(keys or (KEY,)), "sid", host_prefix=False, secure=True, idle_timeout=1800)
+def storage(*keys: bytes) -> SessionCookies:
+    settings = make_settings(session={"cookie_name": "sid", "secure": True, "idle_timeout": 1800}).session
+    return SessionCookies(list(keys or (KEY,)), settings)
 
 
 def token(sid: str = "s" * 43, uid: str = "u" * 24, *, key: bytes = KEY, at: float | None = None) -> str:

@@ -7,8 +7,8 @@ import unicodedata
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authsvc.auth.passwords import PasswordPolicy
 from authsvc.users.models import USERNAME_PATTERN, normalize_username, username_problem
+from authsvc.users.passwords import PasswordPolicy
 
 POLICY = PasswordPolicy(8, 1024, frozenset({"password", "12345678"}))
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from authsvc.auth.passwords import PREFIX, PasswordHasher, PasswordPolicy, load_common_passwords
+from authsvc.users.passwords import PREFIX, PasswordHasher, PasswordPolicy, load_common_passwords
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 

@@ -14,7 +14,6 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.auth.sessions import SESSION_ID_BYTES
-from authsvc.containers import provide
 from tests.helpers import ManualClock
 
 PASSWORD = "correct horse battery"
@@ -42,7 +41,7 @@ async def test_v7_2_1_session_checked_on_the_server_every_request(client: Client
 
 
 async def test_v7_2_3_session_ids_are_unique_and_carry_at_least_128_bits(container: Any) -> None:
-    registry = await provide(container.session_registry)
+    registry = container.session_registry()
     ids = [(await registry.create("u" * 24))[0] for _ in range(500)]
     assert SESSION_ID_BYTES * 8 >= 128
     assert len(set(ids)) == len(ids)

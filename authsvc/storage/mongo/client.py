@@ -1,0 +1,93 @@
+"""The MongoDB client, and what turns "the database cannot answer now" into StorageUnavailable.
+
+One code path serves both drivers: PyMongo's native AsyncMongoClient (the default) and Motor. Both expose awaitable
+collection methods and cursors with ``to_list``; only the client's class and its ``close`` differ.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError, WTimeoutError
+
+from authsvc.config import MongoSettings
+from authsvc.errors import StorageUnavailable
+
+log = logging.getLogger("authsvc.storage")
+
+# Server answers that mean "not now" rather than "never": elections, shutdowns, time limits, write concern timeouts.
+TRANSIENT_CODES = frozenset({6, 7, 50, 64, 89, 91, 133, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
+
+
+def connect(settings: MongoSettings) -> Any:
+    """A client for the configured driver; it connects lazily, on the first operation."""
+    options: dict[str, Any] = {
+        "serverSelectionTimeoutMS": settings.server_selection_timeout_ms,
+        "connectTimeoutMS": settings.connect_timeout_ms,
+        "socketTimeoutMS": settings.socket_timeout_ms,
+        "w": "majority",  # an acknowledged signup survives a primary's failover
+        "journal": True,
+        "readPreference": "primary",  # a revocation is seen by the very next read, on any replica
+        "tz_aware": True,
+        "appname": "authsvc",
+    }
+    if settings.driver == "motor":
+        from motor.motor_asyncio import AsyncIOMotorClient  # imported only when chosen: Motor is deprecated
+
+        return AsyncIOMotorClient(settings.url, **options)
+    from pymongo import AsyncMongoClient
+
+    return AsyncMongoClient(settings.url, **options)
+
+
+async def disconnect(client: Any) -> None:
+    closed = client.close()  # a coroutine for PyMongo, None for Motor
+    if inspect.isawaitable(closed):
+        await closed
+
+
+def _unavailable(exc: PyMongoError) -> bool:
+    """Whether the database could not answer now, as opposed to refusing what we asked."""
+    if isinstance(exc, ConnectionFailure | ExecutionTimeout | WTimeoutError) or exc.timeout:
+        return True
+    if exc.has_error_label("RetryableWriteError") or exc.has_error_label("TransientTransactionError"):
+        return True
+    return isinstance(exc, OperationFailure) and exc.code in TRANSIENT_CODES
+
+
+class Availability:
+    """Turns "the database cannot answer now" into StorageUnavailable; logs when it goes away and when it is back."""
+
+    def __init__(self) -> None:
+        self.down = False
+
+    @contextlib.contextmanager
+    def guard(self) -> Iterator[None]:
+        try:
+            yield
+        except PyMongoError as exc:
+            if not _unavailable(exc):
+                raise
+            if not self.down:
+                self.down = True
+                log.warning(
+                    "MongoDB is unavailable; requests that need it answer 503: %s: %.200s", type(exc).__name__, exc
+                )
+            raise StorageUnavailable() from exc
+        if self.down:
+            self.down = False
+            log.info("MongoDB answers again")
+
+
+def to_datetime(seconds: float) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def to_seconds(value: datetime) -> float:
+    # tz_aware=True on our clients; a naive value from another client is UTC all the same.
+    return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()

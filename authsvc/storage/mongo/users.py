@@ -1,0 +1,81 @@
+"""`users` in the shape the tutorial's Mongoose model writes: _id, username, password, createdAt, updatedAt, __v."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bson import ObjectId
+from pymongo.errors import DuplicateKeyError
+
+from authsvc.errors import DuplicateUsername
+from authsvc.storage.mongo.client import Availability, to_datetime, to_seconds
+from authsvc.users.models import User
+
+OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+
+
+def _user(doc: dict[str, Any]) -> User:
+    # The NestJS tutorial's documents: Mongoose's timestamps may be missing on hand-made ones.
+    created = doc.get("createdAt") or doc["_id"].generation_time
+    return User(
+        id=str(doc["_id"]),
+        username=doc["username"],
+        password_hash=doc["password"],
+        created_at=to_seconds(created),
+        updated_at=to_seconds(doc.get("updatedAt") or created),
+    )
+
+
+def _object_id(user_id: str) -> ObjectId | None:
+    return ObjectId(user_id) if OBJECT_ID.fullmatch(user_id) else None
+
+
+class MongoUserRepository:
+    def __init__(self, collection: Any, available: Availability, ensure_indexes: Callable[[], Awaitable[None]]) -> None:
+        self._collection = collection
+        self._available = available
+        self._ensure_indexes = ensure_indexes
+
+    async def create(self, username: str, password_hash: str, now: float) -> User:
+        await self._ensure_indexes()  # the unique index decides races: never insert without it
+        created = to_datetime(now)
+        doc = {"username": username, "password": password_hash, "createdAt": created, "updatedAt": created, "__v": 0}
+        try:
+            with self._available.guard():
+                result = await self._collection.insert_one(doc)
+        except DuplicateKeyError:
+            raise DuplicateUsername() from None
+        return User(str(result.inserted_id), username, password_hash, to_seconds(created), to_seconds(created))
+
+    async def find_by_username(self, username: str) -> User | None:
+        with self._available.guard():
+            doc = await self._collection.find_one({"username": username})
+        return _user(doc) if doc else None
+
+    async def find_by_id(self, user_id: str) -> User | None:
+        object_id = _object_id(user_id)
+        if object_id is None:
+            return None
+        with self._available.guard():
+            doc = await self._collection.find_one({"_id": object_id})
+        return _user(doc) if doc else None
+
+    async def update_password_hash(self, user_id: str, password_hash: str, now: float) -> bool:
+        object_id = _object_id(user_id)
+        if object_id is None:
+            return False
+        with self._available.guard():
+            result = await self._collection.update_one(
+                {"_id": object_id}, {"$set": {"password": password_hash, "updatedAt": to_datetime(now)}}
+            )
+        return bool(result.matched_count)
+
+    async def delete(self, user_id: str) -> bool:
+        object_id = _object_id(user_id)
+        if object_id is None:
+            return False
+        with self._available.guard():
+            result = await self._collection.delete_one({"_id": object_id})
+        return bool(result.deleted_count)

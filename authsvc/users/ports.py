@@ -1,0 +1,21 @@
+"""What the users package needs from a database; every storage backend implements it."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from authsvc.users.models import User
+
+
+class UserRepository(Protocol):
+    async def create(self, username: str, password_hash: str, now: float) -> User:
+        """Store a new user; raises DuplicateUsername when the name is taken."""
+        ...
+
+    async def find_by_username(self, username: str) -> User | None: ...
+
+    async def find_by_id(self, user_id: str) -> User | None: ...
+
+    async def update_password_hash(self, user_id: str, password_hash: str, now: float) -> bool: ...
+
+    async def delete(self, user_id: str) -> bool: ...
