@@ -32,6 +32,7 @@ lint: install-test
 	$(BIN)/ruff check authsvc tests $(wildcard bench)
 	$(BIN)/ruff format --check authsvc tests $(wildcard bench)
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 test: install-test system-packages lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider

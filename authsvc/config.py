@@ -178,11 +178,11 @@ class Settings(Section):
         return self
 
 
-def _deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in overlay.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
-            merged[key] = _deep_merge(merged[key], value)
+            merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value
     return merged
@@ -245,13 +245,13 @@ def load_settings(
     if env:
         overlay = base.with_name(f"config.{env}.yaml")
         if overlay.is_file():
-            merged = _deep_merge(merged, _read_yaml(overlay))
+            merged = deep_merge(merged, _read_yaml(overlay))
         merged["env"] = env
     if config_file:
-        merged = _deep_merge(merged, _read_yaml(Path(config_file)))
-    merged = _deep_merge(merged, _environment_overrides(environ))
+        merged = deep_merge(merged, _read_yaml(Path(config_file)))
+    merged = deep_merge(merged, _environment_overrides(environ))
     if overrides:
-        merged = _deep_merge(merged, overrides)
+        merged = deep_merge(merged, overrides)
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:

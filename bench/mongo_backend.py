@@ -34,7 +34,7 @@ def admin_client(url: str) -> pymongo.MongoClient[dict[str, Any]]:
 
 
 def seed(url: str, database: str, count: int, cost: int = 4, first: int = 0) -> dict[str, Any]:
-    """`count` users and one live session each, in the documents authsvc/storage/mongo.py writes.
+    """`count` users and one live session each, in the documents authsvc/storage/mongo/ writes.
 
     Users: _id ObjectId, username, password ($bcrypt-sha256$ hash), createdAt, updatedAt, __v (the Mongoose shape).
     Sessions: _id sha256(session id), userId, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, ip, userAgent.

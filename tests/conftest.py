@@ -8,24 +8,15 @@ from aiohttp.test_utils import TestClient
 from dependency_injector import providers
 
 from authsvc.app import create_app
-from authsvc.config import Settings, load_settings
+from authsvc.config import Settings, deep_merge, load_settings
 from authsvc.containers import Container, create_container
 from tests.helpers import FAST_CONFIG, TEST_KEY, ManualClock
 
 pytest_plugins = ["tests.mongodb"]
 
 
-def _merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in overlay.items():
-        merged[key] = (
-            _merge(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
-        )
-    return merged
-
-
 def make_settings(**sections: Any) -> Settings:
-    overrides = _merge(_merge(FAST_CONFIG, {"session": {"keys": [TEST_KEY]}}), sections)
+    overrides = deep_merge(deep_merge(FAST_CONFIG, {"session": {"keys": [TEST_KEY]}}), sections)
     return load_settings(environ={}, overrides=overrides)
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def cookie_value(set_cookie: str, name: str = "sid") -> str:
+    """The value a Set-Cookie header gives the named cookie."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie.load(set_cookie)
+    return cookie[name].value
 
 
 def wait_for_port(port: int, timeout: float = 15.0, process: subprocess.Popen[Any] | None = None) -> None:

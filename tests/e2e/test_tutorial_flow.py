@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from http.cookies import SimpleCookie
 
 import aiohttp
 
-from tests.helpers import AuthsvcProcess
+from tests.helpers import AuthsvcProcess, cookie_value
 
 PASSWORD = "correct horse battery"
 
@@ -18,9 +17,7 @@ def new_name(prefix: str = "user") -> str:
 
 
 def session_cookie(response: aiohttp.ClientResponse) -> str:
-    cookie = SimpleCookie()
-    cookie.load(response.headers["Set-Cookie"])
-    return cookie["sid"].value
+    return cookie_value(response.headers["Set-Cookie"])
 
 
 async def test_tutorial_flow_signup_login_protected_logout(http: aiohttp.ClientSession) -> None:

@@ -6,7 +6,6 @@ Each test name carries the requirement id it pins; SECURITY.md maps the ids back
 from __future__ import annotations
 
 import base64
-from http.cookies import SimpleCookie
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.auth.sessions import SESSION_ID_BYTES
-from tests.helpers import ManualClock
+from tests.helpers import ManualClock, cookie_value
 
 PASSWORD = "correct horse battery"
 Client = TestClient[Any, Any]
@@ -25,12 +24,6 @@ async def signup_and_login(client: Client, name: str = "alice", password: str = 
     login = await client.post("/users/login", json={"username": name, "password": password})
     assert login.status == 200
     return cookie_value(login.headers["Set-Cookie"])
-
-
-def cookie_value(set_cookie: str, name: str = "sid") -> str:
-    cookie: SimpleCookie = SimpleCookie()
-    cookie.load(set_cookie)
-    return cookie[name].value
 
 
 async def test_v7_2_1_session_checked_on_the_server_every_request(client: Client) -> None:
