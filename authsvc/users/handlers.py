@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
+from authsvc.auth.views import user_view
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.users.service import UsersService
@@ -14,6 +15,4 @@ from authsvc.users.service import UsersService
 async def signup(request: web.Request, users: UsersService = Provide[Container.users_service]) -> web.Response:
     fields = await read_fields(request, "username", "password")
     user = await users.signup(fields["username"], fields["password"])
-    return web.json_response(
-        {"msg": "User successfully registered", "userId": user.id, "userName": user.username}, status=201
-    )
+    return web.json_response({"msg": "User successfully registered", **user_view(user)}, status=201)
