@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from authsvc.auth import handlers as auth
+from authsvc.auth.guards import service_token_middleware
 from authsvc.containers import Container, running
 from authsvc.middlewares import csrf_middleware, edge_middleware, forwarded_middleware, problem_middleware
 from authsvc.ops import docs
@@ -22,9 +23,9 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
-def _internal_app() -> web.Application:
+def _internal_app(container: Container) -> web.Application:
     """Routes for internal services, which present service tokens rather than browser cookies."""
-    internal = web.Application()
+    internal = web.Application(middlewares=[service_token_middleware(container.service_tokens())])
     internal.router.add_post("/sessions/introspect", auth.introspect)
     return internal
 
@@ -58,7 +59,7 @@ def create_app(container: Container) -> web.Application:
     app.router.add_route("*", "/auth/verify{tail:(/(?s:.*))?}", auth.verify)
     app.router.add_get("/auth/session", auth.whoami)
     if settings.introspection.enabled:
-        app.add_subapp("/internal/", _internal_app())
+        app.add_subapp("/internal/", _internal_app(container))
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     app.router.add_get("/metrics", ops.metrics)

@@ -14,12 +14,14 @@ from aiohttp.typedefs import Middleware
 
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.service import Authenticated, AuthService
+from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import Unauthorized
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 AUTHENTICATED = web.RequestKey("authenticated", Authenticated)
+SERVICE = web.RequestKey("service", str)  # the name of the internal service whose token a request carries
 LOGIN_REQUIRED = "__authsvc_login_required__"
 SESSION_REQUIRED = "A live session is required."
 
@@ -60,3 +62,17 @@ class SessionGuard:
             return await handler(request)
 
         return guard
+
+
+def service_token_middleware(tokens: ServiceTokens) -> Middleware:
+    """For the internal sub-application: every request presents a service token, or answers 401."""
+
+    @web.middleware
+    async def service_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+        service = tokens.identify(request.headers.get("Authorization"))
+        if service is None:
+            raise Unauthorized("A valid service token is required.", headers={"WWW-Authenticate": "Bearer"})
+        request[SERVICE] = service
+        return await handler(request)
+
+    return service_token

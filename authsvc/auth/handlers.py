@@ -10,9 +10,8 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.guards import SESSION_REQUIRED, SessionGuard, current, login_required
+from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, current, login_required
 from authsvc.auth.service import AuthService, ClientInfo
-from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.views import session_view, user_view
 from authsvc.bodies import read_fields
 from authsvc.config import Settings
@@ -150,17 +149,16 @@ async def delete_account(
 async def introspect(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
-    tokens: ServiceTokens = Provide[Container.service_tokens],
     cookies: SessionCookies = Provide[Container.session_cookies],
 ) -> web.Response:
-    """RFC 7662-style: is this cookie value a live session, and whose? For services holding a cookie value."""
-    service = tokens.identify(request.headers.get("Authorization"))
-    if service is None:
-        raise Unauthorized("A valid service token is required.", headers={"WWW-Authenticate": "Bearer"})
+    """RFC 7662-style: is this cookie value a live session, and whose? For services holding a cookie value.
+
+    Served in the internal sub-application, whose middleware has checked the service token.
+    """
     fields = await read_fields(request, "session")
     ids = cookies.session_ids(fields["session"])
     authenticated = await auth.authenticate(*ids, touch=False) if ids else None
-    audit.info("session introspected", extra={"event": "introspect", "service": service})
+    audit.info("session introspected", extra={"event": "introspect", "service": request[SERVICE]})
     if authenticated is None:
         return web.json_response({"active": False})
     record, user = authenticated.session, authenticated.user
