@@ -12,6 +12,7 @@ import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -162,6 +163,7 @@ def revoke_sessions(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="authsvc", description="Session-based login service.")
+    root.add_argument("--version", action="version", version=f"authsvc {version('authsvc')}")
     commands = root.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:

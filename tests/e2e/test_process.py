@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import aiohttp
@@ -38,6 +39,11 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None)
 def test_every_command_has_help(command: str) -> None:
     result = cli(command, "--help")
     assert result.returncode == 0 and "usage: authsvc" in result.stdout
+
+
+def test_version_is_the_installed_package_version() -> None:
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"authsvc {version('authsvc')}"
 
 
 def test_gen_key_prints_a_fernet_key() -> None:
