@@ -198,6 +198,7 @@ async def test_docs_page_is_swagger_ui_from_our_own_files_under_a_self_only_csp(
     page = await client.get("/docs")
     assert page.status == 200 and page.content_type == "text/html"
     assert page.headers["Content-Security-Policy"] == DOCS_CSP
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
     html = await page.text()
     assert "<style" not in html and "style=" not in html
     assert re.findall(r"<script\b[^>]*>([^<]*)</script>", html) == ["", ""], "an inline script"
