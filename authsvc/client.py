@@ -165,7 +165,7 @@ class IntrospectionClient:
                     raise IntrospectionUnavailable(f"authsvc answered {response.status}")
                 if response.status != 200:
                     raise IntrospectionError(f"authsvc answered {response.status} to introspection")
-                body = await response.json()
+                body = await response.json(content_type=None)  # a body that is not JSON raises ValueError
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise IntrospectionUnavailable(f"authsvc cannot be reached: {type(exc).__name__}") from exc
         except ValueError as exc:  # not JSON

@@ -178,7 +178,7 @@ async def stand_in(handler: Any) -> TestServer:
     return server
 
 
-async def test_timeout_and_server_errors_raise_unavailable_disabled_raises_error() -> None:
+async def test_timeout_and_server_errors_raise_unavailable_other_answers_raise_error() -> None:
     async def slow(request: web.Request) -> web.Response:
         await asyncio.sleep(2)
         return web.json_response({"active": False})
@@ -189,7 +189,11 @@ async def test_timeout_and_server_errors_raise_unavailable_disabled_raises_error
     async def disabled(request: web.Request) -> web.Response:
         return web.json_response({"title": "Not Found"}, status=404)
 
-    for handler, raised in ((slow, IntrospectionUnavailable), (failing, IntrospectionUnavailable), (disabled, None)):
+    async def not_json(request: web.Request) -> web.Response:
+        return web.Response(text="<html>a proxy's page</html>", content_type="text/html")
+
+    cases = [(slow, IntrospectionUnavailable), (failing, IntrospectionUnavailable), (disabled, None), (not_json, None)]
+    for handler, raised in cases:
         server = await stand_in(handler)
         try:
             async with IntrospectionClient(str(server.make_url("/")), TOKEN, timeout=0.2) as client:
