@@ -23,12 +23,16 @@ RUN python -m venv /opt/venv
 ENV PATH="/opt/venv/bin:${PATH}"
 
 WORKDIR /src
+# The dependencies first, exactly as locked (versions and sha256 hashes, uvloop included: [fast]), in a layer that
+# only a lock change invalidates; then the package itself, a regular (non-editable) install with no further
+# dependency. pip writes the .pyc files here, so the read-only, PYTHONDONTWRITEBYTECODE runtime never needs to.
+COPY requirements/runtime.txt ./requirements/
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml ./
 COPY authsvc ./authsvc
-# A regular (non-editable) install of the package and its dependencies, uvloop included ([fast]). pip writes the
-# .pyc files here, so the read-only, PYTHONDONTWRITEBYTECODE runtime never needs to.
 RUN --mount=type=cache,target=/root/.cache/pip \
-    pip install ".[fast]"
+    pip install --no-deps .
 
 # --- runtime: no compilers, no pip cache, no source tree; a non-root user ----------------------------------------
 FROM ${PYTHON_IMAGE}

@@ -4,25 +4,44 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
+# Every install comes from the hashed, universal locks in requirements/ (written by `make lock`): runtime.txt for
+# the service ([fast]), test.txt for the tests too ([fast,test]). pip installs only uv, itself from a hashed lock.
+UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
+LOCK := $(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: run test install install-test system-packages lint bench
+.PHONY: run test install install-test system-packages lint bench lock lock-upgrade
 
-$(BIN)/python:
+$(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements/uv.txt
+	@touch $(UV)
 
-install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[fast]'
+install: $(UV)
+	$(UV_INSTALL) --require-hashes -r requirements/runtime.txt
+	$(UV_INSTALL) --no-deps -e .
 
-install-test: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[fast,test]'
+install-test: $(UV)
+	$(UV_INSTALL) --require-hashes -r requirements/test.txt
+	$(UV_INSTALL) --no-deps -e .
+
+# After editing dependencies in pyproject.toml: keeps every other pin. lock-upgrade moves every pin to the newest
+# version pyproject.toml allows.
+lock: $(UV)
+	$(LOCK) $(LOCK_FLAGS) requirements/uv.in -o requirements/uv.txt
+	$(LOCK) $(LOCK_FLAGS) --extra fast pyproject.toml -o requirements/runtime.txt
+	$(LOCK) $(LOCK_FLAGS) --extra fast --extra test pyproject.toml -o requirements/test.txt
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
 
 run: install
 	$(BIN)/authsvc serve --host 127.0.0.1 --port 8080
 
-# nginx for the gateway end-to-end test, wrk for the benchmarks (Debian packages; needs root or sudo).
+# nginx for the gateway end-to-end test, chromium for the /docs browser test, wrk for the benchmarks (Debian
+# packages; needs root or sudo).
 system-packages:
-	@missing=""; for tool in nginx wrk; do command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	@missing=""; for tool in nginx wrk chromium; do command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import logging
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
+from importlib.metadata import version
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -39,7 +41,7 @@ def serve(args: argparse.Namespace) -> int:
     from authsvc.containers import create_container
 
     settings = _settings(args)
-    configure_logging(settings.logging.level)
+    configure_logging(settings.logging.level, settings.server.log_format)
     # aiohttp-session keys each request with a plain string; aiohttp 3.14 would warn on every worker.
     warnings.filterwarnings("ignore", "It is recommended to use web.RequestKey", web.NotAppKeyWarning)
     if args.workers > 1:
@@ -60,10 +62,21 @@ def serve(args: argparse.Namespace) -> int:
         shutdown_timeout=settings.server.shutdown_timeout,
         reuse_port=args.reuse_port or None,
         access_log=None,
-        print=None,
+        print=lambda _banner: _announce(settings),  # called once the port is bound
         loop=loop,
     )
     return 0
+
+
+def _announce(settings: Settings) -> None:
+    host = f"[{settings.server.host}]" if ":" in settings.server.host else settings.server.host
+    logging.getLogger("authsvc").info(
+        "authsvc listening on http://%s:%s (%s backend, %s)",
+        host,
+        settings.server.port,
+        settings.storage.backend,
+        settings.env,
+    )
 
 
 def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
@@ -118,7 +131,7 @@ def _with_container(settings: Settings, work: Callable[[Container], Awaitable[st
 
 def _persistent_settings(args: argparse.Namespace) -> Settings | None:
     settings = _settings(args)
-    configure_logging("WARNING")
+    configure_logging("WARNING", settings.server.log_format)
     if settings.storage.backend == "memory":
         print(f"{args.command} needs a persistent backend (the memory backend forgets at exit)", file=sys.stderr)
         return None
@@ -153,6 +166,7 @@ def revoke_sessions(args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="authsvc", description="Session-based login service.")
+    root.add_argument("--version", action="version", version=f"authsvc {version('authsvc')}")
     commands = root.add_subparsers(dest="command", required=True)
 
     def command(name: str, help_text: str) -> argparse.ArgumentParser:

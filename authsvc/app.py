@@ -65,4 +65,5 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/metrics", ops.metrics)
     app.router.add_get("/openapi.json", docs.openapi)
     app.router.add_get("/docs", docs.page)
+    app.router.add_get("/docs/static/{name}", docs.static)
     return app

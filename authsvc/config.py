@@ -31,6 +31,7 @@ class ServerSettings(Section):
     access_log: bool
     access_log_verify: bool
     shutdown_timeout: float = Field(ge=0)
+    log_format: Literal["text", "json", "auto"]
 
 
 class SessionSettings(Section):
@@ -155,6 +156,9 @@ class Settings(Section):
         if session.secure == "auto":
             session = session.model_copy(update={"secure": self.env != "development"})
             object.__setattr__(self, "session", session)
+        if self.server.log_format == "auto":
+            server = self.server.model_copy(update={"log_format": "text" if self.env == "development" else "json"})
+            object.__setattr__(self, "server", server)
         problems = []
         if session.absolute_lifetime < session.idle_timeout:
             problems.append("session.absolute_lifetime: must not be shorter than session.idle_timeout")

@@ -106,7 +106,8 @@ def edge_middleware(metrics: Metrics, access_log: bool, access_log_verify: bool)
         try:
             response = await handler(request)
             headers = response.headers
-            headers.update(SECURITY_HEADERS)
+            for name, value in SECURITY_HEADERS.items():  # a handler may choose its own (the docs' CSP)
+                headers.setdefault(name, value)
             headers["X-Request-Id"] = request_id
             if request.secure:
                 headers["Strict-Transport-Security"] = HSTS

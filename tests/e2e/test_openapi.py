@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from schemathesis.core.result import Err
 
 from authsvc.app import create_app
 from authsvc.containers import Container
-from authsvc.ops.docs import SPEC_PATH
+from authsvc.ops.docs import DOCS_CSP, SPEC_PATH
 
 METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
 FORM_TYPES = {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}
@@ -179,17 +180,51 @@ def test_verify_is_the_same_operation_under_every_method(document: dict[str, Any
         assert variant["security"] == [{"sessionCookie": []}]
 
 
-async def test_served_document_is_the_yaml_and_docs_page_lists_every_path(
-    aiohttp_client: Any, container: Container, document: dict[str, Any]
-) -> None:
+async def test_served_document_is_the_yaml(aiohttp_client: Any, container: Container, document: dict[str, Any]) -> None:
     client = await aiohttp_client(create_app(container))
     response = await client.get("/openapi.json")
     assert response.status == 200 and response.content_type == "application/json"
     assert await response.json() == document
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")
+
+
+ASSET = re.compile(r"""<(script|link)\b[^>]*\b(?:src|href)="([^"]*)"[^>]*>""")
+
+
+async def test_docs_page_is_swagger_ui_from_our_own_files_under_a_self_only_csp(
+    aiohttp_client: Any, container: Container
+) -> None:
+    client = await aiohttp_client(create_app(container))
     page = await client.get("/docs")
     assert page.status == 200 and page.content_type == "text/html"
+    assert page.headers["Content-Security-Policy"] == DOCS_CSP
+    assert page.headers["X-Frame-Options"] == "DENY" and page.headers["X-Content-Type-Options"] == "nosniff"
     html = await page.text()
-    assert "<script" not in html and "<style" not in html and "style=" not in html
-    for path in document["paths"]:
-        assert f"<code>{path}</code>" in html, path
-    assert page.headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert "<style" not in html and "style=" not in html
+    assert re.findall(r"<script\b[^>]*>([^<]*)</script>", html) == ["", ""], "an inline script"
+    assets = [url for _, url in ASSET.findall(html)]
+    assert "/docs/static/swagger-ui-bundle.js" in assets and "/docs/static/init.js" in assets
+    texts = {"/docs": html}
+    for url in assets:
+        assert url.startswith("/docs/static/"), url
+        response = await client.get(url)
+        assert response.status == 200, url
+        assert response.headers["Content-Security-Policy"] == DOCS_CSP, url
+        assert response.content_type in {"text/javascript", "text/css", "image/png"}, url
+        if response.content_type != "image/png":
+            texts[url] = await response.text()
+    # Nothing is loaded from elsewhere: no outside URL in the page or our script, no @import or remote url() in CSS.
+    for url in ("/docs", "/docs/static/init.js"):
+        assert not re.search(r"https?://", texts[url]), url
+    for url, text in texts.items():
+        if url.endswith(".css"):
+            assert "@import" not in text and not re.search(r"url\(\s*['\"]?(https?:)?//", text), url
+    assert "validatorUrl: null" in texts["/docs/static/init.js"]  # else Swagger UI asks an outside validator
+
+
+@pytest.mark.parametrize("name", ["index.html", "swagger-ui-bundle.js.map", "oauth2-redirect.html", "..%2Fdocs.py"])
+async def test_docs_static_serves_only_its_listed_files(aiohttp_client: Any, container: Container, name: str) -> None:
+    client = await aiohttp_client(create_app(container))
+    response = await client.get(f"/docs/static/{name}")
+    assert response.status == 404 and response.content_type == "application/problem+json"
+    assert response.headers["Content-Security-Policy"].startswith("default-src 'none'")

@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import aiohttp
@@ -38,6 +39,11 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None)
 def test_every_command_has_help(command: str) -> None:
     result = cli(command, "--help")
     assert result.returncode == 0 and "usage: authsvc" in result.stdout
+
+
+def test_version_is_the_installed_package_version() -> None:
+    result = cli("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"authsvc {version('authsvc')}"
 
 
 def test_gen_key_prints_a_fernet_key() -> None:
@@ -74,8 +80,23 @@ def test_workers_refuse_memory_backend() -> None:
     assert result.returncode == 2 and "shared backend" in result.stderr
 
 
-async def test_logs_of_whole_flow_hold_no_secret(tmp_path: Path) -> None:
-    process = AuthsvcProcess(tmp_path, FAST_CONFIG).start()
+def log_events(logs: str, log_format: str) -> tuple[set[str], list[str]]:
+    """The audit events logged, and the access lines that lack a request id, in either log format."""
+    if log_format == "json":
+        lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+        events = {line["event"] for line in lines if "event" in line}
+        return events, [
+            json.dumps(line) for line in lines if line["name"] == "authsvc.access" and "request_id" not in line
+        ]
+    lines = logs.splitlines()
+    events = {match for line in lines for match in re.findall(r" event=(\S+)", line)}
+    return events, [line for line in lines if " authsvc.access " in line and " request_id=" not in line]
+
+
+@pytest.mark.parametrize("log_format", ["json", "text"])
+async def test_logs_of_whole_flow_hold_no_secret(tmp_path: Path, log_format: str) -> None:
+    config = {**FAST_CONFIG, "server": {**FAST_CONFIG["server"], "log_format": log_format}}
+    process = AuthsvcProcess(tmp_path, config).start()
     try:
         async with aiohttp.ClientSession(process.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await http.post("/users/signup", json={"username": "alice", "password": PASSWORD})
@@ -90,14 +111,53 @@ async def test_logs_of_whole_flow_hold_no_secret(tmp_path: Path) -> None:
     finally:
         process.stop()
     logs = process.logs()
-    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
-    events = {line.get("event") for line in lines}
+    events, without_request_id = log_events(logs, log_format)
     assert {"signup", "login.failure", "login.success", "password.change", "logout"} <= events
-    assert all("request_id" in line for line in lines if line["name"] == "authsvc.access")
+    assert not without_request_id
     for secret in (PASSWORD, "wrong password!", "new secret pass", cookie, process.env["AUTHSVC_SESSION_KEY"]):
         assert secret not in logs
     assert not re.search(r"\$2[aby]\$|\$bcrypt-sha256\$", logs), "a password hash reached the logs"
     assert "gAAAAA" not in logs, "a Fernet token (cookie value) reached the logs"
+
+
+STARTED = re.compile(r"authsvc listening on http://127\.0\.0\.1:(\d+) \(memory backend, development\)")
+
+
+async def test_text_logs_by_default_in_development_one_readable_line_each(tmp_path: Path) -> None:
+    process = AuthsvcProcess(tmp_path, FAST_CONFIG).start()  # log_format: auto, env: development
+    try:
+        async with aiohttp.ClientSession(process.url) as http:
+            await http.get("/users/protected", headers={"X-Request-Id": "req-text-1"})
+    finally:
+        process.stop()
+    lines = process.logs().splitlines()
+    assert not [line for line in lines if line.startswith("{")], "a JSON line in text mode"
+    started = [line for line in lines if STARTED.search(line)]
+    assert len(started) == 1 and STARTED.search(started[0])[1] == str(process.port)  # type: ignore[index]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d INFO +authsvc ", started[0])
+    access = [line for line in lines if "request_id=req-text-1" in line]
+    assert len(access) == 1
+    assert re.search(r" INFO +authsvc\.access request method=GET path=/users/protected status=401 ", access[0])
+
+
+async def test_json_logs_outside_development_and_the_start_line_in_them(tmp_path: Path) -> None:
+    env = {"AUTHSVC_ENV": "staging"}  # log_format: auto resolves to json outside development
+    config = {**FAST_CONFIG, "storage": {"backend": "memory"}}
+    process = AuthsvcProcess(tmp_path, config, env=env).start()
+    try:
+        async with aiohttp.ClientSession(process.url) as http:
+            await http.get("/users/protected", headers={"X-Request-Id": "req-json-1"})
+    finally:
+        process.stop()
+    lines = [json.loads(line) for line in process.logs().splitlines()]  # every line is one JSON object
+    started = [line for line in lines if line["message"].startswith("authsvc listening on")]
+    assert [line["message"] for line in started] == [
+        f"authsvc listening on http://127.0.0.1:{process.port} (memory backend, staging)"
+    ]
+    assert started[0]["level"] == "INFO" and started[0]["name"] == "authsvc"
+    access = [line for line in lines if line.get("request_id") == "req-json-1"]
+    assert len(access) == 1
+    assert {"method": "GET", "path": "/users/protected", "status": 401}.items() <= access[0].items()
 
 
 async def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:

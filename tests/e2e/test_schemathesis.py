@@ -189,6 +189,7 @@ EXPECTED = {
     "GET /readyz": {200},
     "GET /metrics": {200},
     "GET /docs": {200},
+    "GET /docs/static/{name}": {200, 404},
     **{f"{method} /auth/verify{tail}": {200, 401} for method in VERIFY_METHODS for tail in ("", "/{tail}")},
 }
 

@@ -20,6 +20,23 @@ def test_defaults_are_development_on_memory() -> None:
     assert settings.passwords.bcrypt_cost == 12 and settings.server.max_body_bytes == 65536
 
 
+@pytest.mark.parametrize(
+    ("environ", "expected"),
+    [
+        ({}, "text"),  # auto: a terminal's format in development
+        ({"AUTHSVC_ENV": "staging", "AUTHSVC__STORAGE__BACKEND": "memory"}, "json"),
+        ({"AUTHSVC__SERVER__LOG_FORMAT": "json"}, "json"),
+    ],
+)
+def test_log_format_auto_is_text_only_in_development(environ: dict[str, str], expected: str) -> None:
+    assert load_settings(environ=environ).server.log_format == expected
+
+
+def test_log_format_names_the_key_when_unknown() -> None:
+    with pytest.raises(ConfigError, match=r"server\.log_format"):
+        load_settings(environ={"AUTHSVC__SERVER__LOG_FORMAT": "xml"})
+
+
 def test_env_variable_overrides_one_key() -> None:
     settings = load_settings(environ={"AUTHSVC__SESSION__IDLE_TIMEOUT": "900", "AUTHSVC__SERVER__ACCESS_LOG": "false"})
     assert settings.session.idle_timeout == 900 and settings.server.access_log is False
