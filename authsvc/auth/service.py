@@ -59,9 +59,9 @@ class AuthService:
             return False
         if not await self._hasher.verify(password, user.password_hash):
             return False
-        if self._hasher.needs_rehash(user.password_hash):
-            # The password is at hand only now: upgrade legacy and old-cost hashes.
-            await self._users.update_password_hash(user.id, await self._hasher.hash(password), self._clock.now())
+        # The password is at hand only now: upgrade legacy and old-cost hashes.
+        if (upgraded := await self._hasher.upgrade(password, user.password_hash)) is not None:
+            await self._users.update_password_hash(user.id, upgraded, self._clock.now())
         return True
 
     async def login(
