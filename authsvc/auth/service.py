@@ -14,6 +14,7 @@ from authsvc.metrics import Metrics
 from authsvc.users.models import User, normalize_username
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy
 from authsvc.users.ports import UserRepository
+from authsvc.users.service import find_by_typed_name
 
 audit = logging.getLogger("authsvc.audit")
 
@@ -71,14 +72,14 @@ class AuthService:
 
         The client's previous session, when it had one, ends with the new login.
         """
-        username = normalize_username(username)
+        typed, username = username, normalize_username(username)
         try:
             await self._throttle.check(username, client.ip)
         except TooManyRequests:
             self._metrics.login("throttled")
             audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
             raise
-        user = await self._users.find_by_username(username)
+        user = await find_by_typed_name(self._users, typed)
         if not await self._check_password(user, password) or user is None:
             await self._throttle.failed(username, client.ip)
             self._metrics.login("failure")
@@ -125,7 +126,7 @@ class AuthService:
 
     async def end_sessions_of(self, username: str) -> int | None:
         """An administrator's logout-everywhere; None when there is no such user."""
-        user = await self._users.find_by_username(normalize_username(username))
+        user = await find_by_typed_name(self._users, username)
         if user is None:
             return None
         count = await self._sessions.revoke_all(user.id)

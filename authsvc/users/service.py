@@ -7,11 +7,19 @@ import logging
 from authsvc.clock import Clock
 from authsvc.config import UserSettings
 from authsvc.errors import DuplicateUsername, FieldRefused
-from authsvc.users.models import User, normalize_username, username_problem
+from authsvc.users.models import User, normalize_username, tutorial_username, username_problem
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy
 from authsvc.users.ports import UserRepository
 
 audit = logging.getLogger("authsvc.audit")
+
+
+async def find_by_typed_name(repository: UserRepository, typed: str) -> User | None:
+    """The user a typed name means: its canonical form, else the form the tutorial's app would have stored."""
+    user = await repository.find_by_username(normalize_username(typed))
+    if user is None and (tutorial_form := tutorial_username(typed)) != normalize_username(typed):
+        user = await repository.find_by_username(tutorial_form)
+    return user
 
 
 class UsersService:
@@ -30,8 +38,11 @@ class UsersService:
         self._settings = settings
 
     async def signup(self, username: str, password: str) -> User:
-        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken."""
-        username = normalize_username(username)
+        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken.
+
+        Taken means: another user's name normalises to the same, or the tutorial's app stored this name as typed.
+        """
+        typed, username = username, normalize_username(username)
         refused = {}
         if problem := username_problem(
             username, self._settings.username_min_length, self._settings.username_max_length
@@ -41,7 +52,9 @@ class UsersService:
             refused["password"] = f"password {problem}"
         if refused:
             raise FieldRefused("The sign-up data breaks the input rules.", refused)
-        if await self._repository.find_by_username(username) is not None:
+        if await self._repository.canonical_name_taken(username) or (
+            await self._repository.find_by_username(tutorial_username(typed)) is not None
+        ):
             raise DuplicateUsername()  # spare the bcrypt work; the unique index still decides races
         password_hash = await self._hasher.hash(password)
         user = await self._repository.create(username, password_hash, self._clock.now())
