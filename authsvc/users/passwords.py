@@ -14,12 +14,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Executor
 from typing import Any
 
 import bcrypt
+
+log = logging.getLogger("authsvc")
 
 PREFIX = "$bcrypt-sha256$"
 LEGACY_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -68,6 +71,11 @@ class PasswordHasher:
         self.tutorial_compatible = tutorial_compatible
         # The tutorial's app would silently ignore the rest, so a longer new password is refused instead.
         self.max_bytes = BCRYPT_MAX_BYTES if tutorial_compatible else None
+        if tutorial_compatible:
+            log.warning(
+                "passwords.tutorial_compatible is on: no hash is upgraded and new ones are plain bcrypt (72 bytes); "
+                "turn it off once the tutorial's app is retired"
+            )
         self._dummy_hash = _hash_sync("dummy password for unknown users", cost)
 
     async def hash(self, password: str) -> str:
