@@ -46,8 +46,8 @@ def _hash_sync(password: str, cost: int) -> str:
 
 
 def _legacy_hash_sync(password: bytes, cost: int) -> str:
-    """What node's bcrypt.hash writes: $2b$ over the bytes, of which bcrypt reads at most 72."""
-    return bcrypt.hashpw(password[:BCRYPT_MAX_BYTES], bcrypt.gensalt(cost, prefix=b"2b")).decode("ascii")
+    """What node's bcrypt.hash writes: $2b$ over the bytes; more than 72 raise ValueError rather than be cut here."""
+    return bcrypt.hashpw(password, bcrypt.gensalt(cost, prefix=b"2b")).decode("ascii")
 
 
 def _verify_sync(password: str, stored: str) -> bool:
@@ -105,7 +105,9 @@ class PasswordHasher:
         typed = password.encode("utf-8")
         if stored.startswith(LEGACY_PREFIXES) and len(typed) >= BCRYPT_MAX_BYTES:
             # The legacy hash accepts anything that starts with these 72 bytes: keep exactly that.
-            return None if _cost_of(stored) == self.cost else await self._run(_legacy_hash_sync, typed, self.cost)
+            if _cost_of(stored) == self.cost:
+                return None
+            return await self._run(_legacy_hash_sync, typed[:BCRYPT_MAX_BYTES], self.cost)
         return await self.hash(password)
 
 

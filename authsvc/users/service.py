@@ -16,8 +16,9 @@ audit = logging.getLogger("authsvc.audit")
 
 async def find_by_typed_name(repository: UserRepository, typed: str) -> User | None:
     """The user a typed name means: its canonical form, else the form the tutorial's app would have stored."""
-    user = await repository.find_by_username(normalize_username(typed))
-    if user is None and (tutorial_form := tutorial_username(typed)) != normalize_username(typed):
+    canonical = normalize_username(typed)
+    user = await repository.find_by_username(canonical)
+    if user is None and (tutorial_form := tutorial_username(typed)) != canonical:
         user = await repository.find_by_username(tutorial_form)
     return user
 
@@ -52,11 +53,15 @@ class UsersService:
             refused["password"] = f"password {problem}"
         if refused:
             raise FieldRefused("The sign-up data breaks the input rules.", refused)
-        if await self._repository.canonical_name_taken(username) or (
-            await self._repository.find_by_username(tutorial_username(typed)) is not None
-        ):
+        if await self._name_taken(typed, username):
             raise DuplicateUsername()  # spare the bcrypt work; the unique index still decides races
         password_hash = await self._hasher.hash(password)
         user = await self._repository.create(username, password_hash, self._clock.now())
         audit.info("user signed up", extra={"event": "signup", "user_id": user.id})
         return user
+
+    async def _name_taken(self, typed: str, canonical: str) -> bool:
+        if await self._repository.canonical_name_taken(canonical):
+            return True
+        tutorial_form = tutorial_username(typed)  # normalises elsewhere only for rare letters (U+03F9)
+        return tutorial_form != canonical and await self._repository.find_by_username(tutorial_form) is not None
