@@ -10,7 +10,7 @@ UV := $(BIN)/uv
 UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
 LOCK := $(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: run test install install-test system-packages lint bench lock lock-upgrade
+.PHONY: run test install install-test system-packages node-packages lint bench lock lock-upgrade
 
 $(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,13 +47,24 @@ system-packages:
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# The NestJS tutorial's own libraries (node bcrypt 5, mongodb) for tests/node/tutorial_users.js, from the lock file.
+# bcrypt is compiled here against the local Node.js headers: its install would otherwise fetch a prebuilt binary.
+NODE_DIR := tests/node
+NODE_HEADERS := $(if $(wildcard /usr/include/node/node.h),npm_config_nodedir=/usr)
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v npm >/dev/null || { SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nodejs npm g++ make >/dev/null; }
+	cd $(NODE_DIR) && npm_config_build_from_source=true $(NODE_HEADERS) npm ci --no-audit --no-fund --loglevel=error
+
+node-packages: $(NODE_DIR)/node_modules/.package-lock.json
+
 lint: install-test
 	$(BIN)/ruff check authsvc tests $(wildcard bench)
 	$(BIN)/ruff format --check authsvc tests $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
-test: install-test system-packages lint
+test: install-test system-packages node-packages lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install-test system-packages

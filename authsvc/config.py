@@ -68,6 +68,7 @@ class PasswordSettings(Section):
     max_length: int = Field(ge=64, le=4096)
     reject_common: bool
     context_words: list[str]
+    tutorial_compatible: bool
 
 
 class UserSettings(Section):

@@ -47,7 +47,10 @@ class Container(containers.DeclarativeContainer):
         ThreadPoolExecutor, max_workers=settings.provided.passwords.hash_threads, thread_name_prefix="bcrypt"
     )
     password_hasher = providers.Singleton(
-        PasswordHasher, executor=hash_executor, cost=settings.provided.passwords.bcrypt_cost
+        PasswordHasher,
+        executor=hash_executor,
+        cost=settings.provided.passwords.bcrypt_cost,
+        tutorial_compatible=settings.provided.passwords.tutorial_compatible,
     )
     password_policy = providers.Singleton(
         PasswordPolicy,
@@ -55,6 +58,7 @@ class Container(containers.DeclarativeContainer):
         max_length=settings.provided.passwords.max_length,
         common=providers.Singleton(common_passwords, settings.provided.passwords.reject_common),
         context_words=settings.provided.passwords.context_words,
+        max_bytes=password_hasher.provided.max_bytes,
     )
 
     # Storage: one backend, chosen by storage.backend; it owns its connections

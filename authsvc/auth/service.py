@@ -11,6 +11,7 @@ from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
 from authsvc.errors import FieldRefused, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.metrics import Metrics
+from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, normalize_username
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy
 from authsvc.users.ports import UserRepository
@@ -59,9 +60,9 @@ class AuthService:
             return False
         if not await self._hasher.verify(password, user.password_hash):
             return False
-        if self._hasher.needs_rehash(user.password_hash):
-            # The password is at hand only now: upgrade legacy and old-cost hashes.
-            await self._users.update_password_hash(user.id, await self._hasher.hash(password), self._clock.now())
+        # The password is at hand only now: upgrade legacy and old-cost hashes.
+        if (upgraded := await self._hasher.upgrade(password, user.password_hash)) is not None:
+            await self._users.update_password_hash(user.id, upgraded, self._clock.now())
         return True
 
     async def login(
@@ -71,14 +72,14 @@ class AuthService:
 
         The client's previous session, when it had one, ends with the new login.
         """
-        username = normalize_username(username)
+        typed, username = username, normalize_username(username)
         try:
             await self._throttle.check(username, client.ip)
         except TooManyRequests:
             self._metrics.login("throttled")
             audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
             raise
-        user = await self._users.find_by_username(username)
+        user = await find_by_typed_name(self._users, typed)
         if not await self._check_password(user, password) or user is None:
             await self._throttle.failed(username, client.ip)
             self._metrics.login("failure")
@@ -125,7 +126,7 @@ class AuthService:
 
     async def end_sessions_of(self, username: str) -> int | None:
         """An administrator's logout-everywhere; None when there is no such user."""
-        user = await self._users.find_by_username(normalize_username(username))
+        user = await find_by_typed_name(self._users, username)
         if user is None:
             return None
         count = await self._sessions.revoke_all(user.id)

@@ -7,13 +7,14 @@ import secrets
 
 from authsvc.auth.models import SessionRecord
 from authsvc.errors import DuplicateUsername
-from authsvc.users.models import User
+from authsvc.users.models import User, normalize_username
 
 
 class MemoryUserRepository:
     def __init__(self) -> None:
         self._by_id: dict[str, User] = {}
         self._id_by_name: dict[str, str] = {}
+        self._ids_by_canonical: dict[str, set[str]] = {}
 
     async def create(self, username: str, password_hash: str, now: float) -> User:
         # No await between the check and the write: the event loop makes this atomic.
@@ -22,11 +23,15 @@ class MemoryUserRepository:
         user = User(secrets.token_hex(12), username, password_hash, now, now)
         self._by_id[user.id] = user
         self._id_by_name[username] = user.id
+        self._ids_by_canonical.setdefault(normalize_username(username), set()).add(user.id)
         return user
 
     async def find_by_username(self, username: str) -> User | None:
         user_id = self._id_by_name.get(username)
         return self._by_id.get(user_id) if user_id else None
+
+    async def canonical_name_taken(self, canonical: str) -> bool:
+        return bool(self._ids_by_canonical.get(canonical))
 
     async def find_by_id(self, user_id: str) -> User | None:
         return self._by_id.get(user_id)
@@ -43,6 +48,7 @@ class MemoryUserRepository:
         if user is None:
             return False
         del self._id_by_name[user.username]
+        self._ids_by_canonical[normalize_username(user.username)].discard(user_id)
         return True
 
 

@@ -24,6 +24,16 @@ def normalize_username(raw: str) -> str:
     return unicodedata.normalize("NFKC", raw).lower()
 
 
+def tutorial_username(raw: str) -> str:
+    """The form the NestJS tutorial's app stored a typed name in: JavaScript's toLowerCase(), no normalisation.
+
+    str.lower() is the same full Unicode lower-casing, final sigma (ΑΣ -> ας) and İ -> i + U+0307 included. The one
+    difference is the Unicode version: letters added after Python's (14.0 in 3.11; node 20 knows 17.0, e.g. U+A7CB,
+    U+10D50-10D65) stay as typed here, where a newer node lower-cases them.
+    """
+    return raw.lower()
+
+
 def username_problem(username: str, min_length: int, max_length: int) -> str | None:
     """Why a normalised username cannot be registered, or None when it can."""
     if not min_length <= len(username) <= max_length:

@@ -3,7 +3,10 @@
 New hashes are ``$bcrypt-sha256$`` + a bcrypt hash of base64(sha256(NFKC password)): the pre-hash lets every
 character of a long password count (bcrypt alone reads 72 bytes) and the prefix says how to check it. Plain
 ``$2a$``/``$2b$``/``$2y$`` hashes, as the NestJS tutorial's node bcrypt wrote them, still verify the way node did
-(first 72 bytes) and are reported as needing an upgrade.
+(first 72 bytes). A login upgrades them only where the new hash accepts the same passwords: a typed password of 72
+bytes or more is re-hashed as plain bcrypt of its first 72 bytes (only to raise the cost), never in full, or a typo in
+the ignored tail would become the password. In tutorial-compatible mode new hashes are plain ``$2b$`` bcrypt of the
+UTF-8 bytes, as node's bcrypt writes them, and nothing is upgraded.
 """
 
 from __future__ import annotations
@@ -11,10 +14,15 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import logging
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import Any
 
 import bcrypt
+
+log = logging.getLogger("authsvc")
 
 PREFIX = "$bcrypt-sha256$"
 LEGACY_PREFIXES = ("$2a$", "$2b$", "$2y$")
@@ -37,6 +45,11 @@ def _hash_sync(password: str, cost: int) -> str:
     return PREFIX + bcrypt.hashpw(_prehash(password), bcrypt.gensalt(cost)).decode("ascii")
 
 
+def _legacy_hash_sync(password: bytes, cost: int) -> str:
+    """What node's bcrypt.hash writes: $2b$ over the bytes; more than 72 raise ValueError rather than be cut here."""
+    return bcrypt.hashpw(password, bcrypt.gensalt(cost, prefix=b"2b")).decode("ascii")
+
+
 def _verify_sync(password: str, stored: str) -> bool:
     try:
         if stored.startswith(PREFIX):
@@ -52,13 +65,26 @@ def _verify_sync(password: str, stored: str) -> bool:
 class PasswordHasher:
     """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL)."""
 
-    def __init__(self, executor: Executor, cost: int) -> None:
+    def __init__(self, executor: Executor, cost: int, tutorial_compatible: bool = False) -> None:
         self._executor = executor
         self.cost = cost
+        self.tutorial_compatible = tutorial_compatible
+        # The tutorial's app would silently ignore the rest, so a longer new password is refused instead.
+        self.max_bytes = BCRYPT_MAX_BYTES if tutorial_compatible else None
+        if tutorial_compatible:
+            log.warning(
+                "passwords.tutorial_compatible is on: no hash is upgraded and new ones are plain bcrypt (72 bytes); "
+                "turn it off once the tutorial's app is retired"
+            )
         self._dummy_hash = _hash_sync("dummy password for unknown users", cost)
 
     async def hash(self, password: str) -> str:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, _hash_sync, password, self.cost)
+        if self.tutorial_compatible:
+            return await self._run(_legacy_hash_sync, password.encode("utf-8"), self.cost)
+        return await self._run(_hash_sync, password, self.cost)
+
+    async def _run(self, function: Callable[[Any, int], str], password: str | bytes, cost: int) -> str:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, function, password, cost)
 
     async def verify(self, password: str, stored: str) -> bool:
         return await asyncio.get_running_loop().run_in_executor(self._executor, _verify_sync, password, stored)
@@ -67,8 +93,22 @@ class PasswordHasher:
         """Spend the time a real check takes, so an unknown user answers as slowly as a wrong password."""
         await self.verify(password, self._dummy_hash)
 
-    def needs_rehash(self, stored: str) -> bool:
-        return not stored.startswith(PREFIX) or _cost_of(stored[len(PREFIX) :]) != self.cost
+    async def upgrade(self, password: str, stored: str) -> str | None:
+        """The hash to store in place of `stored`, which `password` has just verified; None to keep it.
+
+        Never one that accepts other passwords than `stored` does (up to NFKC, authsvc's rule for every password).
+        """
+        if self.tutorial_compatible:
+            return None  # the tutorial's app must still verify every hash
+        if stored.startswith(PREFIX):
+            return None if _cost_of(stored[len(PREFIX) :]) == self.cost else await self.hash(password)
+        typed = password.encode("utf-8")
+        if stored.startswith(LEGACY_PREFIXES) and len(typed) >= BCRYPT_MAX_BYTES:
+            # The legacy hash accepts anything that starts with these 72 bytes: keep exactly that.
+            if _cost_of(stored) == self.cost:
+                return None
+            return await self._run(_legacy_hash_sync, typed[:BCRYPT_MAX_BYTES], self.cost)
+        return await self.hash(password)
 
 
 def load_common_passwords() -> frozenset[str]:
@@ -87,9 +127,11 @@ class PasswordPolicy:
         max_length: int,
         common: frozenset[str] = frozenset(),
         context_words: tuple[str, ...] | list[str] = (),
+        max_bytes: int | None = None,
     ) -> None:
         self.min_length = min_length
         self.max_length = max_length
+        self.max_bytes = max_bytes
         self._common = common
         self._context_words = [unicodedata.normalize("NFKC", word).lower() for word in context_words if word]
 
@@ -99,6 +141,11 @@ class PasswordPolicy:
             return f"must be at least {self.min_length} characters long"
         if len(password) > self.max_length:
             return f"must be at most {self.max_length} characters long"
+        if self.max_bytes is not None and len(password.encode("utf-8")) > self.max_bytes:
+            return (
+                f"must be at most {self.max_bytes} bytes in UTF-8 while passwords.tutorial_compatible is on: "
+                "the tutorial's app, which reads the same hashes, would ignore the rest"
+            )
         normalized = unicodedata.normalize("NFKC", password).lower()
         if normalized in self._common:
             return "is one of the most common passwords; choose another"

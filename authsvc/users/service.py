@@ -7,7 +7,7 @@ import logging
 from authsvc.clock import Clock
 from authsvc.config import UserSettings
 from authsvc.errors import DuplicateUsername, FieldRefused
-from authsvc.users.models import User, normalize_username, username_problem
+from authsvc.users.models import User, normalize_username, tutorial_username, username_problem
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy
 from authsvc.users.ports import UserRepository
 
@@ -30,8 +30,11 @@ class UsersService:
         self._settings = settings
 
     async def signup(self, username: str, password: str) -> User:
-        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken."""
-        username = normalize_username(username)
+        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken.
+
+        Taken means: another user's name normalises to the same, or the tutorial's app stored this name as typed.
+        """
+        typed, username = username, normalize_username(username)
         refused = {}
         if problem := username_problem(
             username, self._settings.username_min_length, self._settings.username_max_length
@@ -41,9 +44,15 @@ class UsersService:
             refused["password"] = f"password {problem}"
         if refused:
             raise FieldRefused("The sign-up data breaks the input rules.", refused)
-        if await self._repository.find_by_username(username) is not None:
+        if await self._name_taken(typed, username):
             raise DuplicateUsername()  # spare the bcrypt work; the unique index still decides races
         password_hash = await self._hasher.hash(password)
         user = await self._repository.create(username, password_hash, self._clock.now())
         audit.info("user signed up", extra={"event": "signup", "user_id": user.id})
         return user
+
+    async def _name_taken(self, typed: str, canonical: str) -> bool:
+        if await self._repository.canonical_name_taken(canonical):
+            return True
+        tutorial_form = tutorial_username(typed)  # normalises elsewhere only for rare letters (U+03F9)
+        return tutorial_form != canonical and await self._repository.find_by_username(tutorial_form) is not None

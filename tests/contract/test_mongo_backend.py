@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pymongo
@@ -63,9 +64,23 @@ async def test_users_are_stored_in_the_tutorials_mongoose_shape(
     user = await storage.users.create("alice", HASH, NOW)
     doc = mongodb_admin[mongodb_database]["users"].find_one({"username": "alice"})
     assert doc is not None
-    assert doc.keys() == {"_id", "username", "password", "createdAt", "updatedAt", "__v"}
+    assert doc.keys() == {"_id", "username", "password", "createdAt", "updatedAt", "__v", "usernameKey"}
     assert str(doc["_id"]) == user.id and doc["password"] == HASH and doc["__v"] == 0
     assert doc["createdAt"].timestamp() == doc["updatedAt"].timestamp() == NOW
+
+
+async def test_names_the_tutorials_app_wrote_get_their_canonical_key_before_a_sign_up_checks(
+    storage: Storage, mongodb_admin: Admin, mongodb_database: str
+) -> None:
+    users = mongodb_admin[mongodb_database]["users"]
+    written = datetime.now(UTC)
+    tutorial_doc = {"username": "\uff43arol", "password": HASH, "createdAt": written, "updatedAt": written, "__v": 0}
+    users.insert_one(tutorial_doc)  # as Mongoose writes it, after authsvc opened its storage
+    assert await storage.users.canonical_name_taken("carol")
+    assert not await storage.users.canonical_name_taken("\uff43arol")
+    doc = users.find_one({"_id": tutorial_doc["_id"]})
+    assert doc is not None and doc["usernameKey"] == "carol" and doc["username"] == "\uff43arol"
+    assert "usernameKey_1" in users.index_information()
 
 
 async def test_sessions_and_counters_carry_expiry_datetimes(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import bcrypt
 import pytest
 
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.containers import Container
-from authsvc.errors import DuplicateUsername, TooManyRequests, Unauthorized, UnprocessableContent
+from authsvc.errors import DuplicateUsername, FieldRefused, TooManyRequests, Unauthorized, UnprocessableContent
 from authsvc.users.models import User
+from authsvc.users.passwords import PREFIX
 from authsvc.users.service import UsersService
 from tests.helpers import ManualClock
 
@@ -27,6 +29,12 @@ async def alice_logged_in(container: Container) -> tuple[AuthService, User, str]
     await users.signup("alice", PASSWORD)
     user, session_id = await auth.login("alice", PASSWORD, CLIENT)
     return auth, user, session_id
+
+
+async def tutorial_user(container: Container, username: str, password: str) -> User:
+    """Arrange: a user as the tutorial's app wrote it (toLowerCase()d name, node bcrypt of the first 72 bytes)."""
+    legacy_hash = bcrypt.hashpw(password.encode("utf-8")[:72], bcrypt.gensalt(4)).decode("ascii")
+    return await container.users_repository().create(username, legacy_hash, container.clock().now())
 
 
 async def test_signup_normalises_and_refuses_taken_name_in_any_case(container: Container) -> None:
@@ -237,3 +245,86 @@ async def test_v7_4_5_administrator_ends_every_session_of_a_user(container: Cont
     assert await auth.authenticate(first, user.id) is None
     assert await auth.authenticate(second, user.id) is None
     assert await auth.end_sessions_of("nobody") is None
+
+
+# Beside the tutorial's app: its names, its hashes
+
+
+async def test_a_name_the_tutorial_stored_unnormalised_logs_in_as_typed_there(container: Container) -> None:
+    carol = await tutorial_user(container, "\uff43arol", PASSWORD)  # typed with a fullwidth C, JS toLowerCase()d
+    _, auth = await services(container)
+    for typed in ("\uff23arol", "\uff43arol"):
+        user, _ = await auth.login(typed, PASSWORD, CLIENT)
+        assert user.id == carol.id, typed
+    with pytest.raises(Unauthorized):
+        await auth.login("carol", PASSWORD, CLIENT)  # not a name the tutorial's app would have found either
+    assert await auth.end_sessions_of("\uff23arol") == 2
+
+
+@pytest.mark.parametrize("look_alike", ["carol", "CAROL", "\uff23arol", "\uff43arol", "\uff23\uff21\uff32\uff2f\uff2c"])
+async def test_no_sign_up_shadows_a_name_the_tutorial_stored_unnormalised(
+    container: Container, look_alike: str
+) -> None:
+    carol = await tutorial_user(container, "\uff43arol", PASSWORD)
+    users, auth = await services(container)
+    with pytest.raises(DuplicateUsername):
+        await users.signup(look_alike, "someone else's passphrase")
+    user, _ = await auth.login("\uff23arol", PASSWORD, CLIENT)
+    assert user.id == carol.id
+
+
+async def test_a_login_with_a_typo_past_72_bytes_keeps_the_real_password(container: Container) -> None:
+    real = "x" * 70 + "🔑 the real tail"  # the key's 4 bytes straddle the 72-byte cut
+    dave = await tutorial_user(container, "dave", real)
+    _, auth = await services(container)
+    typo = real[:72] + " a typo node's bcrypt never read"
+    await auth.login("dave", typo, CLIENT)
+    await auth.login("dave", real, CLIENT)
+    stored = await container.users_repository().find_by_id(dave.id)
+    assert stored is not None and stored.password_hash == dave.password_hash  # already at the configured cost
+    with pytest.raises(Unauthorized):
+        await auth.login("dave", "x" * 70, CLIENT)
+
+
+async def test_tutorial_compatible_mode_upgrades_nothing_and_stores_node_bcrypt(make_container: Any) -> None:
+    container = make_container(passwords={"tutorial_compatible": True})
+    alice = await tutorial_user(container, "alice", PASSWORD)
+    users, auth = await services(container)
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    assert user.password_hash == alice.password_hash
+    stored = await container.users_repository().find_by_id(alice.id)
+    assert stored is not None and stored.password_hash == alice.password_hash
+    bob = await users.signup("bob", "a fresh passphrase")
+    assert bob.password_hash.startswith("$2b$04$") and bcrypt.checkpw(b"a fresh passphrase", bob.password_hash.encode())
+    authenticated = await auth.authenticate(session_id, user.id)
+    assert authenticated is not None
+    await auth.change_password(authenticated, PASSWORD, "a changed passphrase")
+    changed = await container.users_repository().find_by_id(alice.id)
+    assert changed is not None and bcrypt.checkpw(b"a changed passphrase", changed.password_hash.encode())
+
+
+async def test_tutorial_compatible_mode_refuses_new_passwords_over_72_bytes(make_container: Any) -> None:
+    container = make_container(passwords={"tutorial_compatible": True})
+    users, auth = await services(container)
+    with pytest.raises(FieldRefused) as refused:
+        await users.signup("bob", "p" * 80)
+    assert "at most 72 bytes" in refused.value.fields["password"]
+    await users.signup("alice", PASSWORD)
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    authenticated = await auth.authenticate(session_id, user.id)
+    assert authenticated is not None
+    with pytest.raises(FieldRefused) as refused:
+        await auth.change_password(authenticated, PASSWORD, "p" * 80)
+    assert "the tutorial's app" in refused.value.fields["newPassword"]
+
+
+async def test_turning_tutorial_compatible_mode_off_upgrades_at_the_next_login(make_container: Any) -> None:
+    compatible = make_container(passwords={"tutorial_compatible": True})
+    users, _ = await services(compatible)
+    await users.signup("alice", PASSWORD)
+    after = make_container()
+    after.storage.override(compatible.storage)
+    _, auth = await services(after)
+    user, _ = await auth.login("alice", PASSWORD, CLIENT)
+    stored = await after.users_repository().find_by_id(user.id)
+    assert stored is not None and stored.password_hash.startswith(PREFIX)

@@ -100,6 +100,12 @@ def test_production_allows_disabled_introspection_without_tokens() -> None:
     assert load_settings(env="production", environ=environ).introspection.enabled is False
 
 
+def test_production_allows_the_tutorial_compatible_migration_mode() -> None:
+    assert load_settings(env="production", environ=production()).passwords.tutorial_compatible is False
+    environ = production(AUTHSVC__PASSWORDS__TUTORIAL_COMPATIBLE="true")
+    assert load_settings(env="production", environ=environ).passwords.tutorial_compatible is True
+
+
 def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot be read"):
         load_settings(tmp_path / "missing.yaml", environ={})

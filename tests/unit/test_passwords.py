@@ -24,7 +24,7 @@ async def test_hash_is_self_describing_and_verifies(hasher: PasswordHasher) -> N
     assert stored.startswith(PREFIX + "$2b$04$")
     assert await hasher.verify("correct horse battery", stored)
     assert not await hasher.verify("correct horse batterx", stored)
-    assert not hasher.needs_rehash(stored)
+    assert await hasher.upgrade("correct horse battery", stored) is None
 
 
 async def test_v6_2_9_long_password_is_not_truncated(hasher: PasswordHasher) -> None:
@@ -40,16 +40,54 @@ async def test_any_script_and_128_characters_accepted(hasher: PasswordHasher) ->
     assert await hasher.verify(password, stored)
 
 
-async def test_legacy_tutorial_hash_verifies_like_node_and_needs_upgrade(hasher: PasswordHasher) -> None:
+async def test_legacy_tutorial_hash_verifies_like_node(hasher: PasswordHasher) -> None:
     legacy = bcrypt.hashpw(b"x" * 72, bcrypt.gensalt(4)).decode()
     assert await hasher.verify("x" * 72 + "ignored tail", legacy)
-    assert hasher.needs_rehash(legacy)
+    assert not await hasher.verify("x" * 71, legacy)
 
 
-async def test_other_cost_needs_rehash(hasher: PasswordHasher) -> None:
+async def test_legacy_hash_of_a_short_password_is_upgraded_to_the_prehashed_scheme(hasher: PasswordHasher) -> None:
+    legacy = bcrypt.hashpw(b"correct horse battery", bcrypt.gensalt(4)).decode()
+    upgraded = await hasher.upgrade("correct horse battery", legacy)
+    assert upgraded is not None and upgraded.startswith(PREFIX + "$2b$04$")
+    assert await hasher.verify("correct horse battery", upgraded)
+
+
+@pytest.mark.parametrize("legacy_cost", [4, 5])
+async def test_login_with_72_bytes_or_more_never_makes_the_typed_tail_the_password(
+    hasher: PasswordHasher, legacy_cost: int
+) -> None:
+    real = "x" * 71 + "é" + "the real tail"  # é is 2 bytes in UTF-8: the 72-byte cut splits it
+    legacy = bcrypt.hashpw(real.encode()[:72], bcrypt.gensalt(legacy_cost)).decode()
+    typo = "x" * 71 + "é" + "a typo in the tail"
+    assert await hasher.verify(typo, legacy)
+    upgraded = await hasher.upgrade(typo, legacy) or legacy
+    assert upgraded == legacy if legacy_cost == 4 else upgraded.startswith("$2b$04$")
+    # exactly what the legacy hash accepted: the first 72 bytes, even half a character
+    for accepted in (real, typo, "x" * 71 + "è"):  # è and é share their first UTF-8 byte
+        assert await hasher.verify(accepted, legacy) and await hasher.verify(accepted, upgraded), accepted
+    for refused in ("x" * 71, "x" * 72, "x" * 71 + "a"):
+        assert not await hasher.verify(refused, legacy) and not await hasher.verify(refused, upgraded), refused
+
+
+async def test_other_cost_is_upgraded(hasher: PasswordHasher) -> None:
     with ThreadPoolExecutor(1) as executor:
         stronger = PasswordHasher(executor, cost=5)
-        assert stronger.needs_rehash(await hasher.hash("correct horse battery"))
+        upgraded = await stronger.upgrade("correct horse battery", await hasher.hash("correct horse battery"))
+        assert upgraded is not None and upgraded.startswith(PREFIX + "$2b$05$")
+
+
+async def test_tutorial_compatible_hashes_are_node_bcrypt_of_the_bytes_and_never_upgraded() -> None:
+    with ThreadPoolExecutor(1) as executor:
+        compatible = PasswordHasher(executor, cost=5, tutorial_compatible=True)
+        password = "Ünïcødé ﬁ 🔑 kept as typed"  # no NFKC: ﬁ stays one ligature
+        stored = await compatible.hash(password)
+        assert stored.startswith("$2b$05$") and len(stored) == 60
+        assert bcrypt.checkpw(password.encode("utf-8"), stored.encode())
+        assert await compatible.verify(password, stored)
+        assert compatible.max_bytes == 72
+        for old in (bcrypt.hashpw(b"x" * 72, bcrypt.gensalt(4)).decode(), PREFIX + "$2b$04$" + "x" * 53, stored):
+            assert await compatible.upgrade("x" * 100, old) is None
 
 
 @pytest.mark.parametrize("stored", ["", "plain", "$2b$10$short", PREFIX + "garbage", "$argon2id$v=19$x"])
@@ -69,7 +107,7 @@ async def test_tutorial_fixture_hashes_verify_with_their_passwords(hasher: Passw
     for user, password in _fixture_users():
         assert await hasher.verify(password, user["password"]), user["username"]
         assert not await hasher.verify("not " + password, user["password"]), user["username"]
-        assert hasher.needs_rehash(user["password"])
+        assert await hasher.upgrade(password, user["password"]) is not None, user["username"]
 
 
 def test_common_password_list_is_large() -> None:
@@ -91,6 +129,14 @@ def test_common_password_list_is_large() -> None:
 def test_v6_2_1_v6_2_4_policy_refuses(password: str, problem: str) -> None:
     policy = PasswordPolicy(8, 1024, load_common_passwords())
     assert problem in (policy.problem(password, "alice.smith") or "")
+
+
+def test_tutorial_compatible_policy_refuses_more_than_72_utf8_bytes_and_says_why() -> None:
+    policy = PasswordPolicy(8, 1024, max_bytes=72)
+    assert policy.problem("é" * 36, "alice") is None  # 72 bytes
+    assert "at most 72 bytes" in (policy.problem("é" * 36 + "x", "alice") or "")
+    assert "ignore the rest" in (policy.problem("p" * 80, "alice") or "")
+    assert PasswordPolicy(8, 1024).problem("p" * 80, "alice") is None
 
 
 def test_v6_2_5_no_composition_rules() -> None:

@@ -1,4 +1,9 @@
-"""`users` in the shape the tutorial's Mongoose model writes: _id, username, password, createdAt, updatedAt, __v."""
+"""`users` in the shape the tutorial's Mongoose model writes: _id, username, password, createdAt, updatedAt, __v.
+
+Plus `usernameKey`, normalize_username(username), which sign-up queries so that no new name can shadow one the
+tutorial's app stored un-normalised (a fullwidth letter kept as typed). Mongoose ignores the extra field; documents
+without it (the tutorial's app may still be writing them) get it before each sign-up's check, found by its index.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bson import ObjectId
+from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from authsvc.errors import DuplicateUsername
 from authsvc.storage.mongo.client import Availability, to_datetime, to_seconds
-from authsvc.users.models import User
+from authsvc.users.models import User, normalize_username
 
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
 
@@ -41,7 +47,14 @@ class MongoUserRepository:
     async def create(self, username: str, password_hash: str, now: float) -> User:
         await self._ensure_indexes()  # the unique index decides races: never insert without it
         created = to_datetime(now)
-        doc = {"username": username, "password": password_hash, "createdAt": created, "updatedAt": created, "__v": 0}
+        doc = {
+            "username": username,
+            "usernameKey": normalize_username(username),
+            "password": password_hash,
+            "createdAt": created,
+            "updatedAt": created,
+            "__v": 0,
+        }
         try:
             with self._available.guard():
                 result = await self._collection.insert_one(doc)
@@ -53,6 +66,29 @@ class MongoUserRepository:
         with self._available.guard():
             doc = await self._collection.find_one({"username": username})
         return _user(doc) if doc else None
+
+    async def canonical_name_taken(self, canonical: str) -> bool:
+        await self._ensure_indexes()
+        await self._add_missing_keys()
+        with self._available.guard():
+            doc = await self._collection.find_one({"usernameKey": canonical}, {"_id": 1})
+        return doc is not None
+
+    async def _add_missing_keys(self) -> None:
+        """usernameKey for the documents written without it; usually none, found through the index."""
+        with self._available.guard():
+            docs = await self._collection.find({"usernameKey": None}, {"username": 1}).to_list(None)
+            if docs:
+                await self._collection.bulk_write(
+                    [
+                        UpdateOne(
+                            {"_id": doc["_id"], "usernameKey": None},
+                            {"$set": {"usernameKey": normalize_username(doc["username"])}},
+                        )
+                        for doc in docs
+                    ],
+                    ordered=False,
+                )
 
     async def find_by_id(self, user_id: str) -> User | None:
         object_id = _object_id(user_id)
