@@ -15,7 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 MAX_LENGTH = 2048
 PRINTABLE_ASCII = re.compile(r"[\x21-\x7e]+")
-CONTROL = re.compile(r"[\x00-\x20\x7f-\x9f\\]")  # control characters, space, backslash (some browsers read it as /)
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")  # control characters and backslash (browsers read it as /)
 HOST = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
 
 
