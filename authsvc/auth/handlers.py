@@ -89,10 +89,12 @@ def _original_url(request: web.Request, server: ServerSettings) -> str | None:
     """The URL the browser asked the gateway for, from X-Forwarded-Proto/-Host/-Uri of a trusted proxy only."""
     if not peer_is_trusted(request, server.trusted_proxies):
         return None
-    host, uri = request.headers.get("X-Forwarded-Host"), request.headers.get("X-Forwarded-Uri", "/")
-    if not host or not uri.startswith("/"):
+    headers = request.headers
+    proto = headers.get("X-Forwarded-Proto", request.scheme).lower()
+    host, uri = headers.get("X-Forwarded-Host"), headers.get("X-Forwarded-Uri", "/")
+    if proto not in ("http", "https") or not host or not uri.startswith("/"):
         return None
-    return f"{request.scheme}://{host}{uri}"  # request.scheme is X-Forwarded-Proto from a trusted proxy
+    return f"{proto}://{host}{uri}"
 
 
 @gateway_check

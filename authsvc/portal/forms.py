@@ -64,7 +64,7 @@ async def read_form(request: web.Request, required: tuple[str, ...], optional: t
     except ValueError:
         raise BadRequest("The body is not a valid form.") from None
     names = list(form.keys())
-    if len(names) != len(set(names)):
+    if len(form) != len(set(names)):
         raise BadRequest("A form field appears more than once.")
     missing = [name for name in required if name not in form]
     unexpected = [name for name in names if name not in required + optional]

@@ -134,16 +134,6 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
     )
 
 
-def _rd_in_query(request: web.Request) -> str | None:
-    """The rd query parameter. nginx cannot percent-encode, so its error_page redirect writes
-    `rd=$scheme://$http_host$request_uri` unencoded: an rd that comes first and starts like a URL or a path runs to
-    the end of the query string, its own `?` and `&` included. (Encoded rd values never start so.)"""
-    raw = request.rel_url.raw_query_string
-    if raw.startswith("rd=") and raw[3:].startswith(("http://", "https://", "/")):
-        return raw[3:]
-    return request.query.get("rd")
-
-
 def _client(request: web.Request) -> ClientInfo:
     return ClientInfo(ip=request.remote, user_agent=request.headers.get(hdrs.USER_AGENT))
 
@@ -183,7 +173,7 @@ async def login_page(
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
 ) -> web.Response:
-    rd = _rd_in_query(request)
+    rd = request.query.get("rd")
     authenticated = await guard.authenticate(request)
     if authenticated is not None:
         return _render(
@@ -298,7 +288,7 @@ async def signup_page(
 ) -> web.Response:
     if not settings.users.self_signup:
         raise Forbidden(SIGNUP_CLOSED)
-    return SignupForm(request, settings, tokens).render(_rd_in_query(request))
+    return SignupForm(request, settings, tokens).render(request.query.get("rd"))
 
 
 @portal_page

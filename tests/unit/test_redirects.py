@@ -79,7 +79,7 @@ HOSTILE = [
     "/%09/evil.com",
     "https://app1.example.com/%7f",
     # IDN and Unicode tricks: look-alike letters, full-width and ideographic dots, right-to-left marks
-    "https://exаmple.com/",  # Cyrillic a
+    "https://ex\u0430mple.com/",  # Cyrillic a
     "https://app1.example\uff0ecom/",
     "https://app1.example\u3002com/",
     "https://evil.com\u2044example.com/",
