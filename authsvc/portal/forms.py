@@ -13,6 +13,7 @@ import hmac
 import secrets
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from authsvc.bodies import FORM_TYPES
 from authsvc.config import SessionSettings
@@ -61,7 +62,7 @@ async def read_form(request: web.Request, required: tuple[str, ...], optional: t
         raise UnsupportedMediaType("Send the form as application/x-www-form-urlencoded.")
     try:
         form = await request.post()
-    except ValueError:
+    except (ValueError, HttpProcessingError):  # e.g. a multipart part with a malformed header
         raise BadRequest("The body is not a valid form.") from None
     names = list(form.keys())
     if len(form) != len(set(names)):

@@ -259,3 +259,14 @@ async def test_forward_auth_ignores_forwarded_headers_from_untrusted_peers(porta
     response = await portal.get("/auth/forward-auth", headers={**HTML, **TRAEFIK}, allow_redirects=False)
     assert response.status == 302
     assert response.headers["Location"] == f"http://{portal.host}:{portal.port}/login"
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type"), [("/logout", "text/html"), ("/users/signup", "application/problem+json")]
+)
+async def test_multipart_part_with_a_malformed_header_is_400_not_500(
+    portal: Client, path: str, content_type: str
+) -> None:
+    body = b'--b\r\nContent-Disposition: form-data; name="\xc3\x91\xf3\xbd\xb1\xae/\x08"\r\n\r\nnull\r\n--b--\r\n'
+    response = await portal.post(path, data=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    assert response.status == 400 and response.content_type == content_type
