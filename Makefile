@@ -20,9 +20,12 @@ install-test: $(BIN)/python
 run: install
 	$(BIN)/authsvc serve --host 127.0.0.1 --port 8080
 
-# nginx for the gateway end-to-end test, wrk for the benchmarks (Debian packages; needs root or sudo).
+# nginx for the gateway end-to-end test, wrk for the benchmarks, chromium and chromium-driver (its chromedriver) for
+# the portal's browser test (Debian packages; needs root or sudo).
 system-packages:
-	@missing=""; for tool in nginx wrk; do command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	@missing=""; for tool in nginx wrk chromium chromium-driver:chromedriver; do \
+		package=$${tool%%:*}; binary=$${tool##*:}; \
+		command -v $$binary >/dev/null || [ -x /usr/sbin/$$binary ] || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
