@@ -173,6 +173,7 @@ def sign_in_round_trip(driver: Any, gateway_url: str, authsvc: AuthsvcProcess, n
     driver.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     assert driver.find_element(By.CSS_SELECTOR, "[role=alert]").text == "Invalid username or password."
     assert driver.find_element(By.NAME, "rd").get_attribute("value") == protected
+    screenshots(driver, f"{name}-failed")
 
     # Signed in: back on the original URL, and the app hears who it is from the gateway.
     driver.find_element(By.ID, "password").send_keys(PASSWORD)
