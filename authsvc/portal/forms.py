@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from authsvc.config import SessionSettings
 from authsvc.errors import BadRequest, UnsupportedMediaType
 
 TOKEN_LIFETIME = 3600  # seconds a form may stay open
+NONCE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
 
 
 class FormTokens:
@@ -34,19 +36,19 @@ class FormTokens:
         return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
     def token(self, request: web.Request, response: web.StreamResponse) -> str:
-        """The form's token; sets the nonce cookie when the browser has none yet."""
+        """The form's token; (re)sets the nonce cookie, so a form shown now stays valid for TOKEN_LIFETIME."""
         nonce = request.cookies.get(self.cookie_name)
-        if not nonce or len(nonce) > 64:
+        if not nonce or not NONCE.fullmatch(nonce):
             nonce = secrets.token_urlsafe(32)
-            response.set_cookie(
-                self.cookie_name,
-                nonce,
-                max_age=TOKEN_LIFETIME,
-                path="/",
-                secure=self._secure,
-                httponly=True,
-                samesite="Strict",
-            )
+        response.set_cookie(
+            self.cookie_name,
+            nonce,
+            max_age=TOKEN_LIFETIME,
+            path="/",
+            secure=self._secure,
+            httponly=True,
+            samesite="Strict",
+        )
         return self._sign(nonce)
 
     def valid(self, request: web.Request, token: str | None) -> bool:

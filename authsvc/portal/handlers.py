@@ -241,7 +241,7 @@ async def logout(
 ) -> web.Response:
     fields = await read_form(request, ("csrf",))
     if not tokens.valid(request, fields["csrf"]):
-        return _render(request, "logout.html", "Sign out", FORM_EXPIRED, 403, tokens=tokens, username="you")
+        return _render(request, "logout.html", "Sign out", FORM_EXPIRED, 403, tokens=tokens, username=None)
     if (ids := cookies.read(request)) is not None:
         await auth.logout(ids.session_id)
     await cookies.clear(request)
