@@ -149,17 +149,24 @@ class LoginForm:
     def __init__(self, request: web.Request, settings: Settings, tokens: FormTokens) -> None:
         self.request, self.settings, self.tokens = request, settings, tokens
 
-    def render(self, rd: str | None, message: str | None = None, status: int = 200, **extra: Any) -> web.Response:
+    def render(
+        self,
+        rd: str | None,
+        message: str | None = None,
+        status: int = 200,
+        username: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
         return _render(
             self.request,
             "login.html",
             "Sign in",
             message,
             status,
-            extra.pop("headers", None),
+            headers,
             tokens=self.tokens,
             rd=_allowed(self.request, self.settings, rd),
-            username=extra.pop("username", ""),
+            username=username,
             remember_me=self.settings.session.remember_me_lifetime > 0,
             self_signup=self.settings.users.self_signup,
         )
@@ -210,10 +217,10 @@ async def login(
             remember=fields.get("remember") == "on",
         )
     except Unauthorized:
-        return form.render(rd, INVALID_CREDENTIALS, 401, username=fields["username"])
+        return form.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
     except TooManyRequests as throttled:
         message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
-        return form.render(rd, message, 429, username=fields["username"], headers=throttled.headers)
+        return form.render(rd, message, 429, fields["username"], throttled.headers)
     await cookies.issue(request, SessionIds(session_id, user.id))
     return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
 
