@@ -38,10 +38,12 @@ lock-upgrade:
 run: install
 	$(BIN)/authsvc serve --host 127.0.0.1 --port 8080
 
-# nginx for the gateway end-to-end test, chromium for the /docs browser test, wrk for the benchmarks (Debian
-# packages; needs root or sudo).
+# nginx for the gateway end-to-end test, wrk for the benchmarks, chromium and chromium-driver (its chromedriver) for
+# the browser tests of the portal and /docs (Debian packages; needs root or sudo).
 system-packages:
-	@missing=""; for tool in nginx wrk chromium; do command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	@missing=""; for tool in nginx wrk chromium chromium-driver:chromedriver; do \
+		package=$${tool%%:*}; binary=$${tool##*:}; \
+		command -v $$binary >/dev/null || [ -x /usr/sbin/$$binary ] || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -145,7 +145,7 @@ def create_user(args: argparse.Namespace) -> int:
 
     async def signup(container: Container) -> str:
         users = container.users_service()
-        return str((await users.signup(args.username, password)).id)
+        return str((await users.signup(args.username, password, by_administrator=True)).id)
 
     print(_with_container(settings, signup))
     return 0

@@ -13,6 +13,7 @@ from authsvc.containers import Container, running
 from authsvc.middlewares import csrf_middleware, edge_middleware, forwarded_middleware, problem_middleware
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
+from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
 from authsvc.users import handlers as users
 
 CONTAINER = web.AppKey("container", Container)
@@ -36,12 +37,18 @@ def create_app(container: Container) -> web.Application:
     middlewares = [
         edge_middleware(container.metrics(), access_log=server.access_log, access_log_verify=server.access_log_verify),
         problem_middleware,
-        csrf_middleware(settings.csrf.allowed_origins),
+        page_errors_middleware(),
+        csrf_middleware(
+            settings.csrf.allowed_origins,
+            None if settings.csrf.allowed_origins else settings.session.cookie_domain,
+            https_only=bool(settings.session.secure),
+        ),
         session_middleware(container.session_cookies()),
         container.session_guard().middleware(),
     ]
     if server.trusted_proxies:
         middlewares.insert(0, forwarded_middleware([str(network) for network in server.trusted_proxies]))
+    middlewares.insert(0, page_headers_middleware())
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[CONTAINER] = container
     app.cleanup_ctx.append(_running)
@@ -57,6 +64,7 @@ def create_app(container: Container) -> web.Application:
     app.router.add_delete("/users/me", auth.delete_account)
     # Envoy ext_authz forwards the original method and appends the original path.
     app.router.add_route("*", "/auth/verify{tail:(/(?s:.*))?}", auth.verify)
+    app.router.add_get("/auth/forward-auth", auth.forward_auth)
     app.router.add_get("/auth/session", auth.whoami)
     if settings.introspection.enabled:
         app.add_subapp("/internal/", _internal_app(container))
@@ -66,4 +74,5 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/openapi.json", docs.openapi)
     app.router.add_get("/docs", docs.page)
     app.router.add_get("/docs/static/{name}", docs.static)
+    setup_portal(app)
     return app

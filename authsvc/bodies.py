@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from authsvc.errors import BadRequest, UnsupportedMediaType
 
@@ -33,7 +34,7 @@ async def _read_mapping(request: web.Request) -> dict[str, Any]:
     if content_type in FORM_TYPES:
         try:
             form = await request.post()
-        except ValueError:
+        except (ValueError, HttpProcessingError):  # e.g. a multipart part with a malformed header
             raise BadRequest("The body is not a valid form.") from None
         if len(form) != len(set(form.keys())):
             raise BadRequest("A form field appears more than once.")

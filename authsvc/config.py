@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -13,6 +14,7 @@ from dependency_injector import providers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "AUTHSVC__"
+DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
 
 
 class ConfigError(Exception):
@@ -32,6 +34,17 @@ class ServerSettings(Section):
     access_log_verify: bool
     shutdown_timeout: float = Field(ge=0)
     log_format: Literal["text", "json", "auto"]
+    public_url: str | None
+
+    @field_validator("public_url", mode="before")
+    @classmethod
+    def _public_url(cls, value: Any) -> Any:
+        if not value:
+            return None
+        url = str(value).rstrip("/")
+        if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", url):
+            raise ValueError("must be an http(s) URL such as https://auth.example.com, without query or user info")
+        return url
 
 
 class SessionSettings(Section):
@@ -45,6 +58,18 @@ class SessionSettings(Section):
     renew_after: float = Field(ge=0, le=1)
     verify_renews: bool
     purge_interval: float = Field(gt=0)
+    cookie_domain: str | None
+    remember_me_lifetime: int = Field(ge=0)
+
+    @field_validator("cookie_domain", mode="before")
+    @classmethod
+    def _domain(cls, value: Any) -> Any:
+        if not value:
+            return None
+        domain = str(value).lower().lstrip(".")
+        if not DOMAIN.fullmatch(domain) or "." not in domain:
+            raise ValueError("must be a domain name such as example.com")
+        return domain
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -74,6 +99,7 @@ class PasswordSettings(Section):
 class UserSettings(Section):
     username_min_length: int = Field(ge=1)
     username_max_length: int = Field(le=256)
+    self_signup: bool
 
 
 class ThrottleSettings(Section):
@@ -133,6 +159,28 @@ class MongoSettings(Section):
     session_cache_seconds: float = Field(ge=0, le=60)
 
 
+class PortalSettings(Section):
+    default_redirect: str
+    allowed_redirect_domains: list[str]
+
+    @field_validator("default_redirect")
+    @classmethod
+    def _redirect(cls, value: str) -> str:
+        if not re.fullmatch(r"(https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?)?/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*", value) or (
+            value.startswith("//")
+        ):
+            raise ValueError("must be a path such as /login or an http(s) URL")
+        return value
+
+    @field_validator("allowed_redirect_domains")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        domains = [domain.lower().lstrip(".") for domain in value]
+        if bad := [domain for domain in domains if not DOMAIN.fullmatch(domain)]:
+            raise ValueError(f"not domain names: {', '.join(bad)}")
+        return domains
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -149,6 +197,7 @@ class Settings(Section):
     gateway: GatewaySettings
     storage: StorageSettings
     mongodb: MongoSettings
+    portal: PortalSettings
     logging: LoggingSettings
 
     @model_validator(mode="after")
@@ -165,6 +214,14 @@ class Settings(Section):
             problems.append("session.absolute_lifetime: must not be shorter than session.idle_timeout")
         if session.host_prefix and not session.secure:
             problems.append("session.host_prefix: the __Host- prefix needs session.secure: true")
+        if session.host_prefix and session.cookie_domain:
+            problems.append("session.cookie_domain: a __Host- cookie has no Domain; turn session.host_prefix off")
+        if 0 < session.remember_me_lifetime < session.idle_timeout:
+            problems.append("session.remember_me_lifetime: must be 0 (off) or at least session.idle_timeout")
+        if session.cookie_domain and not self.portal.allowed_redirect_domains:
+            # One login for every app under the cookie's domain: the portal may send the browser back to any.
+            portal = self.portal.model_copy(update={"allowed_redirect_domains": [session.cookie_domain]})
+            object.__setattr__(self, "portal", portal)
         if self.users.username_min_length > self.users.username_max_length:
             problems.append("users.username_min_length: must not exceed users.username_max_length")
         if self.env == "production":

@@ -20,6 +20,7 @@ from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
 from authsvc.metrics import Metrics
+from authsvc.portal.forms import FormTokens
 from authsvc.storage.memory import MemoryStorage
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.ports import Storage
@@ -35,7 +36,7 @@ def common_passwords(reject_common: bool) -> frozenset[str]:
 
 class Container(containers.DeclarativeContainer):
     wiring_config = containers.WiringConfiguration(
-        modules=["authsvc.users.handlers", "authsvc.auth.handlers", "authsvc.ops.handlers"]
+        modules=["authsvc.users.handlers", "authsvc.auth.handlers", "authsvc.ops.handlers", "authsvc.portal.handlers"]
     )
 
     settings = providers.Dependency(instance_of=Settings)
@@ -76,6 +77,7 @@ class Container(containers.DeclarativeContainer):
         load_session_keys, settings.provided.session.keys, settings.provided.session.key_file, settings.provided.env
     )
     session_cookies = providers.Singleton(SessionCookies, keys=session_keys, settings=settings.provided.session)
+    form_tokens = providers.Singleton(FormTokens, keys=session_keys, settings=settings.provided.session)
     session_registry = providers.Singleton(
         SessionRegistry,
         repository=sessions_repository,

@@ -7,8 +7,8 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from ipaddress import ip_address, ip_network
+from collections.abc import Awaitable, Callable, Sequence
+from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import TypeVar
 
 from aiohttp import web
@@ -143,12 +143,23 @@ def _origin_of(referer: str) -> str:
         return "null"
 
 
-def csrf_middleware(allowed_origins: list[str]) -> Middleware:
+def _under_domain(origin: str, domain: str, https_only: bool) -> bool:
+    scheme, _, host = origin.partition("://")
+    host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return (scheme == "https" or (scheme == "http" and not https_only)) and (
+        host == domain or host.endswith("." + domain)
+    )
+
+
+def csrf_middleware(
+    allowed_origins: list[str], allowed_domain: str | None = None, *, https_only: bool = True
+) -> Middleware:
     """Refuse cross-site state changes (login CSRF too): Origin, else Referer, must be ours or allowed.
 
     A request with neither header (curl, a service) passes: it did not come from a browser page, and the
     cookie's SameSite=Lax keeps browsers from sending it on cross-site POSTs anyway. Exempt: routes marked
-    @csrf_exempt (service-token endpoints, the read-only forward-auth check).
+    @csrf_exempt (service-token endpoints, the read-only forward-auth check). `allowed_domain` (the session
+    cookie's domain) also allows every https origin on it or under it.
     """
     allowed = {origin.rstrip("/").lower() for origin in allowed_origins}
 
@@ -160,11 +171,21 @@ def csrf_middleware(allowed_origins: list[str]) -> Middleware:
                 origin = _origin_of(referer)
             if origin is not None:
                 origin = origin.lower()
-                if origin not in allowed and origin != f"{request.scheme}://{request.host}".lower():
+                if (
+                    origin not in allowed
+                    and origin != f"{request.scheme}://{request.host}".lower()
+                    and not (allowed_domain and _under_domain(origin, allowed_domain, https_only))
+                ):
                     raise Forbidden("Cross-site request refused: its Origin is not allowed.")
         return await handler(request)
 
     return csrf
+
+
+def peer_is_trusted(request: web.Request, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
+    """Whether the connection comes from one of the proxies whose X-Forwarded-* headers are believed."""
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return peer is not None and any(ip_address(peer[0]) in network for network in networks)
 
 
 def forwarded_middleware(trusted_proxies: list[str]) -> Middleware:
@@ -174,8 +195,7 @@ def forwarded_middleware(trusted_proxies: list[str]) -> Middleware:
 
     @web.middleware
     async def forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
-        peer = request.transport.get_extra_info("peername") if request.transport else None
-        if not peer or not any(ip_address(peer[0]) in network for network in networks):
+        if not peer_is_trusted(request, networks):
             return await handler(request)
         host = request.host
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import shutil
@@ -161,3 +162,103 @@ def second_loopback_address() -> str:
         except OSError:
             return "127.0.0.1"
     return "127.0.0.2"
+
+
+class ForwardAuthGateway:
+    """A small gateway with Traefik's ForwardAuth semantics (no Traefik package in Debian), in front of authsvc and
+    the echo app: the portal's paths are routed to authsvc; every other request is first asked of the auth address
+    with the client's Cookie and Accept (authRequestHeaders) and X-Forwarded-Method/-Proto/-Host/-Uri/-For. A 2xx
+    lets it through to the app with the auth answer's X-Auth-User-Id/-Name in place of the client's; anything
+    else (the 302 to the portal, a 401) is returned to the client as it came, as Traefik does."""
+
+    PORTAL = ("/login", "/logout", "/signup", "/portal/")
+    AUTH_REQUEST_HEADERS = ("Cookie", "Accept")
+    AUTH_RESPONSE_HEADERS = ("X-Auth-User-Id", "X-Auth-User-Name")
+    HOP_BY_HOP = frozenset(
+        {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade", "content-length"}
+    )
+
+    def __init__(self, authsvc_port: int, app_port: int) -> None:
+        self.port = free_port()
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                gateway.handle(self)
+
+            do_POST = do_HEAD = do_GET
+
+            def log_message(self, format: str, *args: object) -> None:  # quiet
+                pass
+
+        self.authsvc_port, self.app_port = authsvc_port, app_port
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="forward-auth-gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> ForwardAuthGateway:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def _forwarded(self, request: BaseHTTPRequestHandler) -> dict[str, str]:
+        return {
+            "X-Forwarded-For": request.client_address[0],
+            "X-Forwarded-Proto": "http",
+            "X-Forwarded-Host": request.headers.get("Host", ""),
+            "X-Forwarded-Uri": request.path,
+            "X-Forwarded-Method": request.command,
+        }
+
+    def _call(
+        self, port: int, method: str, path: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+    def _answer(
+        self, request: BaseHTTPRequestHandler, status: int, headers: list[tuple[str, str]], body: bytes
+    ) -> None:
+        request.send_response(status)
+        for name, value in headers:
+            if name.lower() not in self.HOP_BY_HOP:
+                request.send_header(name, value)
+        request.send_header("Content-Length", str(len(body)))
+        request.end_headers()
+        if request.command != "HEAD":
+            request.wfile.write(body)
+
+    def handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(length) if length else None
+        client_headers = {name: value for name, value in request.headers.items() if name.lower() not in self.HOP_BY_HOP}
+        if request.path.split("?")[0] in self.PORTAL[:3] or request.path.startswith(self.PORTAL[3]):
+            headers = {**client_headers, **self._forwarded(request)}
+            del headers["X-Forwarded-Host"], headers["X-Forwarded-Uri"], headers["X-Forwarded-Method"]
+            self._answer(request, *self._call(self.authsvc_port, request.command, request.path, headers, body))
+            return
+        auth_headers = {name: request.headers[name] for name in self.AUTH_REQUEST_HEADERS if name in request.headers}
+        auth_headers.update(self._forwarded(request))
+        status, headers, auth_body = self._call(self.authsvc_port, "GET", "/auth/forward-auth", auth_headers, None)
+        if not 200 <= status < 300:
+            self._answer(request, status, headers, auth_body)
+            return
+        identity = {name.lower() for name in self.AUTH_RESPONSE_HEADERS}
+        upstream = {name: value for name, value in client_headers.items() if name.lower() not in identity}
+        upstream.update({name: value for name, value in headers if name.lower() in identity})
+        self._answer(request, *self._call(self.app_port, request.command, request.path, upstream, body))

@@ -39,6 +39,7 @@ class SessionCookies(AbstractStorage):
         super().__init__(
             cookie_name=f"__Host-{settings.cookie_name}" if settings.host_prefix else settings.cookie_name,
             max_age=settings.idle_timeout,
+            domain=settings.cookie_domain,
             path="/",
             secure=bool(settings.secure),
             httponly=True,

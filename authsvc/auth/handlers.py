@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import quote
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
@@ -14,10 +14,11 @@ from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, current
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.auth.views import session_view, user_view
 from authsvc.bodies import read_fields
-from authsvc.config import Settings
+from authsvc.config import GatewaySettings, ServerSettings, Settings
 from authsvc.containers import Container
 from authsvc.errors import NotFound, Unauthorized
-from authsvc.middlewares import csrf_exempt, gateway_check
+from authsvc.middlewares import csrf_exempt, gateway_check, peer_is_trusted
+from authsvc.users.models import User
 
 audit = logging.getLogger("authsvc.audit")
 
@@ -74,10 +75,45 @@ async def verify(
     authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
     if authenticated is None:
         raise Unauthorized(SESSION_REQUIRED)
-    user, gateway = authenticated.user, settings.gateway
+    return _identity(authenticated.user, settings.gateway)
+
+
+def _identity(user: User, gateway: GatewaySettings) -> web.Response:
     return web.Response(
         headers={gateway.user_id_header: user.id, gateway.user_name_header: _header_safe(user.username)}
     )
+
+
+def _original_url(request: web.Request, server: ServerSettings) -> str | None:
+    """The URL the browser asked the gateway for, from X-Forwarded-Proto/-Host/-Uri of a trusted proxy only."""
+    if not peer_is_trusted(request, server.trusted_proxies):
+        return None
+    headers = request.headers
+    proto = headers.get("X-Forwarded-Proto", request.scheme).lower()
+    host, uri = headers.get("X-Forwarded-Host"), headers.get("X-Forwarded-Uri", "/")
+    if proto not in ("http", "https") or not host or not uri.startswith("/"):
+        return None
+    return f"{proto}://{host}{uri}"
+
+
+@gateway_check
+@inject
+async def forward_auth(
+    request: web.Request,
+    guard: SessionGuard = Provide[Container.session_guard],
+    settings: Settings = Provide[Container.settings],
+) -> web.Response:
+    """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser without a session is sent to the
+    login page with the URL it asked for (the portal decides whether it may go back there); others get 401."""
+    authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
+    if authenticated is not None:
+        return _identity(authenticated.user, settings.gateway)
+    if "text/html" not in request.headers.get(hdrs.ACCEPT, ""):
+        raise Unauthorized(SESSION_REQUIRED)
+    portal = settings.server.public_url or f"{request.scheme}://{request.host}"
+    original = _original_url(request, settings.server)
+    location = f"{portal}/login" + (f"?rd={quote(original, safe='')}" if original else "")
+    return web.Response(status=302, headers={hdrs.LOCATION: location})
 
 
 @login_required

@@ -66,7 +66,13 @@ class AuthService:
         return True
 
     async def login(
-        self, username: str, password: str, client: ClientInfo, previous_session_id: str | None = None
+        self,
+        username: str,
+        password: str,
+        client: ClientInfo,
+        previous_session_id: str | None = None,
+        *,
+        remember: bool = False,
     ) -> tuple[User, str]:
         """Check the credentials and open a new session; returns the user and the new session id.
 
@@ -89,7 +95,7 @@ class AuthService:
         self._metrics.login("success")
         if previous_session_id is not None:
             await self.logout(previous_session_id)
-        session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent)
+        session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=remember)
         audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
         return user, session_id
 

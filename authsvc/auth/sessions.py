@@ -38,11 +38,15 @@ class SessionRegistry:
         self._metrics = metrics
 
     async def create(
-        self, user_id: str, ip: str | None = None, user_agent: str | None = None
+        self, user_id: str, ip: str | None = None, user_agent: str | None = None, *, remember: bool = False
     ) -> tuple[str, SessionRecord]:
+        """A new session; `remember` ("keep me signed in") lives session.remember_me_lifetime when that is on."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         now = self._clock.now()
-        absolute = now + self._settings.absolute_lifetime
+        lifetime = self._settings.absolute_lifetime
+        if remember and self._settings.remember_me_lifetime > 0:
+            lifetime = self._settings.remember_me_lifetime
+        absolute = now + lifetime
         record = SessionRecord(
             id_hash=hash_session_id(session_id),
             user_id=user_id,

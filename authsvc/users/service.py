@@ -6,12 +6,14 @@ import logging
 
 from authsvc.clock import Clock
 from authsvc.config import UserSettings
-from authsvc.errors import DuplicateUsername, FieldRefused
+from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden
 from authsvc.users.models import User, normalize_username, tutorial_username, username_problem
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy
 from authsvc.users.ports import UserRepository
 
 audit = logging.getLogger("authsvc.audit")
+
+SIGNUP_CLOSED = "Sign-up is closed; an administrator creates accounts."
 
 
 class UsersService:
@@ -29,11 +31,14 @@ class UsersService:
         self._clock = clock
         self._settings = settings
 
-    async def signup(self, username: str, password: str) -> User:
-        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken.
+    async def signup(self, username: str, password: str, *, by_administrator: bool = False) -> User:
+        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken, Forbidden when
+        users.self_signup is off and an administrator is not the one asking.
 
         Taken means: another user's name normalises to the same, or the tutorial's app stored this name as typed.
         """
+        if not (self._settings.self_signup or by_administrator):
+            raise Forbidden(SIGNUP_CLOSED)
         typed, username = username, normalize_username(username)
         refused = {}
         if problem := username_problem(

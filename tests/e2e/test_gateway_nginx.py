@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -188,3 +189,18 @@ def test_forged_forwarded_for_is_replaced_even_from_a_trusted_network(gateway: G
 
 def test_verify_location_is_internal(gateway: Gateway) -> None:
     assert gateway.client.request("GET", "/_authsvc_verify").status == 404
+
+
+def test_browser_without_session_is_sent_to_the_portal_with_the_url_encoded(gateway: Gateway) -> None:
+    page = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    reached = gateway.upstream.requests
+    sent = gateway.client.request("GET", "/app/report?page=2&sort=name", page)
+    assert sent.status == 302
+    original = f"{gateway.origin}/app/report?page=2&sort=name"
+    assert sent.headers["Location"] == f"{gateway.origin}/login?rd={quote(original, safe='')}"
+    # The portal is served through nginx on the gateway's origin; the app never saw the request.
+    login = gateway.client.request("GET", "/login?rd=" + quote(original, safe=""), page)
+    assert login.status == 200 and login.headers["Content-Type"].startswith("text/html")
+    assert f'name="rd" value="{original.replace("&", "&amp;")}"' in login.body.decode()
+    assert gateway.client.request("GET", "/portal/style.css").status == 200
+    assert gateway.upstream.requests == reached

@@ -130,6 +130,12 @@ def test_every_route_is_documented_and_every_operation_is_routed(
     assert not documented - routed, f"documented but not routed: {sorted(documented - routed)}"
 
 
+def _is_page_error(operation: dict[str, Any], reference: dict[str, Any]) -> bool:
+    """The portal's errors are pages, but for a malformed X-Forwarded-* (answered before any route runs)."""
+    forwarded = reference.get("$ref") == "#/components/responses/BadForwardedHeaders"
+    return "portal" in operation.get("tags", []) and not forwarded
+
+
 def test_every_error_is_problem_json_and_no_server_error_but_503_is_documented(document: dict[str, Any]) -> None:
     problem = "#/components/schemas/Problem"
     for path, method, operation in operations(document):
@@ -144,6 +150,11 @@ def test_every_error_is_problem_json_and_no_server_error_but_503_is_documented(d
             assert status not in {"default", "500", "501", "502", "504"}, f"{where}: a server error is never documented"
             if int(status) < 400:
                 continue
+            if _is_page_error(operation, reference):
+                assert list(response["content"]) == ["text/html"], where
+                if status in {"429", "503"}:
+                    assert response["headers"]["Retry-After"] == {"$ref": "#/components/headers/Retry-After"}, where
+                continue
             assert list(response["content"]) == ["application/problem+json"], where
             schema = response["content"]["application/problem+json"]["schema"]
             assert schema["allOf"][0] == {"$ref": problem}, where
@@ -153,9 +164,13 @@ def test_every_error_is_problem_json_and_no_server_error_but_503_is_documented(d
 
 
 def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, Any]) -> None:
-    bodies = 0
+    bodies = forms = 0
     for path, method, operation in operations(document):
         if "requestBody" not in operation:
+            continue
+        if "portal" in operation.get("tags", []):
+            forms += 1
+            _check_portal_form(document, operation, f"{method.upper()} {path}")
             continue
         bodies += 1
         body = resolve(document, operation["requestBody"])
@@ -170,6 +185,20 @@ def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, A
         for status in ("400", "413", "415"):
             assert status in operation["responses"], f"{where}: {status}"
     assert bodies == 5
+    assert forms == 3
+
+
+def _check_portal_form(document: dict[str, Any], operation: dict[str, Any], where: str) -> None:
+    """The portal's forms: urlencoded or multipart only, exact string fields, some of them optional."""
+    body = resolve(document, operation["requestBody"])
+    assert body["required"] is True, where
+    assert set(body["content"]) == FORM_TYPES - {"application/json"}, where
+    schema = resolve(document, body["content"]["application/x-www-form-urlencoded"]["schema"])
+    assert schema["type"] == "object" and schema["additionalProperties"] is False, where
+    assert "csrf" in schema["required"] and set(schema["required"]) <= set(schema["properties"]), where
+    assert all(field == {**field, "type": "string"} for field in schema["properties"].values()), where
+    for status in ("400", "403", "413", "415"):
+        assert status in operation["responses"], f"{where}: {status}"
 
 
 def test_verify_is_the_same_operation_under_every_method(document: dict[str, Any]) -> None:

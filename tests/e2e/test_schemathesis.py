@@ -190,6 +190,14 @@ EXPECTED = {
     "GET /metrics": {200},
     "GET /docs": {200},
     "GET /docs/static/{name}": {200, 404},
+    "GET /auth/forward-auth": {200, 401},
+    "GET /login": {200},
+    "POST /login": {400, 403, 415},
+    "GET /logout": {303},
+    "POST /logout": {400, 403, 415},
+    "GET /signup": {200},
+    "POST /signup": {400, 403, 415},
+    "GET /portal/style.css": {200},
     **{f"{method} /auth/verify{tail}": {200, 401} for method in VERIFY_METHODS for tail in ("", "/{tail}")},
 }
 

@@ -113,3 +113,32 @@ def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
     bad.write_text("session: [unclosed\n")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_settings(bad, environ={})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"session": {"cookie_domain": "example.com", "host_prefix": True, "secure": True}}, "session.cookie_domain"),
+        ({"session": {"cookie_domain": "not a domain"}}, "session.cookie_domain"),
+        ({"session": {"remember_me_lifetime": 60}}, "session.remember_me_lifetime"),
+        ({"server": {"public_url": "javascript:alert(1)"}}, "server.public_url"),
+        ({"server": {"public_url": "https://user@auth.example.com"}}, "server.public_url"),
+        ({"portal": {"default_redirect": "//evil.example"}}, "portal.default_redirect"),
+        ({"portal": {"default_redirect": "javascript:alert(1)"}}, "portal.default_redirect"),
+        ({"portal": {"allowed_redirect_domains": ["evil.example/"]}}, "portal.allowed_redirect_domains"),
+    ],
+)
+def test_portal_settings_are_checked(overrides: dict[str, dict[str, object]], key: str) -> None:
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_settings(environ={}, overrides=overrides)
+
+
+def test_redirect_allowlist_follows_the_cookie_domain_unless_set() -> None:
+    shared = load_settings(environ={}, overrides={"session": {"cookie_domain": ".Example.com"}})
+    assert shared.session.cookie_domain == "example.com"
+    assert shared.portal.allowed_redirect_domains == ["example.com"]
+    own = {"session": {"cookie_domain": "example.com"}, "portal": {"allowed_redirect_domains": ["apps.example.com"]}}
+    assert load_settings(environ={}, overrides=own).portal.allowed_redirect_domains == ["apps.example.com"]
+    defaults = load_settings(environ={})
+    assert defaults.session.cookie_domain is None and defaults.server.public_url is None
+    assert defaults.users.self_signup is True and defaults.portal.default_redirect == "/login"

@@ -1,0 +1,339 @@
+"""The login portal: server-rendered sign-in, sign-out and sign-up pages for browsers behind a gateway.
+
+The pages post ordinary forms (no JavaScript) and reuse what the JSON routes use: AuthService.login and the cookie
+facade, so a portal login makes exactly the session cookie POST /users/login makes. Errors on these routes are HTML
+pages, never problem+json; the pages carry their own Content-Security-Policy (they load one stylesheet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from functools import cache
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Middleware
+from dependency_injector.wiring import Provide, inject
+
+from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.guards import SessionGuard
+from authsvc.auth.service import INVALID_CREDENTIALS, AuthService, ClientInfo
+from authsvc.config import Settings
+from authsvc.containers import Container
+from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden, Problem, TooManyRequests, Unauthorized
+from authsvc.portal.forms import FormTokens, read_form
+from authsvc.portal.redirects import normalize_origin, safe_redirect
+from authsvc.users.service import SIGNUP_CLOSED, UsersService
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+PORTAL_PAGE = "__authsvc_portal_page__"
+STYLESHEET = Path(__file__).resolve().parent / "static" / "style.css"
+# The API's policy is default-src 'none'; a page needs its stylesheet, and nothing else: no script, no frames.
+PAGE_POLICY = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+FORM_EXPIRED = "The form expired or did not come from this page. Please try again."
+
+
+def portal_page(handler: H) -> H:
+    """The route answers a browser: HTML errors and the pages' Content-Security-Policy."""
+    setattr(handler, PORTAL_PAGE, True)
+    return handler
+
+
+def _is_page(request: web.Request) -> bool:
+    return getattr(request.match_info.handler, PORTAL_PAGE, False)
+
+
+def setup_portal(app: web.Application) -> None:
+    environment = aiohttp_jinja2.setup(
+        app, loader=jinja2.PackageLoader("authsvc.portal"), autoescape=True, trim_blocks=True, lstrip_blocks=True
+    )
+    environment.filters["query_value"] = lambda value: quote(str(value), safe="")
+    app.router.add_get("/login", login_page)
+    app.router.add_post("/login", login)
+    app.router.add_get("/logout", logout_page)
+    app.router.add_post("/logout", logout)
+    app.router.add_get("/signup", signup_page)
+    app.router.add_post("/signup", signup)
+    app.router.add_get("/portal/style.css", stylesheet)
+
+
+def page_errors_middleware() -> Middleware:
+    """Inside the problem+json middleware: a portal route's error (CSRF refusal, bad form, outage) becomes a page."""
+
+    @web.middleware
+    async def page_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not _is_page(request):
+            return await handler(request)
+        try:
+            return await handler(request)
+        except Problem as problem:
+            return _render(request, "error.html", problem.title, problem.detail, problem.status, problem.headers)
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            return _render(request, "error.html", exc.reason, None, exc.status)
+
+    return page_errors
+
+
+def page_headers_middleware() -> Middleware:
+    """Outside the edge middleware, which gives every answer the API's headers: the pages' own policy."""
+
+    @web.middleware
+    async def page_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await handler(request)
+        if _is_page(request):
+            response.headers[hdrs.CONTENT_SECURITY_POLICY] = PAGE_POLICY
+            # The API sends no Referer at all; a page's form POST must keep its Origin (no-referrer makes it null).
+            response.headers[hdrs.REFERRER_POLICY] = "same-origin"
+            if response.content_type == "text/css":
+                response.headers[hdrs.CACHE_CONTROL] = "public, max-age=3600"
+        return response
+
+    return page_headers
+
+
+def _render(
+    request: web.Request,
+    template: str,
+    title: str,
+    message: str | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    *,
+    tokens: FormTokens | None = None,
+    **context: Any,
+) -> web.Response:
+    response = web.Response(status=status, headers=headers, content_type="text/html", charset="utf-8")
+    if tokens is not None:
+        context["csrf"] = tokens.token(request, response)
+    context.update(title=title, message=message)
+    response.text = aiohttp_jinja2.render_string(template, request, context)
+    return response
+
+
+def _see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={hdrs.LOCATION: location})
+
+
+def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | None:
+    own = {normalize_origin(f"{request.scheme}://{request.host}")}
+    if settings.server.public_url:
+        own.add(normalize_origin(settings.server.public_url))
+    return safe_redirect(
+        rd,
+        own_origins=own,
+        allowed_domains=settings.portal.allowed_redirect_domains,
+        https_only=settings.env != "development",
+    )
+
+
+def _client(request: web.Request) -> ClientInfo:
+    return ClientInfo(ip=request.remote, user_agent=request.headers.get(hdrs.USER_AGENT))
+
+
+def _wait(seconds: int) -> str:
+    minutes = -(-seconds // 60)
+    return f"{seconds} seconds" if seconds < 120 else f"{minutes} minutes"
+
+
+class LoginForm:
+    """The sign-in page, with what it needs from the settings."""
+
+    def __init__(self, request: web.Request, settings: Settings, tokens: FormTokens) -> None:
+        self.request, self.settings, self.tokens = request, settings, tokens
+
+    def render(
+        self,
+        rd: str | None,
+        message: str | None = None,
+        status: int = 200,
+        username: str = "",
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
+        return _render(
+            self.request,
+            "login.html",
+            "Sign in",
+            message,
+            status,
+            headers,
+            tokens=self.tokens,
+            rd=_allowed(self.request, self.settings, rd),
+            username=username,
+            remember_me=self.settings.session.remember_me_lifetime > 0,
+            self_signup=self.settings.users.self_signup,
+        )
+
+
+@portal_page
+@inject
+async def login_page(
+    request: web.Request,
+    guard: SessionGuard = Provide[Container.session_guard],
+    tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
+) -> web.Response:
+    rd = request.query.get("rd")
+    authenticated = await guard.authenticate(request)
+    if authenticated is not None:
+        return _render(
+            request,
+            "signed_in.html",
+            "Signed in",
+            tokens=tokens,
+            username=authenticated.user.username,
+            continue_to=_allowed(request, settings, rd),
+        )
+    return LoginForm(request, settings, tokens).render(rd)
+
+
+@portal_page
+@inject
+async def login(
+    request: web.Request,
+    auth: AuthService = Provide[Container.auth_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+    tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
+) -> web.Response:
+    fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
+    rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
+    if not tokens.valid(request, fields["csrf"]):
+        return form.render(rd, FORM_EXPIRED, 403)
+    previous = cookies.read(request)
+    try:
+        user, session_id = await auth.login(
+            fields["username"],
+            fields["password"],
+            _client(request),
+            previous.session_id if previous else None,
+            remember=fields.get("remember") == "on",
+        )
+    except Unauthorized:
+        return form.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
+    except TooManyRequests as throttled:
+        message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
+        return form.render(rd, message, 429, fields["username"], throttled.headers)
+    await cookies.issue(request, SessionIds(session_id, user.id))
+    return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+
+
+@portal_page
+@inject
+async def logout_page(
+    request: web.Request,
+    guard: SessionGuard = Provide[Container.session_guard],
+    tokens: FormTokens = Provide[Container.form_tokens],
+) -> web.Response:
+    authenticated = await guard.authenticate(request)
+    if authenticated is None:
+        return _see_other("/login")
+    return _render(request, "logout.html", "Sign out", tokens=tokens, username=authenticated.user.username)
+
+
+@portal_page
+@inject
+async def logout(
+    request: web.Request,
+    auth: AuthService = Provide[Container.auth_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+    tokens: FormTokens = Provide[Container.form_tokens],
+) -> web.Response:
+    fields = await read_form(request, ("csrf",))
+    if not tokens.valid(request, fields["csrf"]):
+        return _render(request, "logout.html", "Sign out", FORM_EXPIRED, 403, tokens=tokens, username=None)
+    if (ids := cookies.read(request)) is not None:
+        await auth.logout(ids.session_id)
+    await cookies.clear(request)
+    return _see_other("/login")
+
+
+class SignupForm:
+    def __init__(self, request: web.Request, settings: Settings, tokens: FormTokens) -> None:
+        self.request, self.settings, self.tokens = request, settings, tokens
+
+    def render(
+        self,
+        rd: str | None,
+        message: str | None = None,
+        status: int = 200,
+        username: str = "",
+        problems: dict[str, str] | None = None,
+    ) -> web.Response:
+        users, passwords = self.settings.users, self.settings.passwords
+        return _render(
+            self.request,
+            "signup.html",
+            "Create an account",
+            message,
+            status,
+            tokens=self.tokens,
+            rd=_allowed(self.request, self.settings, rd),
+            username=username,
+            problems={name: why[0].upper() + why[1:] + "." for name, why in (problems or {}).items()},
+            username_rules=(
+                f"{users.username_min_length} to {users.username_max_length} characters: "
+                "letters a-z, digits and . _ - @"
+            ),
+            password_rules=f"At least {passwords.min_length} characters; not a common password.",
+        )
+
+
+@portal_page
+@inject
+async def signup_page(
+    request: web.Request,
+    tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
+) -> web.Response:
+    if not settings.users.self_signup:
+        raise Forbidden(SIGNUP_CLOSED)
+    return SignupForm(request, settings, tokens).render(request.query.get("rd"))
+
+
+@portal_page
+@inject
+async def signup(
+    request: web.Request,
+    users: UsersService = Provide[Container.users_service],
+    auth: AuthService = Provide[Container.auth_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+    tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
+) -> web.Response:
+    if not settings.users.self_signup:
+        raise Forbidden(SIGNUP_CLOSED)
+    fields = await read_form(request, ("username", "password", "csrf"), ("rd",))
+    rd, form = fields.get("rd"), SignupForm(request, settings, tokens)
+    if not tokens.valid(request, fields["csrf"]):
+        return form.render(rd, FORM_EXPIRED, 403, fields["username"])
+    try:
+        user = await users.signup(fields["username"], fields["password"])
+    except FieldRefused as refused:
+        return form.render(rd, "Please fix the fields below.", 422, fields["username"], refused.fields)
+    except DuplicateUsername as taken:
+        return form.render(rd, taken.detail, 409, fields["username"])
+    # Signed up: signed in, the same way a login signs in.
+    previous = cookies.read(request)
+    user, session_id = await auth.login(
+        user.username, fields["password"], _client(request), previous.session_id if previous else None
+    )
+    await cookies.issue(request, SessionIds(session_id, user.id))
+    return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+
+
+@portal_page
+async def stylesheet(request: web.Request) -> web.Response:
+    return web.Response(body=_stylesheet(), content_type="text/css", charset="utf-8")
+
+
+@cache
+def _stylesheet() -> bytes:
+    return STYLESHEET.read_bytes()
