@@ -100,6 +100,7 @@ class UserSettings(Section):
     username_min_length: int = Field(ge=1)
     username_max_length: int = Field(le=256)
     self_signup: bool
+    require_verified_email: bool
 
 
 class ThrottleSettings(Section):
@@ -181,6 +182,35 @@ class PortalSettings(Section):
         return domains
 
 
+class SmtpSettings(Section):
+    host: str
+    port: int = Field(ge=1, le=65535)
+    starttls: bool
+    tls: bool
+    username: str | None
+    password: str | None
+    timeout: float = Field(gt=0, le=300)
+
+    @field_validator("username", "password", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: Any) -> Any:
+        return value or None
+
+
+class MailSettings(Section):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    transport: Literal["log", "smtp"]
+    from_address: str = Field(alias="from", pattern=r"^[^\r\n]{3,254}$")
+    smtp: SmtpSettings
+    reset_token_ttl: int = Field(ge=60, le=86400)
+    verify_token_ttl: int = Field(ge=60, le=30 * 86400)
+    not_me_token_ttl: int = Field(ge=60, le=90 * 86400)
+    send_interval: float = Field(gt=0, le=3600)
+    retry_initial: float = Field(gt=0, le=3600)
+    retry_max: float = Field(gt=0, le=86400)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
@@ -198,6 +228,7 @@ class Settings(Section):
     storage: StorageSettings
     mongodb: MongoSettings
     portal: PortalSettings
+    mail: MailSettings
     logging: LoggingSettings
 
     @model_validator(mode="after")
@@ -235,6 +266,10 @@ class Settings(Section):
                 problems.append("storage.backend: production cannot run on the memory backend")
             if self.introspection.enabled and not self.introspection.tokens:
                 problems.append("introspection.tokens: production needs service tokens while introspection is enabled")
+        if self.mail.smtp.tls and self.mail.smtp.starttls:
+            problems.append("mail.smtp.tls: choose implicit TLS or STARTTLS, not both")
+        if self.env == "production" and self.mail.transport == "log":
+            problems.append("mail.transport: production cannot write mails (and their links) to the log; use smtp")
         if problems:
             raise ValueError("\n  ".join(problems))
         return self

@@ -88,6 +88,7 @@ def test_production_overlay_is_safe_and_starts_with_secrets() -> None:
         ({"AUTHSVC__SESSION__SECURE": "false", "AUTHSVC__SESSION__HOST_PREFIX": "false"}, "session.secure"),
         ({"AUTHSVC__STORAGE__BACKEND": "memory"}, "storage.backend"),
         ({"AUTHSVC__INTROSPECTION__TOKENS": ""}, "introspection.tokens"),
+        ({"AUTHSVC__MAIL__TRANSPORT": "log"}, "mail.transport"),
     ],
 )
 def test_production_refuses_unsafe_setting(environ: dict[str, str], key: str) -> None:

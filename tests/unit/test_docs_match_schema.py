@@ -18,10 +18,11 @@ def schema_keys(model: type[BaseModel] = Settings, prefix: str = "") -> set[str]
     keys = set()
     for name, field in model.model_fields.items():
         annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel) and model is Settings:
-            keys |= schema_keys(annotation, f"{name}.")
+        written_name = field.alias or name  # mail.from: a Python keyword, so an alias in the schema
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            keys |= schema_keys(annotation, f"{prefix}{written_name}.")
         else:
-            keys.add(prefix + name)
+            keys.add(prefix + written_name)
     return keys
 
 
@@ -56,7 +57,11 @@ def config_yaml_defaults() -> dict[str, str]:
     flat: dict[str, str] = {}
     for section, values in raw.items():
         if isinstance(values, dict):
-            flat |= {f"{section}.{key}": written(value) for key, value in values.items()}
+            for key, value in values.items():
+                if isinstance(value, dict):  # a nested section, e.g. mail.smtp
+                    flat |= {f"{section}.{key}.{inner}": written(item) for inner, item in value.items()}
+                else:
+                    flat[f"{section}.{key}"] = written(value)
         else:
             flat[section] = written(values)
     return flat
