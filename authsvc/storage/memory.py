@@ -7,6 +7,7 @@ import secrets
 
 from authsvc.auth.models import SessionRecord
 from authsvc.errors import DuplicateUsername
+from authsvc.storage.mail_memory import MemoryEmailAddresses, MemoryMailTokens, MemoryOutbox
 from authsvc.users.models import User, normalize_username
 
 
@@ -125,6 +126,9 @@ class MemoryStorage:
         self.users = MemoryUserRepository()
         self.sessions = MemorySessionRepository()
         self.attempts = MemoryAttemptCounter()
+        self.outbox = MemoryOutbox()
+        self.mail_tokens = MemoryMailTokens()
+        self.email_addresses = MemoryEmailAddresses()
 
     async def open(self) -> None:
         return None
@@ -136,4 +140,5 @@ class MemoryStorage:
         return None
 
     async def purge_expired(self, now: float) -> int:
-        return await self.sessions.purge_expired(now) + await self.attempts.purge_expired(now)
+        purged = await self.sessions.purge_expired(now) + await self.attempts.purge_expired(now)
+        return purged + await self.mail_tokens.purge_expired(now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from authsvc.auth.ports import AttemptCounter, SessionRepository
+from authsvc.mail.ports import EmailAddressRepository, MailTokenRepository, OutboxRepository
 from authsvc.users.ports import UserRepository
 
 
@@ -12,6 +13,9 @@ class Storage(Protocol):
     users: UserRepository
     sessions: SessionRepository
     attempts: AttemptCounter
+    outbox: OutboxRepository
+    mail_tokens: MailTokenRepository
+    email_addresses: EmailAddressRepository
 
     async def open(self) -> None: ...
 

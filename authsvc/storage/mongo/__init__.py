@@ -13,6 +13,7 @@ from authsvc.config import MongoSettings
 from authsvc.storage.mongo.attempts import MongoAttemptCounter
 from authsvc.storage.mongo.client import Availability, connect, disconnect
 from authsvc.storage.mongo.indexes import Indexes
+from authsvc.storage.mongo.mail import MailIndexes, MongoEmailAddresses, MongoMailTokens, MongoOutbox
 from authsvc.storage.mongo.sessions import MongoSessionRepository, SessionCache
 from authsvc.storage.mongo.users import MongoUserRepository
 
@@ -31,6 +32,10 @@ class MongoStorage:
         self.users = MongoUserRepository(self._db["users"], self._available, self.indexes.ensure)
         self.sessions = MongoSessionRepository(self._db["sessions"], self._available, cache)
         self.attempts = MongoAttemptCounter(self._db["login_attempts"], self._available)
+        mail_indexes = MailIndexes(self._db, self._available)
+        self.outbox = MongoOutbox(self._db["outbox"], self._available, mail_indexes)
+        self.mail_tokens = MongoMailTokens(self._db["mail_tokens"], self._available, mail_indexes)
+        self.email_addresses = MongoEmailAddresses(self._db["email_addresses"], self._available, mail_indexes)
 
     async def open(self) -> None:
         await self.indexes.ensure_or_retry()
@@ -44,4 +49,5 @@ class MongoStorage:
             await self._db.command("ping")
 
     async def purge_expired(self, now: float) -> int:
-        return await self.sessions.purge_expired(now) + await self.attempts.purge_expired(now)
+        purged = await self.sessions.purge_expired(now) + await self.attempts.purge_expired(now)
+        return purged + await self.mail_tokens.purge_expired(now)

@@ -1,0 +1,263 @@
+"""The account flows that go through the mailbox: email verification, password reset, security notifications and
+"this was not me". Knows nothing of HTTP.
+
+Order within each call, since the database has no transactions: the state change first, its mail second, so a crash
+in between can lose a mail but never send one for a change that did not happen. Tokens are stored only as sha256;
+the plain token exists only in the mail's body in the outbox, erased once the mail is delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+import time
+
+from authsvc.auth.sessions import SessionRegistry
+from authsvc.auth.throttle import LoginThrottle
+from authsvc.clock import Clock
+from authsvc.config import MailSettings, ServerSettings, UserSettings
+from authsvc.errors import FieldRefused, Forbidden, WrongPassword
+from authsvc.mail.models import (
+    NOT_ME,
+    RESET,
+    VERIFY,
+    DuplicateEmail,
+    EmailAddress,
+    MailToken,
+    address_key,
+    address_problem,
+)
+from authsvc.mail.outbox import Outbox
+from authsvc.mail.ports import EmailAddressRepository, MailTokenRepository
+from authsvc.users.lookup import find_by_typed_name
+from authsvc.users.models import User
+from authsvc.users.passwords import PasswordHasher, PasswordPolicy
+from authsvc.users.ports import UserRepository
+
+audit = logging.getLogger("authsvc.audit")
+
+# /users/password/forgot answers no sooner than this, known user or not: the mail work must not tell them apart.
+FORGOT_MIN_SECONDS = 0.2
+BAD_LINK = "The link is invalid, used or expired; ask for a new one."
+UNVERIFIED = "Verify your email address first: open the link in the mail we sent you."
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def password_stamp(password_hash: str) -> str:
+    """Ties a reset token to the password it was issued for: any other change of the password kills it."""
+    return hashlib.sha256(password_hash.encode()).hexdigest()
+
+
+class AccountMail:
+    def __init__(
+        self,
+        users: UserRepository,
+        addresses: EmailAddressRepository,
+        tokens: MailTokenRepository,
+        outbox: Outbox,
+        hasher: PasswordHasher,
+        policy: PasswordPolicy,
+        sessions: SessionRegistry,
+        throttle: LoginThrottle,
+        clock: Clock,
+        settings: MailSettings,
+        server: ServerSettings,
+        user_settings: UserSettings,
+    ) -> None:
+        self._users = users
+        self._addresses = addresses
+        self._tokens = tokens
+        self._outbox = outbox
+        self._hasher = hasher
+        self._policy = policy
+        self._sessions = sessions
+        self._throttle = throttle
+        self._clock = clock
+        self._settings = settings
+        self._user_settings = user_settings
+        self._base_url = server.public_url or f"http://{server.host}:{server.port}"
+
+    def link(self, page: str, token: str) -> str:
+        return f"{self._base_url}/{page}?token={token}"
+
+    async def _issue(self, user_id: str, purpose: str, stamp: str, ttl: int) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self._clock.now()
+        await self._tokens.add(MailToken(hash_token(token), user_id, purpose, stamp, now, now + ttl))
+        return token
+
+    async def _live_token(self, token: str, purpose: str) -> MailToken | None:
+        id_hash = hash_token(token)
+        record = await self._tokens.get(id_hash, purpose, self._clock.now())
+        # Found by its hash; compared once more in constant time, whatever the backend's lookup does.
+        if record is None or not hmac.compare_digest(record.id_hash, id_hash):
+            return None
+        return record
+
+    async def _take(self, record: MailToken) -> bool:
+        return await self._tokens.take(record.id_hash, record.purpose, self._clock.now()) is not None
+
+    # Addresses
+
+    def check_address(self, address: str) -> str:
+        """The address as given, or FieldRefused."""
+        if problem := address_problem(address):
+            raise FieldRefused("The email address is not valid.", {"email": f"email {problem}"})
+        return address
+
+    async def ensure_free(self, address: str, user_id: str | None = None) -> None:
+        """DuplicateEmail when the address belongs to another existing account."""
+        holder = await self._addresses.find_by_key(address_key(address))
+        if holder is None or holder.user_id == user_id:
+            return
+        if await self._users.find_by_id(holder.user_id) is None:  # its account was deleted: the address is free
+            await self._addresses.delete(holder.user_id)
+            return
+        raise DuplicateEmail()
+
+    async def set_address(self, user: User, address: str) -> None:
+        """Store the address, unverified, and mail a verification link to it; the old address is told."""
+        self.check_address(address)
+        await self.ensure_free(address, user.id)
+        key = address_key(address)
+        old = await self._addresses.get(user.id)
+        if old is not None and old.address == address:
+            if old.verified:
+                return
+        else:
+            await self._addresses.set(EmailAddress(user.id, address, key, verified=False))
+            audit.info("email address set", extra={"event": "email.set", "user_id": user.id})
+        await self._tokens.delete_for_user(user.id, VERIFY)
+        token = await self._issue(user.id, VERIFY, key, self._settings.verify_token_ttl)
+        await self._outbox.put(
+            address,
+            "verify_email",
+            username=user.username,
+            address=address,
+            link=self.link("verify-email", token),
+            hours=self._settings.verify_token_ttl // 3600 or 1,
+        )
+        if old is not None and old.key != key and old.verified:
+            await self._notify(user, old.address, "email_changed", new_address=address)
+
+    async def change_address(self, user: User, address: str, password: str) -> None:
+        self.check_address(address)
+        if not await self._hasher.verify(password, user.password_hash):
+            raise WrongPassword("password")
+        await self.set_address(user, address)
+
+    async def verify_address(self, token: str) -> None:
+        record = await self._live_token(token, VERIFY)
+        if record is None:
+            raise FieldRefused(BAD_LINK, {"token": "token is invalid, used or expired"})
+        address = await self._addresses.get(record.user_id)
+        if address is None or address.key != record.stamp or not await self._take(record):
+            raise FieldRefused(BAD_LINK, {"token": "token is invalid, used or expired"})
+        await self._addresses.mark_verified(record.user_id, record.stamp)
+        audit.info("email address verified", extra={"event": "email.verify", "user_id": record.user_id})
+
+    async def refuse_unverified(self, user: User) -> None:
+        """Forbidden while users.require_verified_email is on and the user has no verified address."""
+        if not self._user_settings.require_verified_email:
+            return
+        address = await self._addresses.get(user.id)
+        if address is None or not address.verified:
+            raise Forbidden(UNVERIFIED)
+
+    # Password reset
+
+    async def forgot(self, *, username: str | None = None, email: str | None = None) -> None:
+        """Mail a reset link to the account's verified address, if there is one; the caller learns nothing."""
+        started = time.monotonic()
+        try:
+            user = await self._find(username, email)
+            address = await self._addresses.get(user.id) if user is not None else None
+            if user is not None and address is not None and address.verified:
+                await self._send_reset(user, address.address)
+        finally:
+            await asyncio.sleep(max(0.0, FORGOT_MIN_SECONDS - (time.monotonic() - started)))
+
+    async def _find(self, username: str | None, email: str | None) -> User | None:
+        if username is not None:
+            return await find_by_typed_name(self._users, username)
+        if email is None or address_problem(email):
+            return None
+        address = await self._addresses.find_by_key(address_key(email))
+        return await self._users.find_by_id(address.user_id) if address is not None and address.verified else None
+
+    async def _send_reset(self, user: User, address: str) -> None:
+        token = await self._issue(user.id, RESET, password_stamp(user.password_hash), self._settings.reset_token_ttl)
+        await self._outbox.put(
+            address,
+            "reset_password",
+            username=user.username,
+            link=self.link("reset", token),
+            minutes=self._settings.reset_token_ttl // 60,
+        )
+        audit.info("password reset mailed", extra={"event": "password.reset_mailed", "user_id": user.id})
+
+    async def reset(self, token: str, new_password: str) -> User:
+        """Set the password a reset link was mailed for; every session ends and the account's counters clear."""
+        refused = FieldRefused(BAD_LINK, {"token": "token is invalid, used or expired"})
+        record = await self._live_token(token, RESET)
+        user = await self._users.find_by_id(record.user_id) if record is not None else None
+        if record is None or user is None:
+            raise refused
+        if not hmac.compare_digest(record.stamp, password_stamp(user.password_hash)):
+            await self._tokens.delete_for_user(user.id, RESET)  # the password changed since: the link is dead
+            raise refused
+        if problem := self._policy.problem(new_password, user.username):
+            raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
+        if not await self._take(record):
+            raise refused
+        await self._users.update_password_hash(user.id, await self._hasher.hash(new_password), self._clock.now())
+        await self._tokens.delete_for_user(user.id, RESET)
+        await self._sessions.revoke_all(user.id)
+        await self._throttle.succeeded(user.username)
+        audit.info("password reset", extra={"event": "password.reset", "user_id": user.id})
+        await self.password_changed(user, how="reset with a link mailed to you")
+        return user
+
+    # Notifications
+
+    async def _notify(self, user: User, address: str, kind: str, **context: object) -> None:
+        token = await self._issue(user.id, NOT_ME, "", self._settings.not_me_token_ttl)
+        await self._outbox.put(address, kind, username=user.username, not_me_link=self.link("not-me", token), **context)
+
+    async def _notify_verified(self, user: User, kind: str, **context: object) -> None:
+        address = await self._addresses.get(user.id)
+        if address is not None and address.verified:
+            await self._notify(user, address.address, kind, **context)
+
+    async def password_changed(self, user: User, *, how: str = "changed") -> None:
+        await self._notify_verified(user, "password_changed", how=how)
+
+    async def mfa_changed(self, user: User, change: str) -> None:
+        """For the MFA code (issue 14) to call after a factor is added or removed."""
+        await self._notify_verified(user, "mfa_changed", change=change)
+
+    async def new_device(self, user: User, ip: str | None, user_agent: str | None) -> None:
+        """For the login to call when the browser has no device cookie of this user (issue 11)."""
+        await self._notify_verified(
+            user, "new_device", ip=ip or "unknown", user_agent=(user_agent or "unknown browser")[:200]
+        )
+
+    async def not_me(self, token: str) -> None:
+        """ "This was not me": every session ends, and a reset link goes to the verified address."""
+        record = await self._live_token(token, NOT_ME)
+        if record is None or not await self._take(record):
+            raise FieldRefused(BAD_LINK, {"token": "token is invalid, used or expired"})
+        user = await self._users.find_by_id(record.user_id)
+        if user is None:
+            return
+        count = await self._sessions.revoke_all(user.id)
+        audit.info("sessions ended from a mail", extra={"event": "session.not_me", "user_id": user.id, "count": count})
+        address = await self._addresses.get(user.id)
+        if address is not None and address.verified:
+            await self._send_reset(user, address.address)
