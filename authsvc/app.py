@@ -10,6 +10,7 @@ from aiohttp_session import session_middleware
 from authsvc.auth import handlers as auth
 from authsvc.auth.guards import service_token_middleware
 from authsvc.containers import Container, running
+from authsvc.mail.handlers import setup_mail_routes
 from authsvc.middlewares import csrf_middleware, edge_middleware, forwarded_middleware, problem_middleware
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
@@ -62,6 +63,7 @@ def create_app(container: Container) -> web.Application:
     app.router.add_delete("/users/me/sessions/{id}", auth.revoke_session)
     app.router.add_post("/users/me/password", auth.change_password)
     app.router.add_delete("/users/me", auth.delete_account)
+    setup_mail_routes(app)
     # Envoy ext_authz forwards the original method and appends the original path.
     app.router.add_route("*", "/auth/verify{tail:(/(?s:.*))?}", auth.verify)
     app.router.add_get("/auth/forward-auth", auth.forward_auth)

@@ -42,11 +42,21 @@ async def _read_mapping(request: web.Request) -> dict[str, Any]:
     raise UnsupportedMediaType("Send application/json or application/x-www-form-urlencoded.")
 
 
-async def read_fields(request: web.Request, *names: str) -> dict[str, str]:
-    """Exactly these fields, each a string; anything else answers 400 with one message per field."""
+async def read_fields(
+    request: web.Request, *names: str, optional: tuple[str, ...] = (), one_of: bool = False
+) -> dict[str, str]:
+    """Exactly these fields (plus those of optional that are sent), each a string; anything else answers 400 with
+    one message per field. one_of: exactly one of names."""
     data = await _read_mapping(request)
-    errors = [{"pointer": f"#/{name}", "detail": "is required"} for name in names if name not in data]
-    errors += [{"pointer": f"#/{key}", "detail": "is not allowed"} for key in data if key not in names]
+    allowed = (*names, *optional)
+    if one_of:
+        sent = [name for name in names if name in data]
+        errors = [] if len(sent) == 1 else [{"pointer": "#", "detail": f"send exactly one of {', '.join(names)}"}]
+        names = tuple(sent)
+    else:
+        errors = [{"pointer": f"#/{name}", "detail": "is required"} for name in names if name not in data]
+    errors += [{"pointer": f"#/{key}", "detail": "is not allowed"} for key in data if key not in allowed]
+    names = (*names, *(name for name in optional if name in data))
     for name in names:
         value = data.get(name)
         if name not in data:

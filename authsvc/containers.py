@@ -19,6 +19,12 @@ from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
+from authsvc.mail.metrics import MailMetrics
+from authsvc.mail.outbox import Outbox
+from authsvc.mail.sender import MailSender
+from authsvc.mail.service import AccountMail
+from authsvc.mail.templates import MailTemplates
+from authsvc.mail.transport import make_transport
 from authsvc.metrics import Metrics
 from authsvc.portal.forms import FormTokens
 from authsvc.storage.memory import MemoryStorage
@@ -36,7 +42,13 @@ def common_passwords(reject_common: bool) -> frozenset[str]:
 
 class Container(containers.DeclarativeContainer):
     wiring_config = containers.WiringConfiguration(
-        modules=["authsvc.users.handlers", "authsvc.auth.handlers", "authsvc.ops.handlers", "authsvc.portal.handlers"]
+        modules=[
+            "authsvc.users.handlers",
+            "authsvc.auth.handlers",
+            "authsvc.ops.handlers",
+            "authsvc.portal.handlers",
+            "authsvc.mail.handlers",
+        ]
     )
 
     settings = providers.Dependency(instance_of=Settings)
@@ -111,6 +123,34 @@ class Container(containers.DeclarativeContainer):
     )
     session_guard = providers.Singleton(SessionGuard, auth=auth_service, cookies=session_cookies)
 
+    # Mail: the outbox in the storage backend, its background sender, the account flows that mail
+    mail_templates = providers.Singleton(MailTemplates)
+    outbox = providers.Singleton(Outbox, repository=storage.provided.outbox, templates=mail_templates, clock=clock)
+    mail_transport = providers.Singleton(make_transport, settings.provided.mail)
+    mail_sender = providers.Singleton(
+        MailSender,
+        outbox=outbox,
+        transport=mail_transport,
+        clock=clock,
+        settings=settings.provided.mail,
+        metrics=providers.Singleton(MailMetrics, metrics),
+    )
+    account_mail = providers.Singleton(
+        AccountMail,
+        users=users_repository,
+        addresses=storage.provided.email_addresses,
+        tokens=storage.provided.mail_tokens,
+        outbox=outbox,
+        hasher=password_hasher,
+        policy=password_policy,
+        sessions=session_registry,
+        throttle=login_throttle,
+        clock=clock,
+        settings=settings.provided.mail,
+        server=settings.provided.server,
+        user_settings=settings.provided.users,
+    )
+
 
 def create_container(settings: Settings) -> Container:
     return Container(settings=providers.Object(settings))
@@ -140,10 +180,19 @@ async def running(container: Container) -> AsyncIterator[Storage]:
     purger = asyncio.create_task(
         _purge_forever(storage, container.clock(), container.settings().session.purge_interval)
     )
+    settings = container.settings()
+    if settings.env != "development" and not settings.server.public_url:
+        log.warning("server.public_url is not set: links in mails point at http://%s:%s", *_listen(settings))
+    mail_sender = asyncio.create_task(container.mail_sender().run_forever())
     try:
         yield storage
     finally:
-        purger.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await purger
+        for task in (mail_sender, purger):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await shutdown(container)
+
+
+def _listen(settings: Settings) -> tuple[str, int]:
+    return settings.server.host, settings.server.port

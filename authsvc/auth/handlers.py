@@ -17,6 +17,7 @@ from authsvc.bodies import read_fields
 from authsvc.config import GatewaySettings, ServerSettings, Settings
 from authsvc.containers import Container
 from authsvc.errors import NotFound, Unauthorized
+from authsvc.mail.service import AccountMail
 from authsvc.middlewares import csrf_exempt, gateway_check, peer_is_trusted
 from authsvc.users.models import User
 
@@ -32,12 +33,14 @@ async def login(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "username", "password")
     previous = cookies.read(request)
     user, session_id = await auth.login(
         fields["username"], fields["password"], client_info(request), previous.session_id if previous else None
     )
+    await mail.after_login(user, session_id, auth.logout)
     await cookies.issue(request, SessionIds(session_id, user.id))
     return web.json_response({"User": user_view(user), "msg": "User logged in"})
 
@@ -161,9 +164,14 @@ async def revoke_other_sessions(
 
 @login_required
 @inject
-async def change_password(request: web.Request, auth: AuthService = Provide[Container.auth_service]) -> web.Response:
+async def change_password(
+    request: web.Request,
+    auth: AuthService = Provide[Container.auth_service],
+    mail: AccountMail = Provide[Container.account_mail],
+) -> web.Response:
     fields = await read_fields(request, "currentPassword", "newPassword")
     await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"])
+    await mail.password_changed(current(request).user)  # after the change: no mail for a change that failed
     return web.json_response({"msg": "Password changed; every other session has ended"})
 
 

@@ -55,3 +55,9 @@ class EmailAddressRepository(Protocol):
     async def mark_verified(self, user_id: str, key: str) -> bool: ...
 
     async def delete(self, user_id: str) -> bool: ...
+
+
+class MailTransport(Protocol):
+    async def send(self, mail: QueuedMail) -> None:
+        """Deliver, or raise: the sender retries later."""
+        ...

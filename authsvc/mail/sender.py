@@ -12,7 +12,7 @@ from authsvc.errors import StorageUnavailable
 from authsvc.mail.metrics import MailMetrics
 from authsvc.mail.models import QueuedMail, mask_address
 from authsvc.mail.outbox import Outbox
-from authsvc.mail.transport import MailTransport
+from authsvc.mail.ports import MailTransport
 
 log = logging.getLogger("authsvc.mail")
 

@@ -14,6 +14,7 @@ import hmac
 import logging
 import secrets
 import time
+from collections.abc import Awaitable, Callable
 
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
@@ -162,12 +163,14 @@ class AccountMail:
         await self._addresses.mark_verified(record.user_id, record.stamp)
         audit.info("email address verified", extra={"event": "email.verify", "user_id": record.user_id})
 
-    async def refuse_unverified(self, user: User) -> None:
-        """Forbidden while users.require_verified_email is on and the user has no verified address."""
+    async def after_login(self, user: User, session_id: str, end_session: Callable[[str], Awaitable[None]]) -> None:
+        """Forbidden, and the new session ended, while users.require_verified_email is on and the user has no
+        verified address. Checked after the password, so that only the account's owner learns it is unverified."""
         if not self._user_settings.require_verified_email:
             return
         address = await self._addresses.get(user.id)
         if address is None or not address.verified:
+            await end_session(session_id)
             raise Forbidden(UNVERIFIED)
 
     # Password reset

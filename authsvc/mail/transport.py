@@ -5,20 +5,14 @@ from __future__ import annotations
 import logging
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Protocol
 
 import aiosmtplib
 
 from authsvc.config import MailSettings
 from authsvc.mail.models import QueuedMail, mask_address
+from authsvc.mail.ports import MailTransport
 
 log = logging.getLogger("authsvc.mail")
-
-
-class MailTransport(Protocol):
-    async def send(self, mail: QueuedMail) -> None:
-        """Deliver, or raise: the sender retries later."""
-        ...
 
 
 def build_message(mail: QueuedMail, sender: str) -> EmailMessage:

@@ -8,11 +8,20 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.views import user_view
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
+from authsvc.mail.service import AccountMail
 from authsvc.users.service import UsersService
 
 
 @inject
-async def signup(request: web.Request, users: UsersService = Provide[Container.users_service]) -> web.Response:
-    fields = await read_fields(request, "username", "password")
+async def signup(
+    request: web.Request,
+    users: UsersService = Provide[Container.users_service],
+    mail: AccountMail = Provide[Container.account_mail],
+) -> web.Response:
+    fields = await read_fields(request, "username", "password", optional=("email",))
+    if (email := fields.get("email")) is not None:  # refused before the user exists, not after
+        await mail.ensure_free(mail.check_address(email))
     user = await users.signup(fields["username"], fields["password"])
+    if email is not None:
+        await mail.set_address(user, email)
     return web.json_response({"msg": "User successfully registered", **user_view(user)}, status=201)

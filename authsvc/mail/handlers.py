@@ -1,0 +1,59 @@
+"""The JSON routes of the mail flows: password reset, email address and its verification, "this was not me"."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from dependency_injector.wiring import Provide, inject
+
+from authsvc.auth.guards import current, login_required
+from authsvc.bodies import read_fields
+from authsvc.containers import Container
+from authsvc.mail.service import AccountMail
+
+FORGOT_ANSWER = {"msg": "If the account has a verified email address, a link to reset the password is on its way."}
+
+
+def setup_mail_routes(app: web.Application) -> None:
+    app.router.add_post("/users/password/forgot", forgot_password)
+    app.router.add_post("/users/password/reset", reset_password)
+    app.router.add_post("/users/me/email", set_email)
+    app.router.add_post("/users/email/verify", verify_email)
+    app.router.add_post("/users/sessions/not-me", not_me)
+
+
+@inject
+async def forgot_password(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+    fields = await read_fields(request, "username", "email", one_of=True)
+    await mail.forgot(username=fields.get("username"), email=fields.get("email"))
+    return web.json_response(FORGOT_ANSWER, status=202)
+
+
+@inject
+async def reset_password(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+    fields = await read_fields(request, "token", "newPassword")
+    await mail.reset(fields["token"], fields["newPassword"])
+    return web.json_response({"msg": "The password has been reset; every session has ended. Log in again."})
+
+
+@login_required
+@inject
+async def set_email(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+    fields = await read_fields(request, "email", "password")
+    await mail.change_address(current(request).user, fields["email"], fields["password"])
+    return web.json_response({"msg": "A link to verify the address is on its way to it."}, status=202)
+
+
+@inject
+async def verify_email(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+    fields = await read_fields(request, "token")
+    await mail.verify_address(fields["token"])
+    return web.json_response({"msg": "The email address is verified."})
+
+
+@inject
+async def not_me(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+    fields = await read_fields(request, "token")
+    await mail.not_me(fields["token"])
+    return web.json_response(
+        {"msg": "Every session of the account has ended; a link to choose a new password is on its way."}
+    )
