@@ -183,10 +183,12 @@ async def running(container: Container) -> AsyncIterator[Storage]:
     settings = container.settings()
     if settings.env != "development" and not settings.server.public_url:
         log.warning("server.public_url is not set: links in mails point at http://%s:%s", *_listen(settings))
-    mail_sender = asyncio.create_task(container.mail_sender().run_forever())
+    sender = container.mail_sender()
+    mail_sender = asyncio.create_task(sender.run_forever())
     try:
         yield storage
     finally:
+        sender.stop()
         for task in (mail_sender, purger):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -12,7 +12,7 @@ from authsvc.config import Settings, deep_merge, load_settings
 from authsvc.containers import Container, create_container
 from tests.helpers import FAST_CONFIG, TEST_KEY, ManualClock
 
-pytest_plugins = ["tests.mongodb", "tests.tutorial_app"]
+pytest_plugins = ["tests.mongodb", "tests.tutorial_app", "tests.smtp"]
 
 
 def make_settings(**sections: Any) -> Settings:

@@ -29,6 +29,11 @@ class MailSender:
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
+        self._stopped = False
+
+    def stop(self) -> None:
+        """Before cancelling run_forever: a send cut short is then not counted as a failure, nor retried here."""
+        self._stopped = True
 
     def backoff(self, attempts: int) -> float:
         return float(min(self._settings.retry_initial * 2 ** (attempts - 1), self._settings.retry_max))
@@ -52,6 +57,8 @@ class MailSender:
         try:
             await self._transport.send(mail)
         except Exception as exc:  # any refusal or outage: the mail stays and is retried
+            if self._stopped:  # aiosmtplib may turn the cancellation mid-send into a lost connection
+                raise asyncio.CancelledError from exc
             attempts = mail.attempts + 1
             delay = self.backoff(attempts)
             # The exception's text may quote the address: only its type goes to the log and the outbox.
@@ -78,13 +85,16 @@ class MailSender:
     async def run_forever(self) -> None:
         """Deliver what is due, then wait for a new mail or send_interval, whichever comes first."""
         wake = self._outbox.wake
-        while True:
+        self._stopped = False
+        while not self._stopped:
             wake.clear()
             try:
                 await self.deliver_due()
             except StorageUnavailable:
                 log.warning("the outbox cannot be read; will retry", extra={"event": "mail.outbox_unavailable"})
             except Exception:  # the loop must outlive any one failure
+                if self._stopped:
+                    raise
                 log.exception("the mail sender failed; will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), self._settings.send_interval)
