@@ -9,7 +9,12 @@ from aiohttp_session import session_middleware
 
 from authsvc.auth import handlers as auth
 from authsvc.containers import Container, running
-from authsvc.middlewares import csrf_middleware, edge_middleware, forwarded_middleware, problem_middleware
+from authsvc.middlewares import (
+    csrf_middleware,
+    edge_middleware,
+    forwarded_middleware,
+    problem_middleware,
+)
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.users import handlers as users
@@ -36,11 +41,13 @@ def create_app(container: Container) -> web.Application:
         edge_middleware(container.metrics(), access_log=server.access_log, access_log_verify=server.access_log_verify),
         problem_middleware,
         csrf_middleware(settings.csrf.allowed_origins),
+        container.device_cookies().middleware(),
         session_middleware(container.session_cookies()),
         container.session_guard().middleware(),
     ]
+    trusted = [str(network) for network in server.trusted_proxies]
     if server.trusted_proxies:
-        middlewares.insert(0, forwarded_middleware([str(network) for network in server.trusted_proxies]))
+        middlewares.insert(0, forwarded_middleware(trusted))
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[CONTAINER] = container
     app.cleanup_ctx.append(_running)

@@ -21,6 +21,9 @@ class Metrics:
         )
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._logins = Counter("authsvc_logins", "Login attempts by outcome.", ["outcome"], registry=self.registry)
+        self._throttled = Counter(
+            "authsvc_throttled", "Attempts answered 429, by the refusing rule.", ["rule"], registry=self.registry
+        )
         self._sessions_created = Counter("authsvc_sessions_created", "Sessions opened.", registry=self.registry)
         self._sessions_revoked = Counter(
             "authsvc_sessions_revoked", "Sessions ended before they expired.", registry=self.registry
@@ -35,6 +38,9 @@ class Metrics:
 
     def login(self, outcome: str) -> None:
         self._logins.labels(outcome).inc()
+
+    def throttled(self, rule: str) -> None:
+        self._throttled.labels(rule).inc()
 
     def sessions_created(self, count: int = 1) -> None:
         self._sessions_created.inc(count)

@@ -13,7 +13,7 @@ from authsvc.users.service import UsersService
 @inject
 async def signup(request: web.Request, users: UsersService = Provide[Container.users_service]) -> web.Response:
     fields = await read_fields(request, "username", "password")
-    user = await users.signup(fields["username"], fields["password"])
+    user = await users.signup(fields["username"], fields["password"], request.remote)
     return web.json_response(
         {"msg": "User successfully registered", "userId": user.id, "userName": user.username}, status=201
     )

@@ -12,13 +12,19 @@ import asyncio
 import base64
 import hashlib
 import unicodedata
+from collections.abc import Callable
 from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 import bcrypt
+
+from authsvc.errors import Busy
 
 PREFIX = "$bcrypt-sha256$"
 LEGACY_PREFIXES = ("$2a$", "$2b$", "$2y$")
 BCRYPT_MAX_BYTES = 72
+BUSY = "The server is busy checking passwords; try again shortly."
+T = TypeVar("T")
 
 
 def _prehash(password: str) -> bytes:
@@ -50,18 +56,30 @@ def _verify_sync(password: str, stored: str) -> bool:
 
 
 class PasswordHasher:
-    """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL)."""
+    """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL), behind a bounded queue: when
+    `threads + queue` hashes are already waiting or running, the next one answers 503 instead of waiting seconds."""
 
-    def __init__(self, executor: Executor, cost: int) -> None:
+    def __init__(self, executor: Executor, cost: int, threads: int = 1, queue: int = 1_000_000) -> None:
         self._executor = executor
         self.cost = cost
+        self._capacity = threads + queue
+        self._in_flight = 0
         self._dummy_hash = _hash_sync("dummy password for unknown users", cost)
 
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        if self._in_flight >= self._capacity:
+            raise Busy(BUSY)
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        finally:
+            self._in_flight -= 1
+
     async def hash(self, password: str) -> str:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, _hash_sync, password, self.cost)
+        return await self._run(_hash_sync, password, self.cost)
 
     async def verify(self, password: str, stored: str) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, _verify_sync, password, stored)
+        return await self._run(_verify_sync, password, stored)
 
     async def verify_dummy(self, password: str) -> None:
         """Spend the time a real check takes, so an unknown user answers as slowly as a wrong password."""

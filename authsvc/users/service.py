@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import UserSettings
 from authsvc.errors import DuplicateUsername, FieldRefused
@@ -22,15 +23,18 @@ class UsersService:
         policy: PasswordPolicy,
         clock: Clock,
         settings: UserSettings,
+        throttle: LoginThrottle,
     ) -> None:
         self._repository = repository
         self._hasher = hasher
         self._policy = policy
         self._clock = clock
         self._settings = settings
+        self._throttle = throttle
 
-    async def signup(self, username: str, password: str) -> User:
-        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken."""
+    async def signup(self, username: str, password: str, ip: str | None = None) -> User:
+        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken, TooManyRequests
+        past the sign-ups allowed from this client."""
         username = normalize_username(username)
         refused = {}
         if problem := username_problem(
@@ -43,7 +47,12 @@ class UsersService:
             raise FieldRefused("The sign-up data breaks the input rules.", refused)
         if await self._repository.find_by_username(username) is not None:
             raise DuplicateUsername()  # spare the bcrypt work; the unique index still decides races
-        password_hash = await self._hasher.hash(password)
-        user = await self._repository.create(username, password_hash, self._clock.now())
+        attempt = await self._throttle.begin_signup(ip)
+        try:
+            password_hash = await self._hasher.hash(password)
+            user = await self._repository.create(username, password_hash, self._clock.now())
+        except BaseException:  # taken meanwhile, busy, or an outage: no account, so it does not count
+            await attempt.abandoned()
+            raise
         audit.info("user signed up", extra={"event": "signup", "user_id": user.id})
         return user

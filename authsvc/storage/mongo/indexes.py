@@ -38,7 +38,6 @@ class Indexes:
                 # username_1 is the name Mongoose gives the tutorial's unique index: the same index, not a second one.
                 await self._db["users"].create_index([("username", ASCENDING)], unique=True)
                 await self._db["sessions"].create_index([("userId", ASCENDING)])
-                await self._db["login_attempts"].create_index([("key", ASCENDING)])
                 refused = [name for name in ("sessions", "login_attempts") if not await self._create_ttl_index(name)]
             if refused:
                 log.warning(
