@@ -14,6 +14,7 @@ from authsvc.middlewares import (
     edge_middleware,
     forwarded_middleware,
     problem_middleware,
+    untrusted_forwarded_middleware,
 )
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
@@ -48,6 +49,7 @@ def create_app(container: Container) -> web.Application:
     trusted = [str(network) for network in server.trusted_proxies]
     if server.trusted_proxies:
         middlewares.insert(0, forwarded_middleware(trusted))
+    middlewares.insert(0, untrusted_forwarded_middleware(trusted, container.metrics()))
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[CONTAINER] = container
     app.cleanup_ctx.append(_running)

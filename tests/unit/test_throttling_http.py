@@ -1,9 +1,10 @@
 """The throttle at the HTTP edge, against the app on 127.0.0.1: the device cookie, the 429 and 503 answers, the
-re-authentication routes and sign-up."""
+re-authentication routes, sign-up, and the warning about X-Forwarded-For from an untrusted peer."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -143,3 +144,26 @@ async def test_full_hashing_queue_answers_503_with_retry_after(make_container: A
     assert set(statuses) == {401, 503}
     busy = next(response for response in responses if response.status == 503)
     assert busy.headers["Retry-After"] == "1" and busy.content_type == "application/problem+json"
+
+
+async def test_forwarded_for_from_an_untrusted_peer_warns_once_and_is_counted(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="authsvc"):
+        for n in range(3):
+            await client.get("/healthz", headers={"X-Forwarded-For": f"203.0.113.{n}"})
+        await client.get("/healthz")
+    warnings = [r for r in caplog.records if "trusted_proxies" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "127.0.0.1" in warnings[0].getMessage()
+    metrics = await (await client.get("/metrics")).text()
+    assert "authsvc_forwarded_for_untrusted_total 3.0" in metrics
+
+
+async def test_forwarded_for_from_a_trusted_proxy_is_not_warned_about(
+    proxied: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="authsvc"):
+        await proxied.get("/healthz", headers={"X-Forwarded-For": "203.0.113.9"})
+    assert not [r for r in caplog.records if "trusted_proxies" in r.getMessage()]
+    assert "authsvc_forwarded_for_untrusted_total 0.0" in await (await proxied.get("/metrics")).text()
