@@ -91,8 +91,8 @@ class MemorySessionRepository:
         return len(expired)
 
 
-# A record is one unit, each member of a set one more. At ~250 bytes a unit (bench/throttle_memory.py measures it),
-# 200,000 units cap the counters near 50 MB whatever a flood of random names or addresses does.
+# A record is one unit, each member of a set one more. At ~233 bytes a unit (bench/throttle_memory.py measures it),
+# 200,000 units cap the counters near 45 MiB whatever a flood of random names or addresses does.
 MAX_COUNTER_UNITS = 200_000
 EVICT_TO = 0.75  # a full store evicts down to this share, so eviction runs once per many inserts
 
@@ -178,6 +178,8 @@ class MemoryAttemptCounter:
         record = self._live(key, now)
         if record is not None and record.count > 0:
             record.count -= 1
+            if record.count == 0 and record.until <= now and not record.members:
+                self._drop(key)  # nothing left to remember
 
     async def hold(self, key: str, now: float, until: float) -> float | None:
         record = self._record(key, now, until)
