@@ -38,6 +38,10 @@ class AttemptCounter(Protocol):
         """Count one attempt, keep the record until at least expires_at; returns the count, this attempt included."""
         ...
 
+    async def count(self, key: str, now: float) -> int:
+        """The key's count, 0 when it has no live record."""
+        ...
+
     async def give_back(self, key: str, now: float) -> None:
         """Take one counted attempt back (it succeeded or never ran)."""
         ...

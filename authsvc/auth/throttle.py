@@ -122,16 +122,22 @@ class LoginThrottle:
         return attempt
 
     async def begin_signup(self, ip: str | None) -> Attempt:
-        """Count a sign-up from ip; abandoned() gives it back (the name was taken)."""
+        """Refuse a sign-up from a client past its allowance; succeeded() counts the account it made.
+
+        Accounts made are counted, not attempts: 16 concurrent sign-ups of one name make one account and fifteen
+        409s. Concurrent sign-ups can pass the check together; the hashing queue bounds how many.
+        """
         settings, now = self._settings, self._clock.now()
         start = math.floor(now / settings.signup_window) * settings.signup_window
         key = f"u:{digest('client', client_of(ip, settings.ipv6_prefix))}:{start}"
-        attempt = Attempt()
-        count = await self._counter.hit(key, now, start + settings.signup_window)
-        attempt.undo(_nothing, self._give_back(key))
-        if count > settings.signup_max_per_address:
-            await attempt.abandoned()
+        if await self._counter.count(key, now) >= settings.signup_max_per_address:
             self._refuse("signup", start + settings.signup_window - now)
+
+        async def count_it() -> None:
+            await self._counter.hit(key, self._clock.now(), start + settings.signup_window)
+
+        attempt = Attempt()
+        attempt.undo(count_it, _nothing)
         return attempt
 
     async def _allowance(self, attempt: Attempt, key: str, now: float, rule: str) -> None:

@@ -174,6 +174,10 @@ class MemoryAttemptCounter:
         record.count += 1
         return record.count
 
+    async def count(self, key: str, now: float) -> int:
+        record = self._live(key, now)
+        return record.count if record is not None else 0
+
     async def give_back(self, key: str, now: float) -> None:
         record = self._live(key, now)
         if record is not None and record.count > 0:

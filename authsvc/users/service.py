@@ -48,11 +48,8 @@ class UsersService:
         if await self._repository.find_by_username(username) is not None:
             raise DuplicateUsername()  # spare the bcrypt work; the unique index still decides races
         attempt = await self._throttle.begin_signup(ip)
-        try:
-            password_hash = await self._hasher.hash(password)
-            user = await self._repository.create(username, password_hash, self._clock.now())
-        except BaseException:  # taken meanwhile, busy, or an outage: no account, so it does not count
-            await attempt.abandoned()
-            raise
+        password_hash = await self._hasher.hash(password)
+        user = await self._repository.create(username, password_hash, self._clock.now())
+        await attempt.succeeded()
         audit.info("user signed up", extra={"event": "signup", "user_id": user.id})
         return user

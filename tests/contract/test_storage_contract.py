@@ -161,6 +161,14 @@ async def test_attempt_hits_count_up_until_the_record_expires(storage: Storage) 
     assert await storage.attempts.hit("p:1", NOW + 1800, NOW + 2700) == 1  # expired: it starts again
 
 
+async def test_attempt_count_reads_without_counting(storage: Storage) -> None:
+    assert await storage.attempts.count("u:1", NOW) == 0
+    await storage.attempts.hit("u:1", NOW, NOW + 600)
+    await storage.attempts.hit("u:1", NOW, NOW + 600)
+    assert await storage.attempts.count("u:1", NOW) == 2
+    assert await storage.attempts.count("u:1", NOW + 600) == 0  # expired
+
+
 async def test_attempt_give_back_takes_one_back_and_never_below_zero(storage: Storage) -> None:
     for _ in range(3):
         await storage.attempts.hit("p:1", NOW, NOW + 900)

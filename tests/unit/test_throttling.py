@@ -226,7 +226,7 @@ async def test_wrong_current_password_and_wrong_deletion_password_count_like_fai
     await refused(auth, "alice", PASSWORD, client)
 
 
-async def test_signups_are_limited_per_client_and_a_lost_race_is_given_back(make_container: Any) -> None:
+async def test_signups_are_limited_per_client_and_a_lost_race_does_not_count(make_container: Any) -> None:
     users = make_container(throttle={"signup_max_per_address": 3}).users_service()
     ip = "203.0.113.80"
     raced = await asyncio.gather(*(users.signup("racer", PASSWORD, ip) for _ in range(2)), return_exceptions=True)

@@ -53,6 +53,11 @@ class MongoAttemptCounter:
 
         return await self._upsert(key, now, increment)
 
+    async def count(self, key: str, now: float) -> int:
+        with self._available.guard():
+            doc = await self._collection.find_one(self._live(key, now))
+        return int(doc.get("count", 0)) if doc else 0
+
     async def give_back(self, key: str, now: float) -> None:
         with self._available.guard():
             await self._collection.update_one({**self._live(key, now), "count": {"$gt": 0}}, {"$inc": {"count": -1}})
