@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dependency_injector import containers, providers
 
 from authsvc.auth.cookies import SessionCookies
+from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.service import AuthService
@@ -64,6 +65,8 @@ class Container(containers.DeclarativeContainer):
         executor=hash_executor,
         cost=settings.provided.passwords.bcrypt_cost,
         tutorial_compatible=settings.provided.passwords.tutorial_compatible,
+        threads=settings.provided.passwords.hash_threads,
+        queue=settings.provided.passwords.hash_queue,
     )
     password_policy = providers.Singleton(
         PasswordPolicy,
@@ -98,7 +101,10 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
     )
     login_throttle = providers.Singleton(
-        LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle
+        LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle, metrics=metrics
+    )
+    device_cookies = providers.Singleton(
+        DeviceCookies, keys=session_keys, session=settings.provided.session, throttle=settings.provided.throttle
     )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
 
@@ -110,6 +116,7 @@ class Container(containers.DeclarativeContainer):
         policy=password_policy,
         clock=clock,
         settings=settings.provided.users,
+        throttle=login_throttle,
     )
     auth_service = providers.Singleton(
         AuthService,

@@ -10,8 +10,9 @@ from aiohttp import hdrs, web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, current, login_required
-from authsvc.auth.service import AuthService, ClientInfo
+from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, client_info, current, login_required
+from authsvc.auth.service import AuthService
 from authsvc.auth.views import session_view, user_view
 from authsvc.bodies import read_fields
 from authsvc.config import GatewaySettings, ServerSettings, Settings
@@ -24,24 +25,26 @@ from authsvc.users.models import User
 audit = logging.getLogger("authsvc.audit")
 
 
-def client_info(request: web.Request) -> ClientInfo:
-    return ClientInfo(ip=request.remote, user_agent=request.headers.get("User-Agent"))
-
-
 @inject
 async def login(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
     mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "username", "password")
     previous = cookies.read(request)
+    client = client_info(request, devices)
     user, session_id = await auth.login(
-        fields["username"], fields["password"], client_info(request), previous.session_id if previous else None
+        fields["username"], fields["password"], client, previous.session_id if previous else None
     )
-    await mail.after_login(user, session_id, auth.logout)
+    known_device = client.device is not None and client.device.user_id == user.id
+    await mail.after_login(
+        user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
+    )
     await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)
     return web.json_response({"User": user_view(user), "msg": "User logged in"})
 
 
@@ -167,10 +170,13 @@ async def revoke_other_sessions(
 async def change_password(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
+    devices: DeviceCookies = Provide[Container.device_cookies],
     mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "currentPassword", "newPassword")
-    await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"])
+    await auth.change_password(
+        current(request), fields["currentPassword"], fields["newPassword"], client_info(request, devices)
+    )
     await mail.password_changed(current(request).user)  # after the change: no mail for a change that failed
     return web.json_response({"msg": "Password changed; every other session has ended"})
 
@@ -181,9 +187,10 @@ async def delete_account(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "password")
-    await auth.delete_account(current(request), fields["password"])
+    await auth.delete_account(current(request), fields["password"], client_info(request, devices))
     await cookies.clear(request)
     return web.json_response({"msg": "The account has been deleted"})
 

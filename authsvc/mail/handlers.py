@@ -31,7 +31,7 @@ async def forgot_password(request: web.Request, mail: AccountMail = Provide[Cont
 @inject
 async def reset_password(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
     fields = await read_fields(request, "token", "newPassword")
-    await mail.reset(fields["token"], fields["newPassword"])
+    await mail.reset(fields["token"], fields["newPassword"], request.remote)
     return web.json_response({"msg": "The password has been reset; every session has ended. Log in again."})
 
 

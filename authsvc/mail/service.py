@@ -163,15 +163,27 @@ class AccountMail:
         await self._addresses.mark_verified(record.user_id, record.stamp)
         audit.info("email address verified", extra={"event": "email.verify", "user_id": record.user_id})
 
-    async def after_login(self, user: User, session_id: str, end_session: Callable[[str], Awaitable[None]]) -> None:
-        """Forbidden, and the new session ended, while users.require_verified_email is on and the user has no
-        verified address. Checked after the password, so that only the account's owner learns it is unverified."""
-        if not self._user_settings.require_verified_email:
-            return
+    async def after_login(
+        self,
+        user: User,
+        session_id: str,
+        end_session: Callable[[str], Awaitable[None]],
+        *,
+        ip: str | None,
+        user_agent: str | None,
+        known_device: bool,
+    ) -> None:
+        """After a successful login: Forbidden, and the new session ended, while users.require_verified_email is on
+        and the user has no verified address (checked after the password, so only the account's owner learns it);
+        else a notice when the browser had no device cookie of this user."""
         address = await self._addresses.get(user.id)
-        if address is None or not address.verified:
+        verified = address is not None and address.verified
+        if self._user_settings.require_verified_email and not verified:
             await end_session(session_id)
             raise Forbidden(UNVERIFIED)
+        if not known_device and address is not None and verified:
+            context = {"ip": ip or "unknown", "user_agent": (user_agent or "unknown browser")[:200]}
+            await self._notify(user, address.address, "new_device", **context)
 
     # Password reset
 
@@ -205,7 +217,7 @@ class AccountMail:
         )
         audit.info("password reset mailed", extra={"event": "password.reset_mailed", "user_id": user.id})
 
-    async def reset(self, token: str, new_password: str) -> User:
+    async def reset(self, token: str, new_password: str, ip: str | None = None) -> User:
         """Set the password a reset link was mailed for; every session ends and the account's counters clear."""
         refused = FieldRefused(BAD_LINK, {"token": "token is invalid, used or expired"})
         record = await self._live_token(token, RESET)
@@ -222,7 +234,7 @@ class AccountMail:
         await self._users.update_password_hash(user.id, await self._hasher.hash(new_password), self._clock.now())
         await self._tokens.delete_for_user(user.id, RESET)
         await self._sessions.revoke_all(user.id)
-        await self._throttle.succeeded(user.username)
+        await self._throttle.clear_account(user.username, ip)
         audit.info("password reset", extra={"event": "password.reset", "user_id": user.id})
         await self.password_changed(user, how="reset with a link mailed to you")
         return user
@@ -244,12 +256,6 @@ class AccountMail:
     async def mfa_changed(self, user: User, change: str) -> None:
         """For the MFA code (issue 14) to call after a factor is added or removed."""
         await self._notify_verified(user, "mfa_changed", change=change)
-
-    async def new_device(self, user: User, ip: str | None, user_agent: str | None) -> None:
-        """For the login to call when the browser has no device cookie of this user (issue 11)."""
-        await self._notify_verified(
-            user, "new_device", ip=ip or "unknown", user_agent=(user_agent or "unknown browser")[:200]
-        )
 
     async def not_me(self, token: str) -> None:
         """ "This was not me": every session ends, and a reset link goes to the verified address."""

@@ -20,11 +20,13 @@ from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.guards import SessionGuard
-from authsvc.auth.service import INVALID_CREDENTIALS, AuthService, ClientInfo
+from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.guards import SessionGuard, client_info
+from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden, Problem, TooManyRequests, Unauthorized
+from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
 from authsvc.portal.redirects import normalize_origin, safe_redirect
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
@@ -134,10 +136,6 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
     )
 
 
-def _client(request: web.Request) -> ClientInfo:
-    return ClientInfo(ip=request.remote, user_agent=request.headers.get(hdrs.USER_AGENT))
-
-
 def _wait(seconds: int) -> str:
     minutes = -(-seconds // 60)
     return f"{seconds} seconds" if seconds < 120 else f"{minutes} minutes"
@@ -200,28 +198,38 @@ async def login(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
+    mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
     rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
     if not tokens.valid(request, fields["csrf"]):
         return form.render(rd, FORM_EXPIRED, 403)
     previous = cookies.read(request)
+    client = client_info(request, devices)
     try:
         user, session_id = await auth.login(
             fields["username"],
             fields["password"],
-            _client(request),
+            client,
             previous.session_id if previous else None,
             remember=fields.get("remember") == "on",
         )
+        known_device = client.device is not None and client.device.user_id == user.id
+        await mail.after_login(
+            user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
+        )
+    except Forbidden as unverified:
+        return form.render(rd, unverified.detail or "", 403, fields["username"])
     except Unauthorized:
         return form.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
     except TooManyRequests as throttled:
         message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
         return form.render(rd, message, 429, fields["username"], throttled.headers)
     await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)
     return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
 
 
@@ -305,6 +313,7 @@ async def signup(
     users: UsersService = Provide[Container.users_service],
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
 ) -> web.Response:
@@ -315,7 +324,7 @@ async def signup(
     if not tokens.valid(request, fields["csrf"]):
         return form.render(rd, FORM_EXPIRED, 403, fields["username"])
     try:
-        user = await users.signup(fields["username"], fields["password"])
+        user = await users.signup(fields["username"], fields["password"], request.remote)
     except FieldRefused as refused:
         return form.render(rd, "Please fix the fields below.", 422, fields["username"], refused.fields)
     except DuplicateUsername as taken:
@@ -323,9 +332,10 @@ async def signup(
     # Signed up: signed in, the same way a login signs in.
     previous = cookies.read(request)
     user, session_id = await auth.login(
-        user.username, fields["password"], _client(request), previous.session_id if previous else None
+        user.username, fields["password"], client_info(request, devices), previous.session_id if previous else None
     )
     await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)
     return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
 
 

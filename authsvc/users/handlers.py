@@ -21,7 +21,7 @@ async def signup(
     fields = await read_fields(request, "username", "password", optional=("email",))
     if (email := fields.get("email")) is not None:  # refused before the user exists, not after
         await mail.ensure_free(mail.check_address(email))
-    user = await users.signup(fields["username"], fields["password"])
+    user = await users.signup(fields["username"], fields["password"], request.remote)
     if email is not None:
         await mail.set_address(user, email)
     return web.json_response({"msg": "User successfully registered", **user_view(user)}, status=201)

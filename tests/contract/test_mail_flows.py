@@ -169,11 +169,15 @@ async def test_a_reset_link_expires(web: Client, smtp_server: SmtpServer, clock:
 async def test_a_reset_clears_the_accounts_failed_login_counter(
     make_container: Callable[..., Container], smtp_server: SmtpServer, aiohttp_client: Any
 ) -> None:
-    container = make_container(**smtp_sections(smtp_server), throttle={"account_max_failures": 3})
+    container = make_container(
+        **smtp_sections(smtp_server), throttle={"account_max_failures": 3, "client_max_failures": 10}
+    )
     web = await aiohttp_client(create_app(container))
     await verified_user(web, smtp_server, "alice", "alice@example.com")
+    web.session.cookie_jar.clear()  # no device cookie: the account-wide rule applies
     for _ in range(3):
         await login(web, "alice", "wrong password!")
+    web.session.cookie_jar.clear()
     assert await login(web, "alice", PASSWORD) == 429
     await web.post("/users/password/forgot", json={"username": "alice"})
     token = token_in(await smtp_server.wait_for("alice@example.com", "Reset your password"), "reset")
@@ -252,3 +256,17 @@ async def test_an_smtp_outage_loses_no_mail_and_fails_no_request(
     token = token_in(mail, "reset")
     assert token not in caplog.text
     assert (await web.post("/users/password/reset", json={"token": token, "newPassword": NEW_PASSWORD})).status == 200
+
+
+async def test_a_login_without_this_users_device_cookie_is_notified_and_one_with_it_is_not(
+    web: Client, smtp_server: SmtpServer
+) -> None:
+    await verified_user(web, smtp_server, "alice", "alice@example.com")
+    assert await login(web, "alice", PASSWORD) == 200  # a new browser: no device cookie yet
+    notice = await smtp_server.wait_for("alice@example.com", "New sign-in to your account")
+    assert "127.0.0.1" in text_of(notice) and "/not-me?token=" in text_of(notice)
+    assert await login(web, "alice", PASSWORD) == 200  # the device cookie of the first login comes along
+    await web.post("/users/password/forgot", json={"username": "alice"})  # a later mail, to know the sender is done
+    await smtp_server.wait_for("alice@example.com", "Reset your password")
+    subjects = [m["Subject"] for m in smtp_server.mails_to("alice@example.com")]
+    assert subjects.count("New sign-in to your account") == 1
