@@ -21,6 +21,7 @@ from authsvc.middlewares import (
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
+from authsvc.portal.mail_pages import setup_mail_pages
 from authsvc.users import handlers as users
 
 CONTAINER = web.AppKey("container", Container)
@@ -86,4 +87,5 @@ def create_app(container: Container) -> web.Application:
     app.router.add_get("/docs", docs.page)
     app.router.add_get("/docs/static/{name}", docs.static)
     setup_portal(app)
+    setup_mail_pages(app)
     return app

@@ -49,6 +49,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.ops.handlers",
             "authsvc.portal.handlers",
             "authsvc.mail.handlers",
+            "authsvc.portal.mail_pages",
         ]
     )
 

@@ -198,6 +198,17 @@ class AccountMail:
         finally:
             await asyncio.sleep(max(0.0, FORGOT_MIN_SECONDS - (time.monotonic() - started)))
 
+    async def forgot_any(self, name_or_address: str) -> None:
+        """The portal's one field: a username, else a verified address."""
+        started = time.monotonic()
+        try:
+            user = await self._find(name_or_address, None) or await self._find(None, name_or_address)
+            address = await self._addresses.get(user.id) if user is not None else None
+            if user is not None and address is not None and address.verified:
+                await self._send_reset(user, address.address)
+        finally:
+            await asyncio.sleep(max(0.0, FORGOT_MIN_SECONDS - (time.monotonic() - started)))
+
     async def _find(self, username: str | None, email: str | None) -> User | None:
         if username is not None:
             return await find_by_typed_name(self._users, username)

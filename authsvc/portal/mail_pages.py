@@ -1,0 +1,144 @@
+"""The portal's pages for the mailed links: forgot password, reset password, verify an address, "this was not me".
+
+A link in a mail only shows a page (GET changes nothing: mail scanners open links); its button posts the token.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from dependency_injector.wiring import Provide, inject
+
+from authsvc.containers import Container
+from authsvc.errors import FieldRefused
+from authsvc.mail.service import AccountMail
+from authsvc.portal.forms import FormTokens, read_form
+from authsvc.portal.handlers import FORM_EXPIRED, _render, portal_page
+
+NOT_ME_DONE = "Every session has ended; a link to choose a new password is on its way."
+MAIL_TOKEN = web.RequestKey("mail_token", str)
+FORGOT_SENT = "If the account has a verified email address, a link to reset the password is on its way to it."
+
+
+def setup_mail_pages(app: web.Application) -> None:
+    app.router.add_get("/forgot", forgot_page)
+    app.router.add_post("/forgot", forgot)
+    app.router.add_get("/reset", reset_page)
+    app.router.add_post("/reset", reset)
+    app.router.add_get("/verify-email", verify_page)
+    app.router.add_post("/verify-email", verify)
+    app.router.add_get("/not-me", not_me_page)
+    app.router.add_post("/not-me", not_me)
+
+
+def _token_form(
+    request: web.Request, tokens: FormTokens, page: str, message: str | None = None, status: int = 200
+) -> web.Response:
+    titles = {"reset": "Choose a new password", "verify-email": "Verify your email address", "not-me": "Not me"}
+    buttons = {"reset": "Set the password", "verify-email": "Verify", "not-me": "End every session"}
+    return _render(
+        request,
+        "mail_link.html",
+        titles[page],
+        message,
+        status,
+        tokens=tokens,
+        action=f"/{page}",
+        token=request.query.get("token", "") if request.method == "GET" else request.get(MAIL_TOKEN, ""),
+        password=page == "reset",
+        button=buttons[page],
+    )
+
+
+@portal_page
+@inject
+async def forgot_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
+    return _render(request, "forgot.html", "Forgot your password?", tokens=tokens)
+
+
+@portal_page
+@inject
+async def forgot(
+    request: web.Request,
+    mail: AccountMail = Provide[Container.account_mail],
+    tokens: FormTokens = Provide[Container.form_tokens],
+) -> web.Response:
+    fields = await read_form(request, ("account", "csrf"))
+    if not tokens.valid(request, fields["csrf"]):
+        return _render(request, "forgot.html", "Forgot your password?", FORM_EXPIRED, 403, tokens=tokens)
+    await mail.forgot_any(fields["account"])
+    return _render(request, "done.html", "Check your mail", FORGOT_SENT)
+
+
+async def _token_action(request: web.Request, tokens: FormTokens, page: str, *extra: str) -> dict[str, str] | None:
+    fields = await read_form(request, ("token", "csrf", *extra))
+    request[MAIL_TOKEN] = fields["token"]
+    return fields if tokens.valid(request, fields["csrf"]) else None
+
+
+@portal_page
+@inject
+async def reset_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
+    return _token_form(request, tokens, "reset")
+
+
+@portal_page
+@inject
+async def reset(
+    request: web.Request,
+    mail: AccountMail = Provide[Container.account_mail],
+    tokens: FormTokens = Provide[Container.form_tokens],
+) -> web.Response:
+    fields = await _token_action(request, tokens, "reset", "newPassword")
+    if fields is None:
+        return _token_form(request, tokens, "reset", FORM_EXPIRED, 403)
+    try:
+        await mail.reset(fields["token"], fields["newPassword"], request.remote)
+    except FieldRefused as refused:
+        return _token_form(request, tokens, "reset", " ".join(refused.fields.values()), 422)
+    return _render(request, "done.html", "Password changed", "Every session has ended. Sign in with the new password.")
+
+
+@portal_page
+@inject
+async def verify_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
+    return _token_form(request, tokens, "verify-email")
+
+
+@portal_page
+@inject
+async def verify(
+    request: web.Request,
+    mail: AccountMail = Provide[Container.account_mail],
+    tokens: FormTokens = Provide[Container.form_tokens],
+) -> web.Response:
+    fields = await _token_action(request, tokens, "verify-email")
+    if fields is None:
+        return _token_form(request, tokens, "verify-email", FORM_EXPIRED, 403)
+    try:
+        await mail.verify_address(fields["token"])
+    except FieldRefused as refused:
+        return _token_form(request, tokens, "verify-email", refused.detail, 422)
+    return _render(request, "done.html", "Address verified", "Your email address is verified.")
+
+
+@portal_page
+@inject
+async def not_me_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
+    return _token_form(request, tokens, "not-me")
+
+
+@portal_page
+@inject
+async def not_me(
+    request: web.Request,
+    mail: AccountMail = Provide[Container.account_mail],
+    tokens: FormTokens = Provide[Container.form_tokens],
+) -> web.Response:
+    fields = await _token_action(request, tokens, "not-me")
+    if fields is None:
+        return _token_form(request, tokens, "not-me", FORM_EXPIRED, 403)
+    try:
+        await mail.not_me(fields["token"])
+    except FieldRefused as refused:
+        return _token_form(request, tokens, "not-me", refused.detail, 422)
+    return _render(request, "done.html", "Sessions ended", NOT_ME_DONE)
