@@ -51,7 +51,11 @@ async def read_fields(
     allowed = (*names, *optional)
     if one_of:
         sent = [name for name in names if name in data]
-        errors = [] if len(sent) == 1 else [{"pointer": "#", "detail": f"send exactly one of {', '.join(names)}"}]
+        errors = (
+            []
+            if len(sent) == 1
+            else [{"pointer": f"#/{names[0]}", "detail": f"send exactly one of {', '.join(names)}"}]
+        )
         names = tuple(sent)
     else:
         errors = [{"pointer": f"#/{name}", "detail": "is required"} for name in names if name not in data]
