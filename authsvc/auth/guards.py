@@ -46,7 +46,7 @@ class SessionGuard:
             return None
         authenticated = await self._auth.authenticate(*ids, touch=touch)
         if authenticated is not None and authenticated.renewed:
-            await self._cookies.renew(request)
+            await self._cookies.renew(request, ids)
         return authenticated
 
     def middleware(self) -> Middleware:
