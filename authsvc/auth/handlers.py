@@ -18,13 +18,13 @@ from authsvc.bodies import read_fields
 from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import NotFound, Unauthorized
-from authsvc.middlewares import csrf_exempt, gateway_check
+from authsvc.middlewares import client_address, csrf_checked, csrf_exempt, gateway_check
 
 audit = logging.getLogger("authsvc.audit")
 
 
 def client_info(request: web.Request) -> ClientInfo:
-    return ClientInfo(ip=request.remote, user_agent=request.headers.get("User-Agent"))
+    return ClientInfo(ip=client_address(request), user_agent=request.headers.get("User-Agent"))
 
 
 @inject
@@ -42,13 +42,14 @@ async def login(
     return web.json_response({"User": user_view(user), "msg": "User logged in"})
 
 
+@csrf_checked
 @inject
 async def logout(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
 ) -> web.Response:
-    if (ids := cookies.read(request)) is not None:
+    for ids in cookies.read_all(request):  # a planted second cookie must not keep the real session alive
         await auth.logout(ids.session_id)
     await cookies.clear(request)
     return web.json_response({"msg": "The user session has ended"})
