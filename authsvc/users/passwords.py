@@ -37,31 +37,52 @@ def _hash_sync(password: str, cost: int) -> str:
     return PREFIX + bcrypt.hashpw(_prehash(password), bcrypt.gensalt(cost)).decode("ascii")
 
 
-def _verify_sync(password: str, stored: str) -> bool:
+def _verify_sync(password: str, stored: str) -> tuple[bool, int | None]:
+    """Whether the password matches, and the cost of the bcrypt work done (None: none was done)."""
     try:
         if stored.startswith(PREFIX):
-            return bcrypt.checkpw(_prehash(password), stored[len(PREFIX) :].encode("ascii"))
+            bcrypt_hash = stored[len(PREFIX) :]
+            return bcrypt.checkpw(_prehash(password), bcrypt_hash.encode("ascii")), _cost_of(bcrypt_hash)
         if stored.startswith(LEGACY_PREFIXES):
             # node's bcrypt hashed the UTF-8 bytes and ignored everything past 72 of them.
-            return bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], stored.encode("ascii"))
-    except ValueError:  # a malformed stored hash never matches
-        return False
-    return False
+            return bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], stored.encode("ascii")), _cost_of(stored)
+    except (ValueError, UnicodeEncodeError):  # a malformed stored hash never matches
+        return False, None
+    return False, None
 
 
 class PasswordHasher:
-    """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL)."""
+    """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL).
+
+    Every check costs what one check at the configured cost costs: a cheaper stored hash (a tutorial account's
+    ``$2a$10$``, a malformed one) is topped up with dummy checks at costs s, s+1, ..., cost-1, since
+    2^s + (2^s + ... + 2^(cost-1)) = 2^cost. So a wrong password on a legacy account answers as slowly as an unknown
+    user, and timing does not tell unmigrated accounts apart.
+    """
 
     def __init__(self, executor: Executor, cost: int) -> None:
         self._executor = executor
         self.cost = cost
+        self._dummy_hashes: dict[int, bytes] = {}
         self._dummy_hash = _hash_sync("dummy password for unknown users", cost)
 
     async def hash(self, password: str) -> str:
         return await asyncio.get_running_loop().run_in_executor(self._executor, _hash_sync, password, self.cost)
 
     async def verify(self, password: str, stored: str) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, _verify_sync, password, stored)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, self._verify_evenly, password, stored)
+
+    def _verify_evenly(self, password: str, stored: str) -> bool:
+        matched, spent = _verify_sync(password, stored)
+        for cost in range(spent, self.cost) if spent is not None else (self.cost,):
+            bcrypt.checkpw(b"top-up", self._dummy_at(cost))
+        return matched
+
+    def _dummy_at(self, cost: int) -> bytes:
+        dummy = self._dummy_hashes.get(cost)
+        if dummy is None:  # made once per cost; a race only makes it twice
+            dummy = self._dummy_hashes[cost] = bcrypt.hashpw(b"top-up", bcrypt.gensalt(max(4, cost)))
+        return dummy
 
     async def verify_dummy(self, password: str) -> None:
         """Spend the time a real check takes, so an unknown user answers as slowly as a wrong password."""
