@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from authsvc.auth.audit import AccountPseudonyms
 from authsvc.auth.models import SessionRecord
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
@@ -44,8 +45,10 @@ class AuthService:
         throttle: LoginThrottle,
         clock: Clock,
         metrics: Metrics,
+        pseudonyms: AccountPseudonyms,
     ) -> None:
         self._metrics = metrics
+        self._pseudonyms = pseudonyms
         self._users = users
         self._hasher = hasher
         self._policy = policy
@@ -76,13 +79,15 @@ class AuthService:
             await self._throttle.check(username, client.ip)
         except TooManyRequests:
             self._metrics.login("throttled")
-            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
+            account = self._pseudonyms.of(username)
+            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip, "account": account})
             raise
         user = await self._users.find_by_username(username)
         if not await self._check_password(user, password) or user is None:
             await self._throttle.failed(username, client.ip)
             self._metrics.login("failure")
-            audit.info("login failed", extra={"event": "login.failure", "ip": client.ip})
+            account = self._pseudonyms.of(username)
+            audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
             raise Unauthorized(INVALID_CREDENTIALS)
         await self._throttle.succeeded(username)
         self._metrics.login("success")
