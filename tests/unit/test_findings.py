@@ -1,0 +1,482 @@
+"""Issue 10's security review, one regression test (or more) per numbered finding, over HTTP against the app.
+
+The numbers are the review's ("Why", 1-9). Each test failed on the code the review was made against. Finding 3 on
+MongoDB documents is in tests/contract/test_findings_mongo.py; the process-level parts of finding 8 (protocol errors,
+check-config) are in tests/e2e/test_findings_process.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import statistics
+import time
+from typing import Any
+
+import aiohttp
+import bcrypt
+import pytest
+from aiohttp.test_utils import TestClient, make_mocked_request
+
+from authsvc.app import create_app
+from authsvc.auth.service import ClientInfo
+from authsvc.config import ConfigError, load_settings
+from authsvc.containers import Container
+from authsvc.errors import TooManyRequests, Unauthorized
+from tests.helpers import TEST_KEY, ManualClock, free_port
+from tests.unit.test_security_http import PASSWORD, cookie_value, signup_and_login
+
+Client = TestClient[Any, Any]
+CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
+
+
+async def two_users_logged_in(client: Client) -> tuple[str, str]:
+    """Arrange: alice (the victim) and mallory (the attacker) each hold a live session; the jar holds neither."""
+    victim = await signup_and_login(client, "alice")
+    client.session.cookie_jar.clear()
+    attacker = await signup_and_login(client, "mallory")
+    client.session.cookie_jar.clear()
+    return victim, attacker
+
+
+# Finding 1: two cookies of our name were read by two parsers (a session swap, a logout that ended only one).
+
+
+async def test_finding1_duplicate_session_cookies_are_unauthenticated(client: Client) -> None:
+    victim, attacker = await two_users_logged_in(client)
+    for header in (f"sid={victim}; sid={attacker}", f"sid={attacker}; theme=dark; sid={victim}"):
+        for path in ("/users/protected", "/auth/session", "/auth/verify", "/users/me/sessions"):
+            response = await client.get(path, headers={"Cookie": header})
+            assert response.status == 401, (path, header)
+            assert "Set-Cookie" not in response.headers
+    assert (await client.get("/users/protected", headers={"Cookie": f"sid={victim}"})).status == 200
+
+
+async def test_finding1_account_deletion_with_two_cookies_deletes_nothing(client: Client) -> None:
+    victim, attacker = await two_users_logged_in(client)
+    both = {"Cookie": f"sid={victim}; sid={attacker}"}
+    assert (await client.delete("/users/me", json={"password": PASSWORD}, headers=both)).status == 401
+    for cookie in (victim, attacker):
+        assert (await client.get("/users/protected", headers={"Cookie": f"sid={cookie}"})).status == 200
+
+
+async def test_finding1_logout_ends_every_session_named(client: Client) -> None:
+    victim, attacker = await two_users_logged_in(client)
+    logout = await client.post("/users/logout", headers={"Cookie": f"sid={victim}; sid={attacker}"})
+    assert logout.status == 200 and "Max-Age=0" in logout.headers["Set-Cookie"]
+    for cookie in (victim, attacker):
+        assert (await client.get("/users/protected", headers={"Cookie": f"sid={cookie}"})).status == 401
+
+
+async def test_finding1_renewal_reissues_the_session_that_was_authenticated(
+    client: Client, container: Container, clock: ManualClock
+) -> None:
+    victim, _ = await two_users_logged_in(client)
+    clock.advance(200)  # past renew_after (10% of 1800 s)
+    renewed = await client.get("/users/protected", headers={"Cookie": f"sid={victim}"})
+    assert renewed.status == 200
+    cookies = container.session_cookies()
+    reissued = cookie_value(renewed.headers["Set-Cookie"])
+    assert reissued != victim and cookies.session_ids(reissued) == cookies.session_ids(victim)
+
+
+def test_finding1_aiohttp_session_reads_our_cookie_with_our_parser(container: Container) -> None:
+    cookies = container.session_cookies()
+    for header, expected in [("sid=a; sid=b", None), ("x=1; sid=b", "b"), ('sid="c"', "c"), ("sidx=d", None)]:
+        request = make_mocked_request("GET", "/", headers={"Cookie": header})
+        assert cookies.load_cookie(request) == cookies.value_in(header) == expected
+
+
+def test_finding1_staging_names_the_cookie_with_the_host_prefix() -> None:
+    environ = {"AUTHSVC__SESSION__KEYS": TEST_KEY}
+    assert load_settings(env="staging", environ=environ).session.host_prefix is True
+
+
+# Finding 2: GET (and HEAD) /users/logout worked cross-site.
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://evil.example"},
+        {"Referer": "http://evil.example/page"},
+        {"Sec-Fetch-Site": "cross-site", "Referer": "http://evil.example/"},
+    ],
+)
+async def test_finding2_cross_site_get_logout_is_refused(client: Client, headers: dict[str, str]) -> None:
+    await signup_and_login(client)
+    response = await client.get("/users/logout", headers=headers)
+    assert response.status == 403 and response.content_type == "application/problem+json"
+    assert (await client.get("/users/protected")).status == 200
+
+
+async def test_finding2_same_site_get_logout_still_works(client: Client) -> None:
+    await signup_and_login(client)
+    same = {"Sec-Fetch-Site": "same-origin", "Referer": f"http://{client.host}:{client.port}/app"}
+    assert (await client.get("/users/logout", headers=same)).status == 200
+    assert (await client.get("/users/protected")).status == 401
+
+
+async def test_finding2_head_logout_is_not_served(client: Client) -> None:
+    await signup_and_login(client)
+    assert (await client.head("/users/logout")).status == 405
+    assert (await client.get("/users/protected")).status == 200
+
+
+# Finding 4: a wrong password on a legacy low-cost hash answered faster than an unknown user.
+
+
+async def test_finding4_unknown_user_and_legacy_cost_user_take_equal_time(make_container: Any) -> None:
+    # Configured cost 10 against a tutorial hash of cost 4: 64 times less bcrypt work without the top-up.
+    container = make_container(
+        passwords={"bcrypt_cost": 10}, throttle={"account_max_failures": 100, "ip_max_failures": 1000}
+    )
+    legacy = bcrypt.hashpw(b"the tutorial's password", bcrypt.gensalt(4)).decode().replace("$2b$", "$2a$", 1)
+    await container.users_repository().create("legacy", legacy, 0.0)
+    await container.users_repository().create("malformed", "$2a$04$not-a-hash", 0.0)
+    auth = container.auth_service()
+
+    async def seconds(name: str) -> float:
+        started = time.perf_counter()
+        with pytest.raises(Unauthorized):
+            await auth.login(name, "wrong password", CLIENT)
+        return time.perf_counter() - started
+
+    timings: dict[str, list[float]] = {"legacy": [], "malformed": [], "nobody": []}
+    for _ in range(7):
+        for name, samples in timings.items():
+            samples.append(await seconds(name))
+    unknown = statistics.median(timings["nobody"])
+    for name in ("legacy", "malformed"):
+        ratio = statistics.median(timings[name]) / unknown
+        assert 0.5 < ratio < 2, f"{name}: {ratio:.2f} times the unknown user's time"
+
+
+# Finding 5: production accepted weak settings (tests/unit/test_config.py has the original refusals).
+
+
+def production(**extra: str) -> dict[str, str]:
+    return {
+        "AUTHSVC__SESSION__KEYS": TEST_KEY,
+        "AUTHSVC__INTROSPECTION__TOKENS": "billing:" + "t" * 40,
+        "AUTHSVC__LOGGING__AUDIT_KEY": "a" * 40,
+        **extra,
+    }
+
+
+@pytest.mark.parametrize(
+    ("environ", "named"),
+    [
+        ({"AUTHSVC__SERVER__TRUSTED_PROXIES": '["0.0.0.0/0"]'}, ["server.trusted_proxies", "/8"]),
+        ({"AUTHSVC__SERVER__TRUSTED_PROXIES": '["10.0.0.0/7"]'}, ["server.trusted_proxies", "/8"]),
+        ({"AUTHSVC__SERVER__TRUSTED_PROXIES": '["::/0"]'}, ["server.trusted_proxies", "/32"]),
+        ({"AUTHSVC__PASSWORDS__BCRYPT_COST": "4"}, ["passwords.bcrypt_cost", "10"]),
+        ({"AUTHSVC__PASSWORDS__BCRYPT_COST": "9"}, ["passwords.bcrypt_cost", "10"]),
+        ({"AUTHSVC__PASSWORDS__MIN_LENGTH": "1"}, ["passwords.min_length", "8"]),
+        ({"AUTHSVC__PASSWORDS__MIN_LENGTH": "7"}, ["passwords.min_length", "8"]),
+        ({"AUTHSVC__PASSWORDS__REJECT_COMMON": "false"}, ["passwords.reject_common"]),
+        (
+            {"AUTHSVC__SESSION__IDLE_TIMEOUT": "86401", "AUTHSVC__SESSION__ABSOLUTE_LIFETIME": "86401"},
+            ["session.idle_timeout", "86400"],
+        ),
+        ({"AUTHSVC__SESSION__ABSOLUTE_LIFETIME": "2592001"}, ["session.absolute_lifetime", "2592000"]),
+        ({"AUTHSVC__CSRF__ALLOWED_ORIGINS": '["null"]'}, ["csrf.allowed_origins", "'null'"]),
+        ({"AUTHSVC__CSRF__ALLOWED_ORIGINS": '["http://app.example"]'}, ["csrf.allowed_origins", "https://"]),
+        ({"AUTHSVC__LOGGING__AUDIT_KEY": ""}, ["logging.audit_key"]),
+    ],
+)
+def test_finding5_production_refuses_weak_settings_naming_key_and_limit(
+    environ: dict[str, str], named: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_settings(env="production", environ=production(**environ))
+    for text in named:
+        assert text in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"AUTHSVC__SERVER__TRUSTED_PROXIES": '["10.0.0.0/8", "2001:db8::/32"]'},
+        {"AUTHSVC__SERVER__TRUSTED_PROXIES": '["0.0.0.0/0"]', "AUTHSVC__SERVER__TRUSTED_PROXIES_ANY": "true"},
+        {"AUTHSVC__PASSWORDS__BCRYPT_COST": "10", "AUTHSVC__PASSWORDS__MIN_LENGTH": "8"},
+        {"AUTHSVC__SESSION__IDLE_TIMEOUT": "86400", "AUTHSVC__SESSION__ABSOLUTE_LIFETIME": "2592000"},
+        {"AUTHSVC__CSRF__ALLOWED_ORIGINS": '["https://app.example"]'},
+    ],
+)
+def test_finding5_production_accepts_settings_at_the_limits(environ: dict[str, str]) -> None:
+    load_settings(env="production", environ=production(**environ))
+
+
+def test_finding5_development_keeps_its_latitude() -> None:
+    settings = load_settings(
+        environ={"AUTHSVC__PASSWORDS__BCRYPT_COST": "4", "AUTHSVC__SERVER__TRUSTED_PROXIES": '["0.0.0.0/0"]'}
+    )
+    assert settings.passwords.bcrypt_cost == 4
+
+
+# Finding 6: cookie values were malleable (Fernet's decoder skips characters outside base64url).
+
+
+@pytest.mark.parametrize("junk", ["!", "*", "\\", "%", ".", " "])
+async def test_finding6_cookie_with_inserted_characters_is_refused(client: Client, junk: str) -> None:
+    cookie = await signup_and_login(client)
+    client.session.cookie_jar.clear()
+    assert (await client.get("/users/protected", headers={"Cookie": f"sid={cookie}"})).status == 200
+    tampered = cookie[:20] + junk + cookie[20:]
+    assert (await client.get("/users/protected", headers={"Cookie": f"sid={tampered}"})).status == 401
+
+
+def test_finding6_only_strict_base64url_values_are_decoded_or_cached(container: Container) -> None:
+    cookies = container.session_cookies()
+    assert cookies.session_ids("gAAAAA!!!") is None and cookies.session_ids("abc=def") is None
+    for n in range(100):
+        cookies.session_ids(f"gAAAAA{'*' * n}")
+    assert cookies._decoded == {}
+
+
+# Finding 7: sessions per user were unbounded.
+
+
+async def test_finding7_login_beyond_the_limit_ends_the_least_recently_used_session(
+    make_container: Any, clock: ManualClock
+) -> None:
+    container = make_container(session={"max_per_user": 3})
+    await container.users_service().signup("alice", PASSWORD)
+    auth = container.auth_service()
+    user, first = await auth.login("alice", PASSWORD, CLIENT)
+    clock.advance(1)
+    _, second = await auth.login("alice", PASSWORD, CLIENT)
+    clock.advance(1)
+    _, third = await auth.login("alice", PASSWORD, CLIENT)
+    clock.advance(200)
+    assert await auth.authenticate(first, user.id) is not None  # renews: now the most recently used
+    _, fourth = await auth.login("alice", PASSWORD, CLIENT)
+    assert await auth.authenticate(second, user.id) is None
+    for live in (first, third, fourth):
+        assert await auth.authenticate(live, user.id) is not None
+    assert len(await auth.list_sessions(user.id)) == 3
+
+
+async def test_finding7_sessions_list_is_bounded(make_container: Any, aiohttp_client: Any) -> None:
+    client = await aiohttp_client(create_app(make_container(session={"max_per_user": 5})))
+    await signup_and_login(client)
+    for _ in range(12):
+        client.session.cookie_jar.clear()
+        assert (await client.post("/users/login", json={"username": "alice", "password": PASSWORD})).status == 200
+    sessions = (await (await client.get("/users/me/sessions")).json())["sessions"]
+    assert len(sessions) == 5 and sum(s["current"] for s in sessions) == 1
+
+
+# Finding 8: the edges.
+
+
+@pytest.fixture
+async def proxied(make_container: Any, aiohttp_client: Any) -> Client:
+    """The app behind a trusted proxy on 127.0.0.1 (the test client's address)."""
+    client: Client = await aiohttp_client(create_app(make_container(server={"trusted_proxies": ["127.0.0.1/32"]})))
+    return client
+
+
+async def test_finding8_no_server_header(client: Client) -> None:
+    for response in (await client.get("/healthz"), await client.get("/nowhere"), await client.post("/users/login")):
+        assert "Server" not in response.headers
+
+
+async def test_finding8_forwarded_proto_alone_is_believed_from_a_trusted_proxy(proxied: Client) -> None:
+    await proxied.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    origin = {"X-Forwarded-Proto": "https", "Origin": f"https://{proxied.host}:{proxied.port}"}
+    login = await proxied.post("/users/login", json={"username": "alice", "password": PASSWORD}, headers=origin)
+    assert login.status == 200
+    assert login.headers["Strict-Transport-Security"].startswith("max-age=")
+    plain = await proxied.post(
+        "/users/login", json={"username": "alice", "password": PASSWORD}, headers=origin | {"X-Forwarded-Proto": "http"}
+    )
+    assert plain.status == 403  # an https Origin on a plain-http request is cross-origin
+    bad = await proxied.get("/healthz", headers={"X-Forwarded-Proto": "gopher"})
+    assert bad.status == 400 and bad.content_type == "application/problem+json"
+
+
+async def test_finding8_forwarded_proto_alone_is_ignored_from_an_untrusted_peer(client: Client) -> None:
+    response = await client.get("/healthz", headers={"X-Forwarded-Proto": "https"})
+    assert "Strict-Transport-Security" not in response.headers
+
+
+async def test_finding8_ipv6_scope_ids_are_dropped(proxied: Client) -> None:
+    await proxied.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    for n in range(10):  # the per-IP limit: one client, whatever interface id it adds
+        scoped = {"X-Forwarded-For": f"fe80::1%{n}"}
+        await proxied.post("/users/login", json={"username": "alice", "password": "wrong!!!"}, headers=scoped)
+    throttled = await proxied.post(
+        "/users/login", json={"username": "alice", "password": PASSWORD}, headers={"X-Forwarded-For": "fe80::1%99"}
+    )
+    assert throttled.status == 429
+    login = await proxied.post(
+        "/users/login", json={"username": "alice", "password": PASSWORD}, headers={"X-Forwarded-For": "fe80::2%eth0"}
+    )
+    assert login.status == 200
+    sessions = (await (await proxied.get("/users/me/sessions")).json())["sessions"]
+    assert [s["ip"] for s in sessions] == ["fe80::2"]
+
+
+async def test_finding8_audit_names_the_targeted_account_by_a_keyed_hash(
+    make_container: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = "k" * 40
+    container = make_container(logging={"audit_key": key}, throttle={"account_max_failures": 1})
+    await container.users_service().signup("alice", PASSWORD)
+    auth = container.auth_service()
+    with caplog.at_level(logging.INFO, logger="authsvc.audit"):
+        with pytest.raises(Unauthorized):
+            await auth.login("ALICE", "wrong password", CLIENT)
+        with pytest.raises(TooManyRequests):
+            await auth.login("alice", PASSWORD, CLIENT)
+    expected = hmac.new(key.encode(), b"alice", hashlib.sha256).hexdigest()[:32]
+    lines = {record.__dict__["event"]: record for record in caplog.records if "event" in record.__dict__}
+    for event in ("login.failure", "login.throttled"):
+        assert lines[event].__dict__["account"] == expected
+        assert "alice" not in str(lines[event].__dict__).lower()
+
+
+def test_finding8_audit_key_is_required_outside_development(make_container: Any) -> None:
+    with pytest.raises(ConfigError, match=r"logging\.audit_key"):
+        make_container(env="staging", session={"keys": [TEST_KEY]}).audit_pseudonyms()
+    development = make_container()
+    assert development.audit_pseudonyms().of("alice") != make_container().audit_pseudonyms().of("alice")
+
+
+async def test_finding8_metrics_port_serves_metrics_apart(make_container: Any, aiohttp_client: Any) -> None:
+    port = free_port()
+    client = await aiohttp_client(create_app(make_container(server={"metrics_port": port})))
+    assert (await client.get("/metrics")).status == 404
+    async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/metrics") as metrics:
+        assert metrics.status == 200
+        assert "authsvc_logins" in await metrics.text()
+        assert metrics.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_finding8_forwarded_host_keeps_the_forwarded_client_and_scheme(proxied: Client) -> None:
+    await proxied.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "other.example"}
+    login = await proxied.post("/users/login", json={"username": "alice", "password": PASSWORD}, headers=forwarded)
+    assert login.status == 200
+    assert login.headers["Strict-Transport-Security"].startswith("max-age=")
+    sessions = (await (await proxied.get("/users/me/sessions")).json())["sessions"]
+    assert sessions[0]["ip"] == "203.0.113.9"
+
+
+# Finding 9: survivors of the mutation run, each killed by asserting the behaviour it stood for.
+
+
+async def test_finding9_forwarded_for_is_ignored_from_an_untrusted_peer_with_proxies_configured(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    client = await aiohttp_client(create_app(make_container(server={"trusted_proxies": ["10.0.0.0/8"]})))
+    await client.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    spoofed = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    login = await client.post("/users/login", json={"username": "alice", "password": PASSWORD}, headers=spoofed)
+    assert "Strict-Transport-Security" not in login.headers
+    sessions = (await (await client.get("/users/me/sessions")).json())["sessions"]
+    assert sessions[0]["ip"] == "127.0.0.1"
+
+
+async def test_finding9_purge_does_not_reset_throttle_counters(make_container: Any, clock: ManualClock) -> None:
+    container = make_container(throttle={"account_max_failures": 3, "ip_max_failures": 100})
+    await container.users_service().signup("alice", PASSWORD)
+    auth = container.auth_service()
+    for _ in range(3):
+        with pytest.raises(Unauthorized):
+            await auth.login("alice", "wrong password", CLIENT)
+    await container.storage().purge_expired(clock.now())
+    with pytest.raises(TooManyRequests):
+        await auth.login("alice", PASSWORD, CLIENT)
+
+
+async def test_finding9_account_deletion_removes_the_session_records(container: Container) -> None:
+    await container.users_service().signup("alice", PASSWORD)
+    auth = container.auth_service()
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    await auth.login("alice", PASSWORD, CLIENT)
+    authenticated = await auth.authenticate(session_id, user.id)
+    assert authenticated is not None
+    await auth.delete_account(authenticated, PASSWORD)
+    assert await container.sessions_repository().list_for_user(user.id, container.clock().now()) == []
+
+
+@pytest.mark.parametrize("referer", ["http://[::1", "http://exa mple.com:99999/", "http://[not-an-ip]/"])
+async def test_finding9_unparsable_referer_is_refused(client: Client, referer: str) -> None:
+    await signup_and_login(client)
+    assert (await client.post("/users/logout", headers={"Referer": referer})).status == 403
+    assert (await client.get("/users/protected")).status == 200
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "PATCH", "DELETE"])
+async def test_finding9_every_unsafe_method_is_origin_checked(client: Client, method: str) -> None:
+    await signup_and_login(client)
+    response = await client.request(method, "/users/me", headers={"Origin": "https://evil.example"})
+    assert response.status == 403
+
+
+async def test_finding9_duplicate_json_keys_are_refused(client: Client) -> None:
+    await client.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    body = f'{{"username": "alice", "password": "{PASSWORD}", "password": "{PASSWORD}"}}'
+    response = await client.post("/users/login", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert (await response.json())["detail"] == "The body is not valid JSON."
+
+
+async def test_finding9_clients_without_an_address_share_no_ip_bucket(make_container: Any) -> None:
+    container = make_container(throttle={"account_max_failures": 100, "ip_max_failures": 2})
+    await container.users_service().signup("alice", PASSWORD)
+    auth = container.auth_service()
+    nowhere = ClientInfo(ip=None)
+    for name in ("bob", "carol", "dave"):
+        with pytest.raises(Unauthorized):
+            await auth.login(name, "wrong password", nowhere)
+    await auth.login("alice", PASSWORD, nowhere)
+
+
+async def test_finding9_every_audit_event_is_logged(
+    make_container: Any, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    token = "t" * 40
+    container = make_container(
+        introspection={"enabled": True, "tokens": [{"name": "billing", "token": token}]},
+        throttle={"account_max_failures": 2},
+    )
+    client = await aiohttp_client(create_app(container))
+    with caplog.at_level(logging.INFO, logger="authsvc.audit"):
+        cookie = await signup_and_login(client)
+        client.session.cookie_jar.clear()
+        assert (await client.post("/users/login", json={"username": "alice", "password": PASSWORD})).status == 200
+        listed = (await (await client.get("/users/me/sessions")).json())["sessions"]
+        other = next(s["id"] for s in listed if not s["current"])
+        assert (await client.delete(f"/users/me/sessions/{other}")).status == 200
+        assert (await client.delete("/users/me/sessions")).status == 200
+        auth = {"Authorization": f"Bearer {token}"}
+        await client.post("/internal/sessions/introspect", json={"session": cookie}, headers=auth)
+        new = {"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"}
+        assert (await client.post("/users/me/password", json=new)).status == 200
+        assert (await client.delete("/users/me", json={"password": "a brand new passphrase"})).status == 200
+        await signup_and_login(client, "bob")
+        assert (await client.post("/users/logout")).status == 200
+        for _ in range(3):
+            await client.post("/users/login", json={"username": "bob", "password": "wrong password"})
+        assert await container.auth_service().end_sessions_of("bob") == 0
+    events = [record.__dict__.get("event") for record in caplog.records]
+    for event in (
+        "signup",
+        "login.success",
+        "login.failure",
+        "login.throttled",
+        "session.revoke",
+        "session.revoke_all",
+        "introspect",
+        "password.change",
+        "account.delete",
+        "logout",
+    ):
+        assert event in events, event
+    assert events.count("session.revoke_all") == 2  # the user's, then the administrator's
