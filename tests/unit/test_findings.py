@@ -12,18 +12,23 @@ import hmac
 import logging
 import statistics
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
 import bcrypt
 import pytest
 from aiohttp.test_utils import TestClient, make_mocked_request
+from bson import ObjectId
+from hypothesis import given
+from hypothesis import strategies as st
 
 from authsvc.app import create_app
 from authsvc.auth.service import ClientInfo
 from authsvc.config import ConfigError, load_settings
 from authsvc.containers import Container
 from authsvc.errors import TooManyRequests, Unauthorized
+from authsvc.storage.mongo.users import _user
 from tests.helpers import TEST_KEY, ManualClock, free_port
 from tests.unit.test_security_http import PASSWORD, cookie_value, signup_and_login
 
@@ -480,3 +485,46 @@ async def test_finding9_every_audit_event_is_logged(
     ):
         assert event in events, event
     assert events.count("session.revoke_all") == 2  # the user's, then the administrator's
+
+
+# Finding 3: the MongoDB mapping of user documents, fuzzed over document shapes (tests/contract has it on a server).
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=True),
+    st.text(max_size=20),
+    st.binary(max_size=8),
+    st.builds(ObjectId),
+    st.datetimes(),
+    st.datetimes(timezones=st.just(UTC)),
+)
+VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner))
+FIELDS = st.sampled_from(["_id", "username", "password", "createdAt", "updatedAt", "__v", "other"])
+
+
+@given(st.dictionaries(FIELDS, VALUES))
+def test_finding3_any_document_shape_maps_to_a_user_or_to_none(doc: dict[str, Any]) -> None:
+    user = _user(doc)
+    if user is not None:
+        assert isinstance(user.id, str) and isinstance(user.username, str) and isinstance(user.password_hash, str)
+        assert isinstance(user.created_at, float) and isinstance(user.updated_at, float)
+        assert user.username == doc["username"] and user.password_hash == doc["password"]
+
+
+@given(
+    st.builds(ObjectId),
+    st.text(min_size=1, max_size=20),
+    st.text(max_size=60),
+    st.none() | st.datetimes(min_value=datetime(1971, 1, 1), timezones=st.just(UTC)),
+)
+def test_finding3_documents_of_the_tutorials_shape_always_map(
+    object_id: ObjectId, username: str, password: str, created: datetime | None
+) -> None:
+    doc: dict[str, Any] = {"_id": object_id, "username": username, "password": password, "__v": 0}
+    if created is not None:
+        doc["createdAt"] = doc["updatedAt"] = created
+    user = _user(doc)
+    assert user is not None and user.id == str(object_id)
+    assert user.created_at == (created or object_id.generation_time).timestamp()
