@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test install install-test system-packages lint bench
+.PHONY: run test install install-test system-packages lint bench mutate
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,12 +29,16 @@ system-packages:
 	fi
 
 lint: install-test
-	$(BIN)/ruff check authsvc tests $(wildcard bench)
-	$(BIN)/ruff format --check authsvc tests $(wildcard bench)
+	$(BIN)/ruff check authsvc tests tools/mutate.py $(wildcard bench)
+	$(BIN)/ruff format --check authsvc tests tools/mutate.py $(wildcard bench)
 	$(BIN)/mypy
 
 test: install-test system-packages lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Mutation testing of the security core against the fast tests (minutes; not part of CI): docs/mutation.md.
+mutate: install-test
+	$(BIN)/python tools/mutate.py
 
 bench: install-test system-packages
 	$(BIN)/python -m bench

@@ -528,3 +528,19 @@ def test_finding3_documents_of_the_tutorials_shape_always_map(
     user = _user(doc)
     assert user is not None and user.id == str(object_id)
     assert user.created_at == (created or object_id.generation_time).timestamp()
+
+
+async def test_finding9_forms_are_read_url_encoded_and_multipart(client: Client) -> None:
+    response = await client.post("/users/signup", data=aiohttp.FormData({"username": "alice", "password": PASSWORD}))
+    assert response.status == 201
+    multipart = aiohttp.FormData({"username": "bob", "password": PASSWORD}, default_to_multipart=True)
+    assert (await client.post("/users/signup", data=multipart)).status == 201
+    login = await client.post("/users/login", data={"username": "alice", "password": PASSWORD})
+    assert login.status == 200 and (await login.json())["User"]["userName"] == "alice"
+
+
+async def test_finding9_lone_surrogates_are_refused_per_field(client: Client) -> None:
+    body = '{"username": "alice", "password": "\\ud800 correct horse"}'
+    response = await client.post("/users/signup", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert (await response.json())["errors"] == [{"pointer": "#/password", "detail": "must be valid Unicode text"}]
