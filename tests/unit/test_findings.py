@@ -18,16 +18,22 @@ from typing import Any
 import aiohttp
 import bcrypt
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, make_mocked_request
+from aiohttp_session import get_session, session_middleware
 from bson import ObjectId
+from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
 
 from authsvc.app import create_app
+from authsvc.auth.guards import login_required
+from authsvc.auth.keys import load_session_keys
 from authsvc.auth.service import ClientInfo
 from authsvc.config import ConfigError, load_settings
 from authsvc.containers import Container
 from authsvc.errors import TooManyRequests, Unauthorized
+from authsvc.middlewares import Handler, csrf_checked, csrf_exempt, gateway_check
 from authsvc.storage.mongo.users import _user
 from tests.helpers import TEST_KEY, ManualClock, free_port
 from tests.unit.test_security_http import PASSWORD, cookie_value, signup_and_login
@@ -544,3 +550,119 @@ async def test_finding9_lone_surrogates_are_refused_per_field(client: Client) ->
     response = await client.post("/users/signup", data=body, headers={"Content-Type": "application/json"})
     assert response.status == 400
     assert (await response.json())["errors"] == [{"pointer": "#/password", "detail": "must be valid Unicode text"}]
+
+
+async def test_finding9_login_ends_the_browsers_previous_session(client: Client) -> None:
+    first = await signup_and_login(client)
+    again = await client.post("/users/login", json={"username": "alice", "password": PASSWORD})  # the jar sends first
+    second = cookie_value(again.headers["Set-Cookie"])
+    client.session.cookie_jar.clear()
+    assert (await client.get("/users/protected", headers={"Cookie": f"sid={first}"})).status == 401
+    assert (await client.get("/users/protected", headers={"Cookie": f"sid={second}"})).status == 200
+
+
+async def test_finding9_route_marks_take_effect_on_any_handler(container: Container, aiohttp_client: Any) -> None:
+    def handler() -> Handler:
+        async def answer(request: web.Request) -> web.Response:
+            return web.json_response({"ok": True})
+
+        return answer
+
+    app = create_app(container)
+    app.router.add_get("/t/guarded", login_required(handler()))
+    app.router.add_post("/t/exempt", csrf_exempt(handler()))
+    app.router.add_get("/t/checked", csrf_checked(handler()))
+    app.router.add_post("/t/gateway", gateway_check(handler()))
+    app.router.add_post("/t/plain", handler())
+    client = await aiohttp_client(app)
+    evil = {"Origin": "https://evil.example"}
+    assert (await client.get("/t/guarded")).status == 401
+    assert (await client.post("/t/exempt", headers=evil)).status == 200
+    assert (await client.post("/t/gateway", headers=evil)).status == 200
+    assert (await client.get("/t/checked", headers=evil)).status == 403
+    assert (await client.post("/t/plain", headers=evil)).status == 403
+
+
+async def test_finding9_aiohttp_session_loads_the_session_our_cookie_names(
+    client: Client, container: Container, aiohttp_client: Any
+) -> None:
+    victim, attacker = await two_users_logged_in(client)
+
+    async def show(request: web.Request) -> web.Response:
+        session = await get_session(request)
+        return web.json_response({"new": session.new, **dict(session)})
+
+    app = web.Application(middlewares=[session_middleware(container.session_cookies())])
+    app.router.add_get("/", show)
+    bare = await aiohttp_client(app)
+    ids = container.session_cookies().session_ids(victim)
+    assert ids is not None
+    loaded = await (await bare.get("/", headers={"Cookie": f"sid={victim}"})).json()
+    assert loaded == {"new": False, "sid": ids.session_id, "uid": ids.user_id}
+    assert await (await bare.get("/", headers={"Cookie": f"sid={victim}; sid={attacker}"})).json() == {"new": True}
+
+
+@pytest.mark.parametrize("plaintext", [b"[1]", b'"text"', b'{"session": [1]}', b"not json", b'{"session": {"sid": 1}}'])
+def test_finding9_our_own_key_on_an_unexpected_payload_yields_no_session(
+    container: Container, plaintext: bytes
+) -> None:
+    forged = Fernet(TEST_KEY.encode()).encrypt(plaintext).decode()
+    assert container.session_cookies().session_ids(forged) is None
+
+
+async def test_finding9_account_deletion_clears_the_cookie(client: Client) -> None:
+    await signup_and_login(client)
+    deleted = await client.delete("/users/me", json={"password": PASSWORD})
+    assert deleted.status == 200 and "Max-Age=0" in deleted.headers["Set-Cookie"]
+
+
+async def test_finding9_introspection_does_not_renew_the_idle_timer(
+    make_container: Any, aiohttp_client: Any, clock: ManualClock
+) -> None:
+    token = "t" * 40
+    container = make_container(introspection={"enabled": True, "tokens": [{"name": "billing", "token": token}]})
+    client = await aiohttp_client(create_app(container))
+    cookie = await signup_and_login(client)
+    client.session.cookie_jar.clear()
+    auth = {"Authorization": f"Bearer {token}"}
+
+    async def active() -> bool:
+        answer = await client.post("/internal/sessions/introspect", json={"session": cookie}, headers=auth)
+        return bool((await answer.json())["active"])
+
+    clock.advance(1000)
+    assert await active()
+    clock.advance(900)  # 1900 s after the last real use: past the idle timeout unless introspection renewed it
+    assert not await active()
+
+
+async def test_finding9_session_handles_are_16_hex_characters_of_the_hash(client: Client) -> None:
+    await signup_and_login(client)
+    (listed,) = (await (await client.get("/users/me/sessions")).json())["sessions"]
+    whoami = await (await client.get("/auth/session")).json()
+    assert len(listed["id"]) == 16 and int(listed["id"], 16) >= 0 and whoami["session"]["id"] == listed["id"]
+
+
+def test_finding9_session_keys_come_from_the_key_file_or_the_list(tmp_path: Any) -> None:
+    first, second = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    key_file = tmp_path / "keys"
+    key_file.write_text(f"\n{first}\n  {second}  \n\n")
+    assert load_session_keys([TEST_KEY], str(key_file), "production") == [first.encode(), second.encode()]
+    assert load_session_keys([first], None, "production") == [first.encode()]
+    with pytest.raises(ConfigError, match="cannot be read"):
+        load_session_keys([], str(tmp_path / "missing"), "development")
+    with pytest.raises(ConfigError, match="key 2 is not a Fernet key"):
+        load_session_keys([first, "not a key"], None, "development")
+
+
+@pytest.mark.parametrize("env", ["staging", "production"])
+def test_finding9_session_key_is_required_outside_development(env: str) -> None:
+    with pytest.raises(ConfigError, match="required outside development"):
+        load_session_keys([], None, env)
+
+
+def test_finding9_development_makes_a_throw_away_session_key(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING):
+        (key,) = load_session_keys([], None, "development")
+    Fernet(key)
+    assert "throw-away key" in caplog.text and key.decode() not in caplog.text
