@@ -71,8 +71,7 @@ class SessionCookies(AbstractStorage):
     async def renew(self, request: web.Request, ids: SessionIds) -> None:
         """Re-issue the cookie of the session that was authenticated, with a fresh max age."""
         session = await get_session(request)
-        session["sid"], session["uid"] = ids
-        session.changed()
+        session["sid"], session["uid"] = ids  # marks it changed: aiohttp-session writes the cookie afresh
 
     async def clear(self, request: web.Request) -> None:
         (await get_session(request)).invalidate()

@@ -7,6 +7,7 @@ check-config) are in tests/e2e/test_findings_process.py.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import logging
@@ -33,7 +34,14 @@ from authsvc.auth.service import ClientInfo
 from authsvc.config import ConfigError, load_settings
 from authsvc.containers import Container
 from authsvc.errors import TooManyRequests, Unauthorized
-from authsvc.middlewares import Handler, csrf_checked, csrf_exempt, gateway_check
+from authsvc.middlewares import (
+    Handler,
+    csrf_checked,
+    csrf_exempt,
+    forwarded_middleware,
+    gateway_check,
+    without_zone,
+)
 from authsvc.storage.mongo.users import _user
 from tests.helpers import TEST_KEY, ManualClock, free_port
 from tests.unit.test_security_http import PASSWORD, cookie_value, signup_and_login
@@ -666,3 +674,120 @@ def test_finding9_development_makes_a_throw_away_session_key(caplog: pytest.LogC
         (key,) = load_session_keys([], None, "development")
     Fernet(key)
     assert "throw-away key" in caplog.text and key.decode() not in caplog.text
+
+
+async def test_finding9_audit_says_only_what_happened(client: Client, caplog: pytest.LogCaptureFixture) -> None:
+    await signup_and_login(client)
+    with caplog.at_level(logging.INFO, logger="authsvc.audit"):
+        assert (await client.delete("/users/me/sessions/0123456789abcdef")).status == 404
+        client.session.cookie_jar.clear()
+        assert (await client.post("/users/logout")).status == 200  # no session: nothing ended
+    assert [r.__dict__.get("event") for r in caplog.records if r.name == "authsvc.audit"] == []
+
+
+async def test_finding9_aiohttp_errors_become_problem_json(container: Container, aiohttp_client: Any) -> None:
+    async def teapot(request: web.Request) -> web.Response:
+        raise web.HTTPBadRequest(text="a reason of our own")
+
+    async def moved(request: web.Request) -> web.Response:
+        raise web.HTTPFound("/healthz")
+
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    app = create_app(container)
+    app.router.add_get("/t/teapot", teapot)
+    app.router.add_get("/t/moved", moved)
+    app.router.add_get("/t/broken", broken)
+    client = await aiohttp_client(app)
+    missing = await client.get("/nowhere")
+    assert missing.content_type == "application/problem+json"
+    assert await missing.json() == {"type": "about:blank", "title": "Not Found", "status": 404, "instance": "/nowhere"}
+    wrong = await client.put("/users/signup")
+    assert wrong.status == 405 and wrong.headers["Allow"] == "POST"
+    assert (await wrong.json())["title"] == "Method Not Allowed"
+    assert (await (await client.get("/t/teapot")).json())["detail"] == "a reason of our own"
+    redirect = await client.get("/t/moved", allow_redirects=False)
+    assert redirect.status == 302 and redirect.headers["Location"] == "/healthz"
+    crashed = await client.get("/t/broken")
+    assert crashed.status == 500 and (await crashed.json())["title"] == "Internal Server Error"
+    assert "a bug" not in await crashed.text()
+
+
+async def test_finding9_unhandled_errors_are_logged(
+    container: Container, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    app = create_app(container)
+    app.router.add_get("/t/broken", broken)
+    client = await aiohttp_client(app)
+    with caplog.at_level(logging.ERROR, logger="authsvc"):
+        await client.get("/t/broken")
+    assert any(r.getMessage() == "unhandled error" and r.exc_info for r in caplog.records)
+
+
+async def test_finding9_sessions_list_stays_bounded_after_a_race(container: Container, clock: ManualClock) -> None:
+    registry, repository = container.session_registry(), container.sessions_repository()
+    records = []
+    for n in range(60):  # as if concurrent logins on several replicas had all passed the check
+        record = (await registry.create("u" * 24))[1]
+        records.append(dataclasses.replace(record, id_hash=f"{n:064x}", last_seen_at=clock.now() + n))
+    for record in records:
+        await repository.create(record)
+    listed = await registry.list("u" * 24)
+    assert len(listed) == 50
+    assert {r.id_hash for r in listed} == {r.id_hash for r in records[10:]}  # the 50 most recently used
+    assert [r.created_at for r in listed] == sorted(r.created_at for r in listed)
+
+
+async def test_finding9_metrics_count_throttled_logins_and_revocations(make_container: Any) -> None:
+    container = make_container(throttle={"account_max_failures": 1})
+    await container.users_service().signup("alice", PASSWORD)
+    auth = container.auth_service()
+    await auth.login("alice", PASSWORD, CLIENT)
+    await auth.login("alice", PASSWORD, CLIENT)
+    assert await auth.end_sessions_of("alice") == 2
+    with pytest.raises(Unauthorized):
+        await auth.login("alice", "wrong password", CLIENT)
+    with pytest.raises(TooManyRequests):
+        await auth.login("alice", PASSWORD, CLIENT)
+    text = container.metrics().render().decode()
+    assert 'authsvc_logins_total{outcome="throttled"} 1.0' in text
+    assert "authsvc_sessions_revoked_total 2.0" in text
+
+
+async def test_finding9_a_user_deleted_elsewhere_is_logged_out(container: Container) -> None:
+    await container.users_service().signup("alice", PASSWORD)
+    auth = container.auth_service()
+    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    await container.users_repository().delete(user.id)  # by another replica, or an administrator's script
+    assert await auth.authenticate(session_id, user.id) is None
+    assert await container.sessions_repository().list_for_user(user.id, container.clock().now()) == []
+
+
+async def test_finding9_safe_methods_are_not_origin_checked(client: Client) -> None:
+    await signup_and_login(client)
+    evil = {"Origin": "https://evil.example", "Sec-Fetch-Site": "cross-site"}
+    for path in ("/users/protected", "/healthz", "/auth/session"):
+        assert (await client.get(path, headers=evil)).status == 200, path
+
+
+def test_finding9_zone_ids_are_dropped_and_missing_addresses_stay_missing() -> None:
+    assert without_zone("fe80::1%eth0") == "fe80::1"
+    assert without_zone("192.0.2.1") == "192.0.2.1"
+    assert without_zone(None) is None and without_zone("") == ""
+
+
+async def test_finding9_forwarded_headers_of_a_closed_connection_are_not_read() -> None:
+    seen: list[web.Request] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(request)
+        return web.Response()
+
+    request = make_mocked_request("GET", "/", headers={"X-Forwarded-For": "203.0.113.9"})
+    request.protocol.transport = None  # the client went away before the middleware ran
+    await forwarded_middleware(["127.0.0.1/32"])(request, handler)
+    assert seen == [request]
