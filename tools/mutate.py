@@ -89,12 +89,14 @@ class Mutant:
     scope: str  # the qualname of the function whose code changes, or "<module>"
     description: str
     index: int  # which candidate of the file, in walk order
+    occurrence: int = 0  # how many earlier mutants of this scope have the same description
     status: str = "pending"  # killed, survived, timeout, error
     killed_by: str = ""
 
     @property
     def key(self) -> str:
-        return f"{self.file}:{self.scope}:{self.description}"
+        """What names the mutant across runs (line numbers move): scope, change, and which of equal changes."""
+        return f"{self.file}:{self.scope}:{self.description}" + (f"#{self.occurrence}" if self.occurrence else "")
 
 
 # Finding the candidates.
@@ -238,8 +240,10 @@ def discover() -> list[Mutant]:
         for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
             relative = str(file.relative_to(ROOT))
             tree = ast.parse(file.read_text(), relative)
+            seen: dict[tuple[str, str], int] = {}
             for index, (node, scope, description, _) in enumerate(_candidates(tree)):
-                mutants.append(Mutant(relative, getattr(node, "lineno", 0), scope, description, index))
+                occurrence = seen[scope, description] = seen.get((scope, description), -1) + 1
+                mutants.append(Mutant(relative, getattr(node, "lineno", 0), scope, description, index, occurrence))
     return mutants
 
 

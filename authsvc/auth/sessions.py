@@ -101,7 +101,5 @@ class SessionRegistry:
     async def list(self, user_id: str) -> list[SessionRecord]:
         """The user's live sessions, oldest first; at most max_per_user (the most recently used) even after a race."""
         records = await self._repository.list_for_user(user_id, self._clock.now())
-        if len(records) <= self._settings.max_per_user:
-            return records
         recent = sorted(records, key=lambda r: r.last_seen_at)[-self._settings.max_per_user :]
         return sorted(recent, key=lambda r: r.created_at)

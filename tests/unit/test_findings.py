@@ -569,7 +569,9 @@ async def test_finding9_login_ends_the_browsers_previous_session(client: Client)
     assert (await client.get("/users/protected", headers={"Cookie": f"sid={second}"})).status == 200
 
 
-async def test_finding9_route_marks_take_effect_on_any_handler(container: Container, aiohttp_client: Any) -> None:
+async def test_finding9_route_marks_take_effect_on_any_handler(
+    container: Container, aiohttp_client: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     def handler() -> Handler:
         async def answer(request: web.Request) -> web.Response:
             return web.json_response({"ok": True})
@@ -586,7 +588,9 @@ async def test_finding9_route_marks_take_effect_on_any_handler(container: Contai
     evil = {"Origin": "https://evil.example"}
     assert (await client.get("/t/guarded")).status == 401
     assert (await client.post("/t/exempt", headers=evil)).status == 200
-    assert (await client.post("/t/gateway", headers=evil)).status == 200
+    with caplog.at_level(logging.INFO, logger="authsvc.access"):
+        assert (await client.post("/t/gateway", headers=evil)).status == 200
+    assert not [r for r in caplog.records if r.name == "authsvc.access"]  # the gateway logs its checks itself
     assert (await client.get("/t/checked", headers=evil)).status == 403
     assert (await client.post("/t/plain", headers=evil)).status == 403
 
@@ -791,3 +795,15 @@ async def test_finding9_forwarded_headers_of_a_closed_connection_are_not_read() 
     request.protocol.transport = None  # the client went away before the middleware ran
     await forwarded_middleware(["127.0.0.1/32"])(request, handler)
     assert seen == [request]
+
+
+@pytest.mark.parametrize("verify_logged", [False, True])
+async def test_finding9_the_gateway_check_stays_out_of_the_access_log_unless_asked(
+    make_container: Any, aiohttp_client: Any, caplog: pytest.LogCaptureFixture, verify_logged: bool
+) -> None:
+    client = await aiohttp_client(create_app(make_container(server={"access_log_verify": verify_logged})))
+    with caplog.at_level(logging.INFO, logger="authsvc.access"):
+        await client.get("/auth/verify")
+        await client.get("/healthz")
+    paths = [r.__dict__["path"] for r in caplog.records if r.name == "authsvc.access"]
+    assert paths == (["/auth/verify", "/healthz"] if verify_logged else ["/healthz"])
