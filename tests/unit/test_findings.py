@@ -807,3 +807,11 @@ async def test_finding9_the_gateway_check_stays_out_of_the_access_log_unless_ask
         await client.get("/healthz")
     paths = [r.__dict__["path"] for r in caplog.records if r.name == "authsvc.access"]
     assert paths == (["/auth/verify", "/healthz"] if verify_logged else ["/healthz"])
+
+
+async def test_finding9_sessions_list_shows_the_address_and_user_agent(client: Client) -> None:
+    await client.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    browser = {"User-Agent": "Mozilla/5.0 (test)"}
+    await client.post("/users/login", json={"username": "alice", "password": PASSWORD}, headers=browser)
+    (listed,) = (await (await client.get("/users/me/sessions")).json())["sessions"]
+    assert (listed["ip"], listed["userAgent"], listed["current"]) == ("127.0.0.1", "Mozilla/5.0 (test)", True)
