@@ -99,6 +99,8 @@ class SessionCookies(AbstractStorage):
         """The ids a cookie value carries, or None; the hot path of every authenticated request."""
         if not value:
             return None
+        if len(value) > 1 and value[0] == value[-1] == '"':
+            value = value[1:-1]  # RFC 6265's quoted form, as cookie jars (requests') hand it over
         cached = self._decoded.get(value)
         if cached is None and not TOKEN_PATTERN.fullmatch(value):
             return None

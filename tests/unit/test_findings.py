@@ -815,3 +815,10 @@ async def test_finding9_sessions_list_shows_the_address_and_user_agent(client: C
     await client.post("/users/login", json={"username": "alice", "password": PASSWORD}, headers=browser)
     (listed,) = (await (await client.get("/users/me/sessions")).json())["sessions"]
     assert (listed["ip"], listed["userAgent"], listed["current"]) == ("127.0.0.1", "Mozilla/5.0 (test)", True)
+
+
+def test_finding6_the_quoted_form_of_a_cookie_value_is_the_same_value(container: Container) -> None:
+    cookies = container.session_cookies()
+    value = Fernet(TEST_KEY.encode()).encrypt(b'{"session": {"sid": "s", "uid": "u"}}').decode()
+    assert cookies.session_ids(f'"{value}"') == cookies.session_ids(value) == ("s", "u")
+    assert cookies.session_ids('""') is None and cookies.session_ids('"') is None
