@@ -470,7 +470,7 @@ def _silence(config: Any) -> None:
 # The report.
 
 
-def write_report(mutants: list[Mutant], seconds: float) -> None:
+def write_report(mutants: list[Mutant], seconds: float, rerun: bool) -> None:
     counted = [m for m in mutants if m.status != "error"]
     killed = [m for m in counted if m.status in {"killed", "timeout"}]
     equivalent = [m for m in counted if m.status == "survived" and m.key in EQUIVALENT]
@@ -488,7 +488,12 @@ def write_report(mutants: list[Mutant], seconds: float) -> None:
         f"- killed: {len(killed)} of {len(counted)}: **{score:.1%}** (timeouts count as killed)",
         f"- equivalent (listed below with the reason no test can tell them apart): {len(equivalent)}",
         f"- survivors not explained: {len(survivors)}",
-        f"- run time: {seconds / 60:.1f} minutes",
+        f"- run time: {seconds / 60:.1f} minutes"
+        + (
+            " (--rerun-survivors: only the last survivors and new mutants ran; the others keep their kill)"
+            if rerun
+            else ""
+        ),
         "",
         "| file | mutants | killed | survived |",
         "|---|---|---|---|",
@@ -542,7 +547,7 @@ def main() -> int:
     code = pytest.main(pytest_args, plugins=[plugin])
     if code not in (0, 5) and any(m.status == "pending" for m in mutants):
         return int(code)
-    write_report(mutants, time.monotonic() - started)
+    write_report(mutants, time.monotonic() - started, args.rerun_survivors)
     return 0
 
 
