@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dependency_injector import containers, providers
 
+from authsvc.auth.audit import AccountPseudonyms, load_audit_key
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.guards import SessionGuard
@@ -108,6 +109,10 @@ class Container(containers.DeclarativeContainer):
         DeviceCookies, keys=session_keys, session=settings.provided.session, throttle=settings.provided.throttle
     )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
+    audit_pseudonyms = providers.Singleton(
+        AccountPseudonyms,
+        key=providers.Singleton(load_audit_key, settings.provided.logging.audit_key, settings.provided.env),
+    )
 
     # Services
     users_service = providers.Singleton(
@@ -128,6 +133,7 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         clock=clock,
         metrics=metrics,
+        pseudonyms=audit_pseudonyms,
     )
     session_guard = providers.Singleton(SessionGuard, auth=auth_service, cookies=session_cookies)
 

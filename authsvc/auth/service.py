@@ -7,6 +7,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from authsvc.auth.audit import AccountPseudonyms
 from authsvc.auth.models import SessionRecord
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import Attempt, Device, LoginThrottle
@@ -57,8 +58,10 @@ class AuthService:
         throttle: LoginThrottle,
         clock: Clock,
         metrics: Metrics,
+        pseudonyms: AccountPseudonyms,
     ) -> None:
         self._metrics = metrics
+        self._pseudonyms = pseudonyms
         self._users = users
         self._hasher = hasher
         self._policy = policy
@@ -105,7 +108,8 @@ class AuthService:
             attempt = await self._begin(name if name is not None else username, client, user)
         except TooManyRequests:
             self._metrics.login("throttled")
-            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
+            account = self._pseudonyms.of(name or typed)
+            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip, "account": account})
             raise
         try:
             if name is not None and client.device is None:
@@ -116,7 +120,8 @@ class AuthService:
             raise
         if not verified or user is None:
             self._metrics.login("failure")
-            audit.info("login failed", extra={"event": "login.failure", "ip": client.ip})
+            account = self._pseudonyms.of(name or typed)
+            audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
             raise Unauthorized(INVALID_CREDENTIALS)
         await attempt.succeeded()
         self._metrics.login("success")
