@@ -42,12 +42,13 @@ async def _read_mapping(request: web.Request) -> dict[str, Any]:
     raise UnsupportedMediaType("Send application/json or application/x-www-form-urlencoded.")
 
 
-async def read_fields(request: web.Request, *names: str) -> dict[str, str]:
-    """Exactly these fields, each a string; anything else answers 400 with one message per field."""
+async def read_fields(request: web.Request, *names: str, optional: tuple[str, ...] = ()) -> dict[str, str]:
+    """Exactly these fields (and those of optional that are sent), each a string; anything else answers 400 with one
+    message per field."""
     data = await _read_mapping(request)
     errors = [{"pointer": f"#/{name}", "detail": "is required"} for name in names if name not in data]
-    errors += [{"pointer": f"#/{key}", "detail": "is not allowed"} for key in data if key not in names]
-    for name in names:
+    errors += [{"pointer": f"#/{key}", "detail": "is not allowed"} for key in data if key not in (*names, *optional)]
+    for name in (*names, *optional):
         value = data.get(name)
         if name not in data:
             continue
@@ -57,7 +58,7 @@ async def read_fields(request: web.Request, *names: str) -> dict[str, str]:
             errors.append({"pointer": f"#/{name}", "detail": "must be valid Unicode text"})
     if errors:
         raise BadRequest("The request body does not have the expected fields.", errors=errors)
-    return {name: data[name] for name in names}
+    return {name: data[name] for name in (*names, *optional) if name in data}
 
 
 def _is_encodable(value: str) -> bool:

@@ -11,8 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dependency_injector import containers, providers
 
 from authsvc.auth.cookies import SessionCookies
+from authsvc.auth.factors import PendingLogins, SecretBox
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
+from authsvc.auth.mfa import MfaService
+from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionRegistry
@@ -36,7 +39,13 @@ def common_passwords(reject_common: bool) -> frozenset[str]:
 
 class Container(containers.DeclarativeContainer):
     wiring_config = containers.WiringConfiguration(
-        modules=["authsvc.users.handlers", "authsvc.auth.handlers", "authsvc.ops.handlers", "authsvc.portal.handlers"]
+        modules=[
+            "authsvc.users.handlers",
+            "authsvc.auth.handlers",
+            "authsvc.auth.mfa_handlers",
+            "authsvc.ops.handlers",
+            "authsvc.portal.handlers",
+        ]
     )
 
     settings = providers.Dependency(instance_of=Settings)
@@ -71,6 +80,7 @@ class Container(containers.DeclarativeContainer):
     users_repository = storage.provided.users
     sessions_repository = storage.provided.sessions
     attempts_counter = storage.provided.attempts
+    second_factors_repository = storage.provided.second_factors
 
     # Sessions
     session_keys = providers.Singleton(
@@ -87,6 +97,14 @@ class Container(containers.DeclarativeContainer):
     )
     login_throttle = providers.Singleton(
         LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle
+    )
+    # Second factors: their secrets and the pending-login token are sealed with the session keys (rotation works)
+    secret_box = providers.Singleton(SecretBox, keys=session_keys)
+    pending_logins = providers.Singleton(
+        PendingLogins, keys=session_keys, clock=clock, lifetime=settings.provided.mfa.pending_seconds
+    )
+    pending_login_cookie = providers.Singleton(
+        PendingLoginCookie, codec=pending_logins, settings=settings.provided.session
     )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
 
@@ -108,6 +126,21 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         clock=clock,
         metrics=metrics,
+        factors=second_factors_repository,
+    )
+    mfa_service = providers.Singleton(
+        MfaService,
+        factors=second_factors_repository,
+        users=users_repository,
+        hasher=password_hasher,
+        sessions=session_registry,
+        throttle=login_throttle,
+        attempts=attempts_counter,
+        box=secret_box,
+        pending=pending_logins,
+        clock=clock,
+        metrics=metrics,
+        settings=settings.provided.mfa,
     )
     session_guard = providers.Singleton(SessionGuard, auth=auth_service, cookies=session_cookies)
 

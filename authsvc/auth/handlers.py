@@ -10,7 +10,10 @@ from aiohttp import hdrs, web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, current, login_required
+from authsvc.auth.mfa import MfaService
+from authsvc.auth.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.auth.views import session_view, user_view
 from authsvc.bodies import read_fields
@@ -32,12 +35,18 @@ async def login(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
 ) -> web.Response:
     fields = await read_fields(request, "username", "password")
     previous = cookies.read(request)
-    user, session_id = await auth.login(
-        fields["username"], fields["password"], client_info(request), previous.session_id if previous else None
-    )
+    try:
+        user, session_id = await auth.login(
+            fields["username"], fields["password"], client_info(request), previous.session_id if previous else None
+        )
+    except SecondFactorRequired as required:
+        response = web.json_response({"msg": SECOND_FACTOR_REQUIRED, "mfa": {"methods": required.methods}})
+        pending.start(response, required)
+        return response
     await cookies.issue(request, SessionIds(session_id, user.id))
     return web.json_response({"User": user_view(user), "msg": "User logged in"})
 
@@ -161,8 +170,13 @@ async def revoke_other_sessions(
 
 @login_required
 @inject
-async def change_password(request: web.Request, auth: AuthService = Provide[Container.auth_service]) -> web.Response:
-    fields = await read_fields(request, "currentPassword", "newPassword")
+async def change_password(
+    request: web.Request,
+    auth: AuthService = Provide[Container.auth_service],
+    mfa: MfaService = Provide[Container.mfa_service],
+) -> web.Response:
+    fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
+    await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"))
     await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"])
     return web.json_response({"msg": "Password changed; every other session has ended"})
 

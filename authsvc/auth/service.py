@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
 from authsvc.auth.models import SessionRecord
+from authsvc.auth.ports import SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
@@ -45,8 +47,10 @@ class AuthService:
         throttle: LoginThrottle,
         clock: Clock,
         metrics: Metrics,
+        factors: SecondFactorRepository,
     ) -> None:
         self._metrics = metrics
+        self._factors = factors
         self._users = users
         self._hasher = hasher
         self._policy = policy
@@ -76,7 +80,8 @@ class AuthService:
     ) -> tuple[User, str]:
         """Check the credentials and open a new session; returns the user and the new session id.
 
-        The client's previous session, when it had one, ends with the new login.
+        The client's previous session, when it had one, ends with the new login. A user with a second factor gets
+        SecondFactorRequired instead: no session, and the failure counts stand until the second step.
         """
         typed, username = username, normalize_username(username)
         try:
@@ -91,6 +96,9 @@ class AuthService:
             self._metrics.login("failure")
             audit.info("login failed", extra={"event": "login.failure", "ip": client.ip})
             raise Unauthorized(INVALID_CREDENTIALS)
+        if methods := enrolled_methods(await self._factors.get(user.id)):
+            audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
+            raise SecondFactorRequired(user, methods, remember)
         await self._throttle.succeeded(username)
         self._metrics.login("success")
         if previous_session_id is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from authsvc.auth.ports import AttemptCounter, SessionRepository
+from authsvc.auth.ports import AttemptCounter, SecondFactorRepository, SessionRepository
 from authsvc.users.ports import UserRepository
 
 
@@ -12,6 +12,7 @@ class Storage(Protocol):
     users: UserRepository
     sessions: SessionRepository
     attempts: AttemptCounter
+    second_factors: SecondFactorRepository
 
     async def open(self) -> None: ...
 

@@ -1,6 +1,6 @@
-"""The MongoDB backend: users, sessions and failed-login counters shared by every replica.
+"""The MongoDB backend: users, sessions, failed-login counters and second factors shared by every replica.
 
-client.py connects and maps outages to 503s; users.py, sessions.py and attempts.py are the repositories;
+client.py connects and maps outages to 503s; users.py, sessions.py, attempts.py and factors.py are the repositories;
 indexes.py creates what they query by. MongoStorage owns the client: opened with the backend, closed with it.
 """
 
@@ -12,6 +12,7 @@ from authsvc.clock import Clock
 from authsvc.config import MongoSettings
 from authsvc.storage.mongo.attempts import MongoAttemptCounter
 from authsvc.storage.mongo.client import Availability, connect, disconnect
+from authsvc.storage.mongo.factors import MongoSecondFactorRepository
 from authsvc.storage.mongo.indexes import Indexes
 from authsvc.storage.mongo.sessions import MongoSessionRepository, SessionCache
 from authsvc.storage.mongo.users import MongoUserRepository
@@ -31,6 +32,7 @@ class MongoStorage:
         self.users = MongoUserRepository(self._db["users"], self._available, self.indexes.ensure)
         self.sessions = MongoSessionRepository(self._db["sessions"], self._available, cache)
         self.attempts = MongoAttemptCounter(self._db["login_attempts"], self._available)
+        self.second_factors = MongoSecondFactorRepository(self._db["second_factors"], self._available)
 
     async def open(self) -> None:
         await self.indexes.ensure_or_retry()
