@@ -11,7 +11,13 @@ from authsvc.auth import handlers as auth
 from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth.guards import service_token_middleware
 from authsvc.containers import Container, running
-from authsvc.middlewares import csrf_middleware, edge_middleware, forwarded_middleware, problem_middleware
+from authsvc.middlewares import (
+    csrf_middleware,
+    edge_middleware,
+    forwarded_middleware,
+    problem_middleware,
+    untrusted_forwarded_middleware,
+)
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
@@ -44,11 +50,14 @@ def create_app(container: Container) -> web.Application:
             None if settings.csrf.allowed_origins else settings.session.cookie_domain,
             https_only=bool(settings.session.secure),
         ),
+        container.device_cookies().middleware(),
         session_middleware(container.session_cookies()),
         container.session_guard().middleware(),
     ]
+    trusted = [str(network) for network in server.trusted_proxies]
     if server.trusted_proxies:
-        middlewares.insert(0, forwarded_middleware([str(network) for network in server.trusted_proxies]))
+        middlewares.insert(0, forwarded_middleware(trusted))
+    middlewares.insert(0, untrusted_forwarded_middleware(trusted, container.metrics()))
     middlewares.insert(0, page_headers_middleware())
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[CONTAINER] = container

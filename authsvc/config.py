@@ -94,6 +94,7 @@ class PasswordSettings(Section):
     reject_common: bool
     context_words: list[str]
     tutorial_compatible: bool
+    hash_queue: int = Field(ge=0, le=10_000)
 
 
 class UserSettings(Section):
@@ -103,10 +104,20 @@ class UserSettings(Section):
 
 
 class ThrottleSettings(Section):
-    account_max_failures: int = Field(ge=1, le=100)
-    account_window: int = Field(ge=60, le=3600)
-    ip_max_failures: int = Field(ge=1)
-    ip_window: int = Field(ge=1)
+    client_max_failures: int = Field(ge=1, le=10)
+    client_forget_after: int = Field(ge=60, le=30 * 86400)
+    backoff_base: float = Field(gt=0, le=60)
+    backoff_max: float = Field(ge=1, le=3600)
+    ipv6_prefix: int = Field(ge=32, le=128)
+    account_max_failures: int = Field(ge=1, le=100)  # NIST SP 800-63B 5.2.2: no more than 100
+    account_window: int = Field(ge=60, le=86400)
+    device_cookie_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    device_cookie_max_age: int = Field(ge=3600, le=400 * 86400)
+    address_free_names: int = Field(ge=1)
+    address_window: int = Field(ge=60, le=86400)
+    address_backoff_max: float = Field(ge=1, le=3600)
+    signup_max_per_address: int = Field(ge=1)
+    signup_window: int = Field(ge=60, le=86400)
 
 
 class MfaSettings(Section):
@@ -230,6 +241,8 @@ class Settings(Section):
             # One login for every app under the cookie's domain: the portal may send the browser back to any.
             portal = self.portal.model_copy(update={"allowed_redirect_domains": [session.cookie_domain]})
             object.__setattr__(self, "portal", portal)
+        if self.throttle.device_cookie_name == session.cookie_name:
+            problems.append("throttle.device_cookie_name: must differ from session.cookie_name")
         if self.users.username_min_length > self.users.username_max_length:
             problems.append("users.username_min_length: must not exceed users.username_max_length")
         if self.env == "production":

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dependency_injector import containers, providers
 
 from authsvc.auth.cookies import SessionCookies
+from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import PendingLogins, SecretBox
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
@@ -61,6 +62,8 @@ class Container(containers.DeclarativeContainer):
         executor=hash_executor,
         cost=settings.provided.passwords.bcrypt_cost,
         tutorial_compatible=settings.provided.passwords.tutorial_compatible,
+        threads=settings.provided.passwords.hash_threads,
+        queue=settings.provided.passwords.hash_queue,
     )
     password_policy = providers.Singleton(
         PasswordPolicy,
@@ -96,7 +99,10 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
     )
     login_throttle = providers.Singleton(
-        LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle
+        LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle, metrics=metrics
+    )
+    device_cookies = providers.Singleton(
+        DeviceCookies, keys=session_keys, session=settings.provided.session, throttle=settings.provided.throttle
     )
     # Second factors: their secrets and the pending-login token are sealed with the session keys (rotation works)
     secret_box = providers.Singleton(SecretBox, keys=session_keys)
@@ -116,6 +122,7 @@ class Container(containers.DeclarativeContainer):
         policy=password_policy,
         clock=clock,
         settings=settings.provided.users,
+        throttle=login_throttle,
     )
     auth_service = providers.Singleton(
         AuthService,

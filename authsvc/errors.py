@@ -95,6 +95,13 @@ class StorageUnavailable(ServiceUnavailable):
         super().__init__(detail, headers={"Retry-After": "5"})
 
 
+class Busy(ServiceUnavailable):
+    """Too much work is already waiting (the password-hashing queue is full); the request may be retried."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"Retry-After": "1"})
+
+
 class DuplicateUsername(Conflict):
     def __init__(self) -> None:
         super().__init__("That username is already taken.")

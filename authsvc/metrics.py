@@ -21,6 +21,14 @@ class Metrics:
         )
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._logins = Counter("authsvc_logins", "Login attempts by outcome.", ["outcome"], registry=self.registry)
+        self._throttled = Counter(
+            "authsvc_throttled", "Attempts answered 429, by the refusing rule.", ["rule"], registry=self.registry
+        )
+        self._forwarded_untrusted = Counter(
+            "authsvc_forwarded_for_untrusted",
+            "Requests with X-Forwarded-For from a peer outside server.trusted_proxies (the header was ignored).",
+            registry=self.registry,
+        )
         self._sessions_created = Counter("authsvc_sessions_created", "Sessions opened.", registry=self.registry)
         self._sessions_revoked = Counter(
             "authsvc_sessions_revoked", "Sessions ended before they expired.", registry=self.registry
@@ -35,6 +43,12 @@ class Metrics:
 
     def login(self, outcome: str) -> None:
         self._logins.labels(outcome).inc()
+
+    def throttled(self, rule: str) -> None:
+        self._throttled.labels(rule).inc()
+
+    def forwarded_untrusted(self) -> None:
+        self._forwarded_untrusted.inc()
 
     def sessions_created(self, count: int = 1) -> None:
         self._sessions_created.inc(count)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
 from typing import TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from aiohttp_remotes import XForwardedFiltered
 from yarl import URL
@@ -211,3 +211,32 @@ def forwarded_middleware(trusted_proxies: list[str]) -> Middleware:
             return response
 
     return forwarded
+
+
+def untrusted_forwarded_middleware(trusted_proxies: list[str], metrics: Metrics) -> Middleware:
+    """X-Forwarded-For from a peer outside server.trusted_proxies is ignored; say so once in the log (a gateway left
+    untrusted makes every client look like the gateway to the throttle) and count every such request."""
+    networks = [ip_network(network) for network in trusted_proxies]
+    warned = False
+
+    @web.middleware
+    async def untrusted_forwarded(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal warned
+        if hdrs.X_FORWARDED_FOR in request.headers:
+            peer = request.transport.get_extra_info("peername") if request.transport else None
+            try:
+                address = ip_address(peer[0].split("%", 1)[0]) if peer else None
+            except (ValueError, TypeError, AttributeError):
+                address = None
+            if address is not None and not any(address in network for network in networks):
+                metrics.forwarded_untrusted()
+                if not warned:
+                    warned = True
+                    log.warning(
+                        "X-Forwarded-For from %s, which is not in server.trusted_proxies: the header is ignored, so "
+                        "logs and throttling see that peer as the client; list your gateway's network there",
+                        address,
+                    )
+        return await handler(request)
+
+    return untrusted_forwarded

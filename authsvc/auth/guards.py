@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.service import Authenticated, AuthService
+from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import Unauthorized
 
@@ -30,6 +31,11 @@ def login_required(handler: H) -> H:
     """The route answers only a caller with a live session; the guard checks before the handler runs."""
     setattr(handler, LOGIN_REQUIRED, True)
     return handler
+
+
+def client_info(request: web.Request, devices: DeviceCookies) -> ClientInfo:
+    """Who is asking, as the services see it: address, user agent, and what the device cookie vouches for."""
+    return ClientInfo(ip=request.remote, user_agent=request.headers.get(hdrs.USER_AGENT), device=devices.read(request))
 
 
 def current(request: web.Request) -> Authenticated:

@@ -10,11 +10,12 @@ from aiohttp import hdrs, web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import SecondFactorRequired
-from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, current, login_required
+from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, client_info, current, login_required
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
-from authsvc.auth.service import AuthService, ClientInfo
+from authsvc.auth.service import AuthService
 from authsvc.auth.views import session_view, user_view
 from authsvc.bodies import read_fields
 from authsvc.config import GatewaySettings, ServerSettings, Settings
@@ -26,28 +27,29 @@ from authsvc.users.models import User
 audit = logging.getLogger("authsvc.audit")
 
 
-def client_info(request: web.Request) -> ClientInfo:
-    return ClientInfo(ip=request.remote, user_agent=request.headers.get("User-Agent"))
-
-
 @inject
 async def login(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
 ) -> web.Response:
     fields = await read_fields(request, "username", "password")
     previous = cookies.read(request)
     try:
         user, session_id = await auth.login(
-            fields["username"], fields["password"], client_info(request), previous.session_id if previous else None
+            fields["username"],
+            fields["password"],
+            client_info(request, devices),
+            previous.session_id if previous else None,
         )
     except SecondFactorRequired as required:
         response = web.json_response({"msg": SECOND_FACTOR_REQUIRED, "mfa": {"methods": required.methods}})
         pending.start(response, required)
         return response
     await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)
     return web.json_response({"User": user_view(user), "msg": "User logged in"})
 
 
@@ -173,11 +175,14 @@ async def revoke_other_sessions(
 async def change_password(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
+    devices: DeviceCookies = Provide[Container.device_cookies],
     mfa: MfaService = Provide[Container.mfa_service],
 ) -> web.Response:
     fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
     await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"))
-    await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"])
+    await auth.change_password(
+        current(request), fields["currentPassword"], fields["newPassword"], client_info(request, devices)
+    )
     return web.json_response({"msg": "Password changed; every other session has ended"})
 
 
@@ -187,9 +192,10 @@ async def delete_account(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "password")
-    await auth.delete_account(current(request), fields["password"])
+    await auth.delete_account(current(request), fields["password"], client_info(request, devices))
     await cookies.clear(request)
     return web.json_response({"msg": "The account has been deleted"})
 

@@ -7,6 +7,7 @@ as they are used), so replicas sharing the store never accept one code twice.
 from __future__ import annotations
 
 import logging
+import secrets
 from dataclasses import dataclass
 
 from authsvc.auth.factors import (
@@ -173,30 +174,37 @@ class MfaService:
         pending = self._pending.open(pending_token)
         if pending is None:
             raise Unauthorized(NO_PENDING_LOGIN)
-        window, expires_at = pending.issued_at, pending.issued_at + self._pending.lifetime
+        now, expires_at = self._clock.now(), pending.issued_at + self._pending.lifetime
         tries, done = f"mfa:{pending.login_id}", f"mfa-done:{pending.login_id}"
-        if await self._attempts.count(tries, window) >= self._settings.pending_max_attempts:
+        if await self._attempts.count(tries, now) >= self._settings.pending_max_attempts:
             raise Unauthorized(NO_PENDING_LOGIN)
         user = await self._users.find_by_id(pending.user_id)
         factors = await self._factors.get(pending.user_id)
         if user is None or factors is None or not enrolled_methods(factors):
             raise Unauthorized(NO_PENDING_LOGIN)
-        username = normalize_username(user.username)
+        # Counted before the check, like a password: concurrent guesses cannot overtake the count.
+        device = client.device
+        if device is not None and not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
+            device = None
         try:
-            await self._throttle.check(username, client.ip)
+            attempt = await self._throttle.begin(normalize_username(user.username), client.ip, device)
         except TooManyRequests:
             self._metrics.login("throttled")
             audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
             raise
-        if not await self._use_code(factors, code):
-            await self._throttle.failed(username, client.ip)
-            await self._attempts.hit(tries, window, expires_at)
+        try:
+            verified = await self._use_code(factors, code)
+        except BaseException:
+            await attempt.abandoned()
+            raise
+        if not verified:
+            await self._attempts.hit(tries, now, expires_at)
             self._metrics.login("failure")
             audit.info("second factor failed", extra={"event": "login.mfa_failure", "user_id": user.id})
             raise Unauthorized(WRONG_CODE)
-        if await self._attempts.hit(done, window, expires_at) != 1:  # the pending login is single use
+        if await self._attempts.hit(done, now, expires_at) != 1:  # the pending login is single use
             raise Unauthorized(NO_PENDING_LOGIN)
-        await self._throttle.succeeded(username)
+        await attempt.succeeded()
         self._metrics.login("success")
         if previous_session_id is not None:
             await self._sessions.revoke(previous_session_id)

@@ -6,17 +6,13 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.guards import current, login_required
+from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.guards import client_info, current, login_required
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.pending_cookie import PendingLoginCookie
-from authsvc.auth.service import ClientInfo
 from authsvc.auth.views import user_view
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
-
-
-def _client(request: web.Request) -> ClientInfo:
-    return ClientInfo(ip=request.remote, user_agent=request.headers.get("User-Agent"))
 
 
 @login_required
@@ -60,13 +56,15 @@ async def login_second_factor(
     mfa: MfaService = Provide[Container.mfa_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
+    devices: DeviceCookies = Provide[Container.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "code")
     previous = cookies.read(request)
     user, session_id = await mfa.complete_login(
-        pending.read(request), fields["code"], _client(request), previous.session_id if previous else None
+        pending.read(request), fields["code"], client_info(request, devices), previous.session_id if previous else None
     )
     await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)  # the login is complete only now
     response = web.json_response({"User": user_view(user), "msg": "User logged in"})
     pending.clear(response)
     return response

@@ -1,4 +1,4 @@
-"""What the auth package needs from a database: sessions, failed-attempt counters and second factors."""
+"""What the auth package needs from a database: sessions, attempt counters and second factors."""
 
 from __future__ import annotations
 
@@ -28,13 +28,33 @@ class SessionRepository(Protocol):
 
 
 class AttemptCounter(Protocol):
-    """Failed-attempt counts in fixed windows, shared by every replica that shares the store."""
+    """Attempt counters shared by every replica that shares the store; the throttle's only state.
 
-    async def hit(self, key: str, window_start: float, expires_at: float) -> int:
-        """Count one attempt for key in the window that starts at window_start; returns the count."""
+    A key names one record: a count, a gate (``until``) and a set of members, each used by some rules. A record
+    lives until its expiry; an expired record reads as a new one. Every method is atomic on its own.
+    """
+
+    async def hit(self, key: str, now: float, expires_at: float) -> int:
+        """Count one attempt, keep the record until at least expires_at; returns the count, this attempt included."""
         ...
 
-    async def count(self, key: str, window_start: float) -> int: ...
+    async def count(self, key: str, now: float) -> int:
+        """The key's count, 0 when it has no live record."""
+        ...
+
+    async def give_back(self, key: str, now: float) -> None:
+        """Take one counted attempt back (it succeeded or never ran)."""
+        ...
+
+    async def hold(self, key: str, now: float, until: float) -> float | None:
+        """Pass the key's gate and close it until `until`: None when passed, else the time it opens."""
+        ...
+
+    async def add_distinct(self, key: str, member: str, now: float, expires_at: float, cap: int) -> tuple[int, bool]:
+        """Add member to the key's set of at most cap members: (members now, whether this call added it)."""
+        ...
+
+    async def discard(self, key: str, member: str) -> None: ...
 
     async def reset(self, key: str) -> None: ...
 

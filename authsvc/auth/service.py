@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import secrets
 from dataclasses import dataclass
 
 from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
 from authsvc.auth.models import SessionRecord
 from authsvc.auth.ports import SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import LoginThrottle
+from authsvc.auth.throttle import Attempt, Device, LoginThrottle
 from authsvc.clock import Clock
-from authsvc.errors import FieldRefused, TooManyRequests, Unauthorized, WrongPassword
+from authsvc.errors import Busy, FieldRefused, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.metrics import Metrics
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, normalize_username
@@ -21,6 +23,7 @@ from authsvc.users.ports import UserRepository
 audit = logging.getLogger("authsvc.audit")
 
 INVALID_CREDENTIALS = "Invalid username or password."
+LOGIN_NAME_CAP = 256  # characters; above anything sign-up allows (users.username_max_length <= 256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,15 @@ class Authenticated:
 class ClientInfo:
     ip: str | None = None
     user_agent: str | None = None
+    device: Device | None = None  # what the request's device cookie vouches for
+
+
+def _login_name(raw: str) -> str | None:
+    """The name to look up, or None when it is longer than any user's name can be (then no look-up at all)."""
+    if len(raw) > LOGIN_NAME_CAP:
+        return None
+    name = normalize_username(raw)
+    return name if len(name) <= LOGIN_NAME_CAP else None
 
 
 class AuthService:
@@ -64,10 +76,18 @@ class AuthService:
             return False
         if not await self._hasher.verify(password, user.password_hash):
             return False
-        # The password is at hand only now: upgrade legacy and old-cost hashes.
-        if (upgraded := await self._hasher.upgrade(password, user.password_hash)) is not None:
-            await self._users.update_password_hash(user.id, upgraded, self._clock.now())
+        # The password is at hand only now: upgrade legacy and old-cost hashes (at a later login if busy now).
+        with contextlib.suppress(Busy):
+            if (upgraded := await self._hasher.upgrade(password, user.password_hash)) is not None:
+                await self._users.update_password_hash(user.id, upgraded, self._clock.now())
         return True
+
+    async def _begin(self, username: str, client: ClientInfo, user: User | None) -> Attempt:
+        """Count a password attempt; the device cookie counts only when it names this very user."""
+        device = client.device
+        if device is None or user is None or not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
+            device = None
+        return await self._throttle.begin(username, client.ip, device)
 
     async def login(
         self,
@@ -83,29 +103,51 @@ class AuthService:
         The client's previous session, when it had one, ends with the new login. A user with a second factor gets
         SecondFactorRequired instead: no session, and the failure counts stand until the second step.
         """
-        typed, username = username, normalize_username(username)
+        typed, name = username, _login_name(username)
+        # Only a device cookie needs the user before the count (does it vouch for them?); the rest look up after.
+        user = await find_by_typed_name(self._users, typed) if name is not None and client.device else None
         try:
-            await self._throttle.check(username, client.ip)
+            attempt = await self._begin(name if name is not None else username, client, user)
         except TooManyRequests:
             self._metrics.login("throttled")
             audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
             raise
-        user = await find_by_typed_name(self._users, typed)
-        if not await self._check_password(user, password) or user is None:
-            await self._throttle.failed(username, client.ip)
+        try:
+            if name is not None and client.device is None:
+                user = await find_by_typed_name(self._users, typed)
+            verified = await self._check_password(user, password)
+        except BaseException:
+            await attempt.abandoned()
+            raise
+        if not verified or user is None:
             self._metrics.login("failure")
             audit.info("login failed", extra={"event": "login.failure", "ip": client.ip})
             raise Unauthorized(INVALID_CREDENTIALS)
         if methods := enrolled_methods(await self._factors.get(user.id)):
+            # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
             audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
             raise SecondFactorRequired(user, methods, remember)
-        await self._throttle.succeeded(username)
+        await attempt.succeeded()
         self._metrics.login("success")
         if previous_session_id is not None:
             await self.logout(previous_session_id)
         session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=remember)
         audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
         return user, session_id
+
+    async def _reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
+        """Check the password of the logged-in user, counted like a login from this client."""
+        attempt = await self._begin(auth.user.username, client, auth.user)
+        try:
+            verified = await self._hasher.verify(password, auth.user.password_hash)
+        except BaseException:
+            await attempt.abandoned()
+            raise
+        if verified:
+            await attempt.succeeded()
+        else:
+            audit.info("re-authentication failed", extra={"event": "reauth.failure", "user_id": auth.user.id})
+        return verified
 
     async def authenticate(self, session_id: str, user_id: str, *, touch: bool = True) -> Authenticated | None:
         """The user behind a live session, reloaded so that a deleted user is logged out."""
@@ -147,9 +189,11 @@ class AuthService:
         audit.info("sessions ended by an administrator", extra={"event": "session.revoke_all", "user_id": user.id})
         return count
 
-    async def change_password(self, auth: Authenticated, current: str, new: str) -> None:
+    async def change_password(
+        self, auth: Authenticated, current: str, new: str, client: ClientInfo = ClientInfo()
+    ) -> None:
         """Verify the current password, store the new one, end every other session."""
-        if not await self._hasher.verify(current, auth.user.password_hash):
+        if not await self._reauthenticate(auth, current, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
         if problem := self._policy.problem(new, auth.user.username):
             raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
@@ -157,8 +201,8 @@ class AuthService:
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("password changed", extra={"event": "password.change", "user_id": auth.user.id})
 
-    async def delete_account(self, auth: Authenticated, password: str) -> None:
-        if not await self._hasher.verify(password, auth.user.password_hash):
+    async def delete_account(self, auth: Authenticated, password: str, client: ClientInfo = ClientInfo()) -> None:
+        if not await self._reauthenticate(auth, password, client):
             raise WrongPassword("password")
         await self._sessions.revoke_all(auth.user.id)
         await self._users.delete(auth.user.id)

@@ -1,44 +1,193 @@
-"""Failed-login throttling per account and per client IP, counted in the shared storage backend."""
+"""Password-guessing throttles that stop a guesser without locking the owner, or a whole site, out.
+
+Three rules, each counted in the shared storage backend before the password is checked (concurrent guesses cannot
+overtake the count) and given back when the attempt succeeds or never runs:
+
+1. one client on one account: a few free failures, then a back-off that doubles up to a ceiling; a success resets it;
+2. one account across clients: past the NIST ceiling in a window, unknown devices are refused until it ends. A device
+   the user logged in from before (the device cookie, read at the HTTP edge) skips it and has rule 1's allowance of
+   its own instead, so a stolen device cookie buys one client's allowance and no more;
+3. one address across accounts: many distinct failing names slow that address's unknown devices down, never ban it.
+
+Keys are short hashes: no counter holds a name or an address. Nothing here knows HTTP.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
 import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from ipaddress import IPv6Address, ip_address, ip_network
 
 from authsvc.auth.ports import AttemptCounter
 from authsvc.clock import Clock
 from authsvc.config import ThrottleSettings
 from authsvc.errors import TooManyRequests
+from authsvc.metrics import Metrics
+
+log = logging.getLogger("authsvc")
+
+TOO_MANY = "Too many attempts; try again later."
+MAX_DOUBLINGS = 30  # 2**30 s is past any ceiling: no float overflow however long a guesser keeps on
+ADDRESS_SET_SLACK = 16  # distinct names kept past address_free_names: enough for the back-off to reach its ceiling
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """What a valid device cookie vouches for: this browser logged in as user_id before."""
+
+    user_id: str
+    device_id: str  # random, per cookie: the key of the device's own allowance
+
+
+def digest(*parts: str) -> str:
+    """A short keyed-by-purpose hash: counters are keyed by it, never by a name or an address."""
+    hashed = hashlib.blake2b(digest_size=12, person=b"authsvc-throttle")
+    for part in parts:
+        hashed.update(part.encode("utf-8", "surrogatepass") + b"\0")
+    return hashed.hexdigest()
+
+
+def client_of(ip: str | None, ipv6_prefix: int) -> str:
+    """The client an address stands for: an IPv4 address, or the /ipv6_prefix network of an IPv6 one (one
+    subscriber usually holds a whole /64, so its addresses are one client)."""
+    if not ip:
+        return "-"
+    try:
+        address = ip_address(ip.split("%", 1)[0])  # no zone index: fe80::1%eth0 is fe80::1
+    except ValueError:
+        return ip
+    if isinstance(address, IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ip_network(f"{address}/{ipv6_prefix}", strict=False))
+    return str(address)
+
+
+def _doubling(base: float, steps: int, ceiling: float) -> float:
+    return float(min(base * 2 ** min(steps, MAX_DOUBLINGS), ceiling))
+
+
+class Attempt:
+    """One counted attempt. A failure keeps what was counted; succeeded() and abandoned() undo it."""
+
+    def __init__(self) -> None:
+        self._on_success: list[Callable[[], Awaitable[None]]] = []
+        self._on_abandon: list[Callable[[], Awaitable[None]]] = []
+
+    def undo(self, on_success: Callable[[], Awaitable[None]], on_abandon: Callable[[], Awaitable[None]]) -> None:
+        self._on_success.append(on_success)
+        self._on_abandon.append(on_abandon)
+
+    async def succeeded(self) -> None:
+        for action in self._on_success:
+            await action()
+
+    async def abandoned(self) -> None:
+        """The attempt never reached a verdict (throttled by a later rule, an error, a dropped connection)."""
+        for action in self._on_abandon:
+            try:
+                await action()
+            except Exception:  # the count stays: erring on the side of counting
+                log.warning("could not give a throttled attempt back", exc_info=True)
 
 
 class LoginThrottle:
-    """Fixed windows: after N failures in a window, that key answers 429 until the window ends."""
-
-    def __init__(self, counter: AttemptCounter, clock: Clock, settings: ThrottleSettings) -> None:
+    def __init__(self, counter: AttemptCounter, clock: Clock, settings: ThrottleSettings, metrics: Metrics) -> None:
         self._counter = counter
         self._clock = clock
         self._settings = settings
+        self._metrics = metrics
 
-    def _limits(self, username: str, ip: str | None) -> list[tuple[str, int, int]]:
-        limits = [(f"user:{username}", self._settings.account_max_failures, self._settings.account_window)]
-        if ip:
-            limits.append((f"ip:{ip}", self._settings.ip_max_failures, self._settings.ip_window))
-        return limits
-
-    async def check(self, username: str, ip: str | None) -> None:
-        """Raise TooManyRequests while the account or the address is over its limit."""
+    async def begin(self, username: str, ip: str | None, device: Device | None) -> Attempt:
+        """Count a password attempt for username (normalised) from ip, or from a device that vouches for it;
+        raises TooManyRequests, having counted nothing, when a rule refuses it."""
         now = self._clock.now()
-        for key, limit, window in self._limits(username, ip):
-            start = math.floor(now / window) * window
-            if await self._counter.count(key, start) >= limit:
-                raise TooManyRequests(
-                    "Too many failed logins; try again later.", retry_after=math.ceil(start + window - now)
-                )
+        attempt = Attempt()
+        try:
+            if device is not None:
+                await self._allowance(attempt, f"d:{digest('device', device.device_id)}", now, "device")
+            else:
+                # The address first: a spraying address's refused attempts then leave no records behind.
+                client = client_of(ip, self._settings.ipv6_prefix)
+                await self._address(attempt, digest("client", client), digest("name", username), now)
+                await self._allowance(attempt, f"p:{digest('pair', client, username)}", now, "client")
+                await self._account(attempt, digest("name", username), now)
+        except BaseException:
+            await attempt.abandoned()
+            raise
+        return attempt
 
-    async def failed(self, username: str, ip: str | None) -> None:
-        now = self._clock.now()
-        for key, _, window in self._limits(username, ip):
-            start = math.floor(now / window) * window
-            await self._counter.hit(key, start, start + window)
+    async def begin_signup(self, ip: str | None) -> Attempt:
+        """Refuse a sign-up from a client past its allowance; succeeded() counts the account it made.
 
-    async def succeeded(self, username: str) -> None:
-        await self._counter.reset(f"user:{username}")
+        Accounts made are counted, not attempts: 16 concurrent sign-ups of one name make one account and fifteen
+        409s. Concurrent sign-ups can pass the check together; the hashing queue bounds how many.
+        """
+        settings, now = self._settings, self._clock.now()
+        start = math.floor(now / settings.signup_window) * settings.signup_window
+        key = f"u:{digest('client', client_of(ip, settings.ipv6_prefix))}:{start}"
+        if await self._counter.count(key, now) >= settings.signup_max_per_address:
+            self._refuse("signup", start + settings.signup_window - now)
+
+        async def count_it() -> None:
+            await self._counter.hit(key, self._clock.now(), start + settings.signup_window)
+
+        attempt = Attempt()
+        attempt.undo(count_it, _nothing)
+        return attempt
+
+    async def _allowance(self, attempt: Attempt, key: str, now: float, rule: str) -> None:
+        """Rule 1: client_max_failures free, then one attempt per back-off, doubling from backoff_base."""
+        settings = self._settings
+        count = await self._counter.hit(key, now, now + settings.client_forget_after)
+        attempt.undo(partial(self._counter.reset, key), self._give_back(key))
+        if count < settings.client_max_failures:
+            return
+        wait = _doubling(settings.backoff_base, count - settings.client_max_failures, settings.backoff_max)
+        opens = await self._counter.hold(key, now, now + wait)
+        if opens is not None:
+            self._refuse(rule, opens - now)
+
+    async def _account(self, attempt: Attempt, name: str, now: float) -> None:
+        """Rule 2: at most account_max_failures attempts from unknown devices per window."""
+        settings = self._settings
+        start = math.floor(now / settings.account_window) * settings.account_window
+        key = f"a:{name}:{start}"
+        count = await self._counter.hit(key, now, start + settings.account_window)
+        attempt.undo(self._give_back(key), self._give_back(key))
+        if count > settings.account_max_failures:
+            self._refuse("account", start + settings.account_window - now)
+
+    async def _address(self, attempt: Attempt, client: str, name: str, now: float) -> None:
+        """Rule 3: address_free_names distinct names per window, then one unknown-device attempt per back-off."""
+        settings = self._settings
+        start = math.floor(now / settings.address_window) * settings.address_window
+        key = f"s:{client}:{start}"
+        cap = settings.address_free_names + ADDRESS_SET_SLACK
+        names, added = await self._counter.add_distinct(key, name, now, start + settings.address_window, cap)
+        discard = partial(self._counter.discard, key, name)
+        attempt.undo(discard, discard if added else _nothing)
+        if names <= settings.address_free_names:
+            return
+        wait = _doubling(1.0, names - settings.address_free_names - 1, settings.address_backoff_max)
+        opens = await self._counter.hold(key, now, now + wait)
+        if opens is not None:
+            self._refuse("address", opens - now)
+
+    def _give_back(self, key: str) -> Callable[[], Awaitable[None]]:
+        async def give_back() -> None:
+            await self._counter.give_back(key, self._clock.now())
+
+        return give_back
+
+    def _refuse(self, rule: str, seconds: float) -> None:
+        self._metrics.throttled(rule)
+        raise TooManyRequests(TOO_MANY, retry_after=math.ceil(seconds))
+
+
+async def _nothing() -> None:
+    return None

@@ -20,8 +20,9 @@ from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.guards import SessionGuard
-from authsvc.auth.service import INVALID_CREDENTIALS, AuthService, ClientInfo
+from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.guards import SessionGuard, client_info
+from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden, Problem, TooManyRequests, Unauthorized
@@ -134,10 +135,6 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
     )
 
 
-def _client(request: web.Request) -> ClientInfo:
-    return ClientInfo(ip=request.remote, user_agent=request.headers.get(hdrs.USER_AGENT))
-
-
 def _wait(seconds: int) -> str:
     minutes = -(-seconds // 60)
     return f"{seconds} seconds" if seconds < 120 else f"{minutes} minutes"
@@ -200,6 +197,7 @@ async def login(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
 ) -> web.Response:
@@ -212,7 +210,7 @@ async def login(
         user, session_id = await auth.login(
             fields["username"],
             fields["password"],
-            _client(request),
+            client_info(request, devices),
             previous.session_id if previous else None,
             remember=fields.get("remember") == "on",
         )
@@ -222,6 +220,7 @@ async def login(
         message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
         return form.render(rd, message, 429, fields["username"], throttled.headers)
     await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)
     return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
 
 
@@ -305,6 +304,7 @@ async def signup(
     users: UsersService = Provide[Container.users_service],
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
 ) -> web.Response:
@@ -315,7 +315,7 @@ async def signup(
     if not tokens.valid(request, fields["csrf"]):
         return form.render(rd, FORM_EXPIRED, 403, fields["username"])
     try:
-        user = await users.signup(fields["username"], fields["password"])
+        user = await users.signup(fields["username"], fields["password"], request.remote)
     except FieldRefused as refused:
         return form.render(rd, "Please fix the fields below.", 422, fields["username"], refused.fields)
     except DuplicateUsername as taken:
@@ -323,9 +323,10 @@ async def signup(
     # Signed up: signed in, the same way a login signs in.
     previous = cookies.read(request)
     user, session_id = await auth.login(
-        user.username, fields["password"], _client(request), previous.session_id if previous else None
+        user.username, fields["password"], client_info(request, devices), previous.session_id if previous else None
     )
     await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)
     return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
 
 

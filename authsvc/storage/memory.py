@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from dataclasses import dataclass
 
 from authsvc.auth.models import SecondFactors, SessionRecord
 from authsvc.errors import DuplicateUsername
@@ -96,28 +97,132 @@ class MemorySessionRepository:
         return len(expired)
 
 
+# A record is one unit, each member of a set one more. At ~233 bytes a unit (bench/throttle_memory.py measures it),
+# 200,000 units cap the counters near 45 MiB whatever a flood of random names or addresses does.
+MAX_COUNTER_UNITS = 200_000
+EVICT_TO = 0.75  # a full store evicts down to this share, so eviction runs once per many inserts
+
+
+@dataclass(slots=True)
+class _Record:
+    count: int
+    until: float
+    expires_at: float
+    members: set[str] | None = None
+
+    def units(self) -> int:
+        return 1 + len(self.members or ())
+
+
 class MemoryAttemptCounter:
-    def __init__(self) -> None:
-        self._counts: dict[str, tuple[float, int, float]] = {}  # key -> (window start, count, expires at)
+    """Counters in a dict, bounded by max_units; a full store drops expired records, then the least telling ones.
 
-    async def hit(self, key: str, window_start: float, expires_at: float) -> int:
-        start, count, _ = self._counts.get(key, (window_start, 0, expires_at))
-        count = count + 1 if start == window_start else 1
-        self._counts[key] = (window_start, count, expires_at)
-        return count
+    Least telling: no closed gate and the fewest counted attempts, so a flood of one-off random names evicts its own
+    records before a counter that is holding a guesser back.
+    """
 
-    async def count(self, key: str, window_start: float) -> int:
-        start, count, _ = self._counts.get(key, (window_start, 0, 0.0))
-        return count if start == window_start else 0
+    def __init__(self, max_units: int = MAX_COUNTER_UNITS) -> None:
+        self._records: dict[str, _Record] = {}
+        self._units = 0
+        self._max_units = max_units
+
+    @property
+    def units(self) -> int:
+        return self._units
+
+    def _live(self, key: str, now: float) -> _Record | None:
+        record = self._records.get(key)
+        if record is not None and record.expires_at <= now:
+            self._drop(key)
+            return None
+        return record
+
+    def _record(self, key: str, now: float, expires_at: float) -> _Record:
+        record = self._live(key, now)
+        if record is None:
+            self._make_room(now, 1)
+            record = self._records[key] = _Record(0, 0.0, expires_at)
+            self._units += 1
+        elif expires_at > record.expires_at:
+            record.expires_at = expires_at
+        return record
+
+    def _drop(self, key: str) -> None:
+        record = self._records.pop(key, None)
+        if record is not None:
+            self._units -= record.units()
+
+    def _make_room(self, now: float, units: int) -> None:
+        if self._units + units <= self._max_units:
+            return
+        self._purge(now)
+        target = int(self._max_units * EVICT_TO)
+        if self._units + units <= target:
+            return
+        ranked = sorted(
+            self._records.items(), key=lambda item: (item[1].until > now, item[1].count + len(item[1].members or ()))
+        )
+        for key, _ in ranked:
+            if self._units + units <= target:
+                break
+            self._drop(key)
+
+    def _purge(self, now: float) -> int:
+        expired = [key for key, record in self._records.items() if record.expires_at <= now]
+        for key in expired:
+            self._drop(key)
+        return len(expired)
+
+    # No await in any method: the event loop makes each one atomic.
+
+    async def hit(self, key: str, now: float, expires_at: float) -> int:
+        record = self._record(key, now, expires_at)
+        record.count += 1
+        return record.count
+
+    async def count(self, key: str, now: float) -> int:
+        record = self._live(key, now)
+        return record.count if record is not None else 0
+
+    async def give_back(self, key: str, now: float) -> None:
+        record = self._live(key, now)
+        if record is not None and record.count > 0:
+            record.count -= 1
+            if record.count == 0 and record.until <= now and not record.members:
+                self._drop(key)  # nothing left to remember
+
+    async def hold(self, key: str, now: float, until: float) -> float | None:
+        record = self._record(key, now, until)
+        if record.until > now:
+            return record.until
+        record.until = until
+        return None
+
+    async def add_distinct(self, key: str, member: str, now: float, expires_at: float, cap: int) -> tuple[int, bool]:
+        record = self._record(key, now, expires_at)
+        members = record.members if record.members is not None else set()
+        if member in members or len(members) >= cap:
+            return len(members), False
+        self._make_room(now, 1)
+        if self._records.get(key) is not record:  # evicted to make room: start it again
+            record = self._record(key, now, expires_at)
+            members = set()
+        members.add(member)
+        record.members = members
+        self._units += 1
+        return len(members), True
+
+    async def discard(self, key: str, member: str) -> None:
+        record = self._records.get(key)
+        if record is not None and record.members is not None and member in record.members:
+            record.members.discard(member)
+            self._units -= 1
 
     async def reset(self, key: str) -> None:
-        self._counts.pop(key, None)
+        self._drop(key)
 
     async def purge_expired(self, now: float) -> int:
-        expired = [key for key, (_, _, expires_at) in self._counts.items() if expires_at <= now]
-        for key in expired:
-            del self._counts[key]
-        return len(expired)
+        return self._purge(now)
 
 
 class MemorySecondFactorRepository:

@@ -14,5 +14,5 @@ from authsvc.users.service import UsersService
 @inject
 async def signup(request: web.Request, users: UsersService = Provide[Container.users_service]) -> web.Response:
     fields = await read_fields(request, "username", "password")
-    user = await users.signup(fields["username"], fields["password"])
+    user = await users.signup(fields["username"], fields["password"], request.remote)
     return web.json_response({"msg": "User successfully registered", **user_view(user)}, status=201)

@@ -18,15 +18,19 @@ import logging
 import unicodedata
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import Any
+from typing import Any, TypeVar
 
 import bcrypt
+
+from authsvc.errors import Busy
 
 log = logging.getLogger("authsvc")
 
 PREFIX = "$bcrypt-sha256$"
 LEGACY_PREFIXES = ("$2a$", "$2b$", "$2y$")
 BCRYPT_MAX_BYTES = 72
+BUSY = "The server is busy checking passwords; try again shortly."
+T = TypeVar("T")
 
 
 def _prehash(password: str) -> bytes:
@@ -63,11 +67,16 @@ def _verify_sync(password: str, stored: str) -> bool:
 
 
 class PasswordHasher:
-    """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL)."""
+    """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL), behind a bounded queue: when
+    `threads + queue` hashes are already waiting or running, the next one answers 503 instead of waiting seconds."""
 
-    def __init__(self, executor: Executor, cost: int, tutorial_compatible: bool = False) -> None:
+    def __init__(
+        self, executor: Executor, cost: int, tutorial_compatible: bool = False, threads: int = 1, queue: int = 1_000_000
+    ) -> None:
         self._executor = executor
         self.cost = cost
+        self._capacity = threads + queue
+        self._in_flight = 0
         self.tutorial_compatible = tutorial_compatible
         # The tutorial's app would silently ignore the rest, so a longer new password is refused instead.
         self.max_bytes = BCRYPT_MAX_BYTES if tutorial_compatible else None
@@ -78,16 +87,22 @@ class PasswordHasher:
             )
         self._dummy_hash = _hash_sync("dummy password for unknown users", cost)
 
+    async def _run(self, function: Callable[..., T], *args: Any) -> T:
+        if self._in_flight >= self._capacity:
+            raise Busy(BUSY)
+        self._in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+        finally:
+            self._in_flight -= 1
+
     async def hash(self, password: str) -> str:
         if self.tutorial_compatible:
             return await self._run(_legacy_hash_sync, password.encode("utf-8"), self.cost)
         return await self._run(_hash_sync, password, self.cost)
 
-    async def _run(self, function: Callable[[Any, int], str], password: str | bytes, cost: int) -> str:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, password, cost)
-
     async def verify(self, password: str, stored: str) -> bool:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, _verify_sync, password, stored)
+        return await self._run(_verify_sync, password, stored)
 
     async def verify_dummy(self, password: str) -> None:
         """Spend the time a real check takes, so an unknown user answers as slowly as a wrong password."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import UserSettings
 from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden
@@ -24,16 +25,21 @@ class UsersService:
         policy: PasswordPolicy,
         clock: Clock,
         settings: UserSettings,
+        throttle: LoginThrottle,
     ) -> None:
         self._repository = repository
         self._hasher = hasher
         self._policy = policy
         self._clock = clock
         self._settings = settings
+        self._throttle = throttle
 
-    async def signup(self, username: str, password: str, *, by_administrator: bool = False) -> User:
-        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken, Forbidden when
-        users.self_signup is off and an administrator is not the one asking.
+    async def signup(
+        self, username: str, password: str, ip: str | None = None, *, by_administrator: bool = False
+    ) -> User:
+        """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken, TooManyRequests
+        past the sign-ups allowed from this client, Forbidden when users.self_signup is off and an administrator is
+        not the one asking.
 
         Taken means: another user's name normalises to the same, or the tutorial's app stored this name as typed.
         """
@@ -51,8 +57,10 @@ class UsersService:
             raise FieldRefused("The sign-up data breaks the input rules.", refused)
         if await self._name_taken(typed, username):
             raise DuplicateUsername()  # spare the bcrypt work; the unique index still decides races
+        attempt = await self._throttle.begin_signup(ip)
         password_hash = await self._hasher.hash(password)
         user = await self._repository.create(username, password_hash, self._clock.now())
+        await attempt.succeeded()
         audit.info("user signed up", extra={"event": "signup", "user_id": user.id})
         return user
 

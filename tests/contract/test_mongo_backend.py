@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
 import pymongo
 import pytest
 from pymongo.errors import (
@@ -25,9 +26,11 @@ from pymongo.errors import (
 )
 from pymongo.results import DeleteResult
 
+from authsvc.auth.service import ClientInfo
 from authsvc.containers import Container
-from authsvc.errors import StorageUnavailable
+from authsvc.errors import StorageUnavailable, Unauthorized
 from authsvc.storage.mongo import MongoStorage
+from authsvc.storage.mongo.client import to_datetime
 from authsvc.storage.ports import Storage
 from tests.conftest import make_settings
 from tests.contract.test_storage_contract import HASH, NOW, session
@@ -87,7 +90,7 @@ async def test_sessions_and_counters_carry_expiry_datetimes(
     storage: Storage, mongodb_admin: Admin, mongodb_database: str
 ) -> None:
     await storage.sessions.create(session("h1"))
-    await storage.attempts.hit("user:alice", NOW, NOW + 900)
+    await storage.attempts.hit("p:alice", NOW, NOW + 900)
     database = mongodb_admin[mongodb_database]
     doc = database["sessions"].find_one({"_id": "h1"})
     assert doc is not None
@@ -95,7 +98,7 @@ async def test_sessions_and_counters_carry_expiry_datetimes(
         "_id", "userId", "createdAt", "lastSeenAt", "expiresAt", "absoluteExpiresAt", "ip", "userAgent",
     }  # fmt: skip
     assert doc["expiresAt"].timestamp() == NOW + 1800
-    counter = database["login_attempts"].find_one({"key": "user:alice"})
+    counter = database["login_attempts"].find_one({"_id": "p:alice"})
     assert counter is not None and counter["count"] == 1 and counter["expiresAt"].timestamp() == NOW + 900
 
 
@@ -113,7 +116,6 @@ async def test_open_creates_indexes_idempotently_and_says_once_when_ttl_is_refus
     users = database["users"].index_information()
     assert users["username_1"]["unique"] is True
     assert "userId_1" in database["sessions"].index_information()
-    assert "key_1" in database["login_attempts"].index_information()
     ttl = {name: database[name].index_information().get("expiresAt_1") for name in ("sessions", "login_attempts")}
     refusals = [r for r in caplog.records if "TTL" in r.getMessage()]
     if all(ttl.values()):  # a real MongoDB
@@ -169,7 +171,7 @@ async def test_unreachable_database_answers_storage_unavailable_within_the_selec
         storage.ping(),
         storage.users.create("alice", HASH, NOW),
         storage.sessions.get("h1", NOW),
-        storage.attempts.hit("user:alice", NOW, NOW + 900),
+        storage.attempts.hit("p:alice", NOW, NOW + 900),
         storage.purge_expired(NOW),
     ]
     for call in calls:
@@ -229,6 +231,7 @@ class RacedCollection:
 
     def __init__(self) -> None:
         self.calls = 0
+        self.deletes: list[dict[str, Any]] = []
 
     async def find_one_and_update(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
         self.calls += 1
@@ -236,12 +239,32 @@ class RacedCollection:
             raise DuplicateKeyError("E11000 duplicate key error", code=11000)
         return {"count": 2}
 
+    async def delete_one(self, query: dict[str, Any]) -> DeleteResult:
+        self.deletes.append(query)
+        return DeleteResult({"n": 0}, acknowledged=True)
+
 
 async def test_attempt_hit_that_loses_the_upsert_race_retries_once() -> None:
     raced = RacedCollection()
     storage = storage_over(login_attempts=raced)
-    assert await storage.attempts.hit("ip:192.0.2.1", NOW, NOW + 900) == 2
+    assert await storage.attempts.hit("p:1", NOW, NOW + 900) == 2
     assert raced.calls == 2
+    assert raced.deletes == [{"_id": "p:1", "expiresAt": {"$lte": to_datetime(NOW)}}]  # only ever an expired one
+
+
+async def test_counter_documents_are_small_and_hold_no_name_or_address(
+    container: Container, storage: Storage, mongodb_admin: Admin, mongodb_database: str
+) -> None:
+    auth = container.auth_service()
+    client = ClientInfo(ip="203.0.113.77")
+    for name in ("alice@example.com", "\ufdfa" * 3000):  # NFKC makes 54,000 characters of the second
+        with pytest.raises(Unauthorized):
+            await auth.login(name, "wrong password", client)
+    docs = list(mongodb_admin[mongodb_database]["login_attempts"].find())
+    assert len(docs) == 5  # two client/name pairs, two account windows, one address set
+    dumped = repr(docs)
+    assert "alice" not in dumped and "203.0.113" not in dumped
+    assert max(len(bson.encode(doc)) for doc in docs) < 200
 
 
 class GatedSessions:

@@ -151,43 +151,98 @@ async def test_session_purge_expired(storage: Storage) -> None:
     assert await storage.sessions.get("kept", NOW + 10) is not None
 
 
-# Failed-attempt counters
+# Attempt counters
 
 
-async def test_attempt_hits_count_up_within_a_window(storage: Storage) -> None:
-    assert [await storage.attempts.hit("ip:192.0.2.1", NOW, NOW + 900) for _ in range(3)] == [1, 2, 3]
-    assert await storage.attempts.count("ip:192.0.2.1", NOW) == 3
-    assert await storage.attempts.count("ip:192.0.2.2", NOW) == 0
+async def test_attempt_hits_count_up_until_the_record_expires(storage: Storage) -> None:
+    assert [await storage.attempts.hit("p:1", NOW, NOW + 900) for _ in range(3)] == [1, 2, 3]
+    assert await storage.attempts.hit("p:2", NOW, NOW + 900) == 1
+    assert await storage.attempts.hit("p:1", NOW + 899, NOW + 1800) == 4  # a later expiry extends the record
+    assert await storage.attempts.hit("p:1", NOW + 1800, NOW + 2700) == 1  # expired: it starts again
 
 
-async def test_attempt_new_window_starts_from_one(storage: Storage) -> None:
-    await storage.attempts.hit("user:alice", NOW, NOW + 900)
-    await storage.attempts.hit("user:alice", NOW, NOW + 900)
-    assert await storage.attempts.hit("user:alice", NOW + 900, NOW + 1800) == 1
-    assert await storage.attempts.count("user:alice", NOW + 900) == 1
+async def test_attempt_count_reads_without_counting(storage: Storage) -> None:
+    assert await storage.attempts.count("u:1", NOW) == 0
+    await storage.attempts.hit("u:1", NOW, NOW + 600)
+    await storage.attempts.hit("u:1", NOW, NOW + 600)
+    assert await storage.attempts.count("u:1", NOW) == 2
+    assert await storage.attempts.count("u:1", NOW + 600) == 0  # expired
+
+
+async def test_attempt_give_back_takes_one_back_and_never_below_zero(storage: Storage) -> None:
+    for _ in range(3):
+        await storage.attempts.hit("p:1", NOW, NOW + 900)
+    await storage.attempts.give_back("p:1", NOW)
+    assert await storage.attempts.hit("p:1", NOW, NOW + 900) == 3
+    for _ in range(5):
+        await storage.attempts.give_back("p:1", NOW)
+    await storage.attempts.give_back("p:unknown", NOW)
+    assert await storage.attempts.hit("p:1", NOW, NOW + 900) == 1
+    assert await storage.attempts.hit("p:unknown", NOW, NOW + 900) == 1
 
 
 async def test_attempt_reset_forgets_the_key_only(storage: Storage) -> None:
-    await storage.attempts.hit("user:alice", NOW, NOW + 900)
-    await storage.attempts.hit("user:bob", NOW, NOW + 900)
-    await storage.attempts.reset("user:alice")
-    await storage.attempts.reset("user:nobody")
-    assert await storage.attempts.count("user:alice", NOW) == 0
-    assert await storage.attempts.count("user:bob", NOW) == 1
+    await storage.attempts.hit("p:alice", NOW, NOW + 900)
+    await storage.attempts.hit("p:bob", NOW, NOW + 900)
+    await storage.attempts.hold("p:alice", NOW, NOW + 60)
+    await storage.attempts.reset("p:alice")
+    await storage.attempts.reset("p:nobody")
+    assert await storage.attempts.hold("p:alice", NOW, NOW + 60) is None  # the gate went with the count
+    assert await storage.attempts.hit("p:alice", NOW, NOW + 900) == 1
+    assert await storage.attempts.hit("p:bob", NOW, NOW + 900) == 2
 
 
 async def test_16_concurrent_attempt_hits_all_count(storage: Storage) -> None:
-    counts = await asyncio.gather(*(storage.attempts.hit("ip:192.0.2.1", NOW, NOW + 900) for _ in range(16)))
+    counts = await asyncio.gather(*(storage.attempts.hit("p:1", NOW, NOW + 900) for _ in range(16)))
     assert sorted(counts) == list(range(1, 17))
-    assert await storage.attempts.count("ip:192.0.2.1", NOW) == 16
+
+
+async def test_attempt_gate_passes_once_then_says_when_it_opens(storage: Storage) -> None:
+    await storage.attempts.hit("p:1", NOW, NOW + 900)
+    assert await storage.attempts.hold("p:1", NOW, NOW + 4) is None
+    assert await storage.attempts.hold("p:1", NOW + 1, NOW + 5) == NOW + 4
+    assert await storage.attempts.hold("p:1", NOW + 4, NOW + 12) is None  # open again at its time
+    assert await storage.attempts.hit("p:1", NOW + 4, NOW + 900) == 2  # the count is the same record's
+    assert await storage.attempts.hold("p:new", NOW, NOW + 2) is None  # no record yet: passes, and closes
+    assert await storage.attempts.hold("p:new", NOW + 1, NOW + 3) == NOW + 2
+
+
+async def test_16_concurrent_passes_of_one_gate_let_one_through(storage: Storage) -> None:
+    await storage.attempts.hit("p:1", NOW, NOW + 900)
+    opens = await asyncio.gather(*(storage.attempts.hold("p:1", NOW, NOW + 30) for _ in range(16)))
+    assert sorted(opens, key=lambda o: o is not None) == [None] + [NOW + 30] * 15
+
+
+async def test_attempt_gate_outlives_a_shorter_record(storage: Storage) -> None:
+    await storage.attempts.hit("p:1", NOW, NOW + 10)
+    assert await storage.attempts.hold("p:1", NOW, NOW + 60) is None
+    assert await storage.attempts.hold("p:1", NOW + 30, NOW + 90) == NOW + 60
+
+
+async def test_attempt_set_counts_distinct_members_up_to_its_cap(storage: Storage) -> None:
+    added = [await storage.attempts.add_distinct("s:1", m, NOW, NOW + 900, cap=3) for m in ("a", "b", "a", "c", "d")]
+    assert added == [(1, True), (2, True), (2, False), (3, True), (3, False)]
+    await storage.attempts.discard("s:1", "b")
+    await storage.attempts.discard("s:1", "never there")
+    await storage.attempts.discard("s:unknown", "a")
+    assert await storage.attempts.add_distinct("s:1", "d", NOW, NOW + 900, cap=3) == (3, True)
+    assert await storage.attempts.add_distinct("s:1", "e", NOW + 900, NOW + 1800, cap=3) == (1, True)  # expired
+
+
+async def test_16_concurrent_distinct_adds_all_count(storage: Storage) -> None:
+    results = await asyncio.gather(
+        *(storage.attempts.add_distinct("s:1", f"m{n}", NOW, NOW + 900, cap=100) for n in range(16))
+    )
+    assert sorted(size for size, _ in results) == list(range(1, 17))
+    assert all(added for _, added in results)
 
 
 async def test_attempt_purge_expired(storage: Storage) -> None:
-    await storage.attempts.hit("user:alice", NOW, NOW + 60)
-    await storage.attempts.hit("user:bob", NOW, NOW + 900)
-    assert await storage.attempts.purge_expired(NOW + 60) == 1
-    assert await storage.attempts.count("user:alice", NOW) == 0
-    assert await storage.attempts.count("user:bob", NOW) == 1
+    await storage.attempts.hit("p:alice", NOW, NOW + 60)
+    await storage.attempts.hit("p:bob", NOW, NOW + 900)
+    await storage.attempts.add_distinct("s:1", "a", NOW, NOW + 60, cap=10)
+    assert await storage.attempts.purge_expired(NOW + 60) == 2
+    assert await storage.attempts.hit("p:bob", NOW + 60, NOW + 900) == 2
 
 
 # The backend as a whole
@@ -200,6 +255,6 @@ async def test_ping_answers(storage: Storage) -> None:
 async def test_storage_purge_expired_drops_sessions_and_counters(storage: Storage) -> None:
     await storage.sessions.create(session("gone", idle=10))
     await storage.sessions.create(session("kept", idle=100))
-    await storage.attempts.hit("user:alice", NOW, NOW + 10)
+    await storage.attempts.hit("p:alice", NOW, NOW + 10)
     assert await storage.purge_expired(NOW + 10) == 2
     assert await storage.sessions.get("kept", NOW + 10) is not None

@@ -13,7 +13,7 @@ from tests.e2e.test_tutorial_flow import PASSWORD, new_name, session_cookie
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 from tests.mongodb import mongo_sections
 
-IP_MAX_FAILURES = 3
+CLIENT_MAX_FAILURES = 3
 pytestmark = [pytest.mark.mongodb, pytest.mark.e2e]
 
 
@@ -23,7 +23,7 @@ def replicas(tmp_path: Path, mongodb_url: str, mongodb_database: str) -> Iterato
     config: dict[str, Any] = {
         **FAST_CONFIG,
         **mongo_sections(mongodb_url, mongodb_database, session_cache_seconds=0),
-        "throttle": {"ip_max_failures": IP_MAX_FAILURES},
+        "throttle": {"client_max_failures": CLIENT_MAX_FAILURES},
     }
     processes = (AuthsvcProcess(tmp_path, config), AuthsvcProcess(tmp_path, config))
     try:
@@ -57,7 +57,7 @@ async def test_failed_logins_on_one_replica_throttle_the_other(replicas: tuple[A
     credentials = {"username": new_name("target"), "password": PASSWORD}
     async with aiohttp.ClientSession(a.url) as on_a, aiohttp.ClientSession(b.url) as on_b:
         assert (await on_b.post("/users/signup", json=credentials)).status == 201
-        for _ in range(IP_MAX_FAILURES):
+        for _ in range(CLIENT_MAX_FAILURES):
             wrong = await on_a.post("/users/login", json={**credentials, "password": "wrong password"})
             assert wrong.status == 401
         throttled = await on_b.post("/users/login", json=credentials)

@@ -9,7 +9,7 @@ import pytest
 
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.containers import Container
-from authsvc.errors import DuplicateUsername, FieldRefused, TooManyRequests, Unauthorized, UnprocessableContent
+from authsvc.errors import DuplicateUsername, FieldRefused, Unauthorized, UnprocessableContent
 from authsvc.users.models import User
 from authsvc.users.passwords import PREFIX
 from authsvc.users.service import UsersService
@@ -137,56 +137,6 @@ async def test_password_change_ends_other_sessions_only(container: Container) ->
     assert await auth.authenticate(keep, user.id) is not None
     assert await auth.authenticate(other, user.id) is None
     await auth.login("alice", "a brand new passphrase", CLIENT)
-
-
-async def test_v6_3_1_account_throttled_after_limit(make_container: Any) -> None:
-    container = make_container(throttle={"account_max_failures": 3, "ip_max_failures": 100})
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    for n in range(3):
-        with pytest.raises(Unauthorized):
-            await auth.login("alice", "wrong password", ClientInfo(ip=f"192.0.2.{n}"))
-    with pytest.raises(TooManyRequests) as throttled:
-        await auth.login("alice", PASSWORD, ClientInfo(ip="192.0.2.99"))
-    assert 0 < throttled.value.retry_after <= 3600
-
-
-async def test_ip_limit_trips_before_account_limit(make_container: Any) -> None:
-    container = make_container(throttle={"account_max_failures": 50, "ip_max_failures": 10})
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    for _ in range(10):
-        with pytest.raises(Unauthorized):
-            await auth.login("alice", "wrong password", CLIENT)
-    with pytest.raises(TooManyRequests):
-        await auth.login("alice", PASSWORD, CLIENT)
-    await auth.login("alice", PASSWORD, ClientInfo(ip="198.51.100.7"))  # the owner, elsewhere, still gets in
-
-
-async def test_success_resets_account_counter(make_container: Any) -> None:
-    container = make_container(throttle={"account_max_failures": 3, "ip_max_failures": 100})
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    for _ in range(2):
-        with pytest.raises(Unauthorized):
-            await auth.login("alice", "wrong password", CLIENT)
-    await auth.login("alice", PASSWORD, CLIENT)
-    for _ in range(2):
-        with pytest.raises(Unauthorized):
-            await auth.login("alice", "wrong password", CLIENT)
-    await auth.login("alice", PASSWORD, CLIENT)
-
-
-async def test_throttle_window_ends(make_container: Any, clock: ManualClock) -> None:
-    container = make_container(throttle={"account_max_failures": 1, "ip_max_failures": 100})
-    users, auth = await services(container)
-    await users.signup("alice", PASSWORD)
-    with pytest.raises(Unauthorized):
-        await auth.login("alice", "wrong password", CLIENT)
-    with pytest.raises(TooManyRequests) as throttled:
-        await auth.login("alice", PASSWORD, CLIENT)
-    clock.advance(throttled.value.retry_after)
-    await auth.login("alice", PASSWORD, CLIENT)
 
 
 async def test_login_upgrades_old_cost_hash(make_container: Any) -> None:

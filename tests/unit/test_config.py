@@ -37,6 +37,13 @@ def test_log_format_names_the_key_when_unknown() -> None:
         load_settings(environ={"AUTHSVC__SERVER__LOG_FORMAT": "xml"})
 
 
+def test_throttle_defaults_are_the_documented_model() -> None:
+    throttle = load_settings(environ={}).throttle
+    assert (throttle.client_max_failures, throttle.backoff_base, throttle.backoff_max) == (10, 1, 900)
+    assert (throttle.ipv6_prefix, throttle.account_max_failures, throttle.account_window) == (64, 100, 3600)
+    assert (throttle.address_free_names, throttle.address_window) == (50, 900)
+
+
 def test_env_variable_overrides_one_key() -> None:
     settings = load_settings(environ={"AUTHSVC__SESSION__IDLE_TIMEOUT": "900", "AUTHSVC__SERVER__ACCESS_LOG": "false"})
     assert settings.session.idle_timeout == 900 and settings.server.access_log is False
@@ -61,6 +68,11 @@ def test_config_file_merges_over_defaults(tmp_path: Path) -> None:
         ({"AUTHSVC__STORAGE__BACKEND": "redis"}, "storage.backend"),
         ({"AUTHSVC__SESSION__UNKNOWN": "1"}, "session.unknown"),
         ({"AUTHSVC__THROTTLE__ACCOUNT_MAX_FAILURES": "500"}, "throttle.account_max_failures"),
+        ({"AUTHSVC__THROTTLE__ACCOUNT_MAX_FAILURES": "101"}, "throttle.account_max_failures"),  # NIST: at most 100
+        ({"AUTHSVC__THROTTLE__CLIENT_MAX_FAILURES": "11"}, "throttle.client_max_failures"),
+        ({"AUTHSVC__THROTTLE__DEVICE_COOKIE_NAME": "sid"}, "throttle.device_cookie_name"),
+        ({"AUTHSVC__THROTTLE__IP_MAX_FAILURES": "10"}, "throttle.ip_max_failures"),  # the old model's key is gone
+        ({"AUTHSVC__PASSWORDS__HASH_QUEUE": "-1"}, "passwords.hash_queue"),
         ({"AUTHSVC__SESSION__ABSOLUTE_LIFETIME": "60"}, "session.absolute_lifetime"),
         ({"AUTHSVC__INTROSPECTION__TOKENS": "nameonly"}, "introspection.tokens"),
         ({"AUTHSVC__INTROSPECTION__TOKENS": "svc:short"}, "introspection.tokens"),

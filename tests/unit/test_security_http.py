@@ -150,7 +150,7 @@ async def test_v7_5_2_end_every_other_session(client: Client) -> None:
 
 async def test_v6_3_1_failed_logins_are_throttled_with_retry_after(client: Client) -> None:
     await client.post("/users/signup", json={"username": "alice", "password": PASSWORD})
-    for _ in range(10):  # the per-IP limit: 10 in 15 minutes
+    for _ in range(10):  # one client's free failures on one account
         assert (await client.post("/users/login", json={"username": "alice", "password": "wrong!!!"})).status == 401
     throttled = await client.post("/users/login", json={"username": "alice", "password": PASSWORD})
     assert throttled.status == 429

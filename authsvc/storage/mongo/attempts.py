@@ -1,13 +1,23 @@
-"""`login_attempts`: one document per key and fixed window, counted with an upserting $inc."""
+"""`login_attempts`: one document per key, `{_id: key, count, until, members, expiresAt}`, changed only by atomic
+single-document updates (upserts with $inc, $max, $addToSet, $pull), which FerretDB and MongoDB both run.
+
+An expired document that the purge has not reached yet must read as a new one. Every upsert matches live documents
+only (`expiresAt > now`), so on an expired one it collides with the _id it would insert (E11000): the expired
+document is then deleted and the upsert runs again.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from authsvc.storage.mongo.client import Availability, to_datetime
+from authsvc.storage.mongo.client import Availability, to_datetime, to_seconds
+
+T = TypeVar("T")
+UPSERT_TRIES = 3  # an expired document, then a concurrent insert: a third try always matches
 
 
 class MongoAttemptCounter:
@@ -16,42 +26,93 @@ class MongoAttemptCounter:
         self._available = available
 
     @staticmethod
-    def _id(key: str, window_start: float) -> str:
-        # The window in the _id makes the upsert unique without relying on a secondary index.
-        return f"{round(window_start * 1000)}:{key}"
+    def _live(key: str, now: float) -> dict[str, Any]:
+        return {"_id": key, "expiresAt": {"$gt": to_datetime(now)}}
 
-    async def hit(self, key: str, window_start: float, expires_at: float) -> int:
-        try:
-            return await self._increment(key, window_start, expires_at)
-        except DuplicateKeyError:  # two upserts raced to insert the window's document: now it exists
-            return await self._increment(key, window_start, expires_at)
-
-    async def _increment(self, key: str, window_start: float, expires_at: float) -> int:
-        # No projection: FerretDB v1 refuses findAndModify with one.
+    async def _upsert(self, key: str, now: float, attempt: Callable[[], Awaitable[T]]) -> T:
+        for _ in range(UPSERT_TRIES - 1):
+            try:
+                with self._available.guard():
+                    return await attempt()
+            except DuplicateKeyError:
+                with self._available.guard():
+                    await self._collection.delete_one({"_id": key, "expiresAt": {"$lte": to_datetime(now)}})
         with self._available.guard():
+            return await attempt()
+
+    async def hit(self, key: str, now: float, expires_at: float) -> int:
+        async def increment() -> int:
+            # No projection: FerretDB v1 refuses findAndModify with one.
             doc = await self._collection.find_one_and_update(
-                {"_id": self._id(key, window_start)},
-                {
-                    "$inc": {"count": 1},
-                    "$setOnInsert": {
-                        "key": key,
-                        "windowStart": to_datetime(window_start),
-                        "expiresAt": to_datetime(expires_at),
-                    },
-                },
+                self._live(key, now),
+                {"$inc": {"count": 1}, "$max": {"expiresAt": to_datetime(expires_at)}, "$setOnInsert": {"until": 0.0}},
                 upsert=True,
                 return_document=ReturnDocument.AFTER,
             )
-        return int(doc["count"])
+            return int(doc["count"])
 
-    async def count(self, key: str, window_start: float) -> int:
+        return await self._upsert(key, now, increment)
+
+    async def count(self, key: str, now: float) -> int:
         with self._available.guard():
-            doc = await self._collection.find_one({"_id": self._id(key, window_start)})
-        return int(doc["count"]) if doc else 0
+            doc = await self._collection.find_one(self._live(key, now))
+        return int(doc.get("count", 0)) if doc else 0
+
+    async def give_back(self, key: str, now: float) -> None:
+        with self._available.guard():
+            await self._collection.update_one({**self._live(key, now), "count": {"$gt": 0}}, {"$inc": {"count": -1}})
+
+    async def hold(self, key: str, now: float, until: float) -> float | None:
+        async def close_gate() -> float | None:
+            try:
+                await self._collection.update_one(
+                    {**self._live(key, now), "until": {"$lte": now}},
+                    {"$set": {"until": until}, "$max": {"expiresAt": to_datetime(until)}, "$setOnInsert": {"count": 0}},
+                    upsert=True,
+                )
+            except DuplicateKeyError:
+                doc = await self._collection.find_one({"_id": key})
+                if doc is None or to_seconds(doc["expiresAt"]) <= now or float(doc.get("until", 0.0)) <= now:
+                    raise  # expired, or it opened meanwhile: _upsert tries again
+                return float(doc["until"])
+            return None
+
+        return await self._upsert(key, now, close_gate)
+
+    async def add_distinct(self, key: str, member: str, now: float, expires_at: float, cap: int) -> tuple[int, bool]:
+        async def add() -> tuple[int, bool]:
+            try:
+                before = await self._collection.find_one_and_update(
+                    # A full set does not match: the upsert collides instead of growing the document past cap.
+                    {**self._live(key, now), f"members.{cap - 1}": {"$exists": False}},
+                    {
+                        "$addToSet": {"members": member},
+                        "$max": {"expiresAt": to_datetime(expires_at)},
+                        "$setOnInsert": {"until": 0.0, "count": 0},
+                    },
+                    upsert=True,
+                    return_document=ReturnDocument.BEFORE,
+                )
+            except DuplicateKeyError:
+                doc = await self._collection.find_one({"_id": key})
+                if doc is None or to_seconds(doc["expiresAt"]) <= now:
+                    raise  # expired: _upsert deletes it and tries again
+                return len(doc.get("members", [])), False
+            if before is None:
+                return 1, True
+            members = before.get("members", [])
+            added = member not in members
+            return len(members) + added, added
+
+        return await self._upsert(key, now, add)
+
+    async def discard(self, key: str, member: str) -> None:
+        with self._available.guard():
+            await self._collection.update_one({"_id": key}, {"$pull": {"members": member}})
 
     async def reset(self, key: str) -> None:
         with self._available.guard():
-            await self._collection.delete_many({"key": key})
+            await self._collection.delete_one({"_id": key})
 
     async def purge_expired(self, now: float) -> int:
         with self._available.guard():

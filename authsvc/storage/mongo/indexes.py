@@ -40,7 +40,6 @@ class Indexes:
                 # Not unique: the tutorial's app may have stored two names that normalise alike.
                 await self._db["users"].create_index([("usernameKey", ASCENDING)])
                 await self._db["sessions"].create_index([("userId", ASCENDING)])
-                await self._db["login_attempts"].create_index([("key", ASCENDING)])
                 refused = [name for name in ("sessions", "login_attempts") if not await self._create_ttl_index(name)]
             if refused:
                 log.warning(
