@@ -179,10 +179,9 @@ async def change_password(
     mfa: MfaService = Provide[Container.mfa_service],
 ) -> web.Response:
     fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
-    await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"))
-    await auth.change_password(
-        current(request), fields["currentPassword"], fields["newPassword"], client_info(request, devices)
-    )
+    client = client_info(request, devices)
+    await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"), client)
+    await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"], client)
     return web.json_response({"msg": "Password changed; every other session has ended"})
 
 

@@ -26,7 +26,7 @@ from authsvc.auth.models import SecondFactors
 from authsvc.auth.ports import AttemptCounter, SecondFactorRepository
 from authsvc.auth.service import Authenticated, ClientInfo
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import LoginThrottle
+from authsvc.auth.throttle import Device, LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import MfaSettings
 from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests, Unauthorized, WrongPassword
@@ -123,26 +123,50 @@ class MfaService:
         audit.info("totp enrolled", extra={"event": "mfa.totp.enrol", "user_id": auth.user.id})
         return codes
 
-    async def remove_totp(self, auth: Authenticated, password: str, code: str | None) -> None:
+    async def remove_totp(self, auth: Authenticated, password: str, code: str | None, client: ClientInfo) -> None:
         factors = await self._factors.get(auth.user.id)
         if factors is None:
             raise NotFound("No TOTP is enrolled.")
-        if not await self._hasher.verify(password, auth.user.password_hash):
+        if not await self._reauthenticate(auth, password, client):
             raise WrongPassword("password")
         await self._recent_proof(auth, factors, code)
         await self._factors.delete(auth.user.id)
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("totp removed", extra={"event": "mfa.totp.remove", "user_id": auth.user.id})
 
-    async def check_recent_proof(self, auth: Authenticated, password: str, code: str | None) -> None:
+    async def check_recent_proof(
+        self, auth: Authenticated, password: str, code: str | None, client: ClientInfo
+    ) -> None:
         """Before a password change: an old session of an enrolled user proves itself with the password and a code."""
         factors = await self._factors.get(auth.user.id)
         if not enrolled_methods(factors) or self._recent(auth):
             return
-        if not await self._hasher.verify(password, auth.user.password_hash):
+        if not await self._reauthenticate(auth, password, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
         assert factors is not None
         await self._recent_proof(auth, factors, code)
+
+    def _vouching_device(self, client: ClientInfo, user: User) -> Device | None:
+        """The device cookie counts only when it names this very user."""
+        device = client.device
+        if device is None or not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
+            return None
+        return device
+
+    async def _reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
+        """The logged-in user's password, counted like a login from this client (as AuthService counts it)."""
+        device = self._vouching_device(client, auth.user)
+        attempt = await self._throttle.begin(normalize_username(auth.user.username), client.ip, device)
+        try:
+            verified = await self._hasher.verify(password, auth.user.password_hash)
+        except BaseException:
+            await attempt.abandoned()
+            raise
+        if verified:
+            await attempt.succeeded()
+        else:
+            audit.info("re-authentication failed", extra={"event": "reauth.failure", "user_id": auth.user.id})
+        return verified
 
     def _recent(self, auth: Authenticated) -> bool:
         return self._clock.now() - auth.session.created_at <= self._settings.recent_auth_seconds
@@ -183,11 +207,10 @@ class MfaService:
         if user is None or factors is None or not enrolled_methods(factors):
             raise Unauthorized(NO_PENDING_LOGIN)
         # Counted before the check, like a password: concurrent guesses cannot overtake the count.
-        device = client.device
-        if device is not None and not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
-            device = None
         try:
-            attempt = await self._throttle.begin(normalize_username(user.username), client.ip, device)
+            attempt = await self._throttle.begin(
+                normalize_username(user.username), client.ip, self._vouching_device(client, user)
+            )
         except TooManyRequests:
             self._metrics.login("throttled")
             audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})

@@ -44,9 +44,13 @@ async def confirm_totp(request: web.Request, mfa: MfaService = Provide[Container
 
 @login_required
 @inject
-async def remove_totp(request: web.Request, mfa: MfaService = Provide[Container.mfa_service]) -> web.Response:
+async def remove_totp(
+    request: web.Request,
+    mfa: MfaService = Provide[Container.mfa_service],
+    devices: DeviceCookies = Provide[Container.device_cookies],
+) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
-    await mfa.remove_totp(current(request), fields["password"], fields.get("code"))
+    await mfa.remove_totp(current(request), fields["password"], fields.get("code"), client_info(request, devices))
     return web.json_response({"msg": "TOTP removed; every other session has ended"})
 
 
