@@ -1,5 +1,6 @@
 """TOTP, recovery codes and the login's second step, over HTTP against the app, with codes computed from the secret
-and an injected clock. ASVS v5 6.3.3 (MFA), 6.4.4-6.4.6 (factor life cycle), 6.5.1-6.5.5 (OTP rules)."""
+and an injected clock. ASVS v5 6.3.3 (MFA), 6.5 (one-time codes), 7.4.3 and 7.5.1 (sessions and proof around
+factor changes)."""
 
 from __future__ import annotations
 
@@ -248,7 +249,7 @@ async def test_user_without_second_factor_sees_no_change(client: Client) -> None
     assert (await client.post("/users/login/mfa", json={"code": "123456"})).status == 401
 
 
-async def test_v6_4_5_enrolling_ends_other_sessions(app_client: Any, aiohttp_client: Any, clock: ManualClock) -> None:
+async def test_v7_4_3_enrolling_ends_other_sessions(app_client: Any, aiohttp_client: Any, clock: ManualClock) -> None:
     client = await app_client()
     await signup(client)
     await login(client)
@@ -262,7 +263,7 @@ async def test_v6_4_5_enrolling_ends_other_sessions(app_client: Any, aiohttp_cli
     assert (await client.get("/users/protected")).status == 200
 
 
-async def test_v6_4_5_removing_totp_needs_the_password_and_ends_other_sessions(
+async def test_v7_4_3_v7_5_1_removing_totp_needs_the_password_and_ends_other_sessions(
     client: Client, clock: ManualClock
 ) -> None:
     secret, _ = await enrol(client, clock)
@@ -281,7 +282,7 @@ async def test_v6_4_5_removing_totp_needs_the_password_and_ends_other_sessions(
     assert (await client.delete("/users/me/mfa/totp", json={"password": PASSWORD})).status == 404
 
 
-async def test_v6_4_5_old_session_removes_totp_only_with_a_code(client: Client, clock: ManualClock) -> None:
+async def test_v7_5_1_old_session_removes_totp_only_with_a_code(client: Client, clock: ManualClock) -> None:
     secret, codes = await enrol(client, clock)
     await mfa_login(client, code_at(secret, clock))
     clock.advance(601)
@@ -293,7 +294,7 @@ async def test_v6_4_5_old_session_removes_totp_only_with_a_code(client: Client, 
     assert (await client.delete("/users/me/mfa/totp", json={"password": PASSWORD, "code": codes[3]})).status == 200
 
 
-async def test_v6_2_3_old_session_of_enrolled_user_changes_password_only_with_a_code(
+async def test_v7_5_1_old_session_of_enrolled_user_changes_password_only_with_a_code(
     client: Client, clock: ManualClock
 ) -> None:
     secret, _ = await enrol(client, clock)
@@ -313,7 +314,7 @@ async def test_fresh_session_changes_password_without_a_code(client: Client, clo
     assert (await client.post("/users/me/password", json=change)).status == 200
 
 
-async def test_v6_4_4_totp_secret_is_sealed_at_rest_and_survives_key_rotation(
+async def test_v6_5_2_totp_secret_is_sealed_and_recovery_codes_hashed_at_rest_across_key_rotation(
     make_container: Any, aiohttp_client: Any, clock: ManualClock
 ) -> None:
     from cryptography.fernet import Fernet
