@@ -205,5 +205,6 @@ class AuthService:
         if not await self._reauthenticate(auth, password, client):
             raise WrongPassword("password")
         await self._sessions.revoke_all(auth.user.id)
+        await self._factors.delete(auth.user.id)  # no secret outlives its account
         await self._users.delete(auth.user.id)
         audit.info("account deleted", extra={"event": "account.delete", "user_id": auth.user.id})

@@ -76,3 +76,33 @@ async def test_mfa_reset_removes_the_factor_and_ends_sessions(
             assert unknown.returncode == 0 and "no such user" in unknown.stdout
     finally:
         process.stop()
+
+
+@pytest.mark.mongodb
+async def test_a_code_used_on_one_replica_is_refused_on_the_other(
+    tmp_path: Path, mongodb_url: str, mongodb_database: str
+) -> None:
+    config: dict[str, Any] = {**FAST_CONFIG, **mongo_sections(mongodb_url, mongodb_database)}
+    a, b = AuthsvcProcess(tmp_path, config), AuthsvcProcess(tmp_path, config)
+    try:
+        a.start()
+        b.start()
+        async with aiohttp.ClientSession(a.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as on_a:
+            secret, codes, _ = await enrol(on_a)
+        pending_on = {}
+        for replica in (a, b):  # a pending login on each replica, each from its own browser
+            http = aiohttp.ClientSession(replica.url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+            first = await http.post("/users/login", json={"username": "alice", "password": PASSWORD})
+            assert (await first.json())["msg"] == "Second factor required"
+            pending_on[replica.port] = http
+        try:
+            code = pyotp.TOTP(secret).at(time.time() + 30)  # the enrolment used the current step
+            assert (await pending_on[a.port].post("/users/login/mfa", json={"code": code})).status == 200
+            assert (await pending_on[b.port].post("/users/login/mfa", json={"code": code})).status == 401
+            assert (await pending_on[b.port].post("/users/login/mfa", json={"code": codes[0]})).status == 200
+        finally:
+            for http in pending_on.values():
+                await http.close()
+    finally:
+        a.stop()
+        b.stop()

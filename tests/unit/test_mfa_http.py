@@ -330,3 +330,12 @@ async def test_v6_5_2_totp_secret_is_sealed_and_recovery_codes_hashed_at_rest_ac
     rotated.storage.override(old.storage())
     rotated_client = await aiohttp_client(create_app(rotated))
     assert (await mfa_login(rotated_client, code_at(secret, clock))).status == 200
+
+
+async def test_deleting_the_account_deletes_its_second_factors(
+    client: Client, container: Any, clock: ManualClock
+) -> None:
+    await enrol(client, clock)
+    user = await container.storage().users.find_by_username("alice")
+    assert (await client.delete("/users/me", json={"password": PASSWORD})).status == 200
+    assert await container.storage().second_factors.get(user.id) is None
