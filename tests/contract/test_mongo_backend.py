@@ -184,7 +184,7 @@ async def test_unreachable_database_answers_storage_unavailable_within_the_selec
 
 def storage_over(session_cache_seconds: float = 0, **collections: Any) -> MongoStorage:
     """A MongoStorage over stand-ins, for failures and interleavings a live server will not give on demand."""
-    database = {"users": None, "sessions": None, "login_attempts": None, **collections}
+    database = {"users": None, "sessions": None, "login_attempts": None, "second_factors": None, **collections}
     settings = make_settings(mongodb={"database": "db", "session_cache_seconds": session_cache_seconds}).mongodb
     return MongoStorage(settings, ManualClock(), client={"db": database})
 
