@@ -216,12 +216,14 @@ class MfaService:
             audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
             raise
         try:
+            # Every try of this pending login is counted before its check too: concurrent ones cannot pass the cap.
+            if await self._attempts.hit(tries, now, expires_at) > self._settings.pending_max_attempts:
+                raise Unauthorized(NO_PENDING_LOGIN)  # given back below: this try checked nothing
             verified = await self._use_code(factors, code)
         except BaseException:
             await attempt.abandoned()
             raise
         if not verified:
-            await self._attempts.hit(tries, now, expires_at)
             self._metrics.login("failure")
             audit.info("second factor failed", extra={"event": "login.mfa_failure", "user_id": user.id})
             raise Unauthorized(WRONG_CODE)

@@ -4,6 +4,7 @@ factor changes)."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -339,3 +340,12 @@ async def test_deleting_the_account_deletes_its_second_factors(
     user = await container.storage().users.find_by_username("alice")
     assert (await client.delete("/users/me", json={"password": PASSWORD})).status == 200
     assert await container.storage().second_factors.get(user.id) is None
+
+
+async def test_concurrent_wrong_codes_cannot_pass_the_pending_logins_cap(client: Client, clock: ManualClock) -> None:
+    await enrol(client, clock)
+    assert (await login(client)).status == 200
+    answers = await asyncio.gather(*(client.post("/users/login/mfa", json={"code": "000000"}) for _ in range(8)))
+    details = [(await answer.json())["detail"] for answer in answers]
+    assert details.count(WRONG_CODE) == 5
+    assert details.count(NO_PENDING_LOGIN) == 3
