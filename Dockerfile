@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 # authsvc container image.
 #   docker build -t authsvc .
-#   docker run --rm -e AUTHSVC_SESSION_KEY=... -e AUTHSVC_INTROSPECTION_TOKENS=name:token -e MONGODB_URL=... authsvc
-# The image runs in production mode (AUTHSVC_ENV=production), which refuses to start without a session key, with
+#   docker run --rm -e AUTHSVC_SESSION_KEY=... -e AUTHSVC_INTROSPECTION_TOKENS=name:token -e AUTHSVC_AUDIT_KEY=... \
+#       -e MONGODB_URL=... authsvc
+# The image runs in production mode (AUTHSVC_ENV=production), which refuses to start without a session or audit key, with
 # insecure cookies, on the memory backend, or with introspection enabled but no service tokens.
 # docker-compose.yml shows the whole set-up: MongoDB, authsvc and nginx in front of a sample app.
 

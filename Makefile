@@ -10,7 +10,7 @@ UV := $(BIN)/uv
 UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
 LOCK := $(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: run test install install-test system-packages node-packages lint bench lock lock-upgrade
+.PHONY: run test install install-test system-packages node-packages lint bench lock lock-upgrade mutate
 
 $(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
@@ -61,13 +61,17 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR
 node-packages: $(NODE_DIR)/node_modules/.package-lock.json
 
 lint: install-test
-	$(BIN)/ruff check authsvc tests $(wildcard bench)
-	$(BIN)/ruff format --check authsvc tests $(wildcard bench)
+	$(BIN)/ruff check authsvc tests tools/mutate.py $(wildcard bench)
+	$(BIN)/ruff format --check authsvc tests tools/mutate.py $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
 test: install-test system-packages node-packages lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+# Mutation testing of the security core against the fast tests (minutes; not part of CI): docs/mutation.md.
+mutate: install-test
+	$(BIN)/python tools/mutate.py
 
 bench: install-test system-packages
 	$(BIN)/python -m bench

@@ -37,6 +37,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
+    from authsvc import serving
     from authsvc.app import create_app
     from authsvc.containers import create_container
 
@@ -53,16 +54,16 @@ def serve(args: argparse.Namespace) -> int:
     except ImportError:
         loop = None
     container = create_container(settings)
-    container.session_keys()  # fail before binding the port when the key is unusable
-    app = create_app(container)
-    web.run_app(
+    container.session_keys()  # fail before binding the port when a key is unusable
+    container.audit_pseudonyms()
+    app = create_app(container, reuse_port=args.reuse_port)
+    serving.run(
         app,
         host=settings.server.host,
         port=settings.server.port,
         shutdown_timeout=settings.server.shutdown_timeout,
-        reuse_port=args.reuse_port or None,
-        access_log=None,
-        print=lambda _banner: _announce(settings),  # called once the port is bound
+        reuse_port=args.reuse_port,
+        on_listening=lambda: _announce(settings),
         loop=loop,
     )
     return 0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 from aiohttp_session import session_middleware
@@ -21,6 +21,7 @@ from authsvc.middlewares import (
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
+from authsvc.serving import AppRunner, drop_server_header
 from authsvc.users import handlers as users
 
 CONTAINER = web.AppKey("container", Container)
@@ -38,7 +39,27 @@ def _internal_app(container: Container) -> web.Application:
     return internal
 
 
-def create_app(container: Container) -> web.Application:
+def _metrics_listener(container: Container, reuse_port: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+    """/metrics on server.metrics_port, a listener of its own that the public gateway never routes to."""
+    server = container.settings().server
+
+    async def listen(app: web.Application) -> AsyncIterator[None]:
+        edge = edge_middleware(container.metrics(), access_log=False, access_log_verify=False)
+        metrics_app = web.Application(middlewares=[edge, problem_middleware])
+        metrics_app.router.add_get("/metrics", ops.metrics)
+        runner = AppRunner(metrics_app, access_log=None)
+        await runner.setup()
+        try:
+            await web.TCPSite(runner, server.host, server.metrics_port, reuse_port=reuse_port or None).start()
+            yield
+        finally:
+            await runner.cleanup()
+
+    return listen
+
+
+def create_app(container: Container, *, reuse_port: bool = False) -> web.Application:
+    drop_server_header()
     settings = container.settings()
     server = settings.server
     middlewares = [
@@ -62,12 +83,14 @@ def create_app(container: Container) -> web.Application:
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[CONTAINER] = container
     app.cleanup_ctx.append(_running)
+    if server.metrics_port is not None:
+        app.cleanup_ctx.append(_metrics_listener(container, reuse_port))
     app.router.add_post("/users/signup", users.signup)
     app.router.add_post("/users/login", auth.login)
     app.router.add_post("/users/login/mfa", mfa.login_second_factor)
     app.router.add_get("/users/protected", auth.protected)
     app.router.add_post("/users/logout", auth.logout)
-    app.router.add_get("/users/logout", auth.logout)  # the tutorial's GET, kept for parity
+    app.router.add_get("/users/logout", auth.logout, allow_head=False)  # the tutorial's GET, kept for parity
     app.router.add_get("/users/me/sessions", auth.list_sessions)
     app.router.add_delete("/users/me/sessions", auth.revoke_other_sessions)
     app.router.add_delete("/users/me/sessions/{id}", auth.revoke_session)
@@ -85,7 +108,8 @@ def create_app(container: Container) -> web.Application:
         app.add_subapp("/internal/", _internal_app(container))
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
-    app.router.add_get("/metrics", ops.metrics)
+    if server.metrics_port is None:
+        app.router.add_get("/metrics", ops.metrics)  # keep it internal: the gateway must not route /metrics
     app.router.add_get("/openapi.json", docs.openapi)
     app.router.add_get("/docs", docs.page)
     app.router.add_get("/docs/static/{name}", docs.static)

@@ -15,6 +15,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 ENV_PREFIX = "AUTHSVC__"
 DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
+# What production refuses below (finding 5 of issue 10): each limit is named in the refusal.
+PROXY_PREFIX_MIN = {4: 8, 6: 32}
+BCRYPT_COST_MIN = 10
+PASSWORD_MIN_LENGTH = 8
+IDLE_TIMEOUT_MAX = 24 * 3600
+ABSOLUTE_LIFETIME_MAX = 30 * 24 * 3600
 
 
 class ConfigError(Exception):
@@ -30,6 +36,8 @@ class ServerSettings(Section):
     port: int = Field(ge=0, le=65535)
     max_body_bytes: int = Field(ge=1024, le=16 * 1024 * 1024)
     trusted_proxies: list[IPv4Network | IPv6Network]
+    trusted_proxies_any: bool
+    metrics_port: int | None = Field(ge=0, le=65535)
     access_log: bool
     access_log_verify: bool
     shutdown_timeout: float = Field(ge=0)
@@ -70,6 +78,8 @@ class SessionSettings(Section):
         if not DOMAIN.fullmatch(domain) or "." not in domain:
             raise ValueError("must be a domain name such as example.com")
         return domain
+
+    max_per_user: int = Field(ge=1, le=1000)
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -201,6 +211,12 @@ class PortalSettings(Section):
 
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+    audit_key: str
+
+    @field_validator("audit_key", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return "" if value is None else value
 
 
 class Settings(Section):
@@ -256,9 +272,40 @@ class Settings(Section):
                 problems.append("storage.backend: production cannot run on the memory backend")
             if self.introspection.enabled and not self.introspection.tokens:
                 problems.append("introspection.tokens: production needs service tokens while introspection is enabled")
+            problems += self._production_weaknesses()
         if problems:
             raise ValueError("\n  ".join(problems))
         return self
+
+    def _production_weaknesses(self) -> list[str]:
+        """Settings that are valid but too weak for production, each named with its limit."""
+        problems = []
+        for network in self.server.trusted_proxies:
+            widest = PROXY_PREFIX_MIN[network.version]
+            if network.prefixlen < widest and not self.server.trusted_proxies_any:
+                problems.append(
+                    f"server.trusted_proxies: {network} is wider than a /{widest}; name your gateway's networks "
+                    "(or set server.trusted_proxies_any: true if every address really is a proxy)"
+                )
+        passwords, session = self.passwords, self.session
+        if passwords.bcrypt_cost < BCRYPT_COST_MIN:
+            problems.append(f"passwords.bcrypt_cost: production needs at least {BCRYPT_COST_MIN}")
+        if passwords.min_length < PASSWORD_MIN_LENGTH:
+            problems.append(f"passwords.min_length: production needs at least {PASSWORD_MIN_LENGTH} (ASVS 6.2.1)")
+        if not passwords.reject_common:
+            problems.append("passwords.reject_common: production must refuse common passwords (ASVS 6.2.4)")
+        if session.idle_timeout > IDLE_TIMEOUT_MAX:
+            problems.append(f"session.idle_timeout: production allows at most {IDLE_TIMEOUT_MAX} seconds (24 h)")
+        if session.absolute_lifetime > ABSOLUTE_LIFETIME_MAX:
+            problems.append(
+                f"session.absolute_lifetime: production allows at most {ABSOLUTE_LIFETIME_MAX} seconds (30 days)"
+            )
+        for origin in self.csrf.allowed_origins:
+            if not origin.lower().startswith("https://"):
+                problems.append(f"csrf.allowed_origins: {origin!r} is not an https:// origin (nor may it be null)")
+        if not self.logging.audit_key:
+            problems.append("logging.audit_key: production needs a key for the audit log (AUTHSVC_AUDIT_KEY)")
+        return problems
 
 
 def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dependency_injector import containers, providers
 
+from authsvc.auth.audit import AccountPseudonyms, load_audit_key
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import PendingLogins, SecretBox
@@ -113,6 +114,10 @@ class Container(containers.DeclarativeContainer):
         PendingLoginCookie, codec=pending_logins, settings=settings.provided.session
     )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
+    audit_pseudonyms = providers.Singleton(
+        AccountPseudonyms,
+        key=providers.Singleton(load_audit_key, settings.provided.logging.audit_key, settings.provided.env),
+    )
 
     # Services
     users_service = providers.Singleton(
@@ -133,6 +138,7 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         clock=clock,
         metrics=metrics,
+        pseudonyms=audit_pseudonyms,
         factors=second_factors_repository,
     )
     mfa_service = providers.Singleton(

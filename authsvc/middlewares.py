@@ -14,6 +14,7 @@ from typing import TypeVar
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from aiohttp_remotes import XForwardedFiltered
+from aiohttp_remotes.exceptions import RemoteError
 from yarl import URL
 
 from authsvc.errors import BadRequest, Forbidden, Problem
@@ -41,12 +42,19 @@ HSTS = "max-age=31536000; includeSubDomains"
 
 
 CSRF_EXEMPT = "__authsvc_csrf_exempt__"
+CSRF_CHECKED = "__authsvc_csrf_checked__"
 GATEWAY_CHECK = "__authsvc_gateway_check__"
 
 
 def csrf_exempt(handler: H) -> H:
     """The route changes no browser state on a cookie's say-so (a service token, or a read-only check)."""
     setattr(handler, CSRF_EXEMPT, True)
+    return handler
+
+
+def csrf_checked(handler: H) -> H:
+    """The route changes state even on a safe method (the tutorial's GET /users/logout): checked like a POST."""
+    setattr(handler, CSRF_CHECKED, True)
     return handler
 
 
@@ -123,7 +131,7 @@ def edge_middleware(metrics: Metrics, access_log: bool, access_log_verify: bool)
                         "path": request.path,  # never the query string: it may carry secrets
                         "status": response.status,
                         "duration_ms": round(elapsed * 1000, 2),
-                        "ip": request.remote,
+                        "ip": client_address(request),
                     },
                 )
             return response
@@ -157,15 +165,17 @@ def csrf_middleware(
     """Refuse cross-site state changes (login CSRF too): Origin, else Referer, must be ours or allowed.
 
     A request with neither header (curl, a service) passes: it did not come from a browser page, and the
-    cookie's SameSite=Lax keeps browsers from sending it on cross-site POSTs anyway. Exempt: routes marked
-    @csrf_exempt (service-token endpoints, the read-only forward-auth check). `allowed_domain` (the session
-    cookie's domain) also allows every https origin on it or under it.
+    cookie's SameSite=Lax keeps browsers from sending it on cross-site POSTs anyway; a browser's
+    `Sec-Fetch-Site: cross-site` without an allowed Origin is refused too. Safe methods are checked on routes
+    marked @csrf_checked. Exempt: routes marked @csrf_exempt (service-token endpoints, the forward-auth check).
+    `allowed_domain` (the session cookie's domain) also allows every https origin on it or under it.
     """
     allowed = {origin.rstrip("/").lower() for origin in allowed_origins}
 
     @web.middleware
     async def csrf(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if request.method in UNSAFE_METHODS and not _marked(request, CSRF_EXEMPT):
+        checked = request.method in UNSAFE_METHODS or _marked(request, CSRF_CHECKED)
+        if checked and not _marked(request, CSRF_EXEMPT):
             origin = request.headers.get("Origin")
             if origin is None and (referer := request.headers.get("Referer")):
                 origin = _origin_of(referer)
@@ -177,19 +187,37 @@ def csrf_middleware(
                     and not (allowed_domain and _under_domain(origin, allowed_domain, https_only))
                 ):
                     raise Forbidden("Cross-site request refused: its Origin is not allowed.")
+            elif request.headers.get("Sec-Fetch-Site", "").lower() == "cross-site":
+                raise Forbidden("Cross-site request refused.")
         return await handler(request)
 
     return csrf
 
 
+def without_zone(address: str | None) -> str | None:
+    """An IPv6 zone id (`fe80::1%3`) names an interface, not a client: one client, one address (and one bucket)."""
+    return address.partition("%")[0] if address else address
+
+
+def client_address(request: web.Request) -> str | None:
+    """The client's address: the peer's, or the forwarded one from a trusted proxy; without an IPv6 zone id."""
+    return without_zone(request.remote)
+
+
+FORWARDED_SCHEMES = frozenset({"http", "https"})
+
+
 def peer_is_trusted(request: web.Request, networks: Sequence[IPv4Network | IPv6Network]) -> bool:
     """Whether the connection comes from one of the proxies whose X-Forwarded-* headers are believed."""
     peer = request.transport.get_extra_info("peername") if request.transport else None
-    return peer is not None and any(ip_address(peer[0]) in network for network in networks)
+    return peer is not None and any(ip_address(without_zone(peer[0]) or "") in network for network in networks)
 
 
 def forwarded_middleware(trusted_proxies: list[str]) -> Middleware:
-    """X-Forwarded-For/-Proto are believed only when the peer itself is a configured proxy (aiohttp-remotes)."""
+    """X-Forwarded-For/-Proto are believed only when the peer itself is a configured proxy (aiohttp-remotes).
+
+    X-Forwarded-Proto is believed on its own too (aiohttp-remotes reads it only beside X-Forwarded-For).
+    """
     networks = [ip_network(network) for network in trusted_proxies]
     filtered = XForwardedFiltered(networks)
 
@@ -200,12 +228,21 @@ def forwarded_middleware(trusted_proxies: list[str]) -> Middleware:
         host = request.host
 
         async def keep_host(forwarded: web.Request) -> web.StreamResponse:
-            # X-Forwarded-Host is not believed: the CSRF check compares Origin with the Host we were sent.
-            return await handler(forwarded if forwarded.host == host else forwarded.clone(host=host))
+            # X-Forwarded-Host is not believed: the CSRF check compares Origin with the Host we were sent. clone()
+            # rebuilds the request from the raw message, so the forwarded client and scheme are passed on again.
+            if forwarded.host != host:
+                remote = forwarded.remote or ""  # set: XForwardedFiltered has just read it from X-Forwarded-For
+                forwarded = forwarded.clone(host=host, remote=remote, scheme=forwarded.scheme)
+            return await handler(forwarded)
 
         try:
+            if "X-Forwarded-For" not in request.headers and "X-Forwarded-Proto" in request.headers:
+                scheme = filtered.get_forwarded_proto(request.headers)[-1].lower()
+                if scheme not in FORWARDED_SCHEMES:
+                    raise web.HTTPBadRequest()
+                return await handler(request.clone(scheme=scheme))
             return await filtered.middleware(request, keep_host)
-        except web.HTTPBadRequest:
+        except (web.HTTPBadRequest, RemoteError):
             response = problem_response(BadRequest("Malformed X-Forwarded-* headers."), request)
             response.headers.update(SECURITY_HEADERS)
             return response

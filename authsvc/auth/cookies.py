@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 import time
 from typing import Any, NamedTuple
@@ -22,6 +23,9 @@ from authsvc.config import SessionSettings
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
 DECODED_CACHE_SIZE = 10_000
+# A Fernet token is url-safe base64. Fernet's own decoder skips `!`, `*` or a backslash; we refuse them, so a session
+# has exactly one cookie string and junk cannot flush the decoded-cookie cache.
+TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]+={0,2}")
 
 
 class SessionIds(NamedTuple):
@@ -52,41 +56,55 @@ class SessionCookies(AbstractStorage):
     # The facade the handlers and guards use.
 
     def read(self, request: web.Request) -> SessionIds | None:
-        """The (session id, user id) the request's session cookie carries, or None."""
+        """The (session id, user id) the request's session cookie carries, or None (also when it sends two)."""
         return self.session_ids(self.value_in(request.headers.get(hdrs.COOKIE)))
+
+    def read_all(self, request: web.Request) -> list[SessionIds]:
+        """The ids of every session cookie of our name the request sends: logout ends each of them."""
+        found = (self.session_ids(value) for value in self.values_in(request.headers.get(hdrs.COOKIE)))
+        return [ids for ids in found if ids is not None]
 
     async def issue(self, request: web.Request, ids: SessionIds) -> None:
         """A fresh cookie for a new session: a planted one never becomes the logged-in one."""
         session = await new_session(request)
         session["sid"], session["uid"] = ids
 
-    async def renew(self, request: web.Request) -> None:
-        """Re-issue the cookie with a fresh max age."""
-        (await get_session(request)).changed()
+    async def renew(self, request: web.Request, ids: SessionIds) -> None:
+        """Re-issue the cookie of the session that was authenticated, with a fresh max age."""
+        session = await get_session(request)
+        session["sid"], session["uid"] = ids  # marks it changed: aiohttp-session writes the cookie afresh
 
     async def clear(self, request: web.Request) -> None:
         (await get_session(request)).invalidate()
 
     # The codec, also for callers that hold a cookie value (introspection).
 
-    def value_in(self, cookie_header: str | None) -> str | None:
-        """Our cookie's value in a Cookie header: a split instead of a full parse of every cookie (10 us faster).
-
-        A mis-read value can only fail Fernet's authentication, so this needs no more rigour than that.
-        """
+    def values_in(self, cookie_header: str | None) -> list[str]:
+        """Every value of our cookie in a Cookie header: a split instead of a full parse of every cookie (10 us)."""
         if not cookie_header:
-            return None
+            return []
+        values = []
         for part in cookie_header.split(";"):
             name, _, value = part.strip().partition("=")
             if name == self.cookie_name:
-                return value.strip().strip('"')
-        return None
+                values.append(value.strip().strip('"'))
+        return values
+
+    def value_in(self, cookie_header: str | None) -> str | None:
+        """Our cookie's value, or None when there is none or more than one: a planted second cookie of our name
+        (from a sibling domain or plain HTTP) makes the request unauthenticated instead of choosing between them."""
+        values = self.values_in(cookie_header)
+        return values[0] if len(values) == 1 else None
 
     def session_ids(self, value: str | None) -> SessionIds | None:
         """The ids a cookie value carries, or None; the hot path of every authenticated request."""
         if not value:
             return None
+        if len(value) > 1 and value[0] == value[-1] == '"':
+            value = value[1:-1]  # RFC 6265's quoted form, as cookie jars (requests') hand it over
         cached = self._decoded.get(value)
+        if cached is None and not TOKEN_PATTERN.fullmatch(value):
+            return None
         if cached is None:
             data = self._decode(value)
             session_id, user_id = (data or {}).get("sid"), (data or {}).get("uid")

@@ -17,6 +17,7 @@ from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import Unauthorized
+from authsvc.middlewares import client_address
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
@@ -35,7 +36,9 @@ def login_required(handler: H) -> H:
 
 def client_info(request: web.Request, devices: DeviceCookies) -> ClientInfo:
     """Who is asking, as the services see it: address, user agent, and what the device cookie vouches for."""
-    return ClientInfo(ip=request.remote, user_agent=request.headers.get(hdrs.USER_AGENT), device=devices.read(request))
+    return ClientInfo(
+        ip=client_address(request), user_agent=request.headers.get(hdrs.USER_AGENT), device=devices.read(request)
+    )
 
 
 def current(request: web.Request) -> Authenticated:
@@ -54,7 +57,7 @@ class SessionGuard:
             return None
         authenticated = await self._auth.authenticate(*ids, touch=touch)
         if authenticated is not None and authenticated.renewed:
-            await self._cookies.renew(request)
+            await self._cookies.renew(request, ids)
         return authenticated
 
     def middleware(self) -> Middleware:

@@ -21,7 +21,7 @@ from authsvc.bodies import read_fields
 from authsvc.config import GatewaySettings, ServerSettings, Settings
 from authsvc.containers import Container
 from authsvc.errors import NotFound, Unauthorized
-from authsvc.middlewares import csrf_exempt, gateway_check, peer_is_trusted
+from authsvc.middlewares import csrf_checked, csrf_exempt, gateway_check, peer_is_trusted
 from authsvc.users.models import User
 
 audit = logging.getLogger("authsvc.audit")
@@ -53,13 +53,14 @@ async def login(
     return web.json_response({"User": user_view(user), "msg": "User logged in"})
 
 
+@csrf_checked
 @inject
 async def logout(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
 ) -> web.Response:
-    if (ids := cookies.read(request)) is not None:
+    for ids in cookies.read_all(request):  # a planted second cookie must not keep the real session alive
         await auth.logout(ids.session_id)
     await cookies.clear(request)
     return web.json_response({"msg": "The user session has ended"})

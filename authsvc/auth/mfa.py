@@ -213,7 +213,7 @@ class MfaService:
             )
         except TooManyRequests:
             self._metrics.login("throttled")
-            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
+            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip, "user_id": user.id})
             raise
         try:
             # Every try of this pending login is counted before its check too: concurrent ones cannot pass the cap.

@@ -7,6 +7,7 @@ import logging
 import secrets
 from dataclasses import dataclass
 
+from authsvc.auth.audit import AccountPseudonyms
 from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
 from authsvc.auth.models import SessionRecord
 from authsvc.auth.ports import SecondFactorRepository
@@ -59,9 +60,11 @@ class AuthService:
         throttle: LoginThrottle,
         clock: Clock,
         metrics: Metrics,
+        pseudonyms: AccountPseudonyms,
         factors: SecondFactorRepository,
     ) -> None:
         self._metrics = metrics
+        self._pseudonyms = pseudonyms
         self._factors = factors
         self._users = users
         self._hasher = hasher
@@ -110,7 +113,8 @@ class AuthService:
             attempt = await self._begin(name if name is not None else username, client, user)
         except TooManyRequests:
             self._metrics.login("throttled")
-            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
+            account = self._pseudonyms.of(name or typed)
+            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip, "account": account})
             raise
         try:
             if name is not None and client.device is None:
@@ -121,7 +125,8 @@ class AuthService:
             raise
         if not verified or user is None:
             self._metrics.login("failure")
-            audit.info("login failed", extra={"event": "login.failure", "ip": client.ip})
+            account = self._pseudonyms.of(name or typed)
+            audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
             raise Unauthorized(INVALID_CREDENTIALS)
         if methods := enrolled_methods(await self._factors.get(user.id)):
             # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.

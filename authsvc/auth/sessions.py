@@ -59,7 +59,16 @@ class SessionRegistry:
         )
         await self._repository.create(record)
         self._metrics.sessions_created()
+        await self._end_least_recently_used(record)
         return session_id, record
+
+    async def _end_least_recently_used(self, new: SessionRecord) -> None:
+        """At most max_per_user live sessions: the others used least recently end first, never the new one."""
+        live = await self._repository.list_for_user(new.user_id, new.created_at)
+        others = [record for record in live if record.id_hash != new.id_hash]
+        excess = len(others) + 1 - self._settings.max_per_user
+        for record in sorted(others, key=lambda r: r.last_seen_at)[: max(0, excess)]:
+            await self._delete(record.id_hash)
 
     async def resolve(self, session_id: str, user_id: str, *, touch: bool = True) -> ResolvedSession | None:
         """The live session for this id and user, renewed when enough of the idle window has passed."""
@@ -94,4 +103,7 @@ class SessionRegistry:
         return count
 
     async def list(self, user_id: str) -> list[SessionRecord]:
-        return await self._repository.list_for_user(user_id, self._clock.now())
+        """The user's live sessions, oldest first; at most max_per_user (the most recently used) even after a race."""
+        records = await self._repository.list_for_user(user_id, self._clock.now())
+        recent = sorted(records, key=lambda r: r.last_seen_at)[-self._settings.max_per_user :]
+        return sorted(recent, key=lambda r: r.created_at)

@@ -111,9 +111,11 @@ class LoginThrottle:
             if device is not None:
                 await self._allowance(attempt, f"d:{digest('device', device.device_id)}", now, "device")
             else:
-                # The address first: a spraying address's refused attempts then leave no records behind.
+                # The address first: a spraying address's refused attempts then leave no records behind. Clients
+                # without an address are no one address: none of them is slowed for what the others sprayed.
                 client = client_of(ip, self._settings.ipv6_prefix)
-                await self._address(attempt, digest("client", client), digest("name", username), now)
+                if ip:
+                    await self._address(attempt, digest("client", client), digest("name", username), now)
                 await self._allowance(attempt, f"p:{digest('pair', client, username)}", now, "client")
                 await self._account(attempt, digest("name", username), now)
         except BaseException:

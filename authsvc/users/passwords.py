@@ -54,21 +54,29 @@ def _legacy_hash_sync(password: bytes, cost: int) -> str:
     return bcrypt.hashpw(password, bcrypt.gensalt(cost, prefix=b"2b")).decode("ascii")
 
 
-def _verify_sync(password: str, stored: str) -> bool:
+def _verify_sync(password: str, stored: str) -> tuple[bool, int | None]:
+    """Whether the password matches, and the cost of the bcrypt work done (None: none was done)."""
     try:
         if stored.startswith(PREFIX):
-            return bcrypt.checkpw(_prehash(password), stored[len(PREFIX) :].encode("ascii"))
+            bcrypt_hash = stored[len(PREFIX) :]
+            return bcrypt.checkpw(_prehash(password), bcrypt_hash.encode("ascii")), _cost_of(bcrypt_hash)
         if stored.startswith(LEGACY_PREFIXES):
             # node's bcrypt hashed the UTF-8 bytes and ignored everything past 72 of them.
-            return bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], stored.encode("ascii"))
-    except ValueError:  # a malformed stored hash never matches
-        return False
-    return False
+            return bcrypt.checkpw(password.encode("utf-8")[:BCRYPT_MAX_BYTES], stored.encode("ascii")), _cost_of(stored)
+    except (ValueError, UnicodeEncodeError):  # a malformed stored hash never matches
+        return False, None
+    return False, None
 
 
 class PasswordHasher:
     """bcrypt off the event loop, in a bounded thread pool (bcrypt releases the GIL), behind a bounded queue: when
-    `threads + queue` hashes are already waiting or running, the next one answers 503 instead of waiting seconds."""
+    `threads + queue` hashes are already waiting or running, the next one answers 503 instead of waiting seconds.
+
+    Every check costs what one check at the configured cost costs: a cheaper stored hash (a tutorial account's
+    ``$2a$10$``, a malformed one) is topped up with dummy checks at costs s, s+1, ..., cost-1, since
+    2^s + (2^s + ... + 2^(cost-1)) = 2^cost. So a wrong password on a legacy account answers as slowly as an unknown
+    user, and timing does not tell unmigrated accounts apart.
+    """
 
     def __init__(
         self, executor: Executor, cost: int, tutorial_compatible: bool = False, threads: int = 1, queue: int = 1_000_000
@@ -85,6 +93,7 @@ class PasswordHasher:
                 "passwords.tutorial_compatible is on: no hash is upgraded and new ones are plain bcrypt (72 bytes); "
                 "turn it off once the tutorial's app is retired"
             )
+        self._dummy_hashes: dict[int, bytes] = {}
         self._dummy_hash = _hash_sync("dummy password for unknown users", cost)
 
     async def _run(self, function: Callable[..., T], *args: Any) -> T:
@@ -102,7 +111,19 @@ class PasswordHasher:
         return await self._run(_hash_sync, password, self.cost)
 
     async def verify(self, password: str, stored: str) -> bool:
-        return await self._run(_verify_sync, password, stored)
+        return await self._run(self._verify_evenly, password, stored)
+
+    def _verify_evenly(self, password: str, stored: str) -> bool:
+        matched, spent = _verify_sync(password, stored)
+        for cost in range(spent, self.cost) if spent is not None else (self.cost,):
+            bcrypt.checkpw(b"top-up", self._dummy_at(cost))
+        return matched
+
+    def _dummy_at(self, cost: int) -> bytes:
+        dummy = self._dummy_hashes.get(cost)
+        if dummy is None:  # made once per cost; a race only makes it twice
+            dummy = self._dummy_hashes[cost] = bcrypt.hashpw(b"top-up", bcrypt.gensalt(max(4, cost)))
+        return dummy
 
     async def verify_dummy(self, password: str) -> None:
         """Spend the time a real check takes, so an unknown user answers as slowly as a wrong password."""

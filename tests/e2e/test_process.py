@@ -60,7 +60,11 @@ def test_check_config_refuses_unsafe_production_naming_keys() -> None:
 
 
 def test_check_config_accepts_production_with_secrets() -> None:
-    env = {"AUTHSVC_SESSION_KEY": Fernet.generate_key().decode(), "AUTHSVC_INTROSPECTION_TOKENS": "svc:" + "s" * 40}
+    env = {
+        "AUTHSVC_SESSION_KEY": Fernet.generate_key().decode(),
+        "AUTHSVC_INTROSPECTION_TOKENS": "svc:" + "s" * 40,
+        "AUTHSVC_AUDIT_KEY": "a" * 40,
+    }
     result = cli("check-config", "--env", "production", env=env)
     assert result.returncode == 0, result.stderr
 

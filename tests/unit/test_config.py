@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from authsvc.config import ConfigError, load_settings
 
 KEY = Fernet.generate_key().decode()
 TOKENS = "billing:" + "t" * 40
+AUDIT_KEY = secrets.token_urlsafe(32)
 
 
 def test_defaults_are_development_on_memory() -> None:
@@ -84,7 +86,12 @@ def test_invalid_setting_is_named(environ: dict[str, str], message: str) -> None
 
 
 def production(**extra: str) -> dict[str, str]:
-    return {"AUTHSVC__SESSION__KEYS": KEY, "AUTHSVC__INTROSPECTION__TOKENS": TOKENS, **extra}
+    return {
+        "AUTHSVC__SESSION__KEYS": KEY,
+        "AUTHSVC__INTROSPECTION__TOKENS": TOKENS,
+        "AUTHSVC__LOGGING__AUDIT_KEY": AUDIT_KEY,
+        **extra,
+    }
 
 
 def test_production_overlay_is_safe_and_starts_with_secrets() -> None:

@@ -44,6 +44,8 @@ def readme_rows() -> dict[str, str]:
 
 
 def written(value: Any) -> str:
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, list):

@@ -12,7 +12,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
-from authsvc.auth.sessions import SESSION_ID_BYTES
 from tests.helpers import ManualClock, cookie_value
 
 PASSWORD = "correct horse battery"
@@ -36,9 +35,10 @@ async def test_v7_2_1_session_checked_on_the_server_every_request(client: Client
 async def test_v7_2_3_session_ids_are_unique_and_carry_at_least_128_bits(container: Any) -> None:
     registry = container.session_registry()
     ids = [(await registry.create("u" * 24))[0] for _ in range(500)]
-    assert SESSION_ID_BYTES * 8 >= 128
     assert len(set(ids)) == len(ids)
-    assert all(len(base64.urlsafe_b64decode(i + "=" * (-len(i) % 4))) == SESSION_ID_BYTES for i in ids)
+    decoded = [base64.urlsafe_b64decode(i + "=" * (-len(i) % 4)) for i in ids]
+    assert {len(raw) * 8 for raw in decoded} == {256}  # what the ids carry, not what a constant says
+    assert len({raw[:2] for raw in decoded}) > 400  # spread over the whole space: not a counter or a fixed prefix
 
 
 async def test_v7_3_1_idle_timeout_ends_session(client: Client, clock: ManualClock) -> None:

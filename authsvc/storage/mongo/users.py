@@ -7,8 +7,10 @@ without it (the tutorial's app may still be writing them) get it before each sig
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
@@ -19,18 +21,28 @@ from authsvc.errors import DuplicateUsername
 from authsvc.storage.mongo.client import Availability, to_datetime, to_seconds
 from authsvc.users.models import User, normalize_username
 
+log = logging.getLogger("authsvc.storage")
+
 OBJECT_ID = re.compile(r"[0-9a-f]{24}")
+LOGGED_PROBLEMS_MAX = 1000
 
 
-def _user(doc: dict[str, Any]) -> User:
+def _user(doc: dict[str, Any]) -> User | None:
+    """The user a document describes, or None when its shape is not one we wrote or the tutorial's Mongoose did."""
     # The NestJS tutorial's documents: Mongoose's timestamps may be missing on hand-made ones.
-    created = doc.get("createdAt") or doc["_id"].generation_time
+    object_id, username, password = doc.get("_id"), doc.get("username"), doc.get("password")
+    if not isinstance(object_id, ObjectId | str) or not isinstance(username, str) or not isinstance(password, str):
+        return None
+    created = doc.get("createdAt") or (object_id.generation_time if isinstance(object_id, ObjectId) else None)
+    updated = doc.get("updatedAt") or created
+    if not isinstance(created, datetime) or not isinstance(updated, datetime):
+        return None
+    try:
+        created_at, updated_at = to_seconds(created), to_seconds(updated)
+    except (OverflowError, OSError, ValueError):
+        return None
     return User(
-        id=str(doc["_id"]),
-        username=doc["username"],
-        password_hash=doc["password"],
-        created_at=to_seconds(created),
-        updated_at=to_seconds(doc.get("updatedAt") or created),
+        id=str(object_id), username=username, password_hash=password, created_at=created_at, updated_at=updated_at
     )
 
 
@@ -43,6 +55,22 @@ class MongoUserRepository:
         self._collection = collection
         self._available = available
         self._ensure_indexes = ensure_indexes
+        self._logged_problems: set[str] = set()
+
+    def _map(self, doc: dict[str, Any] | None) -> User | None:
+        """The user, or None for no document or one of unexpected shape (no match: never a 500), logged once."""
+        if doc is None:
+            return None
+        user = _user(doc)
+        if user is None:
+            problem_id = repr(doc.get("_id"))[:64]
+            if problem_id not in self._logged_problems and len(self._logged_problems) < LOGGED_PROBLEMS_MAX:
+                self._logged_problems.add(problem_id)
+                log.error(
+                    "data problem: a users document of unexpected shape is treated as no user",
+                    extra={"event": "data.problem", "collection": "users", "document_id": problem_id},
+                )
+        return user
 
     async def create(self, username: str, password_hash: str, now: float) -> User:
         await self._ensure_indexes()  # the unique index decides races: never insert without it
@@ -65,7 +93,7 @@ class MongoUserRepository:
     async def find_by_username(self, username: str) -> User | None:
         with self._available.guard():
             doc = await self._collection.find_one({"username": username})
-        return _user(doc) if doc else None
+        return self._map(doc)
 
     async def canonical_name_taken(self, canonical: str) -> bool:
         await self._ensure_indexes()
@@ -96,7 +124,7 @@ class MongoUserRepository:
             return None
         with self._available.guard():
             doc = await self._collection.find_one({"_id": object_id})
-        return _user(doc) if doc else None
+        return self._map(doc)
 
     async def update_password_hash(self, user_id: str, password_hash: str, now: float) -> bool:
         object_id = _object_id(user_id)
