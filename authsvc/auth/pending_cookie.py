@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from authsvc.auth.cookies import EXPIRED
 from authsvc.auth.factors import PendingLogins, SecondFactorRequired
@@ -27,7 +27,15 @@ class PendingLoginCookie:
         self._params["samesite"] = "Strict"
 
     def read(self, request: web.Request) -> str | None:
-        return request.cookies.get(self.name)
+        """The pending-login token, or None when there is none or more than one (a planted second one from a
+        sibling domain or plain HTTP makes the step fail rather than choosing between them, as the session does)."""
+        values = []
+        for header in request.headers.getall(hdrs.COOKIE, []):
+            for part in header.split(";"):
+                name, _, value = part.strip().partition("=")
+                if name == self.name:
+                    values.append(value.strip().strip('"'))
+        return values[0] if len(values) == 1 else None
 
     def start(self, response: web.StreamResponse, required: SecondFactorRequired) -> None:
         """Set the cookie of a new pending login for the user whose password was right."""

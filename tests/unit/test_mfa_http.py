@@ -349,3 +349,15 @@ async def test_concurrent_wrong_codes_cannot_pass_the_pending_logins_cap(client:
     details = [(await answer.json())["detail"] for answer in answers]
     assert details.count(WRONG_CODE) == 5
     assert details.count(NO_PENDING_LOGIN) == 3
+
+
+async def test_two_pending_login_cookies_are_no_pending_login(client: Client, clock: ManualClock) -> None:
+    secret, _ = await enrol(client, clock)
+    client.session.cookie_jar.clear()
+    pending = (await login(client)).cookies["sid_mfa"].value
+    client.session.cookie_jar.clear()
+    planted = {"Cookie": f"sid_mfa={pending}; sid_mfa=planted"}
+    refused = await client.post("/users/login/mfa", json={"code": code_at(secret, clock)}, headers=planted)
+    assert (await refused.json())["detail"] == NO_PENDING_LOGIN
+    alone = {"Cookie": f"sid_mfa={pending}"}
+    assert (await client.post("/users/login/mfa", json={"code": code_at(secret, clock)}, headers=alone)).status == 200
