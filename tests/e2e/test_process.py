@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -145,7 +146,8 @@ async def test_text_logs_by_default_in_development_one_readable_line_each(tmp_pa
 
 
 async def test_json_logs_outside_development_and_the_start_line_in_them(tmp_path: Path) -> None:
-    env = {"AUTHSVC_ENV": "staging"}  # log_format: auto resolves to json outside development
+    # log_format: auto resolves to json outside development, where an audit key is required
+    env = {"AUTHSVC_ENV": "staging", "AUTHSVC_AUDIT_KEY": secrets.token_urlsafe(32)}
     config = {**FAST_CONFIG, "storage": {"backend": "memory"}}
     process = AuthsvcProcess(tmp_path, config, env=env).start()
     try:
