@@ -1,4 +1,4 @@
-"""Command line: serve, gen-key, check-config, create-user."""
+"""Command line: serve, gen-key, check-config, create-user, revoke-sessions, mfa-reset."""
 
 from __future__ import annotations
 
@@ -165,6 +165,20 @@ def revoke_sessions(args: argparse.Namespace) -> int:
     return 0
 
 
+def mfa_reset(args: argparse.Namespace) -> int:
+    if (settings := _persistent_settings(args)) is None:
+        return 2
+
+    async def reset(container: Container) -> str:
+        removed = await container.mfa_service().reset(args.username)
+        if removed is None:
+            return "no such user"
+        return "second factors removed; every session ended" if removed else "no second factor; every session ended"
+
+    print(_with_container(settings, reset))
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="authsvc", description="Session-based login service.")
     root.add_argument("--version", action="version", version=f"authsvc {version('authsvc')}")
@@ -192,6 +206,9 @@ def parser() -> argparse.ArgumentParser:
     revoke = command("revoke-sessions", "End every session of a user (an administrator's logout-everywhere).")
     revoke.add_argument("username")
     revoke.set_defaults(func=revoke_sessions)
+    reset = command("mfa-reset", "Remove every second factor of a user and end their sessions (a lost phone).")
+    reset.add_argument("username")
+    reset.set_defaults(func=mfa_reset)
     return root
 
 

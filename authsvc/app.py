@@ -8,6 +8,7 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from authsvc.auth import handlers as auth
+from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth.guards import service_token_middleware
 from authsvc.containers import Container, running
 from authsvc.mail.handlers import setup_mail_routes
@@ -88,6 +89,7 @@ def create_app(container: Container, *, reuse_port: bool = False) -> web.Applica
         app.cleanup_ctx.append(_metrics_listener(container, reuse_port))
     app.router.add_post("/users/signup", users.signup)
     app.router.add_post("/users/login", auth.login)
+    app.router.add_post("/users/login/mfa", mfa.login_second_factor)
     app.router.add_get("/users/protected", auth.protected)
     app.router.add_post("/users/logout", auth.logout)
     app.router.add_get("/users/logout", auth.logout, allow_head=False)  # the tutorial's GET, kept for parity
@@ -97,6 +99,10 @@ def create_app(container: Container, *, reuse_port: bool = False) -> web.Applica
     app.router.add_post("/users/me/password", auth.change_password)
     app.router.add_delete("/users/me", auth.delete_account)
     setup_mail_routes(app)
+    app.router.add_get("/users/me/mfa", mfa.status)
+    app.router.add_post("/users/me/mfa/totp", mfa.begin_totp)
+    app.router.add_delete("/users/me/mfa/totp", mfa.remove_totp)
+    app.router.add_post("/users/me/mfa/totp/confirm", mfa.confirm_totp)
     # Envoy ext_authz forwards the original method and appends the original path.
     app.router.add_route("*", "/auth/verify{tail:(/(?s:.*))?}", auth.verify)
     app.router.add_get("/auth/forward-auth", auth.forward_auth)

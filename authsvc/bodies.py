@@ -71,7 +71,7 @@ async def read_fields(
             errors.append({"pointer": f"#/{name}", "detail": "must be valid Unicode text"})
     if errors:
         raise BadRequest("The request body does not have the expected fields.", errors=errors)
-    return {name: data[name] for name in names}
+    return {name: data[name] for name in (*names, *optional) if name in data}
 
 
 def _is_encodable(value: str) -> bool:

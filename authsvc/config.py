@@ -131,6 +131,13 @@ class ThrottleSettings(Section):
     signup_window: int = Field(ge=60, le=86400)
 
 
+class MfaSettings(Section):
+    issuer: str = Field(min_length=1, max_length=64)
+    pending_seconds: int = Field(ge=30, le=1800)
+    pending_max_attempts: int = Field(ge=1, le=20)
+    recent_auth_seconds: int = Field(ge=0)
+
+
 class CsrfSettings(Section):
     allowed_origins: list[str]
 
@@ -249,6 +256,7 @@ class Settings(Section):
     passwords: PasswordSettings
     users: UserSettings
     throttle: ThrottleSettings
+    mfa: MfaSettings
     csrf: CsrfSettings
     introspection: IntrospectionSettings
     gateway: GatewaySettings

@@ -13,8 +13,11 @@ from dependency_injector import containers, providers
 from authsvc.auth.audit import AccountPseudonyms, load_audit_key
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.factors import PendingLogins, SecretBox
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
+from authsvc.auth.mfa import MfaService
+from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionRegistry
@@ -47,6 +50,7 @@ class Container(containers.DeclarativeContainer):
         modules=[
             "authsvc.users.handlers",
             "authsvc.auth.handlers",
+            "authsvc.auth.mfa_handlers",
             "authsvc.ops.handlers",
             "authsvc.portal.handlers",
             "authsvc.mail.handlers",
@@ -88,6 +92,7 @@ class Container(containers.DeclarativeContainer):
     users_repository = storage.provided.users
     sessions_repository = storage.provided.sessions
     attempts_counter = storage.provided.attempts
+    second_factors_repository = storage.provided.second_factors
 
     # Sessions
     session_keys = providers.Singleton(
@@ -107,6 +112,14 @@ class Container(containers.DeclarativeContainer):
     )
     device_cookies = providers.Singleton(
         DeviceCookies, keys=session_keys, session=settings.provided.session, throttle=settings.provided.throttle
+    )
+    # Second factors: their secrets and the pending-login token are sealed with the session keys (rotation works)
+    secret_box = providers.Singleton(SecretBox, keys=session_keys)
+    pending_logins = providers.Singleton(
+        PendingLogins, keys=session_keys, clock=clock, lifetime=settings.provided.mfa.pending_seconds
+    )
+    pending_login_cookie = providers.Singleton(
+        PendingLoginCookie, codec=pending_logins, settings=settings.provided.session
     )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
     audit_pseudonyms = providers.Singleton(
@@ -134,6 +147,21 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         metrics=metrics,
         pseudonyms=audit_pseudonyms,
+        factors=second_factors_repository,
+    )
+    mfa_service = providers.Singleton(
+        MfaService,
+        factors=second_factors_repository,
+        users=users_repository,
+        hasher=password_hasher,
+        sessions=session_registry,
+        throttle=login_throttle,
+        attempts=attempts_counter,
+        box=secret_box,
+        pending=pending_logins,
+        clock=clock,
+        metrics=metrics,
+        settings=settings.provided.mfa,
     )
     session_guard = providers.Singleton(SessionGuard, auth=auth_service, cookies=session_cookies)
 

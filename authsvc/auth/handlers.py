@@ -11,7 +11,10 @@ from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
 from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, client_info, current, login_required
+from authsvc.auth.mfa import MfaService
+from authsvc.auth.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
 from authsvc.auth.service import AuthService
 from authsvc.auth.views import session_view, user_view
 from authsvc.bodies import read_fields
@@ -31,14 +34,23 @@ async def login(
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
     devices: DeviceCookies = Provide[Container.device_cookies],
+    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
     mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "username", "password")
     previous = cookies.read(request)
     client = client_info(request, devices)
-    user, session_id = await auth.login(
-        fields["username"], fields["password"], client, previous.session_id if previous else None
-    )
+    try:
+        user, session_id = await auth.login(
+            fields["username"],
+            fields["password"],
+            client,
+            previous.session_id if previous else None,
+        )
+    except SecondFactorRequired as required:
+        response = web.json_response({"msg": SECOND_FACTOR_REQUIRED, "mfa": {"methods": required.methods}})
+        pending.start(response, required)
+        return response
     known_device = client.device is not None and client.device.user_id == user.id
     await mail.after_login(
         user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
@@ -172,12 +184,13 @@ async def change_password(
     request: web.Request,
     auth: AuthService = Provide[Container.auth_service],
     devices: DeviceCookies = Provide[Container.device_cookies],
+    mfa: MfaService = Provide[Container.mfa_service],
     mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
-    fields = await read_fields(request, "currentPassword", "newPassword")
-    await auth.change_password(
-        current(request), fields["currentPassword"], fields["newPassword"], client_info(request, devices)
-    )
+    fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
+    client = client_info(request, devices)
+    await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"), client)
+    await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"], client)
     await mail.password_changed(current(request).user)  # after the change: no mail for a change that failed
     return web.json_response({"msg": "Password changed; every other session has ended"})
 

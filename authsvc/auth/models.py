@@ -23,3 +23,15 @@ class SessionRecord:
 
     def live(self, now: float) -> bool:
         return now < self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class SecondFactors:
+    """A user's second factors: a TOTP secret (sealed with the session keys) and the hashes of the recovery codes."""
+
+    user_id: str
+    totp_secret: str  # sealed; usable only once confirmed
+    totp_confirmed: bool
+    last_used_step: int  # the last TOTP time step accepted: a code is never accepted twice
+    recovery_code_hashes: tuple[str, ...]
+    created_at: float

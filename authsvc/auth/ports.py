@@ -1,10 +1,10 @@
-"""What the auth package needs from a database: sessions and attempt counters."""
+"""What the auth package needs from a database: sessions, attempt counters and second factors."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from authsvc.auth.models import SessionRecord
+from authsvc.auth.models import SecondFactors, SessionRecord
 
 
 class SessionRepository(Protocol):
@@ -59,3 +59,27 @@ class AttemptCounter(Protocol):
     async def reset(self, key: str) -> None: ...
 
     async def purge_expired(self, now: float) -> int: ...
+
+
+class SecondFactorRepository(Protocol):
+    """Second factors per user; the single-use rules are atomic here, so replicas sharing the store agree."""
+
+    async def get(self, user_id: str) -> SecondFactors | None: ...
+
+    async def begin_totp(self, user_id: str, sealed_secret: str, now: float) -> bool:
+        """Store a pending TOTP secret (replacing a pending one); False when a confirmed one exists."""
+        ...
+
+    async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str]) -> bool:
+        """Confirm the pending secret with the step of a code checked against it; False when it was not pending."""
+        ...
+
+    async def use_totp_step(self, user_id: str, step: int) -> bool:
+        """Record step as used when it is later than the last used one; False otherwise (a replay)."""
+        ...
+
+    async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
+        """Remove one recovery code; False when it was not there (unknown or used)."""
+        ...
+
+    async def delete(self, user_id: str) -> bool: ...

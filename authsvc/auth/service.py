@@ -8,7 +8,9 @@ import secrets
 from dataclasses import dataclass
 
 from authsvc.auth.audit import AccountPseudonyms
+from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
 from authsvc.auth.models import SessionRecord
+from authsvc.auth.ports import SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import Attempt, Device, LoginThrottle
 from authsvc.clock import Clock
@@ -59,9 +61,11 @@ class AuthService:
         clock: Clock,
         metrics: Metrics,
         pseudonyms: AccountPseudonyms,
+        factors: SecondFactorRepository,
     ) -> None:
         self._metrics = metrics
         self._pseudonyms = pseudonyms
+        self._factors = factors
         self._users = users
         self._hasher = hasher
         self._policy = policy
@@ -99,7 +103,8 @@ class AuthService:
     ) -> tuple[User, str]:
         """Check the credentials and open a new session; returns the user and the new session id.
 
-        The client's previous session, when it had one, ends with the new login.
+        The client's previous session, when it had one, ends with the new login. A user with a second factor gets
+        SecondFactorRequired instead: no session, and the failure counts stand until the second step.
         """
         typed, name = username, _login_name(username)
         # Only a device cookie needs the user before the count (does it vouch for them?); the rest look up after.
@@ -123,6 +128,10 @@ class AuthService:
             account = self._pseudonyms.of(name or typed)
             audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
             raise Unauthorized(INVALID_CREDENTIALS)
+        if methods := enrolled_methods(await self._factors.get(user.id)):
+            # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
+            audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
+            raise SecondFactorRequired(user, methods, remember)
         await attempt.succeeded()
         self._metrics.login("success")
         if previous_session_id is not None:
@@ -201,5 +210,6 @@ class AuthService:
         if not await self._reauthenticate(auth, password, client):
             raise WrongPassword("password")
         await self._sessions.revoke_all(auth.user.id)
+        await self._factors.delete(auth.user.id)  # no secret outlives its account
         await self._users.delete(auth.user.id)
         audit.info("account deleted", extra={"event": "account.delete", "user_id": auth.user.id})

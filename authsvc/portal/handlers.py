@@ -21,7 +21,10 @@ from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
 from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.guards import SessionGuard, client_info
+from authsvc.auth.mfa import WRONG_CODE, MfaService
+from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import Settings
 from authsvc.containers import Container
@@ -58,6 +61,7 @@ def setup_portal(app: web.Application) -> None:
     environment.filters["query_value"] = lambda value: quote(str(value), safe="")
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
+    app.router.add_post("/login/mfa", login_code)
     app.router.add_get("/logout", logout_page)
     app.router.add_post("/logout", logout)
     app.router.add_get("/signup", signup_page)
@@ -199,6 +203,7 @@ async def login(
     auth: AuthService = Provide[Container.auth_service],
     cookies: SessionCookies = Provide[Container.session_cookies],
     devices: DeviceCookies = Provide[Container.device_cookies],
+    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
     mail: AccountMail = Provide[Container.account_mail],
@@ -223,6 +228,10 @@ async def login(
         )
     except Forbidden as unverified:
         return form.render(rd, unverified.detail or "", 403, fields["username"])
+    except SecondFactorRequired as required:
+        response = _code_page(request, settings, tokens, rd)
+        pending.start(response, required)
+        return response
     except Unauthorized:
         return form.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
     except TooManyRequests as throttled:
@@ -231,6 +240,55 @@ async def login(
     await cookies.issue(request, SessionIds(session_id, user.id))
     devices.issue(request, user.id)
     return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+
+
+def _code_page(
+    request: web.Request,
+    settings: Settings,
+    tokens: FormTokens,
+    rd: str | None,
+    message: str | None = None,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> web.Response:
+    """The second step of a sign-in: the code form."""
+    rd = _allowed(request, settings, rd)
+    return _render(request, "login_code.html", "Second factor", message, status, headers, tokens=tokens, rd=rd)
+
+
+@portal_page
+@inject
+async def login_code(
+    request: web.Request,
+    mfa: MfaService = Provide[Container.mfa_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+    devices: DeviceCookies = Provide[Container.device_cookies],
+    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
+    tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
+) -> web.Response:
+    fields = await read_form(request, ("code", "csrf"), ("rd",))
+    rd = fields.get("rd")
+    if not tokens.valid(request, fields["csrf"]):
+        return _code_page(request, settings, tokens, rd, FORM_EXPIRED, 403)
+    previous = cookies.read(request)
+    previous_id = previous.session_id if previous else None
+    try:
+        user, session_id = await mfa.complete_login(
+            pending.read(request), fields["code"], client_info(request, devices), previous_id
+        )
+    except TooManyRequests as throttled:
+        message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
+        return _code_page(request, settings, tokens, rd, message, 429, throttled.headers)
+    except Unauthorized as refused:
+        if refused.detail == WRONG_CODE:
+            return _code_page(request, settings, tokens, rd, "That code is not valid. Please try again.", 401)
+        return LoginForm(request, settings, tokens).render(rd, "Your sign-in expired. Please sign in again.", 401)
+    await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)
+    response = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+    pending.clear(response)
+    return response
 
 
 @portal_page

@@ -6,7 +6,7 @@ import dataclasses
 import secrets
 from dataclasses import dataclass
 
-from authsvc.auth.models import SessionRecord
+from authsvc.auth.models import SecondFactors, SessionRecord
 from authsvc.errors import DuplicateUsername
 from authsvc.storage.mail_memory import MemoryEmailAddresses, MemoryMailTokens, MemoryOutbox
 from authsvc.users.models import User, normalize_username
@@ -226,6 +226,50 @@ class MemoryAttemptCounter:
         return self._purge(now)
 
 
+class MemorySecondFactorRepository:
+    """No await between a check and its write: the event loop makes each method atomic."""
+
+    def __init__(self) -> None:
+        self._by_user: dict[str, SecondFactors] = {}
+
+    async def get(self, user_id: str) -> SecondFactors | None:
+        return self._by_user.get(user_id)
+
+    async def begin_totp(self, user_id: str, sealed_secret: str, now: float) -> bool:
+        existing = self._by_user.get(user_id)
+        if existing is not None and existing.totp_confirmed:
+            return False
+        self._by_user[user_id] = SecondFactors(user_id, sealed_secret, False, -1, (), now)
+        return True
+
+    async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str]) -> bool:
+        existing = self._by_user.get(user_id)
+        if existing is None or existing.totp_confirmed:
+            return False
+        self._by_user[user_id] = dataclasses.replace(
+            existing, totp_confirmed=True, last_used_step=step, recovery_code_hashes=tuple(recovery_code_hashes)
+        )
+        return True
+
+    async def use_totp_step(self, user_id: str, step: int) -> bool:
+        existing = self._by_user.get(user_id)
+        if existing is None or not existing.totp_confirmed or existing.last_used_step >= step:
+            return False
+        self._by_user[user_id] = dataclasses.replace(existing, last_used_step=step)
+        return True
+
+    async def use_recovery_code(self, user_id: str, code_hash: str) -> bool:
+        existing = self._by_user.get(user_id)
+        if existing is None or not existing.totp_confirmed or code_hash not in existing.recovery_code_hashes:
+            return False
+        left = tuple(h for h in existing.recovery_code_hashes if h != code_hash)
+        self._by_user[user_id] = dataclasses.replace(existing, recovery_code_hashes=left)
+        return True
+
+    async def delete(self, user_id: str) -> bool:
+        return self._by_user.pop(user_id, None) is not None
+
+
 class MemoryStorage:
     def __init__(self) -> None:
         self.users = MemoryUserRepository()
@@ -234,6 +278,7 @@ class MemoryStorage:
         self.outbox = MemoryOutbox()
         self.mail_tokens = MemoryMailTokens()
         self.email_addresses = MemoryEmailAddresses()
+        self.second_factors = MemorySecondFactorRepository()
 
     async def open(self) -> None:
         return None

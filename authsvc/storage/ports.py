@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from authsvc.auth.ports import AttemptCounter, SessionRepository
+from authsvc.auth.ports import AttemptCounter, SecondFactorRepository, SessionRepository
 from authsvc.mail.ports import EmailAddressRepository, MailTokenRepository, OutboxRepository
 from authsvc.users.ports import UserRepository
 
@@ -16,6 +16,7 @@ class Storage(Protocol):
     outbox: OutboxRepository
     mail_tokens: MailTokenRepository
     email_addresses: EmailAddressRepository
+    second_factors: SecondFactorRepository
 
     async def open(self) -> None: ...
 

@@ -191,6 +191,7 @@ def storage_over(session_cache_seconds: float = 0, **collections: Any) -> MongoS
         "users": None,
         "sessions": None,
         "login_attempts": None,
+        "second_factors": None,
         **dict.fromkeys(MAIL_COLLECTIONS),
         **collections,
     }

@@ -1,6 +1,6 @@
-"""The MongoDB backend: users, sessions and failed-login counters shared by every replica.
+"""The MongoDB backend: users, sessions, failed-login counters and second factors shared by every replica.
 
-client.py connects and maps outages to 503s; users.py, sessions.py and attempts.py are the repositories;
+client.py connects and maps outages to 503s; users.py, sessions.py, attempts.py and factors.py are the repositories;
 indexes.py creates what they query by. MongoStorage owns the client: opened with the backend, closed with it.
 """
 
@@ -12,6 +12,7 @@ from authsvc.clock import Clock
 from authsvc.config import MongoSettings
 from authsvc.storage.mongo.attempts import MongoAttemptCounter
 from authsvc.storage.mongo.client import Availability, connect, disconnect
+from authsvc.storage.mongo.factors import MongoSecondFactorRepository
 from authsvc.storage.mongo.indexes import Indexes
 from authsvc.storage.mongo.mail import MailIndexes, MongoEmailAddresses, MongoMailTokens, MongoOutbox
 from authsvc.storage.mongo.sessions import MongoSessionRepository, SessionCache
@@ -36,6 +37,7 @@ class MongoStorage:
         self.outbox = MongoOutbox(self._db["outbox"], self._available, mail_indexes)
         self.mail_tokens = MongoMailTokens(self._db["mail_tokens"], self._available, mail_indexes)
         self.email_addresses = MongoEmailAddresses(self._db["email_addresses"], self._available, mail_indexes)
+        self.second_factors = MongoSecondFactorRepository(self._db["second_factors"], self._available)
 
     async def open(self) -> None:
         await self.indexes.ensure_or_retry()

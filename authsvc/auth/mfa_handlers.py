@@ -1,0 +1,74 @@
+"""Second factors over HTTP: enrol, confirm and remove TOTP, see what is enrolled, and the login's second step."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from dependency_injector.wiring import Provide, inject
+
+from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.guards import client_info, current, login_required
+from authsvc.auth.mfa import MfaService
+from authsvc.auth.pending_cookie import PendingLoginCookie
+from authsvc.auth.views import user_view
+from authsvc.bodies import read_fields
+from authsvc.containers import Container
+
+
+@login_required
+@inject
+async def status(request: web.Request, mfa: MfaService = Provide[Container.mfa_service]) -> web.Response:
+    found = await mfa.status(current(request).user.id)
+    return web.json_response(
+        {"methods": found.methods, "pending": found.pending, "recoveryCodesLeft": found.recovery_codes_left}
+    )
+
+
+@login_required
+@inject
+async def begin_totp(request: web.Request, mfa: MfaService = Provide[Container.mfa_service]) -> web.Response:
+    enrolment = await mfa.begin_totp(current(request))
+    return web.json_response(
+        {"secret": enrolment.secret, "otpauthUri": enrolment.otpauth_uri, "qrSvg": enrolment.qr_svg},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@login_required
+@inject
+async def confirm_totp(request: web.Request, mfa: MfaService = Provide[Container.mfa_service]) -> web.Response:
+    fields = await read_fields(request, "code")
+    codes = await mfa.confirm_totp(current(request), fields["code"])
+    return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
+
+
+@login_required
+@inject
+async def remove_totp(
+    request: web.Request,
+    mfa: MfaService = Provide[Container.mfa_service],
+    devices: DeviceCookies = Provide[Container.device_cookies],
+) -> web.Response:
+    fields = await read_fields(request, "password", optional=("code",))
+    await mfa.remove_totp(current(request), fields["password"], fields.get("code"), client_info(request, devices))
+    return web.json_response({"msg": "TOTP removed; every other session has ended"})
+
+
+@inject
+async def login_second_factor(
+    request: web.Request,
+    mfa: MfaService = Provide[Container.mfa_service],
+    cookies: SessionCookies = Provide[Container.session_cookies],
+    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
+    devices: DeviceCookies = Provide[Container.device_cookies],
+) -> web.Response:
+    fields = await read_fields(request, "code")
+    previous = cookies.read(request)
+    user, session_id = await mfa.complete_login(
+        pending.read(request), fields["code"], client_info(request, devices), previous.session_id if previous else None
+    )
+    await cookies.issue(request, SessionIds(session_id, user.id))
+    devices.issue(request, user.id)  # the login is complete only now
+    response = web.json_response({"User": user_view(user), "msg": "User logged in"})
+    pending.clear(response)
+    return response

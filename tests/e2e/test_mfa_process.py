@@ -1,0 +1,108 @@
+"""The second factor against the real process: its logs hold no secret, code or cookie, and `authsvc mfa-reset`."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pyotp
+import pytest
+
+from tests.e2e.test_process import cli
+from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
+from tests.mongodb import mongo_sections
+
+PASSWORD = "correct horse battery"
+
+
+async def enrol(http: aiohttp.ClientSession) -> tuple[str, list[str], list[str]]:
+    """Sign up, log in, enrol; returns the secret, the recovery codes and every cookie value seen."""
+    await http.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    login = await http.post("/users/login", json={"username": "alice", "password": PASSWORD})
+    secret = (await (await http.post("/users/me/mfa/totp")).json())["secret"]
+    confirmed = await http.post("/users/me/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).now()})
+    assert confirmed.status == 200
+    return secret, (await confirmed.json())["recoveryCodes"], [login.cookies["sid"].value]
+
+
+async def test_logs_of_the_mfa_flow_hold_no_secret_code_or_cookie(tmp_path: Path) -> None:
+    process = AuthsvcProcess(tmp_path, FAST_CONFIG).start()
+    try:
+        async with aiohttp.ClientSession(process.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            secret, codes, cookies = await enrol(http)
+            await http.post("/users/logout")
+            first = await http.post("/users/login", json={"username": "alice", "password": PASSWORD})
+            cookies.append(first.cookies["sid_mfa"].value)
+            assert (await http.post("/users/login/mfa", json={"code": "000000"})).status == 401
+            next_step = pyotp.TOTP(secret).at(time.time() + 30)  # the enrolment used the current step
+            second = await http.post("/users/login/mfa", json={"code": next_step})
+            assert second.status == 200
+            cookies.append(second.cookies["sid"].value)
+            await http.post("/users/logout")
+            await http.post("/users/login", json={"username": "alice", "password": PASSWORD})
+            assert (await http.post("/users/login/mfa", json={"code": codes[0]})).status == 200
+    finally:
+        process.stop()
+    logs = process.logs()
+    assert "login.mfa_required" in logs and "login.mfa_failure" in logs and "mfa.recovery.use" in logs
+    for secret_value in [secret, next_step, *codes, *(c.replace("-", "") for c in codes), *cookies]:
+        assert secret_value not in logs
+
+
+def test_mfa_reset_refuses_memory_backend() -> None:
+    result = cli("mfa-reset", "alice")
+    assert result.returncode == 2 and "persistent backend" in result.stderr
+
+
+@pytest.mark.mongodb
+async def test_mfa_reset_removes_the_factor_and_ends_sessions(
+    tmp_path: Path, mongodb_url: str, mongodb_database: str
+) -> None:
+    config: dict[str, Any] = {**FAST_CONFIG, **mongo_sections(mongodb_url, mongodb_database)}
+    process = AuthsvcProcess(tmp_path, config).start()
+    try:
+        async with aiohttp.ClientSession(process.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            await enrol(http)
+            env = {"AUTHSVC_SESSION_KEY": TEST_KEY}
+            result = cli("mfa-reset", "alice", "--config", str(process.config_path), env=env)
+            assert result.returncode == 0, result.stderr
+            assert "second factors removed" in result.stdout
+            assert (await http.get("/users/protected")).status == 401  # every session ended
+            login = await http.post("/users/login", json={"username": "alice", "password": PASSWORD})
+            assert (await login.json())["msg"] == "User logged in"
+            unknown = cli("mfa-reset", "nobody", "--config", str(process.config_path), env=env)
+            assert unknown.returncode == 0 and "no such user" in unknown.stdout
+    finally:
+        process.stop()
+
+
+@pytest.mark.mongodb
+async def test_a_code_used_on_one_replica_is_refused_on_the_other(
+    tmp_path: Path, mongodb_url: str, mongodb_database: str
+) -> None:
+    config: dict[str, Any] = {**FAST_CONFIG, **mongo_sections(mongodb_url, mongodb_database)}
+    a, b = AuthsvcProcess(tmp_path, config), AuthsvcProcess(tmp_path, config)
+    try:
+        a.start()
+        b.start()
+        async with aiohttp.ClientSession(a.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as on_a:
+            secret, codes, _ = await enrol(on_a)
+        pending_on = {}
+        for replica in (a, b):  # a pending login on each replica, each from its own browser
+            http = aiohttp.ClientSession(replica.url, cookie_jar=aiohttp.CookieJar(unsafe=True))
+            first = await http.post("/users/login", json={"username": "alice", "password": PASSWORD})
+            assert (await first.json())["msg"] == "Second factor required"
+            pending_on[replica.port] = http
+        try:
+            code = pyotp.TOTP(secret).at(time.time() + 30)  # the enrolment used the current step
+            assert (await pending_on[a.port].post("/users/login/mfa", json={"code": code})).status == 200
+            assert (await pending_on[b.port].post("/users/login/mfa", json={"code": code})).status == 401
+            assert (await pending_on[b.port].post("/users/login/mfa", json={"code": codes[0]})).status == 200
+        finally:
+            for http in pending_on.values():
+                await http.close()
+    finally:
+        a.stop()
+        b.stop()

@@ -1,0 +1,363 @@
+"""TOTP, recovery codes and the login's second step, over HTTP against the app, with codes computed from the secret
+and an injected clock. ASVS v5 6.3.3 (MFA), 6.5 (one-time codes), 7.4.3 and 7.5.1 (sessions and proof around
+factor changes)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+import pyotp
+import pytest
+from aiohttp.test_utils import TestClient
+
+from authsvc.app import create_app
+from authsvc.auth.mfa import NO_PENDING_LOGIN, WRONG_CODE
+from tests.helpers import TEST_KEY, ManualClock, cookie_value
+
+PASSWORD = "correct horse battery"
+TOKEN = "t" * 40
+Client = TestClient[Any, Any]
+
+
+def code_at(secret: str, clock: ManualClock, offset_steps: int = 0) -> str:
+    return pyotp.TOTP(secret).at(clock.now() + 30 * offset_steps)
+
+
+async def signup(client: Client, name: str = "alice") -> None:
+    assert (await client.post("/users/signup", json={"username": name, "password": PASSWORD})).status == 201
+
+
+async def login(client: Client, name: str = "alice") -> Any:
+    return await client.post("/users/login", json={"username": name, "password": PASSWORD})
+
+
+async def enrol(client: Client, clock: ManualClock, name: str = "alice") -> tuple[str, list[str]]:
+    """Sign up, log in, enrol TOTP; returns the secret and the recovery codes. The clock moves past the used step."""
+    await signup(client, name)
+    assert (await login(client, name)).status == 200
+    started = await client.post("/users/me/mfa/totp")
+    assert started.status == 200
+    secret = (await started.json())["secret"]
+    confirmed = await client.post("/users/me/mfa/totp/confirm", json={"code": code_at(secret, clock)})
+    assert confirmed.status == 200
+    codes = (await confirmed.json())["recoveryCodes"]
+    clock.advance(30)
+    return secret, codes
+
+
+async def mfa_login(client: Client, code: str, name: str = "alice") -> Any:
+    first = await login(client, name)
+    assert first.status == 200
+    return await client.post("/users/login/mfa", json={"code": code})
+
+
+async def protected_with(client: Client, session_cookie: str) -> int:
+    """/users/protected's status for this cookie alone, whatever the client's cookie jar holds."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
+        response = await bare.get(client.make_url("/users/protected"), headers={"Cookie": f"sid={session_cookie}"})
+        return response.status
+
+
+@pytest.fixture
+def app_client(make_container: Any, aiohttp_client: Any) -> Any:
+    async def make(**sections: Any) -> Client:
+        return await aiohttp_client(create_app(make_container(**sections)))
+
+    return make
+
+
+async def test_totp_enrolment_gives_secret_uri_and_qr_then_recovery_codes(client: Client, clock: ManualClock) -> None:
+    await signup(client)
+    await login(client)
+    assert await (await client.get("/users/me/mfa")).json() == {"methods": [], "pending": [], "recoveryCodesLeft": 0}
+    started = await client.post("/users/me/mfa/totp")
+    body = await started.json()
+    assert started.headers["Cache-Control"] == "no-store"
+    assert body["otpauthUri"].startswith("otpauth://totp/authsvc:alice?secret=" + body["secret"])
+    assert body["qrSvg"].startswith("<svg") and body["qrSvg"].endswith("</svg>")
+    assert (await (await client.get("/users/me/mfa")).json())["pending"] == ["totp"]
+    wrong = await client.post("/users/me/mfa/totp/confirm", json={"code": "000000"})
+    assert wrong.status == 422
+    confirmed = await client.post("/users/me/mfa/totp/confirm", json={"code": code_at(body["secret"], clock)})
+    codes = (await confirmed.json())["recoveryCodes"]
+    assert len(codes) == len(set(codes)) == 10
+    assert await (await client.get("/users/me/mfa")).json() == {
+        "methods": ["totp"],
+        "pending": [],
+        "recoveryCodesLeft": 10,
+    }
+    assert (await client.post("/users/me/mfa/totp")).status == 409  # remove it first
+
+
+async def test_confirm_without_enrolment_is_409(client: Client) -> None:
+    await signup(client)
+    await login(client)
+    assert (await client.post("/users/me/mfa/totp/confirm", json={"code": "123456"})).status == 409
+
+
+async def test_v6_3_3_enrolled_user_gets_no_session_verify_or_protected_without_second_factor(
+    app_client: Any, clock: ManualClock
+) -> None:
+    client = await app_client(introspection={"enabled": True, "tokens": [{"name": "svc", "token": TOKEN}]})
+    secret, _ = await enrol(client, clock)
+    client.session.cookie_jar.clear()
+    first = await login(client)
+    assert first.status == 200
+    assert await first.json() == {"msg": "Second factor required", "mfa": {"methods": ["totp"]}}
+    assert "sid" not in first.cookies  # no session cookie at all, only the pending one
+    pending = cookie_value(first.headers["Set-Cookie"], "sid_mfa")
+    for path in ("/users/protected", "/auth/verify", "/auth/session", "/users/me/mfa", "/users/me/sessions"):
+        assert (await client.get(path)).status == 401, path
+    assert (await client.get("/auth/forward-auth", headers={"Accept": "application/json"})).status == 401
+    # The pending token presented as a session cookie is no session either.
+    assert await protected_with(client, pending) == 401
+    introspected = await client.post(
+        "/internal/sessions/introspect", json={"session": pending}, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert await introspected.json() == {"active": False}
+
+    second = await client.post("/users/login/mfa", json={"code": code_at(secret, clock)})
+    assert second.status == 200
+    body = await second.json()
+    assert body["msg"] == "User logged in" and body["User"]["userName"] == "alice"
+    assert "Max-Age=0" in str(second.headers.getall("Set-Cookie"))  # the pending cookie is cleared
+    assert (await client.get("/users/protected")).status == 200
+    assert (await client.get("/auth/verify")).status == 200
+
+
+async def test_second_step_opens_a_new_session_and_ends_the_previous_one(client: Client, clock: ManualClock) -> None:
+    secret, _ = await enrol(client, clock)
+    before = client.session.cookie_jar.filter_cookies(client.make_url("/"))["sid"].value
+    response = await mfa_login(client, code_at(secret, clock))
+    after = response.cookies["sid"].value
+    assert after != before
+    assert await protected_with(client, before) == 401
+    assert await protected_with(client, after) == 200
+
+
+async def test_v6_5_1_totp_code_is_accepted_once(client: Client, clock: ManualClock) -> None:
+    secret, _ = await enrol(client, clock)
+    code = code_at(secret, clock)
+    assert (await mfa_login(client, code)).status == 200
+    replay = await mfa_login(client, code)
+    assert replay.status == 401
+    assert (await replay.json())["detail"] == WRONG_CODE
+    clock.advance(30)
+    assert (await mfa_login(client, code_at(secret, clock))).status == 200
+
+
+async def test_v6_5_1_confirming_code_cannot_log_in(client: Client, clock: ManualClock) -> None:
+    await signup(client)
+    await login(client)
+    secret = (await (await client.post("/users/me/mfa/totp")).json())["secret"]
+    code = code_at(secret, clock)
+    assert (await client.post("/users/me/mfa/totp/confirm", json={"code": code})).status == 200
+    assert (await mfa_login(client, code)).status == 401
+
+
+async def test_one_step_of_drift_either_way_and_no_more(client: Client, clock: ManualClock) -> None:
+    secret, _ = await enrol(client, clock)
+    clock.advance(120)
+    assert (await mfa_login(client, code_at(secret, clock, -2))).status == 401
+    assert (await mfa_login(client, code_at(secret, clock, +2))).status == 401
+    assert (await mfa_login(client, code_at(secret, clock, -1))).status == 200
+    assert (await mfa_login(client, code_at(secret, clock, +1))).status == 200
+    # The step after is used: the current one is now older than the last used step and refused.
+    assert (await mfa_login(client, code_at(secret, clock))).status == 401
+
+
+async def test_v6_5_1_recovery_code_works_once(client: Client, clock: ManualClock) -> None:
+    _, codes = await enrol(client, clock)
+    assert (await mfa_login(client, codes[0].upper().replace("-", ""))).status == 200
+    again = await mfa_login(client, codes[0])
+    assert again.status == 401
+    assert (await again.json())["detail"] == WRONG_CODE
+    assert (await (await client.get("/users/me/mfa")).json())["recoveryCodesLeft"] == 9
+    assert (await mfa_login(client, codes[1])).status == 200
+
+
+@pytest.mark.parametrize("code", ["", "12345", "1234567", "abc", "zzzz-zzzz-zzzz-zzzz", "\u0661" * 6, "x" * 5000])
+async def test_any_wrong_code_gets_the_same_401(client: Client, clock: ManualClock, code: str) -> None:
+    await enrol(client, clock)
+    response = await mfa_login(client, code)
+    assert response.status == 401
+    assert (await response.json())["detail"] == WRONG_CODE
+
+
+async def test_second_step_without_pending_login_is_401(client: Client, clock: ManualClock) -> None:
+    secret, _ = await enrol(client, clock)
+    client.session.cookie_jar.clear()
+    response = await client.post("/users/login/mfa", json={"code": code_at(secret, clock)})
+    assert response.status == 401
+    assert (await response.json())["detail"] == NO_PENDING_LOGIN
+    forged = await client.post("/users/login/mfa", json={"code": "123456"}, headers={"Cookie": "sid_mfa=forged"})
+    assert forged.status == 401
+
+
+async def test_pending_login_expires_after_pending_seconds(client: Client, clock: ManualClock) -> None:
+    secret, _ = await enrol(client, clock)
+    assert (await login(client)).status == 200
+    clock.advance(301)
+    response = await client.post("/users/login/mfa", json={"code": code_at(secret, clock)})
+    assert response.status == 401
+    assert (await response.json())["detail"] == NO_PENDING_LOGIN
+
+
+async def test_pending_login_is_single_use(client: Client, clock: ManualClock) -> None:
+    secret, codes = await enrol(client, clock)
+    assert (await login(client)).status == 200
+    pending = client.session.cookie_jar.filter_cookies(client.make_url("/"))["sid_mfa"].value
+    assert (await client.post("/users/login/mfa", json={"code": code_at(secret, clock)})).status == 200
+    reused = await client.post("/users/login/mfa", json={"code": codes[0]}, headers={"Cookie": f"sid_mfa={pending}"})
+    assert reused.status == 401
+    assert (await reused.json())["detail"] == NO_PENDING_LOGIN
+
+
+async def test_pending_login_ends_after_too_many_wrong_codes(app_client: Any, clock: ManualClock) -> None:
+    client = await app_client()
+    secret, _ = await enrol(client, clock)
+    assert (await login(client)).status == 200
+    for _ in range(5):
+        assert (await client.post("/users/login/mfa", json={"code": "000000"})).status == 401
+    ended = await client.post("/users/login/mfa", json={"code": code_at(secret, clock)})
+    assert ended.status == 401
+    assert (await ended.json())["detail"] == NO_PENDING_LOGIN
+    assert (await mfa_login(client, code_at(secret, clock))).status == 200  # a new login starts afresh
+
+
+async def test_v6_3_1_wrong_codes_count_like_failed_logins(app_client: Any, clock: ManualClock) -> None:
+    client = await app_client(throttle={"client_max_failures": 3})
+    secret, _ = await enrol(client, clock)
+    assert (await login(client)).status == 200  # counted until the second factor succeeds
+    for _ in range(2):
+        assert (await client.post("/users/login/mfa", json={"code": "000000"})).status == 401
+    throttled = await client.post("/users/login/mfa", json={"code": code_at(secret, clock)})
+    assert throttled.status == 429
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert (await login(client)).status == 429  # and the password step too
+    clock.advance(int(throttled.headers["Retry-After"]))
+    assert (await client.post("/users/login/mfa", json={"code": code_at(secret, clock)})).status == 200
+
+
+async def test_user_without_second_factor_sees_no_change(client: Client) -> None:
+    await signup(client)
+    response = await login(client)
+    body = await response.json()
+    assert body == {"User": {"userId": body["User"]["userId"], "userName": "alice"}, "msg": "User logged in"}
+    assert "sid_mfa" not in response.cookies
+    assert (await client.post("/users/login/mfa", json={"code": "123456"})).status == 401
+
+
+async def test_v7_4_3_enrolling_ends_other_sessions(app_client: Any, aiohttp_client: Any, clock: ManualClock) -> None:
+    client = await app_client()
+    await signup(client)
+    await login(client)
+    other = (await login(client)).cookies["sid"].value
+    client.session.cookie_jar.clear()  # another device
+    await login(client)
+    secret = (await (await client.post("/users/me/mfa/totp")).json())["secret"]
+    assert await protected_with(client, other) == 200
+    await client.post("/users/me/mfa/totp/confirm", json={"code": code_at(secret, clock)})
+    assert await protected_with(client, other) == 401
+    assert (await client.get("/users/protected")).status == 200
+
+
+async def test_v7_4_3_v7_5_1_removing_totp_needs_the_password_and_ends_other_sessions(
+    client: Client, clock: ManualClock
+) -> None:
+    secret, _ = await enrol(client, clock)
+    other = (await mfa_login(client, code_at(secret, clock))).cookies["sid"].value
+    client.session.cookie_jar.clear()  # another device
+    clock.advance(30)
+    await mfa_login(client, code_at(secret, clock))
+    assert await protected_with(client, other) == 200
+    wrong = await client.delete("/users/me/mfa/totp", json={"password": "not the password"})
+    assert wrong.status == 422
+    assert (await client.delete("/users/me/mfa/totp", json={"password": PASSWORD})).status == 200
+    assert await protected_with(client, other) == 401
+    assert (await (await client.get("/users/me/mfa")).json())["methods"] == []
+    client.session.cookie_jar.clear()
+    assert (await (await login(client)).json())["msg"] == "User logged in"
+    assert (await client.delete("/users/me/mfa/totp", json={"password": PASSWORD})).status == 404
+
+
+async def test_v7_5_1_old_session_removes_totp_only_with_a_code(client: Client, clock: ManualClock) -> None:
+    secret, codes = await enrol(client, clock)
+    await mfa_login(client, code_at(secret, clock))
+    clock.advance(601)
+    refused = await client.delete("/users/me/mfa/totp", json={"password": PASSWORD})
+    assert refused.status == 422
+    assert (await refused.json())["errors"] == [{"pointer": "#/code", "detail": "is required"}]
+    wrong = await client.delete("/users/me/mfa/totp", json={"password": PASSWORD, "code": "000000"})
+    assert wrong.status == 422
+    assert (await client.delete("/users/me/mfa/totp", json={"password": PASSWORD, "code": codes[3]})).status == 200
+
+
+async def test_v7_5_1_old_session_of_enrolled_user_changes_password_only_with_a_code(
+    client: Client, clock: ManualClock
+) -> None:
+    secret, _ = await enrol(client, clock)
+    await mfa_login(client, code_at(secret, clock))
+    clock.advance(601)
+    change = {"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"}
+    refused = await client.post("/users/me/password", json=change)
+    assert refused.status == 422
+    assert (await refused.json())["errors"] == [{"pointer": "#/code", "detail": "is required"}]
+    assert (await client.post("/users/me/password", json={**change, "code": code_at(secret, clock)})).status == 200
+
+
+async def test_fresh_session_changes_password_without_a_code(client: Client, clock: ManualClock) -> None:
+    secret, _ = await enrol(client, clock)
+    await mfa_login(client, code_at(secret, clock))
+    change = {"currentPassword": PASSWORD, "newPassword": "a brand new passphrase"}
+    assert (await client.post("/users/me/password", json=change)).status == 200
+
+
+async def test_v6_5_2_totp_secret_is_sealed_and_recovery_codes_hashed_at_rest_across_key_rotation(
+    make_container: Any, aiohttp_client: Any, clock: ManualClock
+) -> None:
+    from cryptography.fernet import Fernet
+
+    old = make_container()
+    client = await aiohttp_client(create_app(old))
+    secret, _ = await enrol(client, clock)
+    user = await old.storage().users.find_by_username("alice")
+    stored = await old.storage().second_factors.get(user.id)
+    assert secret not in stored.totp_secret
+    assert all(len(h) == 64 for h in stored.recovery_code_hashes)
+    rotated = make_container(session={"keys": [Fernet.generate_key().decode(), TEST_KEY]})
+    rotated.storage.override(old.storage())
+    rotated_client = await aiohttp_client(create_app(rotated))
+    assert (await mfa_login(rotated_client, code_at(secret, clock))).status == 200
+
+
+async def test_deleting_the_account_deletes_its_second_factors(
+    client: Client, container: Any, clock: ManualClock
+) -> None:
+    await enrol(client, clock)
+    user = await container.storage().users.find_by_username("alice")
+    assert (await client.delete("/users/me", json={"password": PASSWORD})).status == 200
+    assert await container.storage().second_factors.get(user.id) is None
+
+
+async def test_concurrent_wrong_codes_cannot_pass_the_pending_logins_cap(client: Client, clock: ManualClock) -> None:
+    await enrol(client, clock)
+    assert (await login(client)).status == 200
+    answers = await asyncio.gather(*(client.post("/users/login/mfa", json={"code": "000000"}) for _ in range(8)))
+    details = [(await answer.json())["detail"] for answer in answers]
+    assert details.count(WRONG_CODE) == 5
+    assert details.count(NO_PENDING_LOGIN) == 3
+
+
+async def test_two_pending_login_cookies_are_no_pending_login(client: Client, clock: ManualClock) -> None:
+    secret, _ = await enrol(client, clock)
+    client.session.cookie_jar.clear()
+    pending = (await login(client)).cookies["sid_mfa"].value
+    client.session.cookie_jar.clear()
+    planted = {"Cookie": f"sid_mfa={pending}; sid_mfa=planted"}
+    refused = await client.post("/users/login/mfa", json={"code": code_at(secret, clock)}, headers=planted)
+    assert (await refused.json())["detail"] == NO_PENDING_LOGIN
+    alone = {"Cookie": f"sid_mfa={pending}"}
+    assert (await client.post("/users/login/mfa", json={"code": code_at(secret, clock)}, headers=alone)).status == 200
