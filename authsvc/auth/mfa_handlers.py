@@ -13,6 +13,7 @@ from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.views import user_view
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
+from authsvc.mail.service import AccountMail
 
 
 @login_required
@@ -36,9 +37,14 @@ async def begin_totp(request: web.Request, mfa: MfaService = Provide[Container.m
 
 @login_required
 @inject
-async def confirm_totp(request: web.Request, mfa: MfaService = Provide[Container.mfa_service]) -> web.Response:
+async def confirm_totp(
+    request: web.Request,
+    mfa: MfaService = Provide[Container.mfa_service],
+    mail: AccountMail = Provide[Container.account_mail],
+) -> web.Response:
     fields = await read_fields(request, "code")
     codes = await mfa.confirm_totp(current(request), fields["code"])
+    await mail.mfa_changed(current(request).user, "an authenticator app was added")  # after the change
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 
@@ -48,9 +54,11 @@ async def remove_totp(
     request: web.Request,
     mfa: MfaService = Provide[Container.mfa_service],
     devices: DeviceCookies = Provide[Container.device_cookies],
+    mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     await mfa.remove_totp(current(request), fields["password"], fields.get("code"), client_info(request, devices))
+    await mail.mfa_changed(current(request).user, "the authenticator app was removed")  # after the change
     return web.json_response({"msg": "TOTP removed; every other session has ended"})
 
 

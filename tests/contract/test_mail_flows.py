@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -270,3 +271,16 @@ async def test_a_login_without_this_users_device_cookie_is_notified_and_one_with
     await smtp_server.wait_for("alice@example.com", "Reset your password")
     subjects = [m["Subject"] for m in smtp_server.mails_to("alice@example.com")]
     assert subjects.count("New sign-in to your account") == 1
+
+
+async def test_adding_an_authenticator_app_is_notified(
+    web: Client, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    await verified_user(web, smtp_server, "alice", "alice@example.com")
+    assert await login(web, "alice", PASSWORD) == 200
+    started = await web.post("/users/me/mfa/totp")
+    secret = (await started.json())["secret"]
+    confirmed = await web.post("/users/me/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).at(clock.now())})
+    assert confirmed.status == 200
+    notice = await smtp_server.wait_for("alice@example.com", "Your two-factor settings were changed")
+    assert "authenticator app was added" in text_of(notice) and "/not-me?token=" in text_of(notice)
