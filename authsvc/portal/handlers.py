@@ -266,6 +266,8 @@ async def login_code(
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
+    auth: AuthService = Provide[Container.auth_service],
+    mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = fields.get("rd")
@@ -273,10 +275,18 @@ async def login_code(
         return _code_page(request, settings, tokens, rd, FORM_EXPIRED, 403)
     previous = cookies.read(request)
     previous_id = previous.session_id if previous else None
+    client = client_info(request, devices)
     try:
-        user, session_id = await mfa.complete_login(
-            pending.read(request), fields["code"], client_info(request, devices), previous_id
+        user, session_id = await mfa.complete_login(pending.read(request), fields["code"], client, previous_id)
+        # The same checks as a password-only login: an unverified address (when required), a new device's notice.
+        known_device = client.device is not None and client.device.user_id == user.id
+        await mail.after_login(
+            user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
         )
+    except Forbidden as unverified:
+        response = LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403)
+        pending.clear(response)
+        return response
     except TooManyRequests as throttled:
         message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
         return _code_page(request, settings, tokens, rd, message, 429, throttled.headers)

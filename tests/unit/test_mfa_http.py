@@ -14,6 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.auth.mfa import NO_PENDING_LOGIN, WRONG_CODE
+from authsvc.auth.service import ClientInfo
 from tests.helpers import TEST_KEY, ManualClock, cookie_value
 
 PASSWORD = "correct horse battery"
@@ -361,3 +362,24 @@ async def test_two_pending_login_cookies_are_no_pending_login(client: Client, cl
     assert (await refused.json())["detail"] == NO_PENDING_LOGIN
     alone = {"Cookie": f"sid_mfa={pending}"}
     assert (await client.post("/users/login/mfa", json={"code": code_at(secret, clock)}, headers=alone)).status == 200
+
+
+async def test_second_factor_login_still_needs_a_verified_address_when_required(
+    make_container: Any, aiohttp_client: Any, clock: ManualClock
+) -> None:
+    container = make_container(users={"require_verified_email": True})
+    client = await aiohttp_client(create_app(container))
+    await signup(client)
+    # Arrange through the services: the HTTP login is refused for want of a verified address, as it should be.
+    auth, mfa = container.auth_service(), container.mfa_service()
+    user, session_id = await auth.login("alice", PASSWORD, ClientInfo(ip="192.0.2.1"))
+    authenticated = await auth.authenticate(session_id, user.id)
+    assert authenticated is not None
+    secret = (await mfa.begin_totp(authenticated)).secret
+    await mfa.confirm_totp(authenticated, code_at(secret, clock))
+    clock.advance(30)
+    first = await login(client)
+    assert (await first.json())["msg"] == "Second factor required"
+    second = await client.post("/users/login/mfa", json={"code": code_at(secret, clock)})
+    assert second.status == 403
+    assert (await client.get("/users/protected")).status == 401
