@@ -185,7 +185,17 @@ class MongoSettings(Section):
     server_selection_timeout_ms: int = Field(ge=100)
     connect_timeout_ms: int = Field(ge=100)
     socket_timeout_ms: int = Field(ge=100)
-    session_cache_seconds: float = Field(ge=0, le=60)
+    cache_size: int = Field(ge=0, le=10_000_000)
+    cache_max_age_seconds: float = Field(gt=0, le=3600)
+    revocation_poll_ms: int = Field(ge=10, le=10_000)
+    revocation_lag_ms: int = Field(ge=50, le=60_000)
+
+    @model_validator(mode="after")
+    def _lag_covers_polls(self) -> MongoSettings:
+        # A bound of a single interval would fall back to MongoDB whenever one poll is a little late.
+        if self.revocation_lag_ms < 2 * self.revocation_poll_ms:
+            raise ValueError("revocation_lag_ms must be at least twice revocation_poll_ms")
+        return self
 
 
 class PortalSettings(Section):

@@ -87,7 +87,7 @@ class Container(containers.DeclarativeContainer):
     storage = providers.Selector(
         settings.provided.storage.backend,
         memory=providers.Singleton(MemoryStorage),
-        mongodb=providers.Singleton(MongoStorage, settings=settings.provided.mongodb, clock=clock),
+        mongodb=providers.Singleton(MongoStorage, settings=settings.provided.mongodb, clock=clock, metrics=metrics),
     )
     users_repository = storage.provided.users
     sessions_repository = storage.provided.sessions

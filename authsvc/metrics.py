@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -33,6 +34,11 @@ class Metrics:
         self._sessions_revoked = Counter(
             "authsvc_sessions_revoked", "Sessions ended before they expired.", registry=self.registry
         )
+        self._revocation_poll_failures = Counter(
+            "authsvc_revocation_poll_failures",
+            "Failed reads of the MongoDB backend's revocations log.",
+            registry=self.registry,
+        )
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -56,6 +62,18 @@ class Metrics:
     def sessions_revoked(self, count: int = 1) -> None:
         if count:
             self._sessions_revoked.inc(count)
+
+    def replica_cache(self, reading_database: Callable[[], bool]) -> None:
+        """The MongoDB backend's per-replica cache: whether it is bypassed (its revocation log cannot be followed)."""
+        fallback = Gauge(
+            "authsvc_cache_fallback",
+            "1 while this replica cannot follow the revocations log and reads MongoDB on every request, else 0.",
+            registry=self.registry,
+        )
+        fallback.set_function(lambda: float(reading_database()))
+
+    def revocation_poll_failed(self) -> None:
+        self._revocation_poll_failures.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

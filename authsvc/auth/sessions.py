@@ -76,10 +76,11 @@ class SessionRegistry:
         record = await self._repository.get(hash_session_id(session_id), now)
         if record is None or not secrets.compare_digest(record.user_id.encode(), user_id.encode()):
             return None
-        if not touch or now - record.last_seen_at < self._settings.idle_timeout * self._settings.renew_after:
+        renew_window = self._settings.idle_timeout * self._settings.renew_after
+        if not touch or now - record.last_seen_at < renew_window:
             return ResolvedSession(record, renewed=False)
         expires_at = min(now + self._settings.idle_timeout, record.absolute_expires_at)
-        await self._repository.touch(record.id_hash, now, expires_at)
+        await self._repository.touch(record.id_hash, now, expires_at, seen_before=now - renew_window)
         return ResolvedSession(dataclasses.replace(record, last_seen_at=now, expires_at=expires_at), renewed=True)
 
     async def _delete(self, id_hash: str) -> bool:

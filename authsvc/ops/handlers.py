@@ -21,7 +21,8 @@ async def readyz(request: web.Request, storage: Storage = Provide[Container.stor
         await storage.ping()
     except StorageUnavailable:
         raise ServiceUnavailable("The storage backend does not answer.") from None
-    return web.json_response({"status": "ready"})
+    details = storage.readiness()
+    return web.json_response({"status": "ready", "details": details} if details else {"status": "ready"})
 
 
 @inject

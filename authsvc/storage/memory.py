@@ -69,10 +69,12 @@ class MemorySessionRepository:
             return None
         return record
 
-    async def touch(self, id_hash: str, last_seen_at: float, expires_at: float) -> None:
+    async def touch(self, id_hash: str, last_seen_at: float, expires_at: float, seen_before: float) -> bool:
         record = self._records.get(id_hash)
-        if record is not None:
-            self._records[id_hash] = dataclasses.replace(record, last_seen_at=last_seen_at, expires_at=expires_at)
+        if record is None or record.last_seen_at >= seen_before:
+            return False
+        self._records[id_hash] = dataclasses.replace(record, last_seen_at=last_seen_at, expires_at=expires_at)
+        return True
 
     async def delete(self, id_hash: str) -> bool:
         record = self._records.pop(id_hash, None)
@@ -288,6 +290,9 @@ class MemoryStorage:
 
     async def ping(self) -> None:
         return None
+
+    def readiness(self) -> dict[str, str]:
+        return {}
 
     async def purge_expired(self, now: float) -> int:
         purged = await self.sessions.purge_expired(now) + await self.attempts.purge_expired(now)

@@ -26,6 +26,10 @@ class Storage(Protocol):
         """Raise StorageUnavailable when the backend cannot answer."""
         ...
 
+    def readiness(self) -> dict[str, str]:
+        """What /readyz adds about this backend beyond answering, e.g. whether its cache is in use."""
+        ...
+
     async def purge_expired(self, now: float) -> int:
         """Drop expired sessions and counters; returns how many."""
         ...

@@ -1,8 +1,7 @@
-"""What only the MongoDB backend has: the documents' shape, its indexes, its per-replica cache, its failure modes."""
+"""What only the MongoDB backend has: documents' shape, indexes, failure modes (its cache: test_replica_cache.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -29,6 +28,7 @@ from pymongo.results import DeleteResult
 from authsvc.auth.service import ClientInfo
 from authsvc.containers import Container
 from authsvc.errors import StorageUnavailable, Unauthorized
+from authsvc.metrics import Metrics
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.mongo.client import to_datetime
 from authsvc.storage.ports import Storage
@@ -126,39 +126,6 @@ async def test_open_creates_indexes_idempotently_and_says_once_when_ttl_is_refus
         assert "enforced by every query and the periodic purge" in refusals[0].getMessage()
 
 
-async def test_session_cache_serves_a_revoked_session_only_within_its_bound(
-    make_container: Callable[..., Container], open_storage: Callable[[Container], Any], clock: ManualClock
-) -> None:
-    replica_a: Storage = await open_storage(make_container(mongodb={"session_cache_seconds": 5}))
-    replica_b: Storage = await open_storage(make_container(mongodb={"session_cache_seconds": 5}))
-    await replica_a.sessions.create(session("h1"))
-    assert await replica_b.sessions.get("h1", clock.now()) is not None  # now in B's cache
-    assert await replica_a.sessions.delete("h1")
-    assert await replica_a.sessions.get("h1", clock.now()) is None
-    clock.advance(4.9)
-    assert await replica_b.sessions.get("h1", clock.now()) is not None  # stale, within the bound
-    clock.advance(0.1)
-    assert await replica_b.sessions.get("h1", clock.now()) is None
-
-
-async def test_session_cache_is_evicted_at_once_by_this_replicas_writes(
-    make_container: Callable[..., Container], open_storage: Callable[[Container], Any], clock: ManualClock
-) -> None:
-    storage: Storage = await open_storage(make_container(mongodb={"session_cache_seconds": 30}))
-    for id_hash in ("h1", "h2", "h3"):
-        await storage.sessions.create(session(id_hash, user_id="alice"))
-        assert await storage.sessions.get(id_hash, NOW) is not None
-    await storage.sessions.touch("h1", NOW + 10, NOW + 20)
-    touched = await storage.sessions.get("h1", NOW)
-    assert touched is not None and touched.expires_at == NOW + 20
-    clock.advance(20)
-    assert await storage.sessions.get("h1", clock.now()) is None  # expiry is checked on cached records too
-    assert await storage.sessions.delete("h2")
-    assert await storage.sessions.get("h2", clock.now()) is None
-    assert await storage.sessions.delete_for_user("alice") == 2
-    assert await storage.sessions.get("h3", clock.now()) is None
-
-
 async def test_unreachable_database_answers_storage_unavailable_within_the_selection_timeout(
     make_container: Callable[..., Container],
 ) -> None:
@@ -185,18 +152,19 @@ async def test_unreachable_database_answers_storage_unavailable_within_the_selec
 MAIL_COLLECTIONS = ("outbox", "mail_tokens", "email_addresses")
 
 
-def storage_over(session_cache_seconds: float = 0, **collections: Any) -> MongoStorage:
+def storage_over(**collections: Any) -> MongoStorage:
     """A MongoStorage over stand-ins, for failures and interleavings a live server will not give on demand."""
     database = {
         "users": None,
         "sessions": None,
         "login_attempts": None,
         "second_factors": None,
+        "revocations": None,
         **dict.fromkeys(MAIL_COLLECTIONS),
         **collections,
     }
-    settings = make_settings(mongodb={"database": "db", "session_cache_seconds": session_cache_seconds}).mongodb
-    return MongoStorage(settings, ManualClock(), client={"db": database})
+    settings = make_settings(mongodb={"database": "db"}).mongodb
+    return MongoStorage(settings, ManualClock(), Metrics(), client={"db": database})
 
 
 class FailingCollection:
@@ -275,41 +243,3 @@ async def test_counter_documents_are_small_and_hold_no_name_or_address(
     dumped = repr(docs)
     assert "alice" not in dumped and "203.0.113" not in dumped
     assert max(len(bson.encode(doc)) for doc in docs) < 200
-
-
-class GatedSessions:
-    """A `sessions` collection whose look-ups can be held after they have read, to interleave a revocation."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, dict[str, Any]] = {}
-        self.gate = asyncio.Event()
-        self.gate.set()
-        self.read = asyncio.Event()
-        self.reads = 0
-
-    async def insert_one(self, doc: dict[str, Any]) -> None:
-        self.docs[doc["_id"]] = doc
-
-    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
-        self.reads += 1
-        doc = self.docs.get(query["_id"])
-        self.read.set()
-        await self.gate.wait()
-        return doc
-
-    async def delete_one(self, query: dict[str, Any]) -> Any:
-        return DeleteResult({"n": int(self.docs.pop(query["_id"], None) is not None)}, acknowledged=True)
-
-
-async def test_session_cache_never_keeps_a_lookup_that_raced_with_a_local_revocation() -> None:
-    sessions = GatedSessions()
-    storage = storage_over(sessions=sessions, session_cache_seconds=30)
-    await storage.sessions.create(session("h1"))
-    sessions.gate.clear()
-    in_flight = asyncio.create_task(storage.sessions.get("h1", NOW))  # reads the document, then waits
-    await sessions.read.wait()
-    assert await storage.sessions.delete("h1")
-    sessions.gate.set()
-    assert await in_flight is not None  # it read before the delete: a fair answer for a concurrent request
-    assert await storage.sessions.get("h1", NOW) is None  # but it was not cached
-    assert sessions.reads == 2

@@ -106,13 +106,15 @@ async def test_expired_session_is_not_returned(storage: Storage) -> None:
     assert await storage.sessions.list_for_user("u1", NOW + 1800) == []
 
 
-async def test_session_touch_moves_last_seen_and_expiry(storage: Storage) -> None:
+async def test_session_touch_moves_last_seen_and_expiry_once_per_renew_window(storage: Storage) -> None:
     await storage.sessions.create(session("h1"))
-    await storage.sessions.touch("h1", NOW + 1000, NOW + 2800)
+    assert await storage.sessions.touch("h1", NOW + 1000, NOW + 2800, seen_before=NOW + 820)
+    # Another replica (or request) that found it due from the same old copy: no second write.
+    assert not await storage.sessions.touch("h1", NOW + 1001, NOW + 2801, seen_before=NOW + 821)
     touched = await storage.sessions.get("h1", NOW + 2000)
     assert touched is not None
     assert (touched.last_seen_at, touched.expires_at, touched.created_at) == (NOW + 1000, NOW + 2800, NOW)
-    await storage.sessions.touch("unknown", NOW, NOW + 1)  # a session revoked meanwhile: nothing happens
+    assert not await storage.sessions.touch("unknown", NOW, NOW + 1, seen_before=NOW)  # revoked meanwhile
 
 
 async def test_session_delete(storage: Storage) -> None:

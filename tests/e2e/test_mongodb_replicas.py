@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from tests.e2e.test_process import cli
 from tests.e2e.test_tutorial_flow import PASSWORD, new_name, session_cookie
-from tests.helpers import FAST_CONFIG, AuthsvcProcess
+from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
 from tests.mongodb import mongo_sections
 
 CLIENT_MAX_FAILURES = 3
@@ -22,8 +26,9 @@ def replicas(tmp_path: Path, mongodb_url: str, mongodb_database: str) -> Iterato
     """Replica A and replica B: one database, one session key (AuthsvcProcess gives every process TEST_KEY)."""
     config: dict[str, Any] = {
         **FAST_CONFIG,
-        **mongo_sections(mongodb_url, mongodb_database, session_cache_seconds=0),
+        **mongo_sections(mongodb_url, mongodb_database),
         "throttle": {"client_max_failures": CLIENT_MAX_FAILURES},
+        "session": {"max_per_user": 2},
     }
     processes = (AuthsvcProcess(tmp_path, config), AuthsvcProcess(tmp_path, config))
     try:
@@ -48,8 +53,12 @@ async def test_session_made_on_one_replica_is_live_on_the_other_until_logout(
         assert (await on_b.post("/users/signup", json=credentials)).status == 409
 
         assert (await on_a.post("/users/logout", headers=cookie)).status == 200
-        assert (await on_b.get("/users/protected", headers=cookie)).status == 401  # at once: no cache
-        assert (await on_a.get("/users/protected", headers=cookie)).status == 401
+        assert (await on_a.get("/users/protected", headers=cookie)).status == 401  # at once on this replica
+        # On the other, within mongodb.revocation_lag_ms (test_a_revocation_through_one_replica_... measures it).
+        logged_out = time.monotonic()
+        while (await on_b.get("/users/protected", headers=cookie)).status == 200:
+            assert time.monotonic() - logged_out <= LAG_S
+            await asyncio.sleep(0.01)
 
 
 async def test_failed_logins_on_one_replica_throttle_the_other(replicas: tuple[AuthsvcProcess, AuthsvcProcess]) -> None:
@@ -63,3 +72,94 @@ async def test_failed_logins_on_one_replica_throttle_the_other(replicas: tuple[A
         throttled = await on_b.post("/users/login", json=credentials)
         assert throttled.status == 429
         assert int(throttled.headers["Retry-After"]) > 0
+
+
+LAG_S = 1.0  # mongodb.revocation_lag_ms's default: the replicas run with it
+
+
+@dataclass
+class Scene:
+    """A user with two sessions made through replica A: the victim's is revoked, the actor's does it."""
+
+    a: AuthsvcProcess
+    on_a: aiohttp.ClientSession
+    name: str
+    victim: dict[str, str]
+    actor: dict[str, str]
+
+
+async def logout(scene: Scene) -> None:
+    assert (await scene.on_a.post("/users/logout", headers=scene.victim)).status == 200
+
+
+async def revoke_one(scene: Scene) -> None:
+    listed = (await (await scene.on_a.get("/users/me/sessions", headers=scene.actor)).json())["sessions"]
+    (handle,) = [entry["id"] for entry in listed if not entry["current"]]
+    assert (await scene.on_a.delete(f"/users/me/sessions/{handle}", headers=scene.actor)).status == 200
+
+
+async def revoke_others(scene: Scene) -> None:
+    assert (await scene.on_a.delete("/users/me/sessions", headers=scene.actor)).status == 200
+
+
+async def change_password(scene: Scene) -> None:
+    body = {"currentPassword": PASSWORD, "newPassword": "another password 42"}
+    assert (await scene.on_a.post("/users/me/password", headers=scene.actor, json=body)).status == 200
+
+
+async def delete_account(scene: Scene) -> None:
+    assert (await scene.on_a.delete("/users/me", headers=scene.actor, json={"password": PASSWORD})).status == 200
+
+
+async def session_limit(scene: Scene) -> None:
+    third = await scene.on_a.post("/users/login", json={"username": scene.name, "password": PASSWORD})
+    assert third.status == 200  # session.max_per_user: 2 ends the least recently used, the victim's
+
+
+def by_cli(command: str) -> Callable[[Scene], Awaitable[None]]:
+    async def revoke(scene: Scene) -> None:
+        args = (command, scene.name, "--config", str(scene.a.config_path))
+        result = await asyncio.to_thread(cli, *args, env={"AUTHSVC_SESSION_KEY": TEST_KEY})
+        assert result.returncode == 0, result.stderr
+
+    revoke.__name__ = command.replace("-", "_")
+    return revoke
+
+
+REVOCATIONS = [
+    logout,
+    revoke_one,
+    revoke_others,
+    change_password,
+    delete_account,
+    session_limit,
+    by_cli("revoke-sessions"),
+    by_cli("mfa-reset"),
+]
+
+
+@pytest.mark.parametrize("revoke", REVOCATIONS, ids=lambda revoke: revoke.__name__)
+async def test_a_revocation_through_one_replica_reaches_the_others_cache_within_the_lag(
+    replicas: tuple[AuthsvcProcess, AuthsvcProcess], revoke: Callable[[Scene], Awaitable[None]]
+) -> None:
+    a, b = replicas
+    name = new_name("lag")
+    credentials = {"username": name, "password": PASSWORD}
+    async with aiohttp.ClientSession(a.url) as on_a, aiohttp.ClientSession(b.url) as on_b:
+        assert (await on_a.post("/users/signup", json=credentials)).status == 201
+        victim = {"Cookie": f"sid={session_cookie(await on_a.post('/users/login', json=credentials))}"}
+        actor = {"Cookie": f"sid={session_cookie(await on_a.post('/users/login', json=credentials))}"}
+        for _ in range(3):  # the first look-up fills B's cache, the others are answered from it
+            assert (await on_b.get("/auth/verify", headers=victim)).status == 200
+        ready = await (await on_b.get("/readyz")).json()
+        assert ready == {"status": "ready", "details": {"cache": "following the revocations log"}}
+        assert "authsvc_cache_fallback 0.0" in await (await on_b.get("/metrics")).text()
+
+        await revoke(Scene(a, on_a, name, victim, actor))
+        revoked_at = time.monotonic()
+        if revoke.__name__ not in ("revoke_sessions", "mfa_reset"):  # the CLI is a third process
+            assert (await on_a.get("/auth/verify", headers=victim)).status == 401  # the same replica: at once
+        while (await on_b.get("/auth/verify", headers=victim)).status == 200:
+            assert time.monotonic() - revoked_at <= LAG_S, "replica B still accepts the revoked session"
+            await asyncio.sleep(0.01)
+        assert time.monotonic() - revoked_at <= LAG_S

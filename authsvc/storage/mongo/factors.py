@@ -9,6 +9,7 @@ from pymongo.errors import DuplicateKeyError
 
 from authsvc.auth.models import SecondFactors
 from authsvc.storage.mongo.client import Availability, to_datetime, to_seconds
+from authsvc.storage.mongo.revocations import RevocationLog
 
 
 def _factors(doc: dict[str, Any]) -> SecondFactors:
@@ -23,9 +24,12 @@ def _factors(doc: dict[str, Any]) -> SecondFactors:
 
 
 class MongoSecondFactorRepository:
-    def __init__(self, collection: Any, available: Availability) -> None:
+    """A factor confirmed or removed is logged as a change of its user: caches of the user's state go everywhere."""
+
+    def __init__(self, collection: Any, available: Availability, revocations: RevocationLog) -> None:
         self._collection = collection
         self._available = available
+        self._revocations = revocations
 
     async def get(self, user_id: str) -> SecondFactors | None:
         with self._available.guard():
@@ -49,11 +53,12 @@ class MongoSecondFactorRepository:
         return True
 
     async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str]) -> bool:
-        with self._available.guard():
-            result = await self._collection.update_one(
-                {"_id": user_id, "totpConfirmed": False},
-                {"$set": {"totpConfirmed": True, "lastUsedStep": step, "recoveryCodes": recovery_code_hashes}},
-            )
+        async with self._revocations.changing_user(user_id):
+            with self._available.guard():
+                result = await self._collection.update_one(
+                    {"_id": user_id, "totpConfirmed": False},
+                    {"$set": {"totpConfirmed": True, "lastUsedStep": step, "recoveryCodes": recovery_code_hashes}},
+                )
         return bool(result.modified_count)
 
     async def use_totp_step(self, user_id: str, step: int) -> bool:
@@ -73,6 +78,7 @@ class MongoSecondFactorRepository:
         return bool(result.modified_count)
 
     async def delete(self, user_id: str) -> bool:
-        with self._available.guard():
-            result = await self._collection.delete_one({"_id": user_id})
+        async with self._revocations.changing_user(user_id):
+            with self._available.guard():
+                result = await self._collection.delete_one({"_id": user_id})
         return bool(result.deleted_count)

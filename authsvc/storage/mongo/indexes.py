@@ -12,6 +12,7 @@ from pymongo.errors import OperationFailure
 
 from authsvc.errors import StorageUnavailable
 from authsvc.storage.mongo.client import Availability
+from authsvc.storage.mongo.revocations import RETENTION_SECONDS
 
 log = logging.getLogger("authsvc.storage")
 
@@ -26,6 +27,7 @@ class Indexes:
         self._ready = False
         self._lock = asyncio.Lock()
         self._retry: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def ensure(self) -> None:
         """Create the indexes once (idempotent on the server); StorageUnavailable while it cannot be reached."""
@@ -41,6 +43,10 @@ class Indexes:
                 await self._db["users"].create_index([("usernameKey", ASCENDING)])
                 await self._db["sessions"].create_index([("userId", ASCENDING)])
                 refused = [name for name in ("sessions", "login_attempts") if not await self._create_ttl_index(name)]
+                # Polled by `at`; where TTL works the same index also drops old entries.
+                if not await self._create_ttl_index("revocations", "at", RETENTION_SECONDS):
+                    await self._db["revocations"].create_index([("at", ASCENDING)])
+                    refused.append("revocations")
             if refused:
                 log.warning(
                     "the server refuses TTL indexes (%s): expiry is enforced by every query and the periodic purge",
@@ -59,14 +65,15 @@ class Indexes:
 
     async def stop(self) -> None:
         if self._retry is not None:
+            self._stopping = True  # the driver may turn the cancellation into an error, which the loop takes
             self._retry.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._retry
             self._retry = None
 
-    async def _create_ttl_index(self, collection: str) -> bool:
+    async def _create_ttl_index(self, collection: str, field: str = "expiresAt", after: int = 0) -> bool:
         try:
-            await self._db[collection].create_index([("expiresAt", ASCENDING)], expireAfterSeconds=0)
+            await self._db[collection].create_index([(field, ASCENDING)], expireAfterSeconds=after)
         except OperationFailure as exc:
             if exc.code == NOT_IMPLEMENTED or "not implemented" in str(exc).lower():
                 return False
@@ -75,7 +82,7 @@ class Indexes:
 
     async def _retry_forever(self) -> None:
         delay = 0.5
-        while True:
+        while not self._stopping:
             await asyncio.sleep(delay)
             try:
                 await self.ensure()

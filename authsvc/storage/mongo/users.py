@@ -18,7 +18,9 @@ from pymongo import UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from authsvc.errors import DuplicateUsername
+from authsvc.storage.mongo.cache import ReplicaCache
 from authsvc.storage.mongo.client import Availability, to_datetime, to_seconds
+from authsvc.storage.mongo.revocations import RevocationLog
 from authsvc.users.models import User, normalize_username
 
 log = logging.getLogger("authsvc.storage")
@@ -51,10 +53,21 @@ def _object_id(user_id: str) -> ObjectId | None:
 
 
 class MongoUserRepository:
-    def __init__(self, collection: Any, available: Availability, ensure_indexes: Callable[[], Awaitable[None]]) -> None:
+    """Users looked up by id are kept in the replica's cache; every change is logged for the other replicas."""
+
+    def __init__(
+        self,
+        collection: Any,
+        available: Availability,
+        ensure_indexes: Callable[[], Awaitable[None]],
+        cache: ReplicaCache | None,
+        revocations: RevocationLog,
+    ) -> None:
         self._collection = collection
         self._available = available
         self._ensure_indexes = ensure_indexes
+        self._cache = cache
+        self._revocations = revocations
         self._logged_problems: set[str] = set()
 
     def _map(self, doc: dict[str, Any] | None) -> User | None:
@@ -122,24 +135,32 @@ class MongoUserRepository:
         object_id = _object_id(user_id)
         if object_id is None:
             return None
+        if self._cache is not None and (cached := self._cache.user(user_id)) is not None:
+            return cached
+        ticket = self._cache.ticket() if self._cache is not None else None
         with self._available.guard():
             doc = await self._collection.find_one({"_id": object_id})
-        return self._map(doc)
+        user = self._map(doc)
+        if user is not None and self._cache is not None:
+            self._cache.keep_user(user, ticket)
+        return user
 
     async def update_password_hash(self, user_id: str, password_hash: str, now: float) -> bool:
         object_id = _object_id(user_id)
         if object_id is None:
             return False
-        with self._available.guard():
-            result = await self._collection.update_one(
-                {"_id": object_id}, {"$set": {"password": password_hash, "updatedAt": to_datetime(now)}}
-            )
+        async with self._revocations.changing_user(user_id):
+            with self._available.guard():
+                result = await self._collection.update_one(
+                    {"_id": object_id}, {"$set": {"password": password_hash, "updatedAt": to_datetime(now)}}
+                )
         return bool(result.matched_count)
 
     async def delete(self, user_id: str) -> bool:
         object_id = _object_id(user_id)
         if object_id is None:
             return False
-        with self._available.guard():
-            result = await self._collection.delete_one({"_id": object_id})
+        async with self._revocations.changing_user(user_id):
+            with self._available.guard():
+                result = await self._collection.delete_one({"_id": object_id})
         return bool(result.deleted_count)
