@@ -44,8 +44,12 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "sessions": ("memory backend: RSS with 100,000 live sessions", memory_backend.live_sessions),
     "micro": ("in-process per-request costs of the verify path's pieces", micro.scenario),
     "profile": ("py-spy profile of /auth/verify under load", profiling.profile_verify),
-    "mongo": ("MongoDB backend: verify (pymongo vs motor, cache 0 vs 2 s) and logins", mongo_backend.verify_and_logins),
+    "mongo": (
+        "MongoDB backend: verify vs memory (pymongo, motor; cache on, pymongo off) and logins",
+        mongo_backend.verify_and_logins,
+    ),
     "growth": ("MongoDB backend: 1,000 vs 100,000 users and sessions", mongo_backend.growth),
+    "workers": ("MongoDB backend: serve --workers 2 vs 1 worker, both cores", mongo_backend.workers),
 }
 
 

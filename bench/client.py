@@ -18,6 +18,9 @@ PASSWORD = "bench-Passw0rd-x7"  # noqa: S105 (a throw-away account on 127.0.0.1)
 USER_PREFIX = "benchuser"
 
 
+SESSION_COOKIE = "sid"  # session.cookie_name in config.yaml, which the bench keeps
+
+
 @dataclass(frozen=True)
 class Login:
     cookie_name: str
@@ -30,15 +33,15 @@ class Login:
         return f"{self.cookie_name}={self.cookie_value}"
 
 
-def _post(url: str, body: dict[str, Any], timeout: float = 30.0) -> tuple[int, dict[str, Any], Any]:
+def _post(url: str, body: dict[str, Any], timeout: float = 30.0) -> tuple[int, list[tuple[str, str]], Any]:
     request = urllib.request.Request(  # noqa: S310 (127.0.0.1 only)
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, dict(response.headers.items()), json.loads(response.read() or b"null")
+            return response.status, response.headers.items(), json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers.items()), exc.read().decode(errors="replace")
+        return exc.code, exc.headers.items(), exc.read().decode(errors="replace")
 
 
 def signup(base_url: str, username: str, password: str = PASSWORD) -> None:
@@ -51,9 +54,11 @@ def login(base_url: str, username: str, password: str = PASSWORD) -> Login:
     status, headers, body = _post(base_url + "/users/login", {"username": username, "password": password})
     if status != 200:
         raise BenchError(f"login of {username} answered {status}: {body}")
-    raw = next((value for name, value in headers.items() if name.lower() == "set-cookie"), None)
+    # A login sets the device cookie too (throttle.device_cookie_name): take the session's.
+    cookies = [value for name, value in headers if name.lower() == "set-cookie"]
+    raw = next((value for value in cookies if value.startswith(SESSION_COOKIE + "=")), None)
     if raw is None:
-        raise BenchError("the login answered no Set-Cookie")
+        raise BenchError(f"the login answered no {SESSION_COOKIE} cookie")
     morsel = next(iter(SimpleCookie(raw).values()))
     return Login(morsel.key, morsel.value, raw, body["User"]["userId"])
 

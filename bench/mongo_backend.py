@@ -1,5 +1,6 @@
-"""The MongoDB backend on the FerretDB test server: verify vs the ceiling (PyMongo vs Motor, session cache off/on),
-logins, and growth (1,000 vs 100,000 users and live sessions, seeded straight into the database)."""
+"""The MongoDB backend on the FerretDB test server: verify vs the memory backend and the ceiling (PyMongo vs Motor,
+the per-replica cache off and on), logins, growth (1,000 vs 100,000 users and live sessions, seeded straight into
+the database), and `serve --workers 2` against one worker."""
 
 from __future__ import annotations
 
@@ -21,12 +22,15 @@ from bench.memory_backend import LOGIN_USERS, login_lua, login_runs, login_summa
 from bench.procs import Authsvc, FerretDB, authsvc_overrides, servers, start_ceiling
 
 DRIVERS = ("pymongo", "motor")
-CACHE_SECONDS = (0.0, 2.0)
+# (driver, cache on): the cache with its defaults (mongodb.cache_size 100000, revocations polled every 200 ms)
+INSTANCES = (("pymongo", False), ("pymongo", True), ("motor", True))
 SEED_BATCH = 5_000
+CACHE_OFF = 0
 
 
-def mongo_settings(url: str, database: str, driver: str, cache_seconds: float) -> dict[str, Any]:
-    return {"url": url, "database": database, "driver": driver, "session_cache_seconds": cache_seconds}
+def mongo_settings(url: str, database: str, driver: str, cache: bool = True) -> dict[str, Any]:
+    settings = {"url": url, "database": database, "driver": driver}
+    return settings if cache else {**settings, "cache_size": CACHE_OFF}
 
 
 def admin_client(url: str) -> pymongo.MongoClient[dict[str, Any]]:
@@ -96,27 +100,30 @@ def database_server(options: Options, stack: contextlib.ExitStack) -> tuple[str,
 
 
 def verify_and_logins(options: Options) -> dict[str, Any]:
-    """PyMongo vs Motor, session cache 0 vs 2 s, in the same run, against the ceiling."""
+    """The memory backend, PyMongo and Motor with the cache, PyMongo without, in the same run, against the ceiling."""
     database = f"authsvc_bench_{secrets.token_hex(4)}"
     out: dict[str, Any] = {}
     with servers() as stack:
         url, db_pids, out["database_server"] = database_server(options, stack)
         ceiling = stack.enter_context(start_ceiling(options.server_cpus))
+        memory = stack.enter_context(Authsvc("authsvc-memory", authsvc_overrides(), options.server_cpus).start())
         key = None
         instances: dict[str, Authsvc] = {}
-        for driver in DRIVERS:
-            for cache in CACHE_SECONDS:
-                name = f"{driver}_cache{cache:g}"
-                settings = authsvc_overrides(mongodb=mongo_settings(url, database, driver, cache))
-                server = stack.enter_context(Authsvc(f"authsvc-mongo-{name}", settings, options.server_cpus, key))
-                server.start()
-                key = server.session_key  # one key for all: they behave as replicas of one deployment
-                instances[name] = server
+        for driver, cache in INSTANCES:
+            name = f"{driver}_{'cache' if cache else 'nocache'}"
+            settings = authsvc_overrides(mongodb=mongo_settings(url, database, driver, cache))
+            server = stack.enter_context(Authsvc(f"authsvc-mongo-{name}", settings, options.server_cpus, key))
+            server.start()
+            key = server.session_key  # one key for all: they behave as replicas of one deployment
+            instances[name] = server
         first = next(iter(instances.values()))
         client.signup_many(first.base_url, LOGIN_USERS, concurrency=2)
-        login = client.login(first.base_url, client.USER_PREFIX + "0")
-        cookie = {"Cookie": login.cookie_header}
-        targets = [Target("ceiling", ceiling.base_url + "/", ceiling.pid)]
+        cookie = {"Cookie": client.login(first.base_url, client.USER_PREFIX + "0").cookie_header}
+        memory_cookie = {"Cookie": client.signup_and_login(memory.base_url).cookie_header}
+        targets = [
+            Target("ceiling", ceiling.base_url + "/", ceiling.pid),
+            Target("verify_memory", memory.base_url + "/auth/verify", memory.pid, headers=memory_cookie),
+        ]
         targets += [
             Target(f"verify_{name}", server.base_url + "/auth/verify", server.pid, headers=cookie)
             for name, server in instances.items()
@@ -126,14 +133,17 @@ def verify_and_logins(options: Options) -> dict[str, Any]:
         for name, runs in results.items():
             if name != "ceiling":
                 verify[name]["vs_ceiling"] = ratios(runs, results["ceiling"])
+            if name.startswith("verify_") and name != "verify_memory":
+                verify[name]["vs_memory"] = ratios(runs, results["verify_memory"])
         out["verify"] = verify
         out["verify_target_rps_ratio_min"] = 0.5
+        out["verify_vs_memory_target_rps_ratio_min"] = 0.8
         lua = login_lua()
         login_targets = [
             Target(
                 f"login_{driver}",
-                instances[f"{driver}_cache0"].base_url + "/users/login",
-                instances[f"{driver}_cache0"].pid,
+                instances[f"{driver}_cache"].base_url + "/users/login",
+                instances[f"{driver}_cache"].pid,
                 lua=lua,
                 connections=4,
                 timeout_s=60,
@@ -141,9 +151,34 @@ def verify_and_logins(options: Options) -> dict[str, Any]:
             )
             for driver in DRIVERS
         ]
-        base_urls = {f"login_{d}": instances[f"{d}_cache0"].base_url for d in DRIVERS}
+        base_urls = {f"login_{d}": instances[f"{d}_cache"].base_url for d in DRIVERS}
         login_results = login_runs(login_targets, options, base_urls)
         out["logins_cost12"] = {name: login_summary(runs) for name, runs in login_results.items()}
+    return out
+
+
+def workers(options: Options) -> dict[str, Any]:
+    """`authsvc serve --workers 2` against one worker, both on both cores (unpinned), the cache on, in one run.
+
+    wrk keeps its core (load_cpus), so two workers share two cores with it and FerretDB; the server's CPU figure
+    is the parent's only (the workers are its children) and is left out.
+    """
+    database = f"authsvc_workers_{secrets.token_hex(4)}"
+    out: dict[str, Any] = {}
+    with servers() as stack:
+        url, db_pids, out["database_server"] = database_server(options, stack)
+        settings = authsvc_overrides(mongodb=mongo_settings(url, database, "pymongo"))
+        one = stack.enter_context(Authsvc("authsvc-workers-1", settings, None).start())
+        two = stack.enter_context(Authsvc("authsvc-workers-2", settings, None, one.session_key, workers=2).start())
+        client.signup_many(one.base_url, LOGIN_USERS, concurrency=2)
+        cookie = {"Cookie": client.login(one.base_url, client.USER_PREFIX + "0").cookie_header}
+        targets = [
+            Target(f"verify_workers{n}", server.base_url + "/auth/verify", server.pid, headers=cookie)
+            for n, server in ((1, one), (2, two))
+        ]
+        results = interleave(targets, options, other_pids=db_pids)
+        out["verify"] = {name: summarize(runs) for name, runs in results.items()}
+        out["verify"]["verify_workers2"]["vs_workers1"] = ratios(results["verify_workers2"], results["verify_workers1"])
     return out
 
 
@@ -177,7 +212,7 @@ def query_timings(url: str, database: str, username: str, repeat: int = 3) -> di
 
 def growth(options: Options) -> dict[str, Any]:
     """Verify and login latency (one client at a time) with N users and N live sessions, per N in growth_sizes."""
-    out: dict[str, Any] = {"sizes": list(options.growth_sizes), "by_size": {}, "driver": "pymongo", "cache": 0}
+    out: dict[str, Any] = {"sizes": list(options.growth_sizes), "by_size": {}, "driver": "pymongo", "cache": "on"}
     with servers() as stack:
         url, db_pids, out["database_server"] = database_server(options, stack)
         key = None
@@ -186,7 +221,7 @@ def growth(options: Options) -> dict[str, Any]:
         for size in options.growth_sizes:
             database = f"authsvc_growth_{size}_{secrets.token_hex(3)}"
             databases[size] = database
-            mongodb = mongo_settings(url, database, "pymongo", 0.0)
+            mongodb = mongo_settings(url, database, "pymongo")
             for cost in (12, 4):
                 server = stack.enter_context(
                     Authsvc(

@@ -237,6 +237,7 @@ class Authsvc(HttpServer):
         cpus: str | None,
         session_key: str | None = None,
         variant: str | None = None,
+        workers: int = 1,
     ) -> None:
         port = free_port()
         self.config = config
@@ -245,6 +246,8 @@ class Authsvc(HttpServer):
         config_path = self._config_dir / "bench.yaml"
         config_path.write_text(yaml.safe_dump(config))
         serve = [sys.executable, "-m", "authsvc", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if workers > 1:  # processes sharing the port (SO_REUSEPORT); needs the mongodb backend
+            serve += ["--workers", str(workers)]
         if variant is not None:  # the same app through bench/variants.py, one piece changed
             serve = [sys.executable, "-m", "bench.variants", "--variant", variant, "--port", str(port)]
         command = pinned([*serve, "--config", str(config_path)], cpus)
