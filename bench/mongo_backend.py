@@ -40,7 +40,8 @@ def admin_client(url: str) -> pymongo.MongoClient[dict[str, Any]]:
 def seed(url: str, database: str, count: int, cost: int = 4, first: int = 0) -> dict[str, Any]:
     """`count` users and one live session each, in the documents authsvc/storage/mongo/ writes.
 
-    Users: _id ObjectId, username, password ($bcrypt-sha256$ hash), createdAt, updatedAt, __v (the Mongoose shape).
+    Users: _id ObjectId, username, usernameKey, password ($bcrypt-sha256$ hash), createdAt, updatedAt, __v (the
+    Mongoose shape plus the key authsvc adds; without it the first sign-up back-fills 100,000 documents).
     Sessions: _id sha256(session id), userId, createdAt, lastSeenAt, expiresAt, absoluteExpiresAt, ip, userAgent.
     """
     started = time.monotonic()
@@ -56,6 +57,7 @@ def seed(url: str, database: str, count: int, cost: int = 4, first: int = 0) -> 
                     {
                         "_id": user_id,
                         "username": f"seed{first + offset + i}",
+                        "usernameKey": f"seed{first + offset + i}",  # already normal: no back-fill at sign-up
                         "password": password_hash,
                         "createdAt": now,
                         "updatedAt": now,

@@ -15,6 +15,7 @@ from authsvc.clock import Clock
 from authsvc.users.models import User
 
 T = TypeVar("T")
+SESSION, USER = "session", "user"  # what a revocation names: one session (by its hash), or a user and their sessions
 
 
 class _Lru(Generic[T]):
@@ -80,6 +81,12 @@ class ReplicaCache:
     def keep_user(self, user: User, ticket: int | None) -> None:
         if ticket is not None and ticket == self.generation:
             self._users.put(user.id, user)
+
+    def evict(self, kind: str, key: str) -> None:
+        if kind == SESSION:
+            self.evict_session(key)
+        else:
+            self.evict_user(key)
 
     def evict_session(self, id_hash: str) -> None:
         self.generation += 1

@@ -23,7 +23,7 @@ from pymongo import DESCENDING
 
 from authsvc.clock import Clock
 from authsvc.metrics import Metrics
-from authsvc.storage.mongo.cache import ReplicaCache
+from authsvc.storage.mongo.cache import SESSION, USER, ReplicaCache
 from authsvc.storage.mongo.client import Availability, to_datetime
 
 log = logging.getLogger("authsvc.storage")
@@ -40,25 +40,23 @@ class RevocationLog:
         self._available = available
         self._cache = cache
 
-    @contextlib.asynccontextmanager
-    async def ending_session(self, id_hash: str) -> AsyncIterator[None]:
-        """Around a write that ends a session: evicted here once it is done (or failed), then logged."""
-        try:
-            yield
-        finally:
-            if self._cache is not None:
-                self._cache.evict_session(id_hash)
-        await self._append("session", id_hash)
+    def ending_session(self, id_hash: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Around a write that ends a session."""
+        return self._announcing(SESSION, id_hash)
+
+    def changing_user(self, user_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Around a write that ends a user's sessions or changes what a look-up of the user answers."""
+        return self._announcing(USER, user_id)
 
     @contextlib.asynccontextmanager
-    async def changing_user(self, user_id: str) -> AsyncIterator[None]:
-        """Around a write that ends a user's sessions or changes what a look-up of the user answers."""
+    async def _announcing(self, kind: str, key: str) -> AsyncIterator[None]:
+        """Evicted here once the write is done (or failed), then logged for the other replicas."""
         try:
             yield
         finally:
             if self._cache is not None:
-                self._cache.evict_user(user_id)
-        await self._append("user", user_id)
+                self._cache.evict(kind, key)
+        await self._append(kind, key)
 
     async def _append(self, kind: str, key: str) -> None:
         with self._available.guard():
@@ -115,10 +113,7 @@ class RevocationFollower:
             self._seen[doc["_id"]] = at
             if first:
                 continue
-            if doc.get("kind") == "session":
-                self._cache.evict_session(str(doc.get("key")))
-            else:
-                self._cache.evict_user(str(doc.get("key")))
+            self._cache.evict(str(doc.get("kind")), str(doc.get("key")))
         if self._newest is not None:
             horizon = self._newest - OVERLAP
             self._seen = {_id: at for _id, at in self._seen.items() if at >= horizon}
