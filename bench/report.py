@@ -225,6 +225,19 @@ def markdown(results: dict[str, Any]) -> str:
             table(THROUGHPUT_HEADERS, _throughput_rows(verify, names, targets)),
             "",
         ]
+        against_memory = [(n, e["vs_memory"]) for n, e in verify.items() if "vs_memory" in e]
+        if against_memory:
+            floor = mongo.get("verify_vs_memory_target_rps_ratio_min", 0.8)
+            out += [
+                table(
+                    ("vs the memory backend", "RPS ratio", "CPU ratio", "p99 ratio", f"RPS >= {floor}x"),
+                    [
+                        [n, vs["rps_ratio"], vs["cpu_ratio"], vs["p99_ratio"], (vs["rps_ratio"] or 0) >= floor]
+                        for n, vs in against_memory
+                    ],
+                ),
+                "",
+            ]
         if mongo_logins := mongo.get("logins_cost12"):
             out += [
                 table(
@@ -233,6 +246,20 @@ def markdown(results: dict[str, Any]) -> str:
                 ),
                 "",
             ]
+    if workers := s.get("workers"):
+        verify = workers["verify"]
+        two = verify.get("verify_workers2", {}).get("vs_workers1", {})
+        out += [
+            f"## serve --workers 2 against 1 ({workers.get('database_server')}; servers unpinned, wrk on its core)",
+            "",
+            table(
+                ("target", "req/s", "p50 ms", "p99 ms"),
+                [[n, round(e["rps"] or 0), e["p50_ms"], e["p99_ms"]] for n, e in verify.items()],
+            ),
+            "",
+            f"2 workers / 1: RPS {two.get('rps_ratio')}x, p99 {two.get('p99_ratio')}x.",
+            "",
+        ]
     if growth := s.get("growth"):
         rows = []
         sizes = [str(size) for size in growth["sizes"]]

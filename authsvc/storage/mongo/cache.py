@@ -27,12 +27,12 @@ class _Lru(Generic[T]):
         self._clock = clock
         self.entries: OrderedDict[str, tuple[T, float]] = OrderedDict()
 
-    def get(self, key: str) -> T | None:
+    def get(self, key: str, now: float) -> T | None:
         entry = self.entries.get(key)
         if entry is None:
             return None
         value, fetched_at = entry
-        if self._clock.now() - fetched_at >= self._max_age:
+        if now - fetched_at >= self._max_age:
             return None  # left for the re-read to replace or the LRU to push out, which keeps the index right
         self.entries.move_to_end(key)
         return value
@@ -56,19 +56,22 @@ class ReplicaCache:
         self._confirmed_at: float | None = None  # when the last successful poll of the log started
         self.generation = 0
 
-    def usable(self) -> bool:
+    def usable(self, now: float | None = None) -> bool:
         """Whether every revocation older than revocation_lag_ms has reached this replica."""
-        return self._confirmed_at is not None and self._clock.now() - self._confirmed_at <= self._lag
+        confirmed_at = self._confirmed_at
+        return confirmed_at is not None and (self._clock.now() if now is None else now) - confirmed_at <= self._lag
 
     def ticket(self) -> int | None:
         """Taken before a look-up: None when its answer must not be kept."""
         return self.generation if self.usable() else None
 
     def session(self, id_hash: str) -> SessionRecord | None:
-        return self._sessions.get(id_hash) if self.usable() else None
+        now = self._clock.now()
+        return self._sessions.get(id_hash, now) if self.usable(now) else None
 
     def user(self, user_id: str) -> User | None:
-        return self._users.get(user_id) if self.usable() else None
+        now = self._clock.now()
+        return self._users.get(user_id, now) if self.usable(now) else None
 
     def keep_session(self, record: SessionRecord, ticket: int | None) -> None:
         if ticket is None or ticket != self.generation:

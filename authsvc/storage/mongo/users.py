@@ -132,11 +132,11 @@ class MongoUserRepository:
                 )
 
     async def find_by_id(self, user_id: str) -> User | None:
+        if self._cache is not None and (cached := self._cache.user(user_id)) is not None:
+            return cached  # only ids that were valid ObjectIds are ever cached
         object_id = _object_id(user_id)
         if object_id is None:
             return None
-        if self._cache is not None and (cached := self._cache.user(user_id)) is not None:
-            return cached
         ticket = self._cache.ticket() if self._cache is not None else None
         with self._available.guard():
             doc = await self._collection.find_one({"_id": object_id})
