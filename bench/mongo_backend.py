@@ -35,7 +35,10 @@ def mongo_settings(url: str, database: str, driver: str, cache: bool = True) -> 
 
 
 def admin_client(url: str) -> pymongo.MongoClient[dict[str, Any]]:
-    return pymongo.MongoClient(url, serverSelectionTimeoutMS=10_000, tz_aware=True)
+    # The heartbeat waits connectTimeoutMS: behind the serialized server's multi-second scans, be patient.
+    return pymongo.MongoClient(
+        url, serverSelectionTimeoutMS=30_000, connectTimeoutMS=60_000, socketTimeoutMS=120_000, tz_aware=True
+    )
 
 
 def seed(url: str, database: str, count: int, cost: int = 4, first: int = 0) -> dict[str, Any]:
