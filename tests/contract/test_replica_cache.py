@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pymongo
@@ -19,6 +20,7 @@ from authsvc.clock import SystemClock
 from authsvc.metrics import Metrics
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.mongo.client import connect
+from authsvc.storage.mongo.revocations import RETENTION_SECONDS
 from tests.conftest import make_settings
 from tests.contract.test_storage_contract import HASH, session
 from tests.mongodb import MONGO_DRIVERS, mongo_sections
@@ -367,3 +369,16 @@ async def test_a_replica_whose_polls_stall_reads_mongodb_once_the_lag_has_passed
     mongodb_admin[mongodb_database]["sessions"].delete_one({"_id": "h1"})
     await eventually(lambda: none(b.sessions.get("h1", now())), within=LAG_MS / 1000 + 2 * POLL_MS / 1000)
     assert fallback_gauge(metrics) == "1.0"
+
+
+async def test_old_log_entries_are_purged_and_the_log_is_indexed_by_stamp(
+    replica: Replica, mongodb_admin: Admin, mongodb_database: str
+) -> None:
+    a = await replica()
+    await a.sessions.delete("fresh")
+    log = mongodb_admin[mongodb_database]["revocations"]
+    old = datetime.now(UTC) - timedelta(seconds=RETENTION_SECONDS + 60)
+    log.insert_one({"kind": "session", "key": "old", "at": old})
+    await a.purge_expired(now())
+    assert sorted(entry["key"] for entry in log.find()) == ["fresh"]
+    assert "at_1" in log.index_information()
