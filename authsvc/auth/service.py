@@ -85,8 +85,9 @@ class AuthService:
                 await self._users.update_password_hash(user.id, upgraded, self._clock.now())
         return True
 
-    async def _begin(self, username: str, client: ClientInfo, user: User | None) -> Attempt:
-        """Count a password attempt; the device cookie counts only when it names this very user."""
+    async def begin_attempt(self, username: str, client: ClientInfo, user: User | None) -> Attempt:
+        """Count a login attempt (a password, a code, a passkey); the device cookie counts only when it names this
+        very user."""
         device = client.device
         if device is None or user is None or not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
             device = None
@@ -110,7 +111,7 @@ class AuthService:
         # Only a device cookie needs the user before the count (does it vouch for them?); the rest look up after.
         user = await find_by_typed_name(self._users, typed) if name is not None and client.device else None
         try:
-            attempt = await self._begin(name if name is not None else username, client, user)
+            attempt = await self.begin_attempt(name if name is not None else username, client, user)
         except TooManyRequests:
             self._metrics.login("throttled")
             account = self._pseudonyms.of(name or typed)
@@ -132,17 +133,29 @@ class AuthService:
             # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
             audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
             raise SecondFactorRequired(user, methods, remember)
+        return user, await self.open_session(user, attempt, client, previous_session_id, remember=remember)
+
+    async def open_session(
+        self,
+        user: User,
+        attempt: Attempt,
+        client: ClientInfo,
+        previous_session_id: str | None,
+        *,
+        remember: bool,
+    ) -> str:
+        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens."""
         await attempt.succeeded()
         self._metrics.login("success")
         if previous_session_id is not None:
             await self.logout(previous_session_id)
         session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=remember)
         audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
-        return user, session_id
+        return session_id
 
-    async def _reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
+    async def reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
         """Check the password of the logged-in user, counted like a login from this client."""
-        attempt = await self._begin(auth.user.username, client, auth.user)
+        attempt = await self.begin_attempt(normalize_username(auth.user.username), client, auth.user)
         try:
             verified = await self._hasher.verify(password, auth.user.password_hash)
         except BaseException:
@@ -198,7 +211,7 @@ class AuthService:
         self, auth: Authenticated, current: str, new: str, client: ClientInfo = ClientInfo()
     ) -> None:
         """Verify the current password, store the new one, end every other session."""
-        if not await self._reauthenticate(auth, current, client):
+        if not await self.reauthenticate(auth, current, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
         if problem := self._policy.problem(new, auth.user.username):
             raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
@@ -207,7 +220,7 @@ class AuthService:
         audit.info("password changed", extra={"event": "password.change", "user_id": auth.user.id})
 
     async def delete_account(self, auth: Authenticated, password: str, client: ClientInfo = ClientInfo()) -> None:
-        if not await self._reauthenticate(auth, password, client):
+        if not await self.reauthenticate(auth, password, client):
             raise WrongPassword("password")
         await self._sessions.revoke_all(auth.user.id)
         await self._factors.delete(auth.user.id)  # no secret outlives its account
