@@ -16,6 +16,7 @@ from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import PendingLogins, SecretBox
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
+from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import AuthService
@@ -151,11 +152,10 @@ class Container(containers.DeclarativeContainer):
     )
     mfa_service = providers.Singleton(
         MfaService,
+        auth=auth_service,
         factors=second_factors_repository,
         users=users_repository,
-        hasher=password_hasher,
         sessions=session_registry,
-        throttle=login_throttle,
         attempts=attempts_counter,
         box=secret_box,
         pending=pending_logins,
@@ -191,6 +191,15 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mail,
         server=settings.provided.server,
         user_settings=settings.provided.users,
+    )
+    # The HTTP edge's end of every login (JSON routes and portal pages alike)
+    login_finish = providers.Singleton(
+        LoginFinish,
+        auth=auth_service,
+        mail=account_mail,
+        cookies=session_cookies,
+        devices=device_cookies,
+        pending=pending_login_cookie,
     )
 
 

@@ -7,7 +7,6 @@ as they are used), so replicas sharing the store never accept one code twice.
 from __future__ import annotations
 
 import logging
-import secrets
 from dataclasses import dataclass
 
 from authsvc.auth.factors import (
@@ -24,16 +23,14 @@ from authsvc.auth.factors import (
 )
 from authsvc.auth.models import SecondFactors
 from authsvc.auth.ports import AttemptCounter, SecondFactorRepository
-from authsvc.auth.service import Authenticated, ClientInfo
+from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import Device, LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import MfaSettings
 from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.metrics import Metrics
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, normalize_username
-from authsvc.users.passwords import PasswordHasher
 from authsvc.users.ports import UserRepository
 
 audit = logging.getLogger("authsvc.audit")
@@ -65,11 +62,10 @@ class MfaStatus:
 class MfaService:
     def __init__(
         self,
+        auth: AuthService,
         factors: SecondFactorRepository,
         users: UserRepository,
-        hasher: PasswordHasher,
         sessions: SessionRegistry,
-        throttle: LoginThrottle,
         attempts: AttemptCounter,
         box: SecretBox,
         pending: PendingLogins,
@@ -77,11 +73,10 @@ class MfaService:
         metrics: Metrics,
         settings: MfaSettings,
     ) -> None:
+        self._auth = auth
         self._factors = factors
         self._users = users
-        self._hasher = hasher
         self._sessions = sessions
-        self._throttle = throttle
         self._attempts = attempts
         self._box = box
         self._pending = pending
@@ -127,7 +122,7 @@ class MfaService:
         factors = await self._factors.get(auth.user.id)
         if factors is None:
             raise NotFound("No TOTP is enrolled.")
-        if not await self._reauthenticate(auth, password, client):
+        if not await self._auth.reauthenticate(auth, password, client):
             raise WrongPassword("password")
         await self._recent_proof(auth, factors, code)
         await self._factors.delete(auth.user.id)
@@ -141,32 +136,10 @@ class MfaService:
         factors = await self._factors.get(auth.user.id)
         if not enrolled_methods(factors) or self._recent(auth):
             return
-        if not await self._reauthenticate(auth, password, client):
+        if not await self._auth.reauthenticate(auth, password, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
         assert factors is not None
         await self._recent_proof(auth, factors, code)
-
-    def _vouching_device(self, client: ClientInfo, user: User) -> Device | None:
-        """The device cookie counts only when it names this very user."""
-        device = client.device
-        if device is None or not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
-            return None
-        return device
-
-    async def _reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
-        """The logged-in user's password, counted like a login from this client (as AuthService counts it)."""
-        device = self._vouching_device(client, auth.user)
-        attempt = await self._throttle.begin(normalize_username(auth.user.username), client.ip, device)
-        try:
-            verified = await self._hasher.verify(password, auth.user.password_hash)
-        except BaseException:
-            await attempt.abandoned()
-            raise
-        if verified:
-            await attempt.succeeded()
-        else:
-            audit.info("re-authentication failed", extra={"event": "reauth.failure", "user_id": auth.user.id})
-        return verified
 
     def _recent(self, auth: Authenticated) -> bool:
         return self._clock.now() - auth.session.created_at <= self._settings.recent_auth_seconds
@@ -208,9 +181,7 @@ class MfaService:
             raise Unauthorized(NO_PENDING_LOGIN)
         # Counted before the check, like a password: concurrent guesses cannot overtake the count.
         try:
-            attempt = await self._throttle.begin(
-                normalize_username(user.username), client.ip, self._vouching_device(client, user)
-            )
+            attempt = await self._auth.begin_attempt(normalize_username(user.username), client, user)
         except TooManyRequests:
             self._metrics.login("throttled")
             audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip, "user_id": user.id})
@@ -229,13 +200,9 @@ class MfaService:
             raise Unauthorized(WRONG_CODE)
         if await self._attempts.hit(done, now, expires_at) != 1:  # the pending login is single use
             raise Unauthorized(NO_PENDING_LOGIN)
-        await attempt.succeeded()
-        self._metrics.login("success")
-        if previous_session_id is not None:
-            await self._sessions.revoke(previous_session_id)
-        session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=pending.remember)
-        audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
-        return user, session_id
+        return user, await self._auth.open_session(
+            user, attempt, client, previous_session_id, remember=pending.remember
+        )
 
     async def reset(self, username: str) -> bool | None:
         """An administrator's escape hatch: every factor of the user removed, every session ended."""

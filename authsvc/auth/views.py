@@ -25,3 +25,8 @@ def session_view(record: SessionRecord) -> dict[str, str]:
         "idleExpiresAt": iso(record.expires_at),
         "absoluteExpiresAt": iso(record.absolute_expires_at),
     }
+
+
+def login_body(user: User) -> dict[str, object]:
+    """The tutorial's answer to a finished login, whatever proved it."""
+    return {"User": user_view(user), "msg": "User logged in"}

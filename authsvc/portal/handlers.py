@@ -23,13 +23,13 @@ from authsvc.auth.cookies import SessionCookies, SessionIds
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.guards import SessionGuard, client_info
+from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import WRONG_CODE, MfaService
 from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden, Problem, TooManyRequests, Unauthorized
-from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
 from authsvc.portal.redirects import normalize_origin, safe_redirect
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
@@ -206,8 +206,8 @@ async def login(
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
-    mail: AccountMail = Provide[Container.account_mail],
-) -> web.Response:
+    finish: LoginFinish = Provide[Container.login_finish],
+) -> web.StreamResponse:
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
     rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
     if not tokens.valid(request, fields["csrf"]):
@@ -222,10 +222,8 @@ async def login(
             previous.session_id if previous else None,
             remember=fields.get("remember") == "on",
         )
-        known_device = client.device is not None and client.device.user_id == user.id
-        await mail.after_login(
-            user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
-        )
+        landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+        return await finish(request, landing, client, user, session_id)
     except Forbidden as unverified:
         return form.render(rd, unverified.detail or "", 403, fields["username"])
     except SecondFactorRequired as required:
@@ -237,9 +235,6 @@ async def login(
     except TooManyRequests as throttled:
         message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
         return form.render(rd, message, 429, fields["username"], throttled.headers)
-    await cookies.issue(request, SessionIds(session_id, user.id))
-    devices.issue(request, user.id)
-    return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
 
 
 def _code_page(
@@ -266,9 +261,8 @@ async def login_code(
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
-    auth: AuthService = Provide[Container.auth_service],
-    mail: AccountMail = Provide[Container.account_mail],
-) -> web.Response:
+    finish: LoginFinish = Provide[Container.login_finish],
+) -> web.StreamResponse:
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = fields.get("rd")
     if not tokens.valid(request, fields["csrf"]):
@@ -278,11 +272,8 @@ async def login_code(
     client = client_info(request, devices)
     try:
         user, session_id = await mfa.complete_login(pending.read(request), fields["code"], client, previous_id)
-        # The same checks as a password-only login: an unverified address (when required), a new device's notice.
-        known_device = client.device is not None and client.device.user_id == user.id
-        await mail.after_login(
-            user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
-        )
+        landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+        return await finish(request, landing, client, user, session_id)
     except Forbidden as unverified:
         response = LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403)
         pending.clear(response)
@@ -294,11 +285,6 @@ async def login_code(
         if refused.detail == WRONG_CODE:
             return _code_page(request, settings, tokens, rd, "That code is not valid. Please try again.", 401)
         return LoginForm(request, settings, tokens).render(rd, "Your sign-in expired. Please sign in again.", 401)
-    await cookies.issue(request, SessionIds(session_id, user.id))
-    devices.issue(request, user.id)
-    response = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
-    pending.clear(response)
-    return response
 
 
 @portal_page
