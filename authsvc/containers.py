@@ -18,11 +18,13 @@ from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
-from authsvc.auth.pending_cookie import PendingLoginCookie
+from authsvc.auth.passkeys import PasskeyService
+from authsvc.auth.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
+from authsvc.auth.webauthn import Ceremonies
 from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
 from authsvc.mail.metrics import MailMetrics
@@ -52,6 +54,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.users.handlers",
             "authsvc.auth.handlers",
             "authsvc.auth.mfa_handlers",
+            "authsvc.auth.passkey_handlers",
             "authsvc.ops.handlers",
             "authsvc.portal.handlers",
             "authsvc.mail.handlers",
@@ -94,6 +97,7 @@ class Container(containers.DeclarativeContainer):
     sessions_repository = storage.provided.sessions
     attempts_counter = storage.provided.attempts
     second_factors_repository = storage.provided.second_factors
+    passkeys_repository = storage.provided.passkeys
 
     # Sessions
     session_keys = providers.Singleton(
@@ -122,6 +126,11 @@ class Container(containers.DeclarativeContainer):
     pending_login_cookie = providers.Singleton(
         PendingLoginCookie, codec=pending_logins, settings=settings.provided.session
     )
+    passkey_challenge_cookie = providers.Singleton(
+        PasskeyChallengeCookie,
+        settings=settings.provided.session,
+        lifetime=settings.provided.webauthn.challenge_seconds,
+    )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
     audit_pseudonyms = providers.Singleton(
         AccountPseudonyms,
@@ -149,10 +158,23 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         pseudonyms=audit_pseudonyms,
         factors=second_factors_repository,
+        passkeys=passkeys_repository,
+    )
+    passkey_service = providers.Singleton(
+        PasskeyService,
+        auth=auth_service,
+        passkeys=passkeys_repository,
+        challenges=storage.provided.passkey_challenges,
+        users=users_repository,
+        sessions=session_registry,
+        ceremonies=providers.Singleton(Ceremonies, settings=settings.provided.webauthn),
+        clock=clock,
+        metrics=metrics,
     )
     mfa_service = providers.Singleton(
         MfaService,
         auth=auth_service,
+        passkeys=passkey_service,
         factors=second_factors_repository,
         users=users_repository,
         sessions=session_registry,

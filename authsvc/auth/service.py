@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from authsvc.auth.audit import AccountPseudonyms
 from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
-from authsvc.auth.models import SessionRecord
-from authsvc.auth.ports import SecondFactorRepository
+from authsvc.auth.models import SecondFactors, SessionRecord
+from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import Attempt, Device, LoginThrottle
 from authsvc.clock import Clock
@@ -62,7 +62,9 @@ class AuthService:
         metrics: Metrics,
         pseudonyms: AccountPseudonyms,
         factors: SecondFactorRepository,
+        passkeys: PasskeyRepository,
     ) -> None:
+        self._passkeys = passkeys
         self._metrics = metrics
         self._pseudonyms = pseudonyms
         self._factors = factors
@@ -129,7 +131,7 @@ class AuthService:
             account = self._pseudonyms.of(name or typed)
             audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
             raise Unauthorized(INVALID_CREDENTIALS)
-        if methods := enrolled_methods(await self._factors.get(user.id)):
+        if methods := (await self.second_factors(user.id))[1]:
             # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
             audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
             raise SecondFactorRequired(user, methods, remember)
@@ -152,6 +154,11 @@ class AuthService:
         session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=remember)
         audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
         return session_id
+
+    async def second_factors(self, user_id: str) -> tuple[SecondFactors | None, list[str]]:
+        """The user's TOTP record (or None) and every method a login's second step can use."""
+        factors = await self._factors.get(user_id)
+        return factors, enrolled_methods(factors, len(await self._passkeys.list_for_user(user_id)))
 
     async def reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
         """Check the password of the logged-in user, counted like a login from this client."""
@@ -224,5 +231,6 @@ class AuthService:
             raise WrongPassword("password")
         await self._sessions.revoke_all(auth.user.id)
         await self._factors.delete(auth.user.id)  # no secret outlives its account
+        await self._passkeys.delete_for_user(auth.user.id)
         await self._users.delete(auth.user.id)
         audit.info("account deleted", extra={"event": "account.delete", "user_id": auth.user.id})
