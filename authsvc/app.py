@@ -24,6 +24,7 @@ from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
 from authsvc.portal.mail_pages import setup_mail_pages
+from authsvc.portal.security_pages import setup_security_pages
 from authsvc.serving import AppRunner, drop_server_header
 from authsvc.users import handlers as users
 
@@ -127,4 +128,5 @@ def create_app(container: Container, *, reuse_port: bool = False) -> web.Applica
     app.router.add_get("/docs/static/{name}", docs.static)
     setup_portal(app)
     setup_mail_pages(app)
+    setup_security_pages(app)
     return app

@@ -59,6 +59,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.portal.handlers",
             "authsvc.mail.handlers",
             "authsvc.portal.mail_pages",
+            "authsvc.portal.security_pages",
         ]
     )
 

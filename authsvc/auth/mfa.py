@@ -109,6 +109,20 @@ class MfaService:
         audit.info("totp enrolment started", extra={"event": "mfa.totp.begin", "user_id": auth.user.id})
         return TotpEnrolment(secret, uri, qr_svg(uri))
 
+    async def pending_totp(self, auth: Authenticated) -> TotpEnrolment | None:
+        """The enrolment started and not confirmed yet, shown again (a page that asks for the code once more)."""
+        factors = await self._factors.get(auth.user.id)
+        if factors is None or factors.totp_confirmed:
+            return None
+        secret = self._box.open(factors.totp_secret)
+        uri = totp_uri(secret, auth.user.username, self._settings.issuer)
+        return TotpEnrolment(secret, uri, qr_svg(uri))
+
+    async def pending_methods(self, pending_token: str | None) -> list[str]:
+        """The methods the pending login's user can finish with; [] when there is no such pending login."""
+        pending = self._pending.open(pending_token)
+        return (await self._auth.second_factors(pending.user_id))[1] if pending is not None else []
+
     async def confirm_totp(self, auth: Authenticated, code: str) -> list[str]:
         """Confirm the pending secret with a code from it; returns the recovery codes (shown this once)."""
         factors = await self._factors.get(auth.user.id)

@@ -21,7 +21,7 @@ from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies, SessionIds
 from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.factors import SecondFactorRequired
+from authsvc.auth.factors import TOTP, WEBAUTHN, SecondFactorRequired
 from authsvc.auth.guards import SessionGuard, client_info
 from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import WRONG_CODE, MfaService
@@ -38,9 +38,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 PORTAL_PAGE = "__authsvc_portal_page__"
-STYLESHEET = Path(__file__).resolve().parent / "static" / "style.css"
+SCRIPTED_PAGE = "__authsvc_scripted_page__"
+STATIC = Path(__file__).resolve().parent / "static"
 # The API's policy is default-src 'none'; a page needs its stylesheet, and nothing else: no script, no frames.
 PAGE_POLICY = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+# The pages with a passkey button load the one same-origin script, passkeys.js; no inline script anywhere.
+SCRIPTED_PAGE_POLICY = PAGE_POLICY.replace("script-src 'none'", "script-src 'self'")
 FORM_EXPIRED = "The form expired or did not come from this page. Please try again."
 
 
@@ -48,6 +51,12 @@ def portal_page(handler: H) -> H:
     """The route answers a browser: HTML errors and the pages' Content-Security-Policy."""
     setattr(handler, PORTAL_PAGE, True)
     return handler
+
+
+def scripted_page(handler: H) -> H:
+    """A portal page that loads passkeys.js: script-src 'self' for it alone."""
+    setattr(handler, SCRIPTED_PAGE, True)
+    return portal_page(handler)
 
 
 def _is_page(request: web.Request) -> bool:
@@ -67,6 +76,7 @@ def setup_portal(app: web.Application) -> None:
     app.router.add_get("/signup", signup_page)
     app.router.add_post("/signup", signup)
     app.router.add_get("/portal/style.css", stylesheet)
+    app.router.add_get("/portal/static/passkeys.js", passkeys_script)
 
 
 def page_errors_middleware() -> Middleware:
@@ -95,10 +105,11 @@ def page_headers_middleware() -> Middleware:
     async def page_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
         if _is_page(request):
-            response.headers[hdrs.CONTENT_SECURITY_POLICY] = PAGE_POLICY
+            scripted = getattr(request.match_info.handler, SCRIPTED_PAGE, False)
+            response.headers[hdrs.CONTENT_SECURITY_POLICY] = SCRIPTED_PAGE_POLICY if scripted else PAGE_POLICY
             # The API sends no Referer at all; a page's form POST must keep its Origin (no-referrer makes it null).
             response.headers[hdrs.REFERRER_POLICY] = "same-origin"
-            if response.content_type == "text/css":
+            if response.content_type in ("text/css", "text/javascript"):
                 response.headers[hdrs.CACHE_CONTROL] = "public, max-age=3600"
         return response
 
@@ -167,14 +178,15 @@ class LoginForm:
             status,
             headers,
             tokens=self.tokens,
-            rd=_allowed(self.request, self.settings, rd),
+            rd=(allowed := _allowed(self.request, self.settings, rd)),
+            next=allowed or self.settings.portal.default_redirect,
             username=username,
             remember_me=self.settings.session.remember_me_lifetime > 0,
             self_signup=self.settings.users.self_signup,
         )
 
 
-@portal_page
+@scripted_page
 @inject
 async def login_page(
     request: web.Request,
@@ -196,7 +208,7 @@ async def login_page(
     return LoginForm(request, settings, tokens).render(rd)
 
 
-@portal_page
+@scripted_page
 @inject
 async def login(
     request: web.Request,
@@ -227,7 +239,7 @@ async def login(
     except Forbidden as unverified:
         return form.render(rd, unverified.detail or "", 403, fields["username"])
     except SecondFactorRequired as required:
-        response = _code_page(request, settings, tokens, rd)
+        response = _code_page(request, settings, tokens, rd, required.methods)
         pending.start(response, required)
         return response
     except Unauthorized:
@@ -242,16 +254,29 @@ def _code_page(
     settings: Settings,
     tokens: FormTokens,
     rd: str | None,
+    methods: list[str],
     message: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    """The second step of a sign-in: the code form."""
+    """The second step of a sign-in: the code form, and the passkey button when the user has a passkey."""
     rd = _allowed(request, settings, rd)
-    return _render(request, "login_code.html", "Second factor", message, status, headers, tokens=tokens, rd=rd)
+    return _render(
+        request,
+        "login_code.html",
+        "Second factor",
+        message,
+        status,
+        headers,
+        tokens=tokens,
+        rd=rd,
+        totp=TOTP in methods,
+        passkey=WEBAUTHN in methods,
+        next=rd or settings.portal.default_redirect,
+    )
 
 
-@portal_page
+@scripted_page
 @inject
 async def login_code(
     request: web.Request,
@@ -265,8 +290,9 @@ async def login_code(
 ) -> web.StreamResponse:
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = fields.get("rd")
+    methods = await mfa.pending_methods(pending.read(request))
     if not tokens.valid(request, fields["csrf"]):
-        return _code_page(request, settings, tokens, rd, FORM_EXPIRED, 403)
+        return _code_page(request, settings, tokens, rd, methods, FORM_EXPIRED, 403)
     previous = cookies.read(request)
     previous_id = previous.session_id if previous else None
     client = client_info(request, devices)
@@ -280,10 +306,11 @@ async def login_code(
         return response
     except TooManyRequests as throttled:
         message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
-        return _code_page(request, settings, tokens, rd, message, 429, throttled.headers)
+        return _code_page(request, settings, tokens, rd, methods, message, 429, throttled.headers)
     except Unauthorized as refused:
         if refused.detail == WRONG_CODE:
-            return _code_page(request, settings, tokens, rd, "That code is not valid. Please try again.", 401)
+            message = "That code is not valid. Please try again."
+            return _code_page(request, settings, tokens, rd, methods, message, 401)
         return LoginForm(request, settings, tokens).render(rd, "Your sign-in expired. Please sign in again.", 401)
 
 
@@ -395,9 +422,14 @@ async def signup(
 
 @portal_page
 async def stylesheet(request: web.Request) -> web.Response:
-    return web.Response(body=_stylesheet(), content_type="text/css", charset="utf-8")
+    return web.Response(body=_static("style.css"), content_type="text/css", charset="utf-8")
+
+
+@portal_page
+async def passkeys_script(request: web.Request) -> web.Response:
+    return web.Response(body=_static("passkeys.js"), content_type="text/javascript", charset="utf-8")
 
 
 @cache
-def _stylesheet() -> bytes:
-    return STYLESHEET.read_bytes()
+def _static(name: str) -> bytes:
+    return (STATIC / name).read_bytes()
