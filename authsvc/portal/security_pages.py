@@ -7,6 +7,8 @@ the browser's WebAuthn API, so its button runs passkeys.js against the JSON rout
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
@@ -65,6 +67,19 @@ class SecurityPage:
             next=SECURITY,
         )
 
+    async def removed(self, removal: Awaitable[None], mail: AccountMail, change: str) -> web.Response:
+        """Run a factor's removal (it checks the password, and a code for an old session); the page says how it went."""
+        try:
+            await removal
+        except FieldRefused as refused:
+            return await self.render(refused.detail or "That did not work.", 422)
+        except NotFound as missing:
+            return await self.render(missing.detail, 404)
+        except TooManyRequests as throttled:
+            return await self.render("Too many wrong passwords. Try again later.", 429, throttled.headers)
+        await mail.mfa_changed(self.me.user, change)  # after the change
+        return await self.render(f"Done: {change}; every other session has ended.")
+
     def enrolment(self, enrolment: TotpEnrolment, message: str | None = None, status: int = 200) -> web.Response:
         return _render(
             self.request,
@@ -88,10 +103,6 @@ async def _page(
 
 def _to_login() -> web.Response:
     return _see_other(f"/login?rd={SECURITY}")
-
-
-def _problem_text(problem: FieldRefused) -> str:
-    return problem.detail or "That did not work."
 
 
 @scripted_page
@@ -174,16 +185,8 @@ async def remove_totp(
         return _to_login()
     if not tokens.valid(request, fields["csrf"]):
         return await page.render(FORM_EXPIRED, 403)
-    try:
-        await mfa.remove_totp(page.me, fields["password"], fields.get("code") or None, client_info(request, devices))
-    except FieldRefused as refused:
-        return await page.render(_problem_text(refused), 422)
-    except NotFound as missing:
-        return await page.render(missing.detail, 404)
-    except TooManyRequests as throttled:
-        return await page.render("Too many wrong passwords. Try again later.", 429, throttled.headers)
-    await mail.mfa_changed(page.me.user, "the authenticator app was removed")  # after the change
-    return await page.render("The authenticator app was removed; every other session has ended.")
+    removal = mfa.remove_totp(page.me, fields["password"], fields.get("code") or None, client_info(request, devices))
+    return await page.removed(removal, mail, "the authenticator app was removed")
 
 
 @scripted_page
@@ -204,13 +207,5 @@ async def remove_passkey(
     if not tokens.valid(request, fields["csrf"]):
         return await page.render(FORM_EXPIRED, 403)
     client = client_info(request, devices)
-    try:
-        await mfa.remove_passkey(page.me, fields["id"], fields["password"], fields.get("code") or None, client)
-    except FieldRefused as refused:
-        return await page.render(_problem_text(refused), 422)
-    except NotFound as missing:
-        return await page.render(missing.detail, 404)
-    except TooManyRequests as throttled:
-        return await page.render("Too many wrong passwords. Try again later.", 429, throttled.headers)
-    await mail.mfa_changed(page.me.user, "a passkey was removed")  # after the change
-    return await page.render("The passkey was removed; every other session has ended.")
+    removal = mfa.remove_passkey(page.me, fields["id"], fields["password"], fields.get("code") or None, client)
+    return await page.removed(removal, mail, "a passkey was removed")
