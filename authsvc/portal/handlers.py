@@ -1,8 +1,9 @@
 """The login portal: server-rendered sign-in, sign-out and sign-up pages for browsers behind a gateway.
 
-The pages post ordinary forms (no JavaScript) and reuse what the JSON routes use: AuthService.login and the cookie
-facade, so a portal login makes exactly the session cookie POST /users/login makes. Errors on these routes are HTML
-pages, never problem+json; the pages carry their own Content-Security-Policy (they load one stylesheet).
+The pages post ordinary forms (the one script, passkeys.js, only runs the passkey buttons) and reuse what the JSON
+routes use: AuthService.login and the cookie facade, so a portal login makes exactly the session cookie POST
+/users/login makes. Errors on these routes are HTML pages, never problem+json; the pages carry their own
+Content-Security-Policy (one stylesheet; script-src 'self' only on the pages with a passkey button).
 """
 
 from __future__ import annotations

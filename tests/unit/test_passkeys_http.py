@@ -316,3 +316,43 @@ async def test_malformed_assertions_get_a_401_never_a_500(
     await client.post("/users/login/mfa/webauthn/options")
     answer = await client.post("/users/login/mfa/webauthn", json={"credential": credential})
     assert answer.status == 401 and answer.content_type == "application/problem+json"
+
+
+async def test_removing_a_passkey_from_an_old_session_needs_a_code_when_totp_is_enrolled(
+    client: Client, authenticator: SoftAuthenticator, clock: ManualClock
+) -> None:
+    from tests.unit.test_mfa_http import code_at, enrol
+
+    secret, _ = await enrol(client, clock)  # signs up and logs in alice, with TOTP
+    registered = await register(client, authenticator)
+    assert registered.status == 201
+    path = f"/users/me/webauthn/{(await registered.json())['id']}"
+    clock.advance(601)  # the session is no longer recent
+    needed = await client.delete(path, json={"password": PASSWORD})
+    assert needed.status == 422
+    assert (await needed.json())["errors"] == [{"pointer": "#/code", "detail": "is required"}]
+    assert (await client.delete(path, json={"password": PASSWORD, "code": code_at(secret, clock)})).status == 200
+
+
+async def test_deleting_the_account_deletes_its_passkeys(
+    client: Client, container: Any, authenticator: SoftAuthenticator
+) -> None:
+    view = await enrolled(client, authenticator)
+    assert await container.storage().passkeys.find(view["id"]) is not None
+    assert (await client.delete("/users/me", json={"password": PASSWORD})).status == 200
+    assert await container.storage().passkeys.find(view["id"]) is None
+
+
+async def test_a_user_with_totp_and_a_passkey_may_finish_with_either(
+    client: Client, authenticator: SoftAuthenticator, clock: ManualClock
+) -> None:
+    from tests.unit.test_mfa_http import enrol
+
+    await enrol(client, clock)
+    assert (await register(client, authenticator)).status == 201
+    client.session.cookie_jar.clear()
+    first = await login(client)
+    assert (await first.json())["mfa"] == {"methods": ["totp", "webauthn"]}
+    options = await (await client.post("/users/login/mfa/webauthn/options")).json()
+    done = await client.post("/users/login/mfa/webauthn", json={"credential": authenticator.get(options)})
+    assert done.status == 200
