@@ -3,6 +3,8 @@ password. Options are JSON for navigator.credentials.create/get; answers carry t
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
@@ -13,6 +15,7 @@ from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
 from authsvc.auth.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
+from authsvc.auth.service import ClientInfo
 from authsvc.auth.views import login_body, passkey_view
 from authsvc.bodies import read_ceremony, read_fields
 from authsvc.containers import Container
@@ -67,6 +70,15 @@ async def remove_passkey(
     return web.json_response({"msg": "Passkey removed; every other session has ended"})
 
 
+async def _assertion(
+    request: web.Request, cookies: SessionCookies, devices: DeviceCookies
+) -> tuple[dict[str, Any], ClientInfo, str | None]:
+    """A login's passkey answer: the credential, who sends it, and the session it replaces (if any)."""
+    _, credential = await read_ceremony(request)
+    previous = cookies.read(request)
+    return credential, client_info(request, devices), previous.session_id if previous else None
+
+
 @inject
 async def second_factor_options(
     request: web.Request,
@@ -85,12 +97,8 @@ async def login_second_factor(
     devices: DeviceCookies = Provide[Container.device_cookies],
     finish: LoginFinish = Provide[Container.login_finish],
 ) -> web.StreamResponse:
-    _, credential = await read_ceremony(request)
-    previous = cookies.read(request)
-    client = client_info(request, devices)
-    user, session_id = await mfa.complete_login_with_passkey(
-        pending.read(request), credential, client, previous.session_id if previous else None
-    )
+    credential, client, previous_id = await _assertion(request, cookies, devices)
+    user, session_id = await mfa.complete_login_with_passkey(pending.read(request), credential, client, previous_id)
     return await finish(request, web.json_response(login_body(user)), client, user, session_id)
 
 
@@ -115,13 +123,11 @@ async def login_passwordless(
     devices: DeviceCookies = Provide[Container.device_cookies],
     finish: LoginFinish = Provide[Container.login_finish],
 ) -> web.StreamResponse:
-    _, credential = await read_ceremony(request)
-    previous = cookies.read(request)
-    client = client_info(request, devices)
+    credential, client, previous_id = await _assertion(request, cookies, devices)
     nonce = challenge_cookie.read(request)
     if nonce is None:
         raise Unauthorized(PASSKEY_REFUSED)
-    user, session_id = await passkeys.login(credential, nonce, client, previous.session_id if previous else None)
+    user, session_id = await passkeys.login(credential, nonce, client, previous_id)
     response = web.json_response(login_body(user))
     challenge_cookie.clear(response)
     return await finish(request, response, client, user, session_id)

@@ -356,3 +356,27 @@ async def test_a_user_with_totp_and_a_passkey_may_finish_with_either(
     options = await (await client.post("/users/login/mfa/webauthn/options")).json()
     done = await client.post("/users/login/mfa/webauthn", json={"credential": authenticator.get(options)})
     assert done.status == 200
+
+
+async def test_refused_passwordless_answers_count_like_failed_logins(
+    client: Client, authenticator: SoftAuthenticator
+) -> None:
+    await enrolled(client, authenticator)
+    client.session.cookie_jar.clear()
+    statuses = [(await passwordless(client, authenticator, origin="https://evil.example")).status for _ in range(11)]
+    assert statuses[:10] == [401] * 10
+    assert statuses[10] == 429
+    throttled = await passwordless(client, authenticator)  # even a right one waits out the back-off
+    assert throttled.status == 429 and "Retry-After" in throttled.headers
+
+
+async def test_required_user_verification_refuses_a_passkey_that_did_not_verify(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    client = await aiohttp_client(create_app(make_container(webauthn={"user_verification": "required"})))
+    await signup(client)
+    await login(client)
+    options = await (await client.post("/users/me/webauthn/register/options")).json()
+    assert options["authenticatorSelection"]["userVerification"] == "required"
+    assert (await register(client, SoftAuthenticator(user_verified=False))).status == 422
+    assert (await register(client, SoftAuthenticator(user_verified=True))).status == 201
