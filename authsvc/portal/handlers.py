@@ -20,7 +20,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import TOTP, WEBAUTHN, SecondFactorRequired
 from authsvc.auth.guards import SessionGuard, client_info
@@ -398,7 +398,8 @@ async def signup(
     devices: DeviceCookies = Provide[Container.device_cookies],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
-) -> web.Response:
+    finish: LoginFinish = Provide[Container.login_finish],
+) -> web.StreamResponse:
     if not settings.users.self_signup:
         raise Forbidden(SIGNUP_CLOSED)
     fields = await read_form(request, ("username", "password", "csrf"), ("rd",))
@@ -411,14 +412,17 @@ async def signup(
         return form.render(rd, "Please fix the fields below.", 422, fields["username"], refused.fields)
     except DuplicateUsername as taken:
         return form.render(rd, taken.detail, 409, fields["username"])
-    # Signed up: signed in, the same way a login signs in.
+    # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
     previous = cookies.read(request)
+    client = client_info(request, devices)
     user, session_id = await auth.login(
-        user.username, fields["password"], client_info(request, devices), previous.session_id if previous else None
+        user.username, fields["password"], client, previous.session_id if previous else None
     )
-    await cookies.issue(request, SessionIds(session_id, user.id))
-    devices.issue(request, user.id)
-    return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+    landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+    try:
+        return await finish(request, landing, client, user, session_id)
+    except Forbidden as unverified:
+        return LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403, user.username)
 
 
 @portal_page

@@ -195,6 +195,15 @@ async def test_signup_page_makes_an_account_and_signs_in(portal: Client) -> None
     assert weak.status == 422 and 'aria-invalid="true"' in html and "Password " in html
 
 
+@pytest.mark.parametrize("portal", [{"users": {"require_verified_email": True}}], indirect=True)
+async def test_signup_page_opens_no_session_while_a_verified_address_is_required(portal: Client) -> None:
+    token = await open_form(portal, "/signup")
+    body = {"username": "bob", "password": PASSWORD, "csrf": token}
+    response = await portal.post("/signup", data=body, allow_redirects=False)
+    assert response.status == 403 and "Verify your email address first" in await response.text()
+    assert (await portal.get("/auth/verify")).status == 401
+
+
 @pytest.mark.parametrize("portal", [{"users": {"self_signup": False}}], indirect=True)
 async def test_closed_signup_answers_403_everywhere(portal: Client) -> None:
     api = await portal.post("/users/signup", json={"username": "eve", "password": PASSWORD})
