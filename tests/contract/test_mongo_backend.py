@@ -160,6 +160,8 @@ def storage_over(**collections: Any) -> MongoStorage:
         "login_attempts": None,
         "second_factors": None,
         "revocations": None,
+        "passkeys": None,
+        "passkey_challenges": None,
         **dict.fromkeys(MAIL_COLLECTIONS),
         **collections,
     }

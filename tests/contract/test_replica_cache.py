@@ -16,6 +16,7 @@ import pymongo
 import pytest
 from bson import ObjectId
 
+from authsvc.auth.models import Passkey
 from authsvc.clock import SystemClock
 from authsvc.metrics import Metrics
 from authsvc.storage.mongo import MongoStorage
@@ -164,7 +165,29 @@ async def _factor_confirmed(storage: MongoStorage, user_id: str) -> None:
     assert await storage.second_factors.confirm_totp(user_id, 1, [])
 
 
-CHANGES = [_logout, _end_all, _end_others, _new_password, _delete_user, _factor_removed, _factor_confirmed]
+def passkey(user_id: str) -> Passkey:
+    return Passkey("cred-1", user_id, "laptop", b"cose", 0, ("internal",), now())
+
+
+async def _passkey_added(storage: MongoStorage, user_id: str) -> None:
+    assert await storage.passkeys.add(passkey(user_id))
+
+
+async def _passkey_removed(storage: MongoStorage, user_id: str) -> None:
+    await storage.passkeys.delete(user_id, "cred-1")
+
+
+CHANGES = [
+    _logout,
+    _end_all,
+    _end_others,
+    _new_password,
+    _delete_user,
+    _factor_removed,
+    _factor_confirmed,
+    _passkey_added,
+    _passkey_removed,
+]
 
 
 @pytest.mark.parametrize("change", CHANGES, ids=lambda change: change.__name__.strip("_"))

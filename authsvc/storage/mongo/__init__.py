@@ -1,9 +1,9 @@
-"""The MongoDB backend: users, sessions, failed-login counters and second factors shared by every replica.
+"""The MongoDB backend: users, sessions, failed-login counters, second factors and passkeys shared by every replica.
 
-client.py connects and maps outages to 503s; users.py, sessions.py, attempts.py and factors.py are the repositories;
-indexes.py creates what they query by. cache.py keeps this replica's copies of sessions and users, which
-revocations.py keeps honest: the adapters log every revocation, and each replica follows the log. MongoStorage owns
-the client and the follower: started with the backend, stopped with it.
+client.py connects and maps outages to 503s; users.py, sessions.py, attempts.py, factors.py and passkeys.py are the
+repositories; indexes.py creates what they query by. cache.py keeps this replica's copies of sessions and users,
+which revocations.py keeps honest: the adapters log every revocation, and each replica follows the log. MongoStorage
+owns the client and the follower: started with the backend, stopped with it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from authsvc.storage.mongo.client import Availability, connect, disconnect
 from authsvc.storage.mongo.factors import MongoSecondFactorRepository
 from authsvc.storage.mongo.indexes import Indexes
 from authsvc.storage.mongo.mail import MailIndexes, MongoEmailAddresses, MongoMailTokens, MongoOutbox
+from authsvc.storage.mongo.passkeys import MongoPasskeyChallenges, MongoPasskeyRepository
 from authsvc.storage.mongo.revocations import RevocationFollower, RevocationLog
 from authsvc.storage.mongo.sessions import MongoSessionRepository
 from authsvc.storage.mongo.users import MongoUserRepository
@@ -58,6 +59,8 @@ class MongoStorage:
         self.mail_tokens = MongoMailTokens(self._db["mail_tokens"], self._available, mail_indexes)
         self.email_addresses = MongoEmailAddresses(self._db["email_addresses"], self._available, mail_indexes)
         self.second_factors = MongoSecondFactorRepository(self._db["second_factors"], self._available, self.revocations)
+        self.passkeys = MongoPasskeyRepository(self._db["passkeys"], self._available, self.revocations)
+        self.passkey_challenges = MongoPasskeyChallenges(self._db["passkey_challenges"], self._available)
 
     async def open(self) -> None:
         await self.indexes.ensure_or_retry()
@@ -88,4 +91,5 @@ class MongoStorage:
 
     async def purge_expired(self, now: float) -> int:
         purged = await self.sessions.purge_expired(now) + await self.attempts.purge_expired(now)
+        purged += await self.passkey_challenges.purge_expired(now)
         return purged + await self.mail_tokens.purge_expired(now) + await self.revocations.purge(now)

@@ -42,7 +42,9 @@ class Indexes:
                 # Not unique: the tutorial's app may have stored two names that normalise alike.
                 await self._db["users"].create_index([("usernameKey", ASCENDING)])
                 await self._db["sessions"].create_index([("userId", ASCENDING)])
-                refused = [name for name in ("sessions", "login_attempts") if not await self._create_ttl_index(name)]
+                await self._db["passkeys"].create_index([("userId", ASCENDING)])
+                expiring = ("sessions", "login_attempts", "passkey_challenges")
+                refused = [name for name in expiring if not await self._create_ttl_index(name)]
                 # Polled by `at`; where TTL works the same index also drops old entries.
                 if not await self._create_ttl_index("revocations", "at", RETENTION_SECONDS):
                     await self._db["revocations"].create_index([("at", ASCENDING)])
