@@ -91,6 +91,11 @@ async def verify(
     settings: Settings = Provide[Container.settings],
 ) -> web.Response:
     """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, or 401."""
+    return await check_session(request, guard, settings)
+
+
+async def check_session(request: web.Request, guard: SessionGuard, settings: Settings) -> web.Response:
+    """verify's answer; the gateway's fast path calls it with the same collaborators, bound once."""
     authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
     if authenticated is None:
         raise Unauthorized(SESSION_REQUIRED)
@@ -124,6 +129,11 @@ async def forward_auth(
 ) -> web.Response:
     """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser without a session is sent to the
     login page with the URL it asked for (the portal decides whether it may go back there); others get 401."""
+    return await check_or_send_to_login(request, guard, settings)
+
+
+async def check_or_send_to_login(request: web.Request, guard: SessionGuard, settings: Settings) -> web.Response:
+    """forward_auth's answer; the gateway's fast path calls it with the same collaborators, bound once."""
     authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
     if authenticated is not None:
         return _identity(authenticated.user, settings.gateway)
