@@ -61,7 +61,6 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     settings = container.settings()
     server = settings.server
     edge = Edge(container.metrics(), access_log=server.access_log, access_log_verify=server.access_log_verify)
-    sessions = session_middleware(container.session_cookies())
     trusted = [str(network) for network in server.trusted_proxies]
     forwarded = [untrusted_forwarded_middleware(trusted, container.metrics())]
     if server.trusted_proxies:
@@ -77,15 +76,17 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
             https_only=bool(settings.session.secure),
         ),
         container.device_cookies().middleware(),
-        sessions,
+        session_middleware(container.session_cookies()),
     ]
+    gateway = GatewayFastPath(edge, container.session_guard(), settings, container.session_cookies(), forwarded)
     if fast_path:
-        gateway = GatewayFastPath(edge, container.session_guard(), settings, sessions, forwarded)
         middlewares.insert(0, gateway.middleware())
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[SESSION_GUARD] = container.session_guard()
     app[CONTAINER] = container
     app.cleanup_ctx.append(_running)
+    if server.gateway_port is not None:
+        app.cleanup_ctx.append(gateway.listener(server.host, server.gateway_port, server.max_body_bytes, reuse_port))
     if server.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_listener(container, reuse_port))
     app.router.add_post("/users/signup", users.signup)

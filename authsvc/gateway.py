@@ -6,24 +6,31 @@ costs aiohttp a layer. This outermost middleware answers those routes itself wit
 the same by construction: the forwarded-header middlewares (only when such a header is present), the Edge (request
 id, problem+json, security headers, metric, access log), aiohttp-session's middleware (for a renewed cookie), the
 session guard and the handler's own answer, with collaborators bound at start-up instead of through @inject. Every
-other route, and a wrong method on these (the router's 405), takes the generic chain. BENCHMARKS.md measures it;
-docs/architecture.md shows where it sits.
+other route, and a wrong method on these (the router's 405), takes the generic chain.
+
+server.gateway_port goes one step further: a listener of aiohttp's low-level server (no Application, no router, no
+middleware chain) whose one handler dispatches the same answers by path, plus /healthz; anything else answers 404 (or
+405) problem+json with the same headers. BENCHMARKS.md measures both; docs/architecture.md shows where they sit.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from authsvc.auth import handlers
+from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.guards import SessionGuard
 from authsvc.config import Settings
 from authsvc.middlewares import Edge
+from authsvc.ops import handlers as ops
+from authsvc.serving import low_level_runner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+VERIFY_ROUTE = "/auth/verify{tail}"  # the app's route for /auth/verify and everything below it
 
 
 def _wrapped(middleware: Middleware, handler: Handler) -> Handler:
@@ -36,11 +43,11 @@ class GatewayFastPath:
         edge: Edge,
         guard: SessionGuard,
         settings: Settings,
-        session_layer: Middleware,
+        cookies: SessionCookies,
         forwarded_layers: Sequence[Middleware],
     ) -> None:
-        """forwarded_layers: the generic chain's X-Forwarded-* middlewares, outermost first; session_layer:
-        aiohttp-session's middleware, which writes a renewed cookie."""
+        """forwarded_layers: the generic chain's X-Forwarded-* middlewares, outermost first; cookies: the session
+        cookie facade, which writes a renewed cookie as aiohttp-session's middleware would."""
 
         async def verify(request: web.Request) -> web.StreamResponse:
             return await handlers.check_session(request, guard, settings)
@@ -48,11 +55,15 @@ class GatewayFastPath:
         async def forward_auth(request: web.Request) -> web.StreamResponse:
             return await handlers.check_or_send_to_login(request, guard, settings)
 
-        def through_edge(answer: Handler, gateway_check: bool) -> Handler:
-            inner = _wrapped(session_layer, answer)
+        def through_edge(answer: Handler, gateway_check: bool, route: str | None = None) -> Handler:
+            async def inner(request: web.Request) -> web.StreamResponse:
+                cookies.attach(request)
+                response = await answer(request)
+                await cookies.write_changed(request, response)
+                return response
 
             async def served(request: web.Request) -> web.StreamResponse:
-                return await edge.serve(request, inner, gateway_check=gateway_check)
+                return await edge.serve(request, inner, gateway_check=gateway_check, route=route)
 
             return served
 
@@ -70,6 +81,21 @@ class GatewayFastPath:
         self._routes: dict[object, tuple[Handler, Handler]] = {
             routed: (answer, through_forwarded(answer)) for routed, answer in answers.items()
         }
+        # The listener's routes, under the labels the app's router gives them (one dashboard for both ports).
+        self._by_path: dict[str, tuple[Handler, Handler]] = {}
+        for path, answer in (
+            (VERIFY_ROUTE, through_edge(verify, gateway_check=True, route=VERIFY_ROUTE)),
+            ("/auth/forward-auth", through_edge(forward_auth, gateway_check=True, route="/auth/forward-auth")),
+            ("/healthz", through_edge(ops.healthz, gateway_check=False, route="/healthz")),
+        ):
+            self._by_path[path] = (answer, through_forwarded(answer))
+
+        async def refuse(request: web.Request) -> web.StreamResponse:
+            if request.path in self._by_path:
+                raise web.HTTPMethodNotAllowed(request.method, ("GET", "HEAD"))
+            raise web.HTTPNotFound()
+
+        self._refusal = through_edge(refuse, gateway_check=False, route="unmatched")
 
     def middleware(self) -> Middleware:
         routes = self._routes
@@ -85,3 +111,33 @@ class GatewayFastPath:
             return await route[0](request)
 
         return gateway_fast_path
+
+    async def answer_by_path(self, request: web.Request) -> web.StreamResponse:
+        """The gateway listener's one handler: the app's router's choices for these paths, without a router."""
+        path, method = request.path, request.method
+        if path == "/auth/verify" or path.startswith("/auth/verify/"):
+            route = self._by_path[VERIFY_ROUTE]  # any method: Envoy forwards the original one
+        elif method in ("GET", "HEAD") and path in self._by_path:
+            route = self._by_path[path]
+        else:
+            return await self._refusal(request)
+        headers = request.headers
+        if hdrs.X_FORWARDED_FOR in headers or hdrs.X_FORWARDED_PROTO in headers:
+            return await route[1](request)
+        return await route[0](request)
+
+    def listener(
+        self, host: str, port: int, max_body_bytes: int, reuse_port: bool = False
+    ) -> Callable[[web.Application], AsyncIterator[None]]:
+        """server.gateway_port, for the app's cleanup_ctx: up with the app, down before its storage closes."""
+
+        async def listen(app: web.Application) -> AsyncIterator[None]:
+            runner = low_level_runner(self.answer_by_path, max_body_bytes)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+                yield
+            finally:
+                await runner.cleanup()
+
+        return listen

@@ -97,8 +97,11 @@ class Edge:
         self._access_log = access_log
         self._access_log_verify = access_log_verify
 
-    async def serve(self, request: web.Request, handler: Handler, *, gateway_check: bool) -> web.StreamResponse:
-        """handler's answer (or its error's problem+json) with the edge's headers, counted and logged."""
+    async def serve(
+        self, request: web.Request, handler: Handler, *, gateway_check: bool, route: str | None = None
+    ) -> web.StreamResponse:
+        """handler's answer (or its error's problem+json) with the edge's headers, counted and logged under route
+        (default: the router's match; the gateway listener has no router)."""
         started = time.perf_counter()
         given = request.headers.get("X-Request-Id")
         request_id = given if given and REQUEST_ID_PATTERN.fullmatch(given) else secrets.token_hex(8)
@@ -124,10 +127,10 @@ class Edge:
             if request.secure:
                 headers["Strict-Transport-Security"] = HSTS
             elapsed = time.perf_counter() - started
-            route = request.match_info.route.resource
-            self._metrics.observe_request(
-                request.method, route.canonical if route is not None else "unmatched", response.status, elapsed
-            )
+            if route is None:
+                resource = request.match_info.route.resource
+                route = resource.canonical if resource is not None else "unmatched"
+            self._metrics.observe_request(request.method, route, response.status, elapsed)
             if self._access_log and (self._access_log_verify or not gateway_check):
                 access.info(
                     "request",

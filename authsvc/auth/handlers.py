@@ -3,6 +3,7 @@ caller's sessions and account; forward-auth for gateways and introspection for i
 
 from __future__ import annotations
 
+import functools
 import logging
 from urllib.parse import quote
 
@@ -78,6 +79,7 @@ async def protected(request: web.Request) -> web.Response:
     return web.json_response(user_view(current(request).user))
 
 
+@functools.lru_cache(maxsize=10_000)  # a gateway asks about the same few users again and again
 def _header_safe(value: str) -> str:
     # New names are ASCII by rule; a legacy tutorial name may hold anything, so it is percent-encoded.
     return quote(value, safe="@._-+")
