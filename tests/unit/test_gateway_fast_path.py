@@ -3,8 +3,9 @@
 Two apps over one storage and one clock: create_app(container) with the fast path, and create_app(other,
 fast_path=False) whose storage is the first's. Each case arranges the same state for both (a session of its own for
 each, so a renewal on one cannot hide the other's), sends the same request to both, and compares the status, the body
-and every header in order (Date aside; the server's own port aside; a Set-Cookie's encrypted value aside, its attributes compared). The metrics and
-access-log lines both apps wrote are compared at the end.
+and every header in order (Date, the server's own port and a Set-Cookie's encrypted value aside; its attributes are
+compared). The metrics and access-log lines both apps wrote are compared too; so are the main port and
+server.gateway_port's low-level listener.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dependency_injector import providers
 
 from authsvc.app import create_app
 from authsvc.containers import Container
-from tests.helpers import ManualClock, cookie_value
+from tests.helpers import ManualClock, cookie_value, free_port
 from tests.unit.test_mfa_http import enrol
 
 PASSWORD = "correct horse battery"
@@ -38,7 +39,7 @@ class Pair:
     async def login(self, name: str = "alice") -> str:
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
             response = await bare.post(
-                self.generic.make_url("/users/login"), json={"username": name, "password": PASSWORD}
+                self.fast.make_url("/users/login"), json={"username": name, "password": PASSWORD}
             )
             assert response.status == 200
             return f"sid={cookie_value(response.headers['Set-Cookie'])}"
@@ -95,7 +96,7 @@ async def duplicate(pair: Pair) -> str | None:
 async def revoked(pair: Pair) -> str | None:
     cookie = await pair.login()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
-        assert (await bare.post(pair.generic.make_url("/users/logout"), headers={"Cookie": cookie})).status == 200
+        assert (await bare.post(pair.fast.make_url("/users/logout"), headers={"Cookie": cookie})).status == 200
     return cookie
 
 
@@ -236,7 +237,7 @@ async def test_fast_path_counts_and_logs_as_the_generic_chain(pair: Pair, caplog
     assert not [
         fields
         for fields in logged
-        if fields[1].startswith("/auth/verify") or fields[2] in (200, 401) and fields[1] == "/auth/forward-auth"
+        if fields[1].startswith("/auth/verify") or (fields[2] in (200, 401) and fields[1] == "/auth/forward-auth")
     ]  # the gateway's checks are not (server.access_log_verify)
     assert logged[::2] == logged[1::2]  # each request once from the fast app, then the same from the generic one
     fast_metrics = await metric_counts(pair.fast)
@@ -254,3 +255,64 @@ async def metric_counts(client: Client) -> dict[str, float]:
             if "/users/login" not in key and "/users/logout" not in key and "/users/signup" not in key:
                 counts[key] = float(value)
     return counts
+
+
+GATEWAY_PORT_REQUESTS = [
+    ("GET", "/auth/verify"),
+    ("HEAD", "/auth/verify"),
+    ("PUT", "/auth/verify/original/path?q=1"),
+    ("GET", "/auth/verify/"),
+    ("GET", "/auth/forward-auth"),
+    ("HEAD", "/auth/forward-auth"),
+    ("POST", "/auth/forward-auth"),
+    ("GET", "/auth/forward-auth/"),
+    ("GET", "/auth/verifyx"),
+    ("GET", "/healthz"),
+    ("DELETE", "/healthz"),
+    ("GET", "/nope"),
+]
+
+
+@pytest.fixture
+async def ports(make_container: Callable[..., Container], aiohttp_client: Any, clock: ManualClock) -> Pair:
+    """The main port (with its fast path) and server.gateway_port, one app: a Pair whose "generic" side is the
+    gateway listener."""
+    port = free_port()
+    container = make_container(server={"trusted_proxies": ["127.0.0.1/32"], "gateway_port": port})
+    main: Client = await aiohttp_client(create_app(container))
+    assert (await main.post("/users/signup", json={"username": "alice", "password": PASSWORD})).status == 201
+    main.session.cookie_jar.clear()
+    listener = _AtPort(main, port)
+    return Pair(main, listener, clock)  # type: ignore[arg-type]
+
+
+class _AtPort:
+    """Stands in for a test client: URLs on the gateway listener's port, logins through the main app."""
+
+    def __init__(self, main: Client, port: int) -> None:
+        self._main, self._port = main, port
+
+    def make_url(self, path: str) -> Any:
+        return self._main.make_url(path).with_port(self._port)
+
+
+@pytest.mark.parametrize(("method", "path"), GATEWAY_PORT_REQUESTS)
+@pytest.mark.parametrize("state", ["live", "missing", "malformed", "duplicate", "revoked", "renewal_due"])
+async def test_gateway_port_answers_as_the_main_port(ports: Pair, state: str, method: str, path: str) -> None:
+    status = await assert_same(ports, ARRANGEMENTS[state], method, path, {})
+    if path == "/nope":
+        assert status == 404
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"},
+        {"X-Forwarded-Proto": "gopher"},
+        {"Accept": "text/html", "X-Forwarded-Host": "app.example", "X-Forwarded-Uri": "/private?a=b"},
+    ],
+)
+@pytest.mark.parametrize("path", ["/auth/verify", "/auth/forward-auth"])
+async def test_gateway_port_keeps_the_forwarded_rules(ports: Pair, headers: dict[str, str], path: str) -> None:
+    await assert_same(ports, ARRANGEMENTS["live"], "GET", path, headers)
+    await assert_same(ports, ARRANGEMENTS["missing"], "GET", path, headers)
