@@ -4,9 +4,10 @@ The generic middleware chain (app.py) serves every route. For /auth/verify, /aut
 most of its layers do nothing (not a portal page, CSRF-exempt or a safe method, no device cookie to write), yet each
 costs aiohttp a layer. This outermost middleware answers those routes itself with the same parts, so the answer is
 the same by construction: the forwarded-header middlewares (only when such a header is present), the Edge (request
-id, problem+json, security headers, metric, access log), aiohttp-session's middleware (for a renewed cookie), the
-session guard and the handler's own answer, with collaborators bound at start-up instead of through @inject. Every
-other route, and a wrong method on these (the router's 405), takes the generic chain.
+id, problem+json, security headers, metric, access log), the cookie facade doing aiohttp-session's middleware's part
+(writing a renewed cookie), the session guard and the handler's own answer, with collaborators bound at start-up
+instead of through @inject. Every other route, and a wrong method on these (the router's 405), takes the generic
+chain.
 
 server.gateway_port goes one step further: a listener of aiohttp's low-level server (no Application, no router, no
 middleware chain) whose one handler dispatches the same answers by path, plus /healthz; anything else answers 404 (or
@@ -30,7 +31,7 @@ from authsvc.ops import handlers as ops
 from authsvc.serving import low_level_runner
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-VERIFY_ROUTE = "/auth/verify{tail}"  # the app's route for /auth/verify and everything below it
+VERIFY, VERIFY_ROUTE = "/auth/verify", "/auth/verify{tail}"  # the path, and the app's route for it and below it
 
 
 def _wrapped(middleware: Middleware, handler: Handler) -> Handler:
@@ -81,10 +82,10 @@ class GatewayFastPath:
         self._routes: dict[object, tuple[Handler, Handler]] = {
             routed: (answer, through_forwarded(answer)) for routed, answer in answers.items()
         }
-        # The listener's routes, under the labels the app's router gives them (one dashboard for both ports).
+        # The listener's routes by path, labelled as the app's router labels them (one dashboard for both ports).
         self._by_path: dict[str, tuple[Handler, Handler]] = {}
         for path, answer in (
-            (VERIFY_ROUTE, through_edge(verify, gateway_check=True, route=VERIFY_ROUTE)),
+            (VERIFY, through_edge(verify, gateway_check=True, route=VERIFY_ROUTE)),
             ("/auth/forward-auth", through_edge(forward_auth, gateway_check=True, route="/auth/forward-auth")),
             ("/healthz", through_edge(ops.healthz, gateway_check=False, route="/healthz")),
         ):
@@ -115,8 +116,8 @@ class GatewayFastPath:
     async def answer_by_path(self, request: web.Request) -> web.StreamResponse:
         """The gateway listener's one handler: the app's router's choices for these paths, without a router."""
         path, method = request.path, request.method
-        if path == "/auth/verify" or path.startswith("/auth/verify/"):
-            route = self._by_path[VERIFY_ROUTE]  # any method: Envoy forwards the original one
+        if path == VERIFY or path.startswith(VERIFY + "/"):
+            route = self._by_path[VERIFY]  # any method: Envoy forwards the original one
         elif method in ("GET", "HEAD") and path in self._by_path:
             route = self._by_path[path]
         else:
