@@ -9,6 +9,7 @@ from aiohttp_session import session_middleware
 
 from authsvc.auth import handlers as auth
 from authsvc.auth import mfa_handlers as mfa
+from authsvc.auth import passkey_handlers as passkeys
 from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
 from authsvc.containers import Container, running
 from authsvc.gateway import GatewayFastPath
@@ -18,6 +19,7 @@ from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
 from authsvc.portal.mail_pages import setup_mail_pages
+from authsvc.portal.security_pages import setup_security_pages
 from authsvc.serving import AppRunner, drop_server_header
 from authsvc.users import handlers as users
 
@@ -92,6 +94,10 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app.router.add_post("/users/signup", users.signup)
     app.router.add_post("/users/login", auth.login)
     app.router.add_post("/users/login/mfa", mfa.login_second_factor)
+    app.router.add_post("/users/login/mfa/webauthn/options", passkeys.second_factor_options)
+    app.router.add_post("/users/login/mfa/webauthn", passkeys.login_second_factor)
+    app.router.add_post("/users/login/webauthn/options", passkeys.passwordless_options)
+    app.router.add_post("/users/login/webauthn", passkeys.login_passwordless)
     app.router.add_get("/users/protected", auth.protected)
     app.router.add_post("/users/logout", auth.logout)
     app.router.add_get("/users/logout", auth.logout, allow_head=False)  # the tutorial's GET, kept for parity
@@ -105,6 +111,10 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app.router.add_post("/users/me/mfa/totp", mfa.begin_totp)
     app.router.add_delete("/users/me/mfa/totp", mfa.remove_totp)
     app.router.add_post("/users/me/mfa/totp/confirm", mfa.confirm_totp)
+    app.router.add_get("/users/me/webauthn", passkeys.list_passkeys)
+    app.router.add_post("/users/me/webauthn/register/options", passkeys.registration_options)
+    app.router.add_post("/users/me/webauthn/register", passkeys.register)
+    app.router.add_delete("/users/me/webauthn/{id}", passkeys.remove_passkey)
     # Envoy ext_authz forwards the original method and appends the original path.
     app.router.add_route("*", "/auth/verify{tail:(/(?s:.*))?}", auth.verify)
     app.router.add_get("/auth/forward-auth", auth.forward_auth)
@@ -120,4 +130,5 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app.router.add_get("/docs/static/{name}", docs.static)
     setup_portal(app)
     setup_mail_pages(app)
+    setup_security_pages(app)
     return app

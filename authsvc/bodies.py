@@ -48,6 +48,30 @@ async def read_fields(
     """Exactly these fields (plus those of optional that are sent), each a string; anything else answers 400 with
     one message per field. one_of: exactly one of names."""
     data = await _read_mapping(request)
+    fields, errors = _string_fields(data, names, optional, one_of)
+    if errors:
+        raise BadRequest("The request body does not have the expected fields.", errors=errors)
+    return fields
+
+
+async def read_ceremony(
+    request: web.Request, *names: str, optional: tuple[str, ...] = ()
+) -> tuple[dict[str, str], dict[str, Any]]:
+    """A passkey ceremony's answer: these string fields, and `credential`, the JSON object the browser's
+    navigator.credentials call returned (checked by the ceremony, not here)."""
+    data = await _read_mapping(request)
+    credential = data.pop("credential", None)
+    errors = [] if isinstance(credential, dict) else [{"pointer": "#/credential", "detail": "must be a JSON object"}]
+    fields, field_errors = _string_fields(data, names, optional, False)
+    if errors or field_errors:
+        raise BadRequest("The request body does not have the expected fields.", errors=errors + field_errors)
+    assert isinstance(credential, dict)
+    return fields, credential
+
+
+def _string_fields(
+    data: dict[str, Any], names: tuple[str, ...], optional: tuple[str, ...], one_of: bool
+) -> tuple[dict[str, str], list[dict[str, str]]]:
     allowed = (*names, *optional)
     if one_of:
         sent = [name for name in names if name in data]
@@ -69,9 +93,7 @@ async def read_fields(
             errors.append({"pointer": f"#/{name}", "detail": "must be a string"})
         elif not _is_encodable(value):
             errors.append({"pointer": f"#/{name}", "detail": "must be valid Unicode text"})
-    if errors:
-        raise BadRequest("The request body does not have the expected fields.", errors=errors)
-    return {name: data[name] for name in (*names, *optional) if name in data}
+    return {name: data[name] for name in (*names, *optional) if name in data}, errors
 
 
 def _is_encodable(value: str) -> bool:

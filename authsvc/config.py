@@ -21,6 +21,7 @@ BCRYPT_COST_MIN = 10
 PASSWORD_MIN_LENGTH = 8
 IDLE_TIMEOUT_MAX = 24 * 3600
 ABSOLUTE_LIFETIME_MAX = 30 * 24 * 3600
+LOCAL_ORIGIN = re.compile(r"http://localhost(:[0-9]{1,5})?")
 
 
 class ConfigError(Exception):
@@ -146,6 +147,43 @@ class MfaSettings(Section):
     recent_auth_seconds: int = Field(ge=0)
 
 
+class WebAuthnSettings(Section):
+    rp_id: str = Field(min_length=1, max_length=253)
+    rp_name: str = Field(min_length=1, max_length=64)
+    origins: list[str] = Field(min_length=1)
+    challenge_seconds: int = Field(ge=30, le=600)
+    user_verification: Literal["required", "preferred", "discouraged"]
+
+    @field_validator("rp_id")
+    @classmethod
+    def _rp_id(cls, value: str) -> str:
+        # A relying party id is a registrable domain (or localhost), never an IP address, never with a port.
+        if not DOMAIN.fullmatch(value) or re.fullmatch(r"[0-9.]+", value):
+            raise ValueError("must be a domain name such as example.com or localhost (not an IP address, no port)")
+        return value
+
+    @field_validator("origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if not re.fullmatch(r"https?://[a-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(f"{origin!r} must be scheme://host[:port] in lower case, without a path")
+        return value
+
+    @model_validator(mode="after")
+    def _origins_under_rp_id(self) -> WebAuthnSettings:
+        for origin in self.origins:
+            host = origin.split("://", 1)[1].split(":", 1)[0]
+            if host != self.rp_id and not host.endswith("." + self.rp_id):
+                raise ValueError(f"origin {origin} is not {self.rp_id} or one of its subdomains (webauthn.rp_id)")
+        return self
+
+    def production_problems(self) -> list[str]:
+        # http://localhost is a secure context only on the machine itself (the compose demo); any other host is not.
+        insecure = [o for o in self.origins if not o.startswith("https://") and not LOCAL_ORIGIN.fullmatch(o)]
+        return [f"webauthn.origins: production needs https origins, not {', '.join(insecure)}"] if insecure else []
+
+
 class CsrfSettings(Section):
     allowed_origins: list[str]
 
@@ -265,6 +303,7 @@ class Settings(Section):
     users: UserSettings
     throttle: ThrottleSettings
     mfa: MfaSettings
+    webauthn: WebAuthnSettings
     csrf: CsrfSettings
     introspection: IntrospectionSettings
     gateway: GatewaySettings
@@ -312,6 +351,7 @@ class Settings(Section):
             if self.introspection.enabled and not self.introspection.tokens:
                 problems.append("introspection.tokens: production needs service tokens while introspection is enabled")
             problems += self._production_weaknesses()
+            problems += self.webauthn.production_problems()
         if self.mail.smtp.tls and self.mail.smtp.starttls:
             problems.append("mail.smtp.tls: choose implicit TLS or STARTTLS, not both")
         if self.env == "production" and self.mail.transport == "log":

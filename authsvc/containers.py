@@ -16,12 +16,15 @@ from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import PendingLogins, SecretBox
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
+from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
-from authsvc.auth.pending_cookie import PendingLoginCookie
+from authsvc.auth.passkeys import PasskeyService
+from authsvc.auth.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
+from authsvc.auth.webauthn import Ceremonies
 from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
 from authsvc.mail.metrics import MailMetrics
@@ -51,10 +54,12 @@ class Container(containers.DeclarativeContainer):
             "authsvc.users.handlers",
             "authsvc.auth.handlers",
             "authsvc.auth.mfa_handlers",
+            "authsvc.auth.passkey_handlers",
             "authsvc.ops.handlers",
             "authsvc.portal.handlers",
             "authsvc.mail.handlers",
             "authsvc.portal.mail_pages",
+            "authsvc.portal.security_pages",
         ]
     )
 
@@ -93,6 +98,7 @@ class Container(containers.DeclarativeContainer):
     sessions_repository = storage.provided.sessions
     attempts_counter = storage.provided.attempts
     second_factors_repository = storage.provided.second_factors
+    passkeys_repository = storage.provided.passkeys
 
     # Sessions
     session_keys = providers.Singleton(
@@ -121,6 +127,11 @@ class Container(containers.DeclarativeContainer):
     pending_login_cookie = providers.Singleton(
         PendingLoginCookie, codec=pending_logins, settings=settings.provided.session
     )
+    passkey_challenge_cookie = providers.Singleton(
+        PasskeyChallengeCookie,
+        settings=settings.provided.session,
+        lifetime=settings.provided.webauthn.challenge_seconds,
+    )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
     audit_pseudonyms = providers.Singleton(
         AccountPseudonyms,
@@ -148,14 +159,26 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         pseudonyms=audit_pseudonyms,
         factors=second_factors_repository,
+        passkeys=passkeys_repository,
+    )
+    passkey_service = providers.Singleton(
+        PasskeyService,
+        auth=auth_service,
+        passkeys=passkeys_repository,
+        challenges=storage.provided.passkey_challenges,
+        users=users_repository,
+        sessions=session_registry,
+        ceremonies=providers.Singleton(Ceremonies, settings=settings.provided.webauthn),
+        clock=clock,
+        metrics=metrics,
     )
     mfa_service = providers.Singleton(
         MfaService,
+        auth=auth_service,
+        passkeys=passkey_service,
         factors=second_factors_repository,
         users=users_repository,
-        hasher=password_hasher,
         sessions=session_registry,
-        throttle=login_throttle,
         attempts=attempts_counter,
         box=secret_box,
         pending=pending_logins,
@@ -191,6 +214,15 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mail,
         server=settings.provided.server,
         user_settings=settings.provided.users,
+    )
+    # The HTTP edge's end of every login (JSON routes and portal pages alike)
+    login_finish = providers.Singleton(
+        LoginFinish,
+        auth=auth_service,
+        mail=account_mail,
+        cookies=session_cookies,
+        devices=device_cookies,
+        pending=pending_login_cookie,
     )
 
 

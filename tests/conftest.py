@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 from dependency_injector import providers
+from hypothesis import settings as hypothesis_settings
 
 from authsvc.app import create_app
 from authsvc.config import Settings, deep_merge, load_settings
@@ -13,6 +14,11 @@ from authsvc.containers import Container, create_container
 from tests.helpers import FAST_CONFIG, TEST_KEY, ManualClock
 
 pytest_plugins = ["tests.mongodb", "tests.tutorial_app", "tests.smtp"]
+
+# The properties are about answers, not speed: on two shared cores an example can take longer than hypothesis's
+# 200 ms default deadline, which then fails a correct test (seen once under load).
+hypothesis_settings.register_profile("authsvc", deadline=None)
+hypothesis_settings.load_profile("authsvc")
 
 
 def make_settings(**sections: Any) -> Settings:

@@ -171,7 +171,7 @@ class ForwardAuthGateway:
     lets it through to the app with the auth answer's X-Auth-User-Id/-Name in place of the client's; anything
     else (the 302 to the portal, a 401) is returned to the client as it came, as Traefik does."""
 
-    PORTAL = ("/login", "/logout", "/signup", "/portal/")
+    PORTAL = ("/login", "/logout", "/signup", "/security", "/portal/")
     AUTH_REQUEST_HEADERS = ("Cookie", "Accept")
     AUTH_RESPONSE_HEADERS = ("X-Auth-User-Id", "X-Auth-User-Name")
     HOP_BY_HOP = frozenset(

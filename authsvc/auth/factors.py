@@ -19,6 +19,7 @@ from authsvc.clock import Clock
 from authsvc.users.models import User
 
 TOTP = "totp"
+WEBAUTHN = "webauthn"
 TOTP_PERIOD = 30  # seconds: what every authenticator app assumes
 TOTP_DRIFT_STEPS = 1  # a code from the step before or after the current one is accepted too
 RECOVERY_CODES = 10
@@ -34,8 +35,10 @@ class SecondFactorRequired(Exception):
         self.user, self.methods, self.remember = user, methods, remember
 
 
-def enrolled_methods(factors: SecondFactors | None) -> list[str]:
-    return [TOTP] if factors is not None and factors.totp_confirmed else []
+def enrolled_methods(factors: SecondFactors | None, passkeys: int) -> list[str]:
+    """The second factors a login can use: a confirmed TOTP secret, registered passkeys."""
+    methods = [TOTP] if factors is not None and factors.totp_confirmed else []
+    return [*methods, WEBAUTHN] if passkeys else methods
 
 
 class SecretBox:

@@ -10,14 +10,15 @@ from urllib.parse import quote
 from aiohttp import hdrs, web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, client_info, current, login_required
+from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
 from authsvc.auth.service import AuthService
-from authsvc.auth.views import session_view, user_view
+from authsvc.auth.views import login_body, session_view, user_view
 from authsvc.bodies import read_fields
 from authsvc.config import GatewaySettings, ServerSettings, Settings
 from authsvc.containers import Container
@@ -36,8 +37,8 @@ async def login(
     cookies: SessionCookies = Provide[Container.session_cookies],
     devices: DeviceCookies = Provide[Container.device_cookies],
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
-    mail: AccountMail = Provide[Container.account_mail],
-) -> web.Response:
+    finish: LoginFinish = Provide[Container.login_finish],
+) -> web.StreamResponse:
     fields = await read_fields(request, "username", "password")
     previous = cookies.read(request)
     client = client_info(request, devices)
@@ -52,13 +53,7 @@ async def login(
         response = web.json_response({"msg": SECOND_FACTOR_REQUIRED, "mfa": {"methods": required.methods}})
         pending.start(response, required)
         return response
-    known_device = client.device is not None and client.device.user_id == user.id
-    await mail.after_login(
-        user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
-    )
-    await cookies.issue(request, SessionIds(session_id, user.id))
-    devices.issue(request, user.id)
-    return web.json_response({"User": user_view(user), "msg": "User logged in"})
+    return await finish(request, web.json_response(login_body(user)), client, user, session_id)
 
 
 @csrf_checked

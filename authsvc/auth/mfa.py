@@ -7,13 +7,15 @@ as they are used), so replicas sharing the store never accept one code twice.
 from __future__ import annotations
 
 import logging
-import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from authsvc.auth.factors import (
+    WEBAUTHN,
+    PendingLogin,
     PendingLogins,
     SecretBox,
-    enrolled_methods,
     hash_recovery_code,
     looks_like_totp,
     matching_step,
@@ -23,17 +25,17 @@ from authsvc.auth.factors import (
     totp_uri,
 )
 from authsvc.auth.models import SecondFactors
+from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
 from authsvc.auth.ports import AttemptCounter, SecondFactorRepository
-from authsvc.auth.service import Authenticated, ClientInfo
+from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import Device, LoginThrottle
+from authsvc.auth.webauthn import SECOND_FACTOR
 from authsvc.clock import Clock
 from authsvc.config import MfaSettings
 from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.metrics import Metrics
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, normalize_username
-from authsvc.users.passwords import PasswordHasher
 from authsvc.users.ports import UserRepository
 
 audit = logging.getLogger("authsvc.audit")
@@ -65,11 +67,11 @@ class MfaStatus:
 class MfaService:
     def __init__(
         self,
+        auth: AuthService,
+        passkeys: PasskeyService,
         factors: SecondFactorRepository,
         users: UserRepository,
-        hasher: PasswordHasher,
         sessions: SessionRegistry,
-        throttle: LoginThrottle,
         attempts: AttemptCounter,
         box: SecretBox,
         pending: PendingLogins,
@@ -77,11 +79,11 @@ class MfaService:
         metrics: Metrics,
         settings: MfaSettings,
     ) -> None:
+        self._auth = auth
+        self._passkeys = passkeys
         self._factors = factors
         self._users = users
-        self._hasher = hasher
         self._sessions = sessions
-        self._throttle = throttle
         self._attempts = attempts
         self._box = box
         self._pending = pending
@@ -90,12 +92,12 @@ class MfaService:
         self._settings = settings
 
     async def status(self, user_id: str) -> MfaStatus:
-        factors = await self._factors.get(user_id)
-        methods = enrolled_methods(factors)
+        factors, methods = await self._auth.second_factors(user_id)
+        totp = factors is not None and factors.totp_confirmed
         return MfaStatus(
             methods=methods,
             pending=["totp"] if factors is not None and not factors.totp_confirmed else [],
-            recovery_codes_left=len(factors.recovery_code_hashes) if factors is not None and methods else 0,
+            recovery_codes_left=len(factors.recovery_code_hashes) if factors is not None and totp else 0,
         )
 
     async def begin_totp(self, auth: Authenticated) -> TotpEnrolment:
@@ -106,6 +108,20 @@ class MfaService:
         uri = totp_uri(secret, auth.user.username, self._settings.issuer)
         audit.info("totp enrolment started", extra={"event": "mfa.totp.begin", "user_id": auth.user.id})
         return TotpEnrolment(secret, uri, qr_svg(uri))
+
+    async def pending_totp(self, auth: Authenticated) -> TotpEnrolment | None:
+        """The enrolment started and not confirmed yet, shown again (a page that asks for the code once more)."""
+        factors = await self._factors.get(auth.user.id)
+        if factors is None or factors.totp_confirmed:
+            return None
+        secret = self._box.open(factors.totp_secret)
+        uri = totp_uri(secret, auth.user.username, self._settings.issuer)
+        return TotpEnrolment(secret, uri, qr_svg(uri))
+
+    async def pending_methods(self, pending_token: str | None) -> list[str]:
+        """The methods the pending login's user can finish with; [] when there is no such pending login."""
+        pending = self._pending.open(pending_token)
+        return (await self._auth.second_factors(pending.user_id))[1] if pending is not None else []
 
     async def confirm_totp(self, auth: Authenticated, code: str) -> list[str]:
         """Confirm the pending secret with a code from it; returns the recovery codes (shown this once)."""
@@ -127,52 +143,44 @@ class MfaService:
         factors = await self._factors.get(auth.user.id)
         if factors is None:
             raise NotFound("No TOTP is enrolled.")
-        if not await self._reauthenticate(auth, password, client):
-            raise WrongPassword("password")
-        await self._recent_proof(auth, factors, code)
+        await self._prove(auth, factors, password, code, client)
         await self._factors.delete(auth.user.id)
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("totp removed", extra={"event": "mfa.totp.remove", "user_id": auth.user.id})
+
+    async def remove_passkey(
+        self, auth: Authenticated, credential_id: str, password: str, code: str | None, client: ClientInfo
+    ) -> None:
+        """The same proof as removing TOTP: the password, and a code when the session is old and TOTP enrolled."""
+        if not await self._passkeys.owns(auth.user.id, credential_id):
+            raise NotFound("No such passkey.")
+        await self._prove(auth, await self._factors.get(auth.user.id), password, code, client)
+        await self._passkeys.remove(auth, credential_id)
+
+    async def _prove(
+        self, auth: Authenticated, factors: SecondFactors | None, password: str, code: str | None, client: ClientInfo
+    ) -> None:
+        if not await self._auth.reauthenticate(auth, password, client):
+            raise WrongPassword("password")
+        await self._recent_proof(auth, factors, code)
 
     async def check_recent_proof(
         self, auth: Authenticated, password: str, code: str | None, client: ClientInfo
     ) -> None:
         """Before a password change: an old session of an enrolled user proves itself with the password and a code."""
-        factors = await self._factors.get(auth.user.id)
-        if not enrolled_methods(factors) or self._recent(auth):
+        factors, methods = await self._auth.second_factors(auth.user.id)
+        if not methods or self._recent(auth):
             return
-        if not await self._reauthenticate(auth, password, client):
+        if not await self._auth.reauthenticate(auth, password, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
-        assert factors is not None
         await self._recent_proof(auth, factors, code)
-
-    def _vouching_device(self, client: ClientInfo, user: User) -> Device | None:
-        """The device cookie counts only when it names this very user."""
-        device = client.device
-        if device is None or not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
-            return None
-        return device
-
-    async def _reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
-        """The logged-in user's password, counted like a login from this client (as AuthService counts it)."""
-        device = self._vouching_device(client, auth.user)
-        attempt = await self._throttle.begin(normalize_username(auth.user.username), client.ip, device)
-        try:
-            verified = await self._hasher.verify(password, auth.user.password_hash)
-        except BaseException:
-            await attempt.abandoned()
-            raise
-        if verified:
-            await attempt.succeeded()
-        else:
-            audit.info("re-authentication failed", extra={"event": "reauth.failure", "user_id": auth.user.id})
-        return verified
 
     def _recent(self, auth: Authenticated) -> bool:
         return self._clock.now() - auth.session.created_at <= self._settings.recent_auth_seconds
 
-    async def _recent_proof(self, auth: Authenticated, factors: SecondFactors, code: str | None) -> None:
-        if self._recent(auth) or not factors.totp_confirmed:
+    async def _recent_proof(self, auth: Authenticated, factors: SecondFactors | None, code: str | None) -> None:
+        # A passkey-only account proves itself with the password (a passkey re-check would need a ceremony here).
+        if self._recent(auth) or factors is None or not factors.totp_confirmed:
             return
         if code is None:
             raise FieldRefused(CODE_NEEDED, {"code": "is required"})
@@ -194,23 +202,70 @@ class MfaService:
     async def complete_login(
         self, pending_token: str | None, code: str, client: ClientInfo, previous_session_id: str | None = None
     ) -> tuple[User, str]:
-        """The login's second step: a code for the pending login opens a new session."""
+        """The login's second step with a code (TOTP or recovery): a new session."""
+
+        async def code_checks_out(user: User, factors: SecondFactors | None, _: PendingLogin) -> bool:
+            return factors is not None and factors.totp_confirmed and await self._use_code(factors, code)
+
+        return await self._second_step(pending_token, code_checks_out, WRONG_CODE, client, previous_session_id)
+
+    async def passkey_options(self, pending_token: str | None) -> dict[str, Any]:
+        """navigator.credentials.get options for the pending login's user, with a challenge bound to that login."""
+        pending = await self._live_pending(pending_token)
+        user, methods = (
+            await self._users.find_by_id(pending.user_id),
+            (await self._auth.second_factors(pending.user_id))[1],
+        )
+        if user is None or WEBAUTHN not in methods:
+            raise NotFound("No passkey is registered for this account; send a code to POST /users/login/mfa.")
+        return await self._passkeys.login_options(user.id, SECOND_FACTOR, f"pending:{pending.login_id}")
+
+    async def complete_login_with_passkey(
+        self,
+        pending_token: str | None,
+        credential: dict[str, Any],
+        client: ClientInfo,
+        previous_session_id: str | None = None,
+    ) -> tuple[User, str]:
+        """The login's second step with a passkey assertion: counted and capped exactly like a code."""
+
+        async def assertion_checks_out(user: User, _: SecondFactors | None, pending: PendingLogin) -> bool:
+            subject = f"pending:{pending.login_id}"
+            return await self._passkeys.check_assertion(credential, SECOND_FACTOR, subject, user.id) is not None
+
+        return await self._second_step(
+            pending_token, assertion_checks_out, PASSKEY_REFUSED, client, previous_session_id
+        )
+
+    async def _live_pending(self, pending_token: str | None) -> PendingLogin:
         pending = self._pending.open(pending_token)
         if pending is None:
             raise Unauthorized(NO_PENDING_LOGIN)
+        if (
+            await self._attempts.count(f"mfa:{pending.login_id}", self._clock.now())
+            >= self._settings.pending_max_attempts
+        ):
+            raise Unauthorized(NO_PENDING_LOGIN)
+        return pending
+
+    async def _second_step(
+        self,
+        pending_token: str | None,
+        proof: Callable[[User, SecondFactors | None, PendingLogin], Awaitable[bool]],
+        refusal: str,
+        client: ClientInfo,
+        previous_session_id: str | None,
+    ) -> tuple[User, str]:
+        pending = await self._live_pending(pending_token)
         now, expires_at = self._clock.now(), pending.issued_at + self._pending.lifetime
         tries, done = f"mfa:{pending.login_id}", f"mfa-done:{pending.login_id}"
-        if await self._attempts.count(tries, now) >= self._settings.pending_max_attempts:
-            raise Unauthorized(NO_PENDING_LOGIN)
         user = await self._users.find_by_id(pending.user_id)
-        factors = await self._factors.get(pending.user_id)
-        if user is None or factors is None or not enrolled_methods(factors):
+        factors, methods = await self._auth.second_factors(pending.user_id)
+        if user is None or not methods:
             raise Unauthorized(NO_PENDING_LOGIN)
         # Counted before the check, like a password: concurrent guesses cannot overtake the count.
         try:
-            attempt = await self._throttle.begin(
-                normalize_username(user.username), client.ip, self._vouching_device(client, user)
-            )
+            attempt = await self._auth.begin_attempt(normalize_username(user.username), client, user)
         except TooManyRequests:
             self._metrics.login("throttled")
             audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip, "user_id": user.id})
@@ -219,23 +274,19 @@ class MfaService:
             # Every try of this pending login is counted before its check too: concurrent ones cannot pass the cap.
             if await self._attempts.hit(tries, now, expires_at) > self._settings.pending_max_attempts:
                 raise Unauthorized(NO_PENDING_LOGIN)  # given back below: this try checked nothing
-            verified = await self._use_code(factors, code)
+            verified = await proof(user, factors, pending)
         except BaseException:
             await attempt.abandoned()
             raise
         if not verified:
             self._metrics.login("failure")
             audit.info("second factor failed", extra={"event": "login.mfa_failure", "user_id": user.id})
-            raise Unauthorized(WRONG_CODE)
+            raise Unauthorized(refusal)
         if await self._attempts.hit(done, now, expires_at) != 1:  # the pending login is single use
             raise Unauthorized(NO_PENDING_LOGIN)
-        await attempt.succeeded()
-        self._metrics.login("success")
-        if previous_session_id is not None:
-            await self._sessions.revoke(previous_session_id)
-        session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=pending.remember)
-        audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
-        return user, session_id
+        return user, await self._auth.open_session(
+            user, attempt, client, previous_session_id, remember=pending.remember
+        )
 
     async def reset(self, username: str) -> bool | None:
         """An administrator's escape hatch: every factor of the user removed, every session ended."""
@@ -243,6 +294,7 @@ class MfaService:
         if user is None:
             return None
         removed = await self._factors.delete(user.id)
+        removed = await self._passkeys.remove_all(user.id) > 0 or removed
         await self._sessions.revoke_all(user.id)
         audit.info("second factors reset by an administrator", extra={"event": "mfa.reset", "user_id": user.id})
         return removed

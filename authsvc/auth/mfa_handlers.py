@@ -5,13 +5,13 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.guards import client_info, current, login_required
+from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.pending_cookie import PendingLoginCookie
-from authsvc.auth.service import AuthService
-from authsvc.auth.views import user_view
+from authsvc.auth.views import login_body
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.mail.service import AccountMail
@@ -70,22 +70,12 @@ async def login_second_factor(
     cookies: SessionCookies = Provide[Container.session_cookies],
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
     devices: DeviceCookies = Provide[Container.device_cookies],
-    auth: AuthService = Provide[Container.auth_service],
-    mail: AccountMail = Provide[Container.account_mail],
-) -> web.Response:
+    finish: LoginFinish = Provide[Container.login_finish],
+) -> web.StreamResponse:
     fields = await read_fields(request, "code")
     previous = cookies.read(request)
     client = client_info(request, devices)
     user, session_id = await mfa.complete_login(
         pending.read(request), fields["code"], client, previous.session_id if previous else None
     )
-    # The same checks as a password-only login: an unverified address (when required), a new device's notice.
-    known_device = client.device is not None and client.device.user_id == user.id
-    await mail.after_login(
-        user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
-    )
-    await cookies.issue(request, SessionIds(session_id, user.id))
-    devices.issue(request, user.id)  # the login is complete only now
-    response = web.json_response({"User": user_view(user), "msg": "User logged in"})
-    pending.clear(response)
-    return response
+    return await finish(request, web.json_response(login_body(user)), client, user, session_id)

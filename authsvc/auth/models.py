@@ -35,3 +35,27 @@ class SecondFactors:
     last_used_step: int  # the last TOTP time step accepted: a code is never accepted twice
     recovery_code_hashes: tuple[str, ...]
     created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class Passkey:
+    """A WebAuthn credential: its public key and the last signature counter it reported."""
+
+    credential_id: str  # base64url, as the browser names it; also its public id in the API
+    user_id: str
+    name: str
+    public_key: bytes  # COSE_Key
+    sign_count: int
+    transports: tuple[str, ...]
+    created_at: float
+    last_used_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PasskeyChallenge:
+    """A challenge handed out for one ceremony, bound to what it is for: the subject must match when it comes back."""
+
+    challenge: str  # base64url
+    purpose: str  # register | second_factor | passwordless
+    subject: str  # the user (register), the pending login (second_factor), the browser's challenge cookie
+    expires_at: float

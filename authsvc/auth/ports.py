@@ -1,10 +1,10 @@
-"""What the auth package needs from a database: sessions, attempt counters and second factors."""
+"""What the auth package needs from a database: sessions, attempt counters, second factors and passkeys."""
 
 from __future__ import annotations
 
 from typing import Protocol
 
-from authsvc.auth.models import SecondFactors, SessionRecord
+from authsvc.auth.models import Passkey, PasskeyChallenge, SecondFactors, SessionRecord
 
 
 class SessionRepository(Protocol):
@@ -83,3 +83,38 @@ class SecondFactorRepository(Protocol):
         ...
 
     async def delete(self, user_id: str) -> bool: ...
+
+
+class PasskeyRepository(Protocol):
+    """WebAuthn credentials, found by their credential id (an index) or by user."""
+
+    async def add(self, passkey: Passkey) -> bool:
+        """Store a new credential; False when its credential id is registered already (to anyone)."""
+        ...
+
+    async def find(self, credential_id: str) -> Passkey | None: ...
+
+    async def list_for_user(self, user_id: str) -> list[Passkey]:
+        """Oldest first."""
+        ...
+
+    async def record_use(self, credential_id: str, seen_count: int, new_count: int, now: float) -> bool:
+        """Store new_count if the stored counter is still seen_count (compare and set); False when another use came
+        first, so two replicas never both accept one counter value."""
+        ...
+
+    async def delete(self, user_id: str, credential_id: str) -> bool: ...
+
+    async def delete_for_user(self, user_id: str) -> int: ...
+
+
+class PasskeyChallengeRepository(Protocol):
+    """Ceremony challenges, shared by replicas; each is taken at most once."""
+
+    async def put(self, challenge: PasskeyChallenge) -> None: ...
+
+    async def take(self, challenge: str, now: float) -> PasskeyChallenge | None:
+        """Remove and return the live challenge; None when unknown, taken already or expired (atomic)."""
+        ...
+
+    async def purge_expired(self, now: float) -> int: ...

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 from authsvc.auth.audit import AccountPseudonyms
 from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
-from authsvc.auth.models import SessionRecord
-from authsvc.auth.ports import SecondFactorRepository
+from authsvc.auth.models import SecondFactors, SessionRecord
+from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import Attempt, Device, LoginThrottle
 from authsvc.clock import Clock
@@ -62,7 +62,9 @@ class AuthService:
         metrics: Metrics,
         pseudonyms: AccountPseudonyms,
         factors: SecondFactorRepository,
+        passkeys: PasskeyRepository,
     ) -> None:
+        self._passkeys = passkeys
         self._metrics = metrics
         self._pseudonyms = pseudonyms
         self._factors = factors
@@ -85,8 +87,9 @@ class AuthService:
                 await self._users.update_password_hash(user.id, upgraded, self._clock.now())
         return True
 
-    async def _begin(self, username: str, client: ClientInfo, user: User | None) -> Attempt:
-        """Count a password attempt; the device cookie counts only when it names this very user."""
+    async def begin_attempt(self, username: str, client: ClientInfo, user: User | None) -> Attempt:
+        """Count a login attempt (a password, a code, a passkey); the device cookie counts only when it names this
+        very user."""
         device = client.device
         if device is None or user is None or not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
             device = None
@@ -110,7 +113,7 @@ class AuthService:
         # Only a device cookie needs the user before the count (does it vouch for them?); the rest look up after.
         user = await find_by_typed_name(self._users, typed) if name is not None and client.device else None
         try:
-            attempt = await self._begin(name if name is not None else username, client, user)
+            attempt = await self.begin_attempt(name if name is not None else username, client, user)
         except TooManyRequests:
             self._metrics.login("throttled")
             account = self._pseudonyms.of(name or typed)
@@ -128,21 +131,38 @@ class AuthService:
             account = self._pseudonyms.of(name or typed)
             audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
             raise Unauthorized(INVALID_CREDENTIALS)
-        if methods := enrolled_methods(await self._factors.get(user.id)):
+        if methods := (await self.second_factors(user.id))[1]:
             # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
             audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
             raise SecondFactorRequired(user, methods, remember)
+        return user, await self.open_session(user, attempt, client, previous_session_id, remember=remember)
+
+    async def open_session(
+        self,
+        user: User,
+        attempt: Attempt,
+        client: ClientInfo,
+        previous_session_id: str | None,
+        *,
+        remember: bool,
+    ) -> str:
+        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens."""
         await attempt.succeeded()
         self._metrics.login("success")
         if previous_session_id is not None:
             await self.logout(previous_session_id)
         session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=remember)
         audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
-        return user, session_id
+        return session_id
 
-    async def _reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
+    async def second_factors(self, user_id: str) -> tuple[SecondFactors | None, list[str]]:
+        """The user's TOTP record (or None) and every method a login's second step can use."""
+        factors = await self._factors.get(user_id)
+        return factors, enrolled_methods(factors, len(await self._passkeys.list_for_user(user_id)))
+
+    async def reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
         """Check the password of the logged-in user, counted like a login from this client."""
-        attempt = await self._begin(auth.user.username, client, auth.user)
+        attempt = await self.begin_attempt(normalize_username(auth.user.username), client, auth.user)
         try:
             verified = await self._hasher.verify(password, auth.user.password_hash)
         except BaseException:
@@ -198,7 +218,7 @@ class AuthService:
         self, auth: Authenticated, current: str, new: str, client: ClientInfo = ClientInfo()
     ) -> None:
         """Verify the current password, store the new one, end every other session."""
-        if not await self._reauthenticate(auth, current, client):
+        if not await self.reauthenticate(auth, current, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
         if problem := self._policy.problem(new, auth.user.username):
             raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
@@ -207,9 +227,10 @@ class AuthService:
         audit.info("password changed", extra={"event": "password.change", "user_id": auth.user.id})
 
     async def delete_account(self, auth: Authenticated, password: str, client: ClientInfo = ClientInfo()) -> None:
-        if not await self._reauthenticate(auth, password, client):
+        if not await self.reauthenticate(auth, password, client):
             raise WrongPassword("password")
         await self._sessions.revoke_all(auth.user.id)
         await self._factors.delete(auth.user.id)  # no secret outlives its account
+        await self._passkeys.delete_for_user(auth.user.id)
         await self._users.delete(auth.user.id)
         audit.info("account deleted", extra={"event": "account.delete", "user_id": auth.user.id})

@@ -1,10 +1,10 @@
-"""The wire shapes, written once: a user and a session as the JSON answers show them."""
+"""The wire shapes, written once: a user, a session and a passkey as the JSON answers show them."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from authsvc.auth.models import SessionRecord
+from authsvc.auth.models import Passkey, SessionRecord
 from authsvc.users.models import User
 
 
@@ -24,4 +24,18 @@ def session_view(record: SessionRecord) -> dict[str, str]:
         "lastSeenAt": iso(record.last_seen_at),
         "idleExpiresAt": iso(record.expires_at),
         "absoluteExpiresAt": iso(record.absolute_expires_at),
+    }
+
+
+def login_body(user: User) -> dict[str, object]:
+    """The tutorial's answer to a finished login, whatever proved it."""
+    return {"User": user_view(user), "msg": "User logged in"}
+
+
+def passkey_view(passkey: Passkey) -> dict[str, str | None]:
+    return {
+        "id": passkey.credential_id,
+        "name": passkey.name,
+        "createdAt": iso(passkey.created_at),
+        "lastUsedAt": iso(passkey.last_used_at) if passkey.last_used_at is not None else None,
     }

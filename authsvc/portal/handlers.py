@@ -1,8 +1,9 @@
 """The login portal: server-rendered sign-in, sign-out and sign-up pages for browsers behind a gateway.
 
-The pages post ordinary forms (no JavaScript) and reuse what the JSON routes use: AuthService.login and the cookie
-facade, so a portal login makes exactly the session cookie POST /users/login makes. Errors on these routes are HTML
-pages, never problem+json; the pages carry their own Content-Security-Policy (they load one stylesheet).
+The pages post ordinary forms (the one script, passkeys.js, only runs the passkey buttons) and reuse what the JSON
+routes use: AuthService.login and the cookie facade, so a portal login makes exactly the session cookie POST
+/users/login makes. Errors on these routes are HTML pages, never problem+json; the pages carry their own
+Content-Security-Policy (one stylesheet; script-src 'self' only on the pages with a passkey button).
 """
 
 from __future__ import annotations
@@ -19,17 +20,17 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies, SessionIds
+from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.factors import SecondFactorRequired
+from authsvc.auth.factors import TOTP, WEBAUTHN, SecondFactorRequired
 from authsvc.auth.guards import SessionGuard, client_info
+from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import WRONG_CODE, MfaService
 from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden, Problem, TooManyRequests, Unauthorized
-from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
 from authsvc.portal.redirects import normalize_origin, safe_redirect
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
@@ -38,9 +39,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 PORTAL_PAGE = "__authsvc_portal_page__"
-STYLESHEET = Path(__file__).resolve().parent / "static" / "style.css"
+SCRIPTED_PAGE = "__authsvc_scripted_page__"
+STATIC = Path(__file__).resolve().parent / "static"
 # The API's policy is default-src 'none'; a page needs its stylesheet, and nothing else: no script, no frames.
 PAGE_POLICY = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+# The pages with a passkey button load the one same-origin script, passkeys.js; no inline script anywhere.
+SCRIPTED_PAGE_POLICY = PAGE_POLICY.replace("script-src 'none'", "script-src 'self'")
 FORM_EXPIRED = "The form expired or did not come from this page. Please try again."
 
 
@@ -48,6 +52,12 @@ def portal_page(handler: H) -> H:
     """The route answers a browser: HTML errors and the pages' Content-Security-Policy."""
     setattr(handler, PORTAL_PAGE, True)
     return handler
+
+
+def scripted_page(handler: H) -> H:
+    """A portal page that loads passkeys.js: script-src 'self' for it alone."""
+    setattr(handler, SCRIPTED_PAGE, True)
+    return portal_page(handler)
 
 
 def _is_page(request: web.Request) -> bool:
@@ -67,6 +77,7 @@ def setup_portal(app: web.Application) -> None:
     app.router.add_get("/signup", signup_page)
     app.router.add_post("/signup", signup)
     app.router.add_get("/portal/style.css", stylesheet)
+    app.router.add_get("/portal/static/passkeys.js", passkeys_script)
 
 
 def page_errors_middleware() -> Middleware:
@@ -95,10 +106,11 @@ def page_headers_middleware() -> Middleware:
     async def page_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
         response = await handler(request)
         if _is_page(request):
-            response.headers[hdrs.CONTENT_SECURITY_POLICY] = PAGE_POLICY
+            scripted = getattr(request.match_info.handler, SCRIPTED_PAGE, False)
+            response.headers[hdrs.CONTENT_SECURITY_POLICY] = SCRIPTED_PAGE_POLICY if scripted else PAGE_POLICY
             # The API sends no Referer at all; a page's form POST must keep its Origin (no-referrer makes it null).
             response.headers[hdrs.REFERRER_POLICY] = "same-origin"
-            if response.content_type == "text/css":
+            if response.content_type in ("text/css", "text/javascript"):
                 response.headers[hdrs.CACHE_CONTROL] = "public, max-age=3600"
         return response
 
@@ -167,14 +179,15 @@ class LoginForm:
             status,
             headers,
             tokens=self.tokens,
-            rd=_allowed(self.request, self.settings, rd),
+            rd=(allowed := _allowed(self.request, self.settings, rd)),
+            next=allowed or self.settings.portal.default_redirect,
             username=username,
             remember_me=self.settings.session.remember_me_lifetime > 0,
             self_signup=self.settings.users.self_signup,
         )
 
 
-@portal_page
+@scripted_page
 @inject
 async def login_page(
     request: web.Request,
@@ -196,7 +209,7 @@ async def login_page(
     return LoginForm(request, settings, tokens).render(rd)
 
 
-@portal_page
+@scripted_page
 @inject
 async def login(
     request: web.Request,
@@ -206,8 +219,8 @@ async def login(
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
-    mail: AccountMail = Provide[Container.account_mail],
-) -> web.Response:
+    finish: LoginFinish = Provide[Container.login_finish],
+) -> web.StreamResponse:
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
     rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
     if not tokens.valid(request, fields["csrf"]):
@@ -222,14 +235,12 @@ async def login(
             previous.session_id if previous else None,
             remember=fields.get("remember") == "on",
         )
-        known_device = client.device is not None and client.device.user_id == user.id
-        await mail.after_login(
-            user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
-        )
+        landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+        return await finish(request, landing, client, user, session_id)
     except Forbidden as unverified:
         return form.render(rd, unverified.detail or "", 403, fields["username"])
     except SecondFactorRequired as required:
-        response = _code_page(request, settings, tokens, rd)
+        response = _code_page(request, settings, tokens, rd, required.methods)
         pending.start(response, required)
         return response
     except Unauthorized:
@@ -237,9 +248,6 @@ async def login(
     except TooManyRequests as throttled:
         message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
         return form.render(rd, message, 429, fields["username"], throttled.headers)
-    await cookies.issue(request, SessionIds(session_id, user.id))
-    devices.issue(request, user.id)
-    return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
 
 
 def _code_page(
@@ -247,16 +255,29 @@ def _code_page(
     settings: Settings,
     tokens: FormTokens,
     rd: str | None,
+    methods: list[str],
     message: str | None = None,
     status: int = 200,
     headers: dict[str, str] | None = None,
 ) -> web.Response:
-    """The second step of a sign-in: the code form."""
+    """The second step of a sign-in: the code form, and the passkey button when the user has a passkey."""
     rd = _allowed(request, settings, rd)
-    return _render(request, "login_code.html", "Second factor", message, status, headers, tokens=tokens, rd=rd)
+    return _render(
+        request,
+        "login_code.html",
+        "Second factor",
+        message,
+        status,
+        headers,
+        tokens=tokens,
+        rd=rd,
+        totp=TOTP in methods,
+        passkey=WEBAUTHN in methods,
+        next=rd or settings.portal.default_redirect,
+    )
 
 
-@portal_page
+@scripted_page
 @inject
 async def login_code(
     request: web.Request,
@@ -266,39 +287,32 @@ async def login_code(
     pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
-    auth: AuthService = Provide[Container.auth_service],
-    mail: AccountMail = Provide[Container.account_mail],
-) -> web.Response:
+    finish: LoginFinish = Provide[Container.login_finish],
+) -> web.StreamResponse:
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = fields.get("rd")
+    methods = await mfa.pending_methods(pending.read(request))
     if not tokens.valid(request, fields["csrf"]):
-        return _code_page(request, settings, tokens, rd, FORM_EXPIRED, 403)
+        return _code_page(request, settings, tokens, rd, methods, FORM_EXPIRED, 403)
     previous = cookies.read(request)
     previous_id = previous.session_id if previous else None
     client = client_info(request, devices)
     try:
         user, session_id = await mfa.complete_login(pending.read(request), fields["code"], client, previous_id)
-        # The same checks as a password-only login: an unverified address (when required), a new device's notice.
-        known_device = client.device is not None and client.device.user_id == user.id
-        await mail.after_login(
-            user, session_id, auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
-        )
+        landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+        return await finish(request, landing, client, user, session_id)
     except Forbidden as unverified:
         response = LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403)
         pending.clear(response)
         return response
     except TooManyRequests as throttled:
         message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
-        return _code_page(request, settings, tokens, rd, message, 429, throttled.headers)
+        return _code_page(request, settings, tokens, rd, methods, message, 429, throttled.headers)
     except Unauthorized as refused:
         if refused.detail == WRONG_CODE:
-            return _code_page(request, settings, tokens, rd, "That code is not valid. Please try again.", 401)
+            message = "That code is not valid. Please try again."
+            return _code_page(request, settings, tokens, rd, methods, message, 401)
         return LoginForm(request, settings, tokens).render(rd, "Your sign-in expired. Please sign in again.", 401)
-    await cookies.issue(request, SessionIds(session_id, user.id))
-    devices.issue(request, user.id)
-    response = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
-    pending.clear(response)
-    return response
 
 
 @portal_page
@@ -384,7 +398,8 @@ async def signup(
     devices: DeviceCookies = Provide[Container.device_cookies],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
-) -> web.Response:
+    finish: LoginFinish = Provide[Container.login_finish],
+) -> web.StreamResponse:
     if not settings.users.self_signup:
         raise Forbidden(SIGNUP_CLOSED)
     fields = await read_form(request, ("username", "password", "csrf"), ("rd",))
@@ -397,21 +412,29 @@ async def signup(
         return form.render(rd, "Please fix the fields below.", 422, fields["username"], refused.fields)
     except DuplicateUsername as taken:
         return form.render(rd, taken.detail, 409, fields["username"])
-    # Signed up: signed in, the same way a login signs in.
+    # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
     previous = cookies.read(request)
+    client = client_info(request, devices)
     user, session_id = await auth.login(
-        user.username, fields["password"], client_info(request, devices), previous.session_id if previous else None
+        user.username, fields["password"], client, previous.session_id if previous else None
     )
-    await cookies.issue(request, SessionIds(session_id, user.id))
-    devices.issue(request, user.id)
-    return _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+    landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
+    try:
+        return await finish(request, landing, client, user, session_id)
+    except Forbidden as unverified:
+        return LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403, user.username)
 
 
 @portal_page
 async def stylesheet(request: web.Request) -> web.Response:
-    return web.Response(body=_stylesheet(), content_type="text/css", charset="utf-8")
+    return web.Response(body=_static("style.css"), content_type="text/css", charset="utf-8")
+
+
+@portal_page
+async def passkeys_script(request: web.Request) -> web.Response:
+    return web.Response(body=_static("passkeys.js"), content_type="text/javascript", charset="utf-8")
 
 
 @cache
-def _stylesheet() -> bytes:
-    return STYLESHEET.read_bytes()
+def _static(name: str) -> bytes:
+    return (STATIC / name).read_bytes()

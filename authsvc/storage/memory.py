@@ -6,7 +6,7 @@ import dataclasses
 import secrets
 from dataclasses import dataclass
 
-from authsvc.auth.models import SecondFactors, SessionRecord
+from authsvc.auth.models import Passkey, PasskeyChallenge, SecondFactors, SessionRecord
 from authsvc.errors import DuplicateUsername
 from authsvc.storage.mail_memory import MemoryEmailAddresses, MemoryMailTokens, MemoryOutbox
 from authsvc.users.models import User, normalize_username
@@ -270,6 +270,63 @@ class MemorySecondFactorRepository:
         return self._by_user.pop(user_id, None) is not None
 
 
+class MemoryPasskeyRepository:
+    """No await between a check and its write: the event loop makes each method atomic."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[str, Passkey] = {}
+
+    async def add(self, passkey: Passkey) -> bool:
+        if passkey.credential_id in self._by_id:
+            return False
+        self._by_id[passkey.credential_id] = passkey
+        return True
+
+    async def find(self, credential_id: str) -> Passkey | None:
+        return self._by_id.get(credential_id)
+
+    async def list_for_user(self, user_id: str) -> list[Passkey]:
+        return sorted((p for p in self._by_id.values() if p.user_id == user_id), key=lambda p: p.created_at)
+
+    async def record_use(self, credential_id: str, seen_count: int, new_count: int, now: float) -> bool:
+        existing = self._by_id.get(credential_id)
+        if existing is None or existing.sign_count != seen_count:
+            return False
+        self._by_id[credential_id] = dataclasses.replace(existing, sign_count=new_count, last_used_at=now)
+        return True
+
+    async def delete(self, user_id: str, credential_id: str) -> bool:
+        existing = self._by_id.get(credential_id)
+        if existing is None or existing.user_id != user_id:
+            return False
+        del self._by_id[credential_id]
+        return True
+
+    async def delete_for_user(self, user_id: str) -> int:
+        doomed = [key for key, passkey in self._by_id.items() if passkey.user_id == user_id]
+        for key in doomed:
+            del self._by_id[key]
+        return len(doomed)
+
+
+class MemoryPasskeyChallenges:
+    def __init__(self) -> None:
+        self._by_challenge: dict[str, PasskeyChallenge] = {}
+
+    async def put(self, challenge: PasskeyChallenge) -> None:
+        self._by_challenge[challenge.challenge] = challenge
+
+    async def take(self, challenge: str, now: float) -> PasskeyChallenge | None:
+        found = self._by_challenge.pop(challenge, None)
+        return found if found is not None and now < found.expires_at else None
+
+    async def purge_expired(self, now: float) -> int:
+        doomed = [key for key, found in self._by_challenge.items() if found.expires_at <= now]
+        for key in doomed:
+            del self._by_challenge[key]
+        return len(doomed)
+
+
 class MemoryStorage:
     def __init__(self) -> None:
         self.users = MemoryUserRepository()
@@ -279,6 +336,8 @@ class MemoryStorage:
         self.mail_tokens = MemoryMailTokens()
         self.email_addresses = MemoryEmailAddresses()
         self.second_factors = MemorySecondFactorRepository()
+        self.passkeys = MemoryPasskeyRepository()
+        self.passkey_challenges = MemoryPasskeyChallenges()
 
     async def open(self) -> None:
         return None
@@ -291,4 +350,5 @@ class MemoryStorage:
 
     async def purge_expired(self, now: float) -> int:
         purged = await self.sessions.purge_expired(now) + await self.attempts.purge_expired(now)
+        purged += await self.passkey_challenges.purge_expired(now)
         return purged + await self.mail_tokens.purge_expired(now)

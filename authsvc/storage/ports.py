@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from authsvc.auth.ports import AttemptCounter, SecondFactorRepository, SessionRepository
+from authsvc.auth.ports import (
+    AttemptCounter,
+    PasskeyChallengeRepository,
+    PasskeyRepository,
+    SecondFactorRepository,
+    SessionRepository,
+)
 from authsvc.mail.ports import EmailAddressRepository, MailTokenRepository, OutboxRepository
 from authsvc.users.ports import UserRepository
 
@@ -17,6 +23,8 @@ class Storage(Protocol):
     mail_tokens: MailTokenRepository
     email_addresses: EmailAddressRepository
     second_factors: SecondFactorRepository
+    passkeys: PasskeyRepository
+    passkey_challenges: PasskeyChallengeRepository
 
     async def open(self) -> None: ...
 
@@ -27,5 +35,5 @@ class Storage(Protocol):
         ...
 
     async def purge_expired(self, now: float) -> int:
-        """Drop expired sessions and counters; returns how many."""
+        """Drop expired sessions, counters, tokens and challenges; returns how many."""
         ...

@@ -284,3 +284,21 @@ async def test_adding_an_authenticator_app_is_notified(
     assert confirmed.status == 200
     notice = await smtp_server.wait_for("alice@example.com", "Your two-factor settings were changed")
     assert "authenticator app was added" in text_of(notice) and "/not-me?token=" in text_of(notice)
+
+
+async def test_adding_and_removing_a_passkey_is_notified(web: Client, smtp_server: SmtpServer) -> None:
+    from tests.webauthn_authenticator import SoftAuthenticator
+
+    await verified_user(web, smtp_server, "alice", "alice@example.com")
+    assert await login(web, "alice", PASSWORD) == 200
+    options = await (await web.post("/users/me/webauthn/register/options")).json()
+    body = {"name": "laptop", "credential": SoftAuthenticator().create(options)}
+    registered = await web.post("/users/me/webauthn/register", json=body)
+    assert registered.status == 201
+    added = await smtp_server.wait_for("alice@example.com", "Your two-factor settings were changed")
+    assert "a passkey was added" in text_of(added) and "/not-me?token=" in text_of(added)
+    path = f"/users/me/webauthn/{(await registered.json())['id']}"
+    assert (await web.delete(path, json={"password": PASSWORD})).status == 200
+    await web.post("/users/password/forgot", json={"username": "alice"})  # a later mail, to know the sender is done
+    await smtp_server.wait_for("alice@example.com", "Reset your password")
+    assert any("a passkey was removed" in text_of(m) for m in smtp_server.mails_to("alice@example.com"))

@@ -192,6 +192,8 @@ def storage_over(session_cache_seconds: float = 0, **collections: Any) -> MongoS
         "sessions": None,
         "login_attempts": None,
         "second_factors": None,
+        "passkeys": None,
+        "passkey_challenges": None,
         **dict.fromkeys(MAIL_COLLECTIONS),
         **collections,
     }

@@ -164,7 +164,7 @@ def test_every_error_is_problem_json_and_no_server_error_but_503_is_documented(d
 
 
 def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, Any]) -> None:
-    bodies = forms = 0
+    bodies = forms = ceremonies = 0
     for path, method, operation in operations(document):
         if "requestBody" not in operation:
             continue
@@ -176,6 +176,12 @@ def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, A
         body = resolve(document, operation["requestBody"])
         where = f"{method.upper()} {path}"
         assert body["required"] is True, where
+        if "credential" in resolve(document, body["content"].get("application/json", {}).get("schema", {})).get(
+            "properties", {}
+        ):
+            ceremonies += 1
+            _check_ceremony_body(document, body, operation, where)
+            continue
         assert set(body["content"]) == FORM_TYPES, where
         assert len({json.dumps(media["schema"]) for media in body["content"].values()}) == 1, where
         schema = resolve(document, body["content"]["application/json"]["schema"])
@@ -187,8 +193,22 @@ def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, A
             assert all(field == {**field, "type": "string"} for field in variant["properties"].values()), where
         for status in ("400", "413", "415"):
             assert status in operation["responses"], f"{where}: {status}"
-    assert bodies == 13
-    assert forms == 8
+    assert bodies == 17
+    assert forms == 12
+    assert ceremonies == 3
+
+
+def _check_ceremony_body(document: dict[str, Any], body: dict[str, Any], operation: dict[str, Any], where: str) -> None:
+    """A passkey ceremony's answer: JSON only (the browser's credential is an object), exact fields otherwise."""
+    assert set(body["content"]) == {"application/json"}, where
+    schema = resolve(document, body["content"]["application/json"]["schema"])
+    assert schema["type"] == "object" and schema["additionalProperties"] is False, where
+    assert "credential" in schema["required"], where
+    assert schema["properties"]["credential"] == {"$ref": "#/components/schemas/PublicKeyCredential"}, where
+    others = {name: field for name, field in schema["properties"].items() if name != "credential"}
+    assert all(field == {**field, "type": "string"} for field in others.values()), where
+    for status in ("400", "413", "415"):
+        assert status in operation["responses"], f"{where}: {status}"
 
 
 def _check_portal_form(document: dict[str, Any], operation: dict[str, Any], where: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 
@@ -162,3 +163,28 @@ def test_redirect_allowlist_follows_the_cookie_domain_unless_set() -> None:
     defaults = load_settings(environ={})
     assert defaults.session.cookie_domain is None and defaults.server.public_url is None
     assert defaults.users.self_signup is True and defaults.portal.default_redirect == "/login"
+
+
+def test_production_refuses_plain_http_passkey_origins_except_localhost() -> None:
+    with pytest.raises(
+        ConfigError, match=r"webauthn\.origins: production needs https origins, not http://a\.localhost"
+    ):
+        load_settings(env="production", environ=production(AUTHSVC__WEBAUTHN__ORIGINS='["http://a.localhost"]'))
+    environ = production(
+        AUTHSVC__WEBAUTHN__RP_ID="example.com", AUTHSVC__WEBAUTHN__ORIGINS='["https://auth.example.com"]'
+    )
+    assert load_settings(env="production", environ=environ).webauthn.origins == ["https://auth.example.com"]
+
+
+@pytest.mark.parametrize(
+    ("environ", "problem"),
+    [
+        ({"AUTHSVC__WEBAUTHN__RP_ID": "127.0.0.1"}, "webauthn.rp_id"),
+        ({"AUTHSVC__WEBAUTHN__ORIGINS": '["https://evil.example"]'}, "is not localhost or one of its subdomains"),
+        ({"AUTHSVC__WEBAUTHN__ORIGINS": '["http://localhost:8080/login"]'}, "without a path"),
+        ({"AUTHSVC__WEBAUTHN__ORIGINS": "[]"}, "webauthn.origins"),
+    ],
+)
+def test_passkey_settings_name_what_is_wrong(environ: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        load_settings(environ=environ)

@@ -50,10 +50,17 @@ async def test_login_page_is_an_accessible_form_with_its_own_policy(portal: Clie
     assert 'autocomplete="username"' in html and 'autocomplete="current-password"' in html
     assert '<meta name="viewport"' in html and '<html lang="en">' in html
     assert '<input type="hidden" name="rd" value="/app">' in html
-    assert "<script" not in html and "style=" not in html
+    # The one script is the same-origin passkey button's; no inline script, no inline style.
+    assert re.findall(r"<script[^>]*>", html) == ['<script src="/portal/static/passkeys.js" defer>']
+    assert "style=" not in html and "onclick" not in html
     assert "Keep me signed in" not in html  # remember_me_lifetime is 0
     policy = page.headers["Content-Security-Policy"]
-    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "script-src 'none'" in policy
+    assert "default-src 'self'" in policy and "frame-ancestors 'none'" in policy and "script-src 'self'" in policy
+    # Pages without a passkey button keep script-src 'none'.
+    assert "script-src 'none'" in (await portal.get("/signup")).headers["Content-Security-Policy"]
+    script = await portal.get("/portal/static/passkeys.js")
+    assert script.status == 200 and script.content_type == "text/javascript"
+    assert "navigator.credentials" in await script.text()
     assert page.headers["Referrer-Policy"] == "same-origin"
     csrf_cookie = page.cookies["sid-csrf"]
     assert csrf_cookie["httponly"] and csrf_cookie["samesite"] == "Strict"
@@ -186,6 +193,15 @@ async def test_signup_page_makes_an_account_and_signs_in(portal: Client) -> None
     weak = await portal.post("/signup", data={**body, "username": "carol", "password": "password"})
     html = await weak.text()
     assert weak.status == 422 and 'aria-invalid="true"' in html and "Password " in html
+
+
+@pytest.mark.parametrize("portal", [{"users": {"require_verified_email": True}}], indirect=True)
+async def test_signup_page_opens_no_session_while_a_verified_address_is_required(portal: Client) -> None:
+    token = await open_form(portal, "/signup")
+    body = {"username": "bob", "password": PASSWORD, "csrf": token}
+    response = await portal.post("/signup", data=body, allow_redirects=False)
+    assert response.status == 403 and "Verify your email address first" in await response.text()
+    assert (await portal.get("/auth/verify")).status == 401
 
 
 @pytest.mark.parametrize("portal", [{"users": {"self_signup": False}}], indirect=True)

@@ -1,7 +1,8 @@
-"""The MongoDB backend: users, sessions, failed-login counters and second factors shared by every replica.
+"""The MongoDB backend: users, sessions, failed-login counters, second factors and passkeys shared by every replica.
 
-client.py connects and maps outages to 503s; users.py, sessions.py, attempts.py and factors.py are the repositories;
-indexes.py creates what they query by. MongoStorage owns the client: opened with the backend, closed with it.
+client.py connects and maps outages to 503s; users.py, sessions.py, attempts.py, factors.py and passkeys.py are the
+repositories; indexes.py creates what they query by. MongoStorage owns the client: opened with the backend, closed
+with it.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from authsvc.storage.mongo.client import Availability, connect, disconnect
 from authsvc.storage.mongo.factors import MongoSecondFactorRepository
 from authsvc.storage.mongo.indexes import Indexes
 from authsvc.storage.mongo.mail import MailIndexes, MongoEmailAddresses, MongoMailTokens, MongoOutbox
+from authsvc.storage.mongo.passkeys import MongoPasskeyChallenges, MongoPasskeyRepository
 from authsvc.storage.mongo.sessions import MongoSessionRepository, SessionCache
 from authsvc.storage.mongo.users import MongoUserRepository
 
@@ -38,6 +40,8 @@ class MongoStorage:
         self.mail_tokens = MongoMailTokens(self._db["mail_tokens"], self._available, mail_indexes)
         self.email_addresses = MongoEmailAddresses(self._db["email_addresses"], self._available, mail_indexes)
         self.second_factors = MongoSecondFactorRepository(self._db["second_factors"], self._available)
+        self.passkeys = MongoPasskeyRepository(self._db["passkeys"], self._available)
+        self.passkey_challenges = MongoPasskeyChallenges(self._db["passkey_challenges"], self._available)
 
     async def open(self) -> None:
         await self.indexes.ensure_or_retry()
@@ -52,4 +56,5 @@ class MongoStorage:
 
     async def purge_expired(self, now: float) -> int:
         purged = await self.sessions.purge_expired(now) + await self.attempts.purge_expired(now)
+        purged += await self.passkey_challenges.purge_expired(now)
         return purged + await self.mail_tokens.purge_expired(now)

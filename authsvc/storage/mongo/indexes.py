@@ -40,7 +40,9 @@ class Indexes:
                 # Not unique: the tutorial's app may have stored two names that normalise alike.
                 await self._db["users"].create_index([("usernameKey", ASCENDING)])
                 await self._db["sessions"].create_index([("userId", ASCENDING)])
-                refused = [name for name in ("sessions", "login_attempts") if not await self._create_ttl_index(name)]
+                await self._db["passkeys"].create_index([("userId", ASCENDING)])
+                expiring = ("sessions", "login_attempts", "passkey_challenges")
+                refused = [name for name in expiring if not await self._create_ttl_index(name)]
             if refused:
                 log.warning(
                     "the server refuses TTL indexes (%s): expiry is enforced by every query and the periodic purge",

@@ -1,0 +1,122 @@
+"""The portal's Security page over HTTP: enrol an authenticator app through the pages (the QR code inline, a code
+computed from the secret the page shows, the recovery codes once), sign in with it, remove it; list and remove
+passkeys; the pages' policy and form tokens."""
+
+from __future__ import annotations
+
+import html as html_text
+import re
+from typing import Any
+
+import pyotp
+from aiohttp.test_utils import TestClient
+
+from tests.helpers import ManualClock
+from tests.unit.test_mfa_http import PASSWORD, login, signup
+from tests.unit.test_passkeys_http import register
+from tests.unit.test_portal_http import form_token, post_login
+from tests.webauthn_authenticator import SoftAuthenticator
+
+Client = TestClient[Any, Any]
+
+
+async def security(client: Client) -> str:
+    page = await client.get("/security", allow_redirects=False)
+    assert page.status == 200, page.status
+    return await page.text()
+
+
+async def enrol_through_pages(client: Client, clock: ManualClock) -> tuple[str, list[str]]:
+    html = await security(client)
+    started = await client.post("/security/totp", data={"csrf": form_token(html)})
+    assert started.status == 200 and started.headers["Cache-Control"] == "no-store"
+    page = await started.text()
+    assert '<figure id="qr"><svg' in page
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page)
+    assert secret
+    wrong = await client.post("/security/totp/confirm", data={"code": "000000", "csrf": form_token(page)})
+    assert wrong.status == 422 and "<svg" in await wrong.text()
+    code = pyotp.TOTP(secret.group(1)).at(clock.now())
+    confirmed = await client.post("/security/totp/confirm", data={"code": code, "csrf": form_token(page)})
+    assert confirmed.status == 200 and confirmed.headers["Cache-Control"] == "no-store"
+    codes = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", await confirmed.text())
+    assert len(codes) == 10
+    clock.advance(30)
+    return secret.group(1), codes
+
+
+async def test_security_needs_a_session(client: Client) -> None:
+    page = await client.get("/security", allow_redirects=False)
+    assert page.status == 303 and page.headers["Location"] == "/login?rd=/security"
+
+
+async def test_totp_enrolled_through_the_pages_signs_in_through_the_portal(client: Client, clock: ManualClock) -> None:
+    await signup(client)
+    await login(client)
+    secret, codes = await enrol_through_pages(client, clock)
+    assert "Recovery codes left: 10." in await security(client)
+    client.session.cookie_jar.clear()
+    code_page = await post_login(client, rd="/app")
+    code_html = await code_page.text()
+    assert '<form method="post" action="/login/mfa">' in code_html
+    code = pyotp.TOTP(secret).at(clock.now())
+    done = await client.post(
+        "/login/mfa", data={"code": code, "csrf": form_token(code_html), "rd": "/app"}, allow_redirects=False
+    )
+    assert done.status == 303 and done.headers["Location"] == "/app"
+    assert (await client.get("/users/protected")).status == 200
+    assert codes[0] not in await security(client)  # shown once only
+
+
+async def test_removing_totp_through_the_page_needs_the_password(client: Client, clock: ManualClock) -> None:
+    await signup(client)
+    await login(client)
+    await enrol_through_pages(client, clock)
+    html = await security(client)
+    wrong = await client.post(
+        "/security/totp/remove", data={"password": "nope nope nope", "code": "", "csrf": form_token(html)}
+    )
+    assert wrong.status == 422 and "The password is wrong." in await wrong.text()
+    removed = await client.post(
+        "/security/totp/remove", data={"password": PASSWORD, "code": "", "csrf": form_token(html)}
+    )
+    assert removed.status == 200
+    assert "No authenticator app is set up." in await removed.text()
+    assert (await (await client.get("/users/me/mfa")).json())["methods"] == []
+
+
+async def test_security_forms_need_their_form_token(client: Client) -> None:
+    await signup(client)
+    await login(client)
+    await security(client)
+    refused = await client.post("/security/totp", data={"csrf": "forged"})
+    assert refused.status == 403
+    assert (await (await client.get("/users/me/mfa")).json())["pending"] == []
+
+
+async def test_security_page_lists_passkeys_with_the_passkey_script_and_removes_one(client: Client) -> None:
+    await signup(client)
+    await login(client)
+    page = await client.get("/security")
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+    html = await page.text()
+    assert 'data-passkey="register"' in html and "No passkey yet." in html
+    assert (await register(client, SoftAuthenticator(), name="Work <laptop>")).status == 201
+    html = await security(client)
+    assert "Work &lt;laptop&gt;" in html  # escaped
+    passkey_id = re.search(r'name="id" value="([^"]+)"', html)
+    assert passkey_id
+    form = {"id": html_text.unescape(passkey_id.group(1)), "password": PASSWORD, "code": "", "csrf": form_token(html)}
+    removed = await client.post("/security/passkeys/remove", data=form)
+    assert removed.status == 200 and "No passkey yet." in await removed.text()
+
+
+async def test_second_factor_page_offers_the_passkey_button_only_to_passkey_users(client: Client) -> None:
+    await signup(client)
+    await login(client)
+    assert (await register(client, SoftAuthenticator())).status == 201
+    client.session.cookie_jar.clear()
+    page = await post_login(client)
+    html = await page.text()
+    assert 'data-passkey="second-factor"' in html and 'action="/login/mfa"' not in html
+    assert "script-src 'self'" in page.headers["Content-Security-Policy"]
