@@ -10,16 +10,11 @@ from aiohttp_session import session_middleware
 from authsvc.auth import handlers as auth
 from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth import passkey_handlers as passkeys
-from authsvc.auth.guards import service_token_middleware
+from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
 from authsvc.containers import Container, running
+from authsvc.gateway import GatewayFastPath
 from authsvc.mail.handlers import setup_mail_routes
-from authsvc.middlewares import (
-    csrf_middleware,
-    edge_middleware,
-    forwarded_middleware,
-    problem_middleware,
-    untrusted_forwarded_middleware,
-)
+from authsvc.middlewares import Edge, csrf_middleware, forwarded_middleware, untrusted_forwarded_middleware
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
@@ -48,8 +43,8 @@ def _metrics_listener(container: Container, reuse_port: bool) -> Callable[[web.A
     server = container.settings().server
 
     async def listen(app: web.Application) -> AsyncIterator[None]:
-        edge = edge_middleware(container.metrics(), access_log=False, access_log_verify=False)
-        metrics_app = web.Application(middlewares=[edge, problem_middleware])
+        edge = Edge(container.metrics(), access_log=False, access_log_verify=False)
+        metrics_app = web.Application(middlewares=[edge.middleware()])
         metrics_app.router.add_get("/metrics", ops.metrics)
         runner = AppRunner(metrics_app, access_log=None)
         await runner.setup()
@@ -62,13 +57,20 @@ def _metrics_listener(container: Container, reuse_port: bool) -> Callable[[web.A
     return listen
 
 
-def create_app(container: Container, *, reuse_port: bool = False) -> web.Application:
+def create_app(container: Container, *, reuse_port: bool = False, fast_path: bool = True) -> web.Application:
+    """fast_path=False serves the gateway's routes through the generic chain too (the tests compare the two)."""
     drop_server_header()
     settings = container.settings()
     server = settings.server
+    edge = Edge(container.metrics(), access_log=server.access_log, access_log_verify=server.access_log_verify)
+    trusted = [str(network) for network in server.trusted_proxies]
+    forwarded = [untrusted_forwarded_middleware(trusted, container.metrics())]
+    if server.trusted_proxies:
+        forwarded.append(forwarded_middleware(trusted))
     middlewares = [
-        edge_middleware(container.metrics(), access_log=server.access_log, access_log_verify=server.access_log_verify),
-        problem_middleware,
+        page_headers_middleware(),
+        *forwarded,
+        edge.middleware(),
         page_errors_middleware(),
         csrf_middleware(
             settings.csrf.allowed_origins,
@@ -77,16 +79,16 @@ def create_app(container: Container, *, reuse_port: bool = False) -> web.Applica
         ),
         container.device_cookies().middleware(),
         session_middleware(container.session_cookies()),
-        container.session_guard().middleware(),
     ]
-    trusted = [str(network) for network in server.trusted_proxies]
-    if server.trusted_proxies:
-        middlewares.insert(0, forwarded_middleware(trusted))
-    middlewares.insert(0, untrusted_forwarded_middleware(trusted, container.metrics()))
-    middlewares.insert(0, page_headers_middleware())
+    gateway = GatewayFastPath(edge, container.session_guard(), settings, container.session_cookies(), forwarded)
+    if fast_path:
+        middlewares.insert(0, gateway.middleware())
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
+    app[SESSION_GUARD] = container.session_guard()
     app[CONTAINER] = container
     app.cleanup_ctx.append(_running)
+    if server.gateway_port is not None:
+        app.cleanup_ctx.append(gateway.listener(server.host, server.gateway_port, server.max_body_bytes, reuse_port))
     if server.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_listener(container, reuse_port))
     app.router.add_post("/users/signup", users.signup)

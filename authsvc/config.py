@@ -39,11 +39,19 @@ class ServerSettings(Section):
     trusted_proxies: list[IPv4Network | IPv6Network]
     trusted_proxies_any: bool
     metrics_port: int | None = Field(ge=0, le=65535)
+    gateway_port: int | None = Field(ge=0, le=65535)
     access_log: bool
     access_log_verify: bool
     shutdown_timeout: float = Field(ge=0)
     log_format: Literal["text", "json", "auto"]
     public_url: str | None
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> ServerSettings:
+        ports = [p for p in (self.port, self.metrics_port, self.gateway_port) if p]  # 0: any free port
+        if len(ports) != len(set(ports)):
+            raise ValueError("port, metrics_port and gateway_port must differ")
+        return self
 
     @field_validator("public_url", mode="before")
     @classmethod

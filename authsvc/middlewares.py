@@ -1,4 +1,5 @@
-"""What every request passes through: request id, security headers, metrics, access log, problem+json."""
+"""What every request passes through: request id, problem+json, security headers, metrics, access log (the Edge);
+CSRF; the forwarded-header rules."""
 
 from __future__ import annotations
 
@@ -86,33 +87,39 @@ def _from_http_exception(exc: web.HTTPException) -> Problem:
     return problem
 
 
-@web.middleware
-async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Every error becomes problem+json: no HTML page, no stack trace, ever."""
-    try:
-        return await handler(request)
-    except Problem as problem:
-        return problem_response(problem, request)
-    except web.HTTPException as exc:
-        if exc.status < 400:
-            raise
-        return problem_response(_from_http_exception(exc), request)
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        raise
-    except Exception:
-        log.exception("unhandled error")
-        return problem_response(Problem("The server could not handle the request."), request)
+class Edge:
+    """What every answer gets, in one place: a request id, problem+json for errors, the security headers, the
+    latency metric and the access-log line. The generic middleware and the gateway's fast path both serve through it.
+    """
 
+    def __init__(self, metrics: Metrics, access_log: bool, access_log_verify: bool) -> None:
+        self._metrics = metrics
+        self._access_log = access_log
+        self._access_log_verify = access_log_verify
 
-def edge_middleware(metrics: Metrics, access_log: bool, access_log_verify: bool) -> Middleware:
-    @web.middleware
-    async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+    async def serve(
+        self, request: web.Request, handler: Handler, *, gateway_check: bool, route: str | None = None
+    ) -> web.StreamResponse:
+        """handler's answer (or its error's problem+json) with the edge's headers, counted and logged under route
+        (default: the router's match; the gateway listener has no router)."""
         started = time.perf_counter()
         given = request.headers.get("X-Request-Id")
         request_id = given if given and REQUEST_ID_PATTERN.fullmatch(given) else secrets.token_hex(8)
         token = request_id_var.set(request_id)
         try:
-            response = await handler(request)
+            try:
+                response = await handler(request)
+            except Problem as problem:  # every error becomes problem+json: no HTML page, no stack trace, ever
+                response = problem_response(problem, request)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                response = problem_response(_from_http_exception(exc), request)
+            except (asyncio.CancelledError, KeyboardInterrupt):
+                raise
+            except Exception:
+                log.exception("unhandled error")
+                response = problem_response(Problem("The server could not handle the request."), request)
             headers = response.headers
             for name, value in SECURITY_HEADERS.items():  # a handler may choose its own (the docs' CSP)
                 headers.setdefault(name, value)
@@ -120,10 +127,11 @@ def edge_middleware(metrics: Metrics, access_log: bool, access_log_verify: bool)
             if request.secure:
                 headers["Strict-Transport-Security"] = HSTS
             elapsed = time.perf_counter() - started
-            route = request.match_info.route.resource
-            route_name = route.canonical if route is not None else "unmatched"
-            metrics.observe_request(request.method, route_name, response.status, elapsed)
-            if access_log and (access_log_verify or not _marked(request, GATEWAY_CHECK)):
+            if route is None:
+                resource = request.match_info.route.resource
+                route = resource.canonical if resource is not None else "unmatched"
+            self._metrics.observe_request(request.method, route, response.status, elapsed)
+            if self._access_log and (self._access_log_verify or not gateway_check):
                 access.info(
                     "request",
                     extra={
@@ -138,7 +146,12 @@ def edge_middleware(metrics: Metrics, access_log: bool, access_log_verify: bool)
         finally:
             request_id_var.reset(token)
 
-    return edge
+    def middleware(self) -> Middleware:
+        @web.middleware
+        async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
+            return await self.serve(request, handler, gateway_check=_marked(request, GATEWAY_CHECK))
+
+        return edge
 
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -12,11 +12,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_parser import RawRequestMessage
+from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -61,6 +64,25 @@ class ProblemRequestHandler(RequestHandler):
 class _ProblemServer(web.Server):
     def __call__(self) -> RequestHandler:
         return ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+def low_level_runner(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]], max_body_bytes: int
+) -> web.ServerRunner:
+    """aiohttp's low-level server (no Application, no router, no middlewares) around handler, with our protocol-error
+    answers; its requests are web.Requests without a match, so handlers typed for the app's requests take them."""
+
+    def make_request(
+        message: RawRequestMessage,
+        payload: StreamReader,
+        protocol: RequestHandler,
+        writer: AbstractStreamWriter,
+        task: asyncio.Task[None],
+    ) -> web.Request:
+        return web.Request(message, payload, protocol, writer, task, protocol._loop, client_max_size=max_body_bytes)
+
+    server = _ProblemServer(handler, request_factory=make_request, access_log=None)  # type: ignore[arg-type]
+    return web.ServerRunner(server, handle_signals=False)
 
 
 class AppRunner(web.AppRunner):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from email.message import Message
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -16,9 +18,7 @@ from bench.procs import BenchError
 
 PASSWORD = "bench-Passw0rd-x7"  # noqa: S105 (a throw-away account on 127.0.0.1); long enough, not a common password, never the username
 USER_PREFIX = "benchuser"
-
-
-SESSION_COOKIE = "sid"  # session.cookie_name in config.yaml, which the bench keeps
+SESSION_COOKIE = re.compile(r"(__Host-)?sid=")  # config.yaml's session.cookie_name
 
 
 @dataclass(frozen=True)
@@ -33,15 +33,15 @@ class Login:
         return f"{self.cookie_name}={self.cookie_value}"
 
 
-def _post(url: str, body: dict[str, Any], timeout: float = 30.0) -> tuple[int, list[tuple[str, str]], Any]:
+def _post(url: str, body: dict[str, Any], timeout: float = 30.0) -> tuple[int, Message, Any]:
     request = urllib.request.Request(  # noqa: S310 (127.0.0.1 only)
         url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return response.status, response.headers.items(), json.loads(response.read() or b"null")
+            return response.status, response.headers, json.loads(response.read() or b"null")
     except urllib.error.HTTPError as exc:
-        return exc.code, exc.headers.items(), exc.read().decode(errors="replace")
+        return exc.code, exc.headers, exc.read().decode(errors="replace")
 
 
 def signup(base_url: str, username: str, password: str = PASSWORD) -> None:
@@ -54,11 +54,11 @@ def login(base_url: str, username: str, password: str = PASSWORD) -> Login:
     status, headers, body = _post(base_url + "/users/login", {"username": username, "password": password})
     if status != 200:
         raise BenchError(f"login of {username} answered {status}: {body}")
-    # A login sets the device cookie too (throttle.device_cookie_name): take the session's.
-    cookies = [value for name, value in headers if name.lower() == "set-cookie"]
-    raw = next((value for value in cookies if value.startswith(SESSION_COOKIE + "=")), None)
+    # The session cookie, not the device cookie the same answer sets (a dict of the headers kept only the last one,
+    # so runs before this fix measured verify's 401 answer).
+    raw = next((value for value in headers.get_all("Set-Cookie") or [] if SESSION_COOKIE.match(value)), None)
     if raw is None:
-        raise BenchError(f"the login answered no {SESSION_COOKIE} cookie")
+        raise BenchError("the login answered no session Set-Cookie")
     morsel = next(iter(SimpleCookie(raw).values()))
     return Login(morsel.key, morsel.value, raw, body["User"]["userId"])
 

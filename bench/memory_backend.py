@@ -7,7 +7,7 @@ import os
 import time
 from typing import Any
 
-from bench import client, hashing, variants, wrk
+from bench import client, hashing, tutorial_peer, variants, wrk
 from bench.common import (
     Options,
     Target,
@@ -20,7 +20,16 @@ from bench.common import (
     say,
     summarize,
 )
-from bench.procs import Authsvc, BenchError, authsvc_overrides, metric_value, rss_kib, servers, start_ceiling
+from bench.procs import (
+    Authsvc,
+    BenchError,
+    authsvc_overrides,
+    free_port,
+    metric_value,
+    rss_kib,
+    servers,
+    start_ceiling,
+)
 
 LOGIN_USERS = 4
 
@@ -52,25 +61,33 @@ def access_log_variant() -> tuple[str, dict[str, Any]]:
 
 
 def verify_vs_ceiling(options: Options) -> dict[str, Any]:
-    """GET /auth/verify and /users/protected vs the ceiling; also verify with the access log off."""
+    """GET /auth/verify, /auth/forward-auth and /users/protected vs the ceiling and the tutorial's own stack (its
+    /users/protected); also verify with its access-log line flipped."""
     cpus = options.server_cpus
     with servers() as stack:
         ceiling = stack.enter_context(start_ceiling(cpus))
-        authsvc = stack.enter_context(Authsvc("authsvc-memory", authsvc_overrides(), cpus).start())
+        settings = authsvc_overrides()
+        gateway_port = settings["server"]["gateway_port"] = free_port()  # idle unless its target runs
+        authsvc = stack.enter_context(Authsvc("authsvc-memory", settings, cpus).start())
         variant_name, variant_settings = access_log_variant()
         variant = stack.enter_context(
             Authsvc(f"authsvc-memory-{variant_name}", variant_settings, cpus, authsvc.session_key).start()
         )
+        peer = stack.enter_context(tutorial_peer.start_tutorial(cpus))
         rss_start = rss_kib(authsvc.pid)
         login = client.signup_and_login(authsvc.base_url)
         variant_login = client.signup_and_login(variant.base_url)
+        peer_cookie = tutorial_peer.tutorial_login(peer.base_url)
         time.sleep(1.0)
         rss_idle = rss_kib(authsvc.pid)
         cookie = {"Cookie": login.cookie_header}
         targets = [
             Target("ceiling", ceiling.base_url + "/", ceiling.pid),
             Target("verify", authsvc.base_url + "/auth/verify", authsvc.pid, headers=cookie),
+            Target("forward_auth", authsvc.base_url + "/auth/forward-auth", authsvc.pid, headers=cookie),
+            Target("verify_gateway_port", f"http://127.0.0.1:{gateway_port}/auth/verify", authsvc.pid, headers=cookie),
             Target("protected", authsvc.base_url + "/users/protected", authsvc.pid, headers=cookie),
+            Target("tutorial_peer", peer.base_url + "/users/protected", peer.pid, headers={"Cookie": peer_cookie}),
             Target(
                 variant_name,
                 variant.base_url + "/auth/verify",
@@ -83,10 +100,16 @@ def verify_vs_ceiling(options: Options) -> dict[str, Any]:
         rss_after = rss_kib(authsvc.pid)
         equal = equal_rate(targets[:2], results["verify"], options)
     summary = {name: summarize(runs) for name, runs in results.items()}
-    for name in ("verify", "protected", variant_name):
+    refused = {name: s["non_2xx"] for name, s in summary.items() if s["non_2xx"]}
+    if refused:  # a refused cookie measures the 401 path: say so rather than report it as the target
+        raise BenchError(f"non-2xx answers where a live session was sent: {refused}")
+    for name in ("verify", "forward_auth", "verify_gateway_port", "protected", "tutorial_peer", variant_name):
         summary[name]["vs_ceiling"] = ratios(results[name], results["ceiling"])
+    summary["peers"] = {"tutorial_peer": {"node": tutorial_peer.node_version(), "app": "bench/peers/tutorial/app.js"}}
     summary["targets"] = {
         "verify": {"rps_ratio_min": 0.8, "p99_ratio_max": 2.0},
+        "forward_auth": {"rps_ratio_min": 0.8, "p99_ratio_max": 2.0},
+        "verify_gateway_port": {"rps_ratio_min": 0.8, "p99_ratio_max": 2.0},
         "protected": {"rps_ratio_min": 0.6},
     }
     summary["rss_kib"] = {

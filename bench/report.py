@@ -51,6 +51,7 @@ def _throughput_rows(scenario: dict[str, Any], names: Sequence[str], targets: di
                 vs.get("p99_ratio"),
                 ", ".join(f"{k.split('_')[0]} {'>=' if 'min' in k else '<='} {v}" for k, v in target.items()) or "",
                 met,
+                entry.get("foreign_cores_median"),
             ]
         )
     return rows
@@ -68,6 +69,7 @@ THROUGHPUT_HEADERS = (
     "p99 / ceiling",
     "target",
     "met",
+    "foreign cores",
 )
 
 

@@ -16,13 +16,15 @@ import time
 from typing import Any, NamedTuple
 
 from aiohttp import hdrs, web
-from aiohttp_session import AbstractStorage, Session, SessionData, get_session, new_session
+from aiohttp_session import SESSION_KEY, STORAGE_KEY, AbstractStorage, Session, SessionData, get_session, new_session
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from authsvc.config import SessionSettings
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
 DECODED_CACHE_SIZE = 10_000
+# Raw Cookie headers remembered, and the longest remembered: at most ~4 MB however many a client makes up.
+HEADER_CACHE_SIZE, HEADER_CACHE_MAX_CHARS = 4096, 1024
 # A Fernet token is url-safe base64. Fernet's own decoder skips `!`, `*` or a backslash; we refuse them, so a session
 # has exactly one cookie string and junk cannot flush the decoded-cookie cache.
 TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]+={0,2}")
@@ -52,6 +54,8 @@ class SessionCookies(AbstractStorage):
         self._fernet = MultiFernet([Fernet(key) for key in keys])
         # cookie value -> (session id, user id, issued at): a cookie is decrypted once, not on every request
         self._decoded: dict[str, tuple[str, str, int]] = {}
+        # raw Cookie header -> our cookie's value in it: a gateway sends the same header again and again
+        self._values: dict[str, str | None] = {}
 
     # The facade the handlers and guards use.
 
@@ -77,6 +81,17 @@ class SessionCookies(AbstractStorage):
     async def clear(self, request: web.Request) -> None:
         (await get_session(request)).invalidate()
 
+    # What aiohttp-session's middleware does around a handler, for the gateway's fast path, which has no such layer:
+    # renew() and clear() find this storage, and the cookie they changed is written on the way out.
+
+    def attach(self, request: web.Request) -> None:
+        request[STORAGE_KEY] = self
+
+    async def write_changed(self, request: web.Request, response: web.StreamResponse) -> None:
+        session = request.get(SESSION_KEY)
+        if session is not None and session._changed:  # the middleware's own test (aiohttp-session has no public one)
+            await self.save_session(request, response, session)
+
     # The codec, also for callers that hold a cookie value (introspection).
 
     def values_in(self, cookie_header: str | None) -> list[str]:
@@ -93,8 +108,19 @@ class SessionCookies(AbstractStorage):
     def value_in(self, cookie_header: str | None) -> str | None:
         """Our cookie's value, or None when there is none or more than one: a planted second cookie of our name
         (from a sibling domain or plain HTTP) makes the request unauthenticated instead of choosing between them."""
+        if not cookie_header:
+            return None
+        try:
+            return self._values[cookie_header]
+        except KeyError:
+            pass
         values = self.values_in(cookie_header)
-        return values[0] if len(values) == 1 else None
+        value = values[0] if len(values) == 1 else None
+        if len(cookie_header) <= HEADER_CACHE_MAX_CHARS:
+            if len(self._values) >= HEADER_CACHE_SIZE:
+                del self._values[next(iter(self._values))]  # the oldest entry
+            self._values[cookie_header] = value
+        return value
 
     def session_ids(self, value: str | None) -> SessionIds | None:
         """The ids a cookie value carries, or None; the hot path of every authenticated request."""

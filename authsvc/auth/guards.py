@@ -1,13 +1,15 @@
 """Who is calling: the live session behind the cookie, checked at one point for every route that needs it.
 
-A handler says it needs a logged-in caller with ``@login_required``; the guard's middleware then authenticates before
-the handler runs and leaves the principal on the request (``current(request)``), or answers 401.
+A handler says it needs a logged-in caller with ``@login_required``, which wraps that handler only: the app's
+SessionGuard authenticates before the handler runs and leaves the principal on the request (``current(request)``),
+or answers 401. Routes without it pay nothing for the guard.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
@@ -24,14 +26,25 @@ H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 AUTHENTICATED = web.RequestKey("authenticated", Authenticated)
 SERVICE = web.RequestKey("service", str)  # the name of the internal service whose token a request carries
-LOGIN_REQUIRED = "__authsvc_login_required__"
 SESSION_REQUIRED = "A live session is required."
 
 
 def login_required(handler: H) -> H:
-    """The route answers only a caller with a live session; the guard checks before the handler runs."""
-    setattr(handler, LOGIN_REQUIRED, True)
-    return handler
+    """The route answers only a caller with a live session: the app's SessionGuard checks before the handler runs."""
+
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        authenticated = await request.app[SESSION_GUARD].authenticate(request)
+        if authenticated is None:
+            raise Unauthorized(SESSION_REQUIRED)
+        request[AUTHENTICATED] = authenticated
+        return await handler(request)
+
+    # Name and route marks, but no __wrapped__: dependency-injector's wiring would read the handler's Provide[...]
+    # defaults through it and inject them into this one-argument wrapper.
+    functools.update_wrapper(guarded, handler, updated=())
+    delattr(guarded, "__wrapped__")
+    guarded.__dict__.update({k: v for k, v in vars(handler).items() if k.startswith("__authsvc_")})
+    return cast(H, guarded)
 
 
 def client_info(request: web.Request, devices: DeviceCookies) -> ClientInfo:
@@ -60,17 +73,8 @@ class SessionGuard:
             await self._cookies.renew(request, ids)
         return authenticated
 
-    def middleware(self) -> Middleware:
-        @web.middleware
-        async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
-            if getattr(request.match_info.handler, LOGIN_REQUIRED, False):
-                authenticated = await self.authenticate(request)
-                if authenticated is None:
-                    raise Unauthorized(SESSION_REQUIRED)
-                request[AUTHENTICATED] = authenticated
-            return await handler(request)
 
-        return guard
+SESSION_GUARD = web.AppKey("session_guard", SessionGuard)  # create_app puts the container's guard here
 
 
 def service_token_middleware(tokens: ServiceTokens) -> Middleware:

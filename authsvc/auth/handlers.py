@@ -3,6 +3,7 @@ caller's sessions and account; forward-auth for gateways and introspection for i
 
 from __future__ import annotations
 
+import functools
 import logging
 from urllib.parse import quote
 
@@ -73,6 +74,7 @@ async def protected(request: web.Request) -> web.Response:
     return web.json_response(user_view(current(request).user))
 
 
+@functools.lru_cache(maxsize=10_000)  # a gateway asks about the same few users again and again
 def _header_safe(value: str) -> str:
     # New names are ASCII by rule; a legacy tutorial name may hold anything, so it is percent-encoded.
     return quote(value, safe="@._-+")
@@ -86,6 +88,11 @@ async def verify(
     settings: Settings = Provide[Container.settings],
 ) -> web.Response:
     """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, or 401."""
+    return await check_session(request, guard, settings)
+
+
+async def check_session(request: web.Request, guard: SessionGuard, settings: Settings) -> web.Response:
+    """verify's answer; the gateway's fast path calls it with the same collaborators, bound once."""
     authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
     if authenticated is None:
         raise Unauthorized(SESSION_REQUIRED)
@@ -119,6 +126,11 @@ async def forward_auth(
 ) -> web.Response:
     """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser without a session is sent to the
     login page with the URL it asked for (the portal decides whether it may go back there); others get 401."""
+    return await check_or_send_to_login(request, guard, settings)
+
+
+async def check_or_send_to_login(request: web.Request, guard: SessionGuard, settings: Settings) -> web.Response:
+    """forward_auth's answer; the gateway's fast path calls it with the same collaborators, bound once."""
     authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
     if authenticated is not None:
         return _identity(authenticated.user, settings.gateway)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from authsvc.metrics import Metrics
 SESSION_ID_BYTES = 32  # 256 bits from secrets
 
 
+@functools.lru_cache(maxsize=10_000)  # every check of a session hashes its id: once per id instead
 def hash_session_id(session_id: str) -> str:
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
 

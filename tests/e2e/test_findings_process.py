@@ -29,7 +29,10 @@ def raw_exchange(port: int, request: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthsvcProcess]:
-    config = {**FAST_CONFIG, "server": {**FAST_CONFIG["server"], "metrics_port": free_port()}}
+    config = {
+        **FAST_CONFIG,
+        "server": {**FAST_CONFIG["server"], "metrics_port": free_port(), "gateway_port": free_port()},
+    }
     process = AuthsvcProcess(Path(tmp_path_factory.mktemp("findings")), config).start()
     yield process
     process.stop()
@@ -73,6 +76,29 @@ async def test_finding8_real_process_sends_no_server_header_and_metrics_apart(se
             assert public.status == 404
         async with http.get(f"http://127.0.0.1:{port}/metrics") as internal:
             assert internal.status == 200 and "authsvc_http_request_duration_seconds" in await internal.text()
+
+
+async def test_gateway_port_of_the_real_process_answers_the_checks_and_nothing_else(served: AuthsvcProcess) -> None:
+    gateway = f"http://127.0.0.1:{yaml.safe_load(served.config_path.read_text())['server']['gateway_port']}"
+    account = {"username": "gatewayuser", "password": "correct horse battery"}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+        assert (await http.post(served.url + "/users/signup", json=account)).status == 201
+        login = await http.post(served.url + "/users/login", json=account)
+        cookie = {"Cookie": f"sid={login.cookies['sid'].value}"}
+        for path in ("/auth/verify", "/auth/verify/some/path", "/auth/forward-auth"):
+            async with http.get(gateway + path, headers=cookie) as answer:
+                assert answer.status == 200 and answer.headers["X-Auth-User-Name"] == "gatewayuser"
+                assert "Server" not in answer.headers and answer.headers["X-Frame-Options"] == "DENY"
+        async with http.get(gateway + "/auth/verify") as refused:
+            assert refused.status == 401 and refused.content_type == "application/problem+json"
+        for path, status in (("/users/protected", 404), ("/metrics", 404), ("/healthz", 200)):
+            async with http.get(gateway + path, headers=cookie) as other:
+                assert other.status == status
+    port = int(gateway.rsplit(":", 1)[1])
+    answer = raw_exchange(port, b"GET /auth/verify HTTP/1.1\r\nHost: x\r\nCookie: sid=" + b"A" * 9000 + b"\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split()[1].startswith(b"4") and b"application/problem+json" in head and b"AAAA" not in answer
+    assert json.loads(body)["status"] == int(head.split()[1])
 
 
 def test_finding5_check_config_refuses_weak_production_settings_naming_each() -> None:

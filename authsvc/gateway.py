@@ -1,0 +1,144 @@
+"""The gateway's fast path: the routes a gateway calls on every request it routes, answered in one step.
+
+The generic middleware chain (app.py) serves every route. For /auth/verify, /auth/forward-auth and /users/protected
+most of its layers do nothing (not a portal page, CSRF-exempt or a safe method, no device cookie to write), yet each
+costs aiohttp a layer. This outermost middleware answers those routes itself with the same parts, so the answer is
+the same by construction: the forwarded-header middlewares (only when such a header is present), the Edge (request
+id, problem+json, security headers, metric, access log), the cookie facade doing aiohttp-session's middleware's part
+(writing a renewed cookie), the session guard and the handler's own answer, with collaborators bound at start-up
+instead of through @inject. Every other route, and a wrong method on these (the router's 405), takes the generic
+chain.
+
+server.gateway_port goes one step further: a listener of aiohttp's low-level server (no Application, no router, no
+middleware chain) whose one handler dispatches the same answers by path, plus /healthz; anything else answers 404 (or
+405) problem+json with the same headers. BENCHMARKS.md measures both; docs/architecture.md shows where they sit.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from aiohttp import hdrs, web
+from aiohttp.typedefs import Middleware
+
+from authsvc.auth import handlers
+from authsvc.auth.cookies import SessionCookies
+from authsvc.auth.guards import SessionGuard
+from authsvc.config import Settings
+from authsvc.middlewares import Edge
+from authsvc.ops import handlers as ops
+from authsvc.serving import low_level_runner
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+VERIFY, VERIFY_ROUTE = "/auth/verify", "/auth/verify{tail}"  # the path, and the app's route for it and below it
+
+
+def _wrapped(middleware: Middleware, handler: Handler) -> Handler:
+    return functools.partial(middleware, handler=handler)
+
+
+class GatewayFastPath:
+    def __init__(
+        self,
+        edge: Edge,
+        guard: SessionGuard,
+        settings: Settings,
+        cookies: SessionCookies,
+        forwarded_layers: Sequence[Middleware],
+    ) -> None:
+        """forwarded_layers: the generic chain's X-Forwarded-* middlewares, outermost first; cookies: the session
+        cookie facade, which writes a renewed cookie as aiohttp-session's middleware would."""
+
+        async def verify(request: web.Request) -> web.StreamResponse:
+            return await handlers.check_session(request, guard, settings)
+
+        async def forward_auth(request: web.Request) -> web.StreamResponse:
+            return await handlers.check_or_send_to_login(request, guard, settings)
+
+        def through_edge(answer: Handler, gateway_check: bool, route: str | None = None) -> Handler:
+            async def inner(request: web.Request) -> web.StreamResponse:
+                cookies.attach(request)
+                response = await answer(request)
+                await cookies.write_changed(request, response)
+                return response
+
+            async def served(request: web.Request) -> web.StreamResponse:
+                return await edge.serve(request, inner, gateway_check=gateway_check, route=route)
+
+            return served
+
+        def through_forwarded(answer: Handler) -> Handler:
+            for layer in reversed(forwarded_layers):
+                answer = _wrapped(layer, answer)
+            return answer
+
+        # The routed handler -> (its answer, the same behind the X-Forwarded-* middlewares).
+        answers: dict[object, Handler] = {
+            handlers.verify: through_edge(verify, gateway_check=True),
+            handlers.forward_auth: through_edge(forward_auth, gateway_check=True),
+            handlers.protected: through_edge(handlers.protected, gateway_check=False),  # @login_required: guarded
+        }
+        self._routes: dict[object, tuple[Handler, Handler]] = {
+            routed: (answer, through_forwarded(answer)) for routed, answer in answers.items()
+        }
+        # The listener's routes by path, labelled as the app's router labels them (one dashboard for both ports).
+        self._by_path: dict[str, tuple[Handler, Handler]] = {}
+        for path, answer in (
+            (VERIFY, through_edge(verify, gateway_check=True, route=VERIFY_ROUTE)),
+            ("/auth/forward-auth", through_edge(forward_auth, gateway_check=True, route="/auth/forward-auth")),
+            ("/healthz", through_edge(ops.healthz, gateway_check=False, route="/healthz")),
+        ):
+            self._by_path[path] = (answer, through_forwarded(answer))
+
+        async def refuse(request: web.Request) -> web.StreamResponse:
+            if request.path in self._by_path:
+                raise web.HTTPMethodNotAllowed(request.method, ("GET", "HEAD"))
+            raise web.HTTPNotFound()
+
+        self._refusal = through_edge(refuse, gateway_check=False, route="unmatched")
+
+    def middleware(self) -> Middleware:
+        routes = self._routes
+
+        @web.middleware
+        async def gateway_fast_path(request: web.Request, handler: Handler) -> web.StreamResponse:
+            route = routes.get(request.match_info.handler)
+            if route is None:
+                return await handler(request)
+            headers = request.headers
+            if hdrs.X_FORWARDED_FOR in headers or hdrs.X_FORWARDED_PROTO in headers:
+                return await route[1](request)
+            return await route[0](request)
+
+        return gateway_fast_path
+
+    async def answer_by_path(self, request: web.Request) -> web.StreamResponse:
+        """The gateway listener's one handler: the app's router's choices for these paths, without a router."""
+        path, method = request.path, request.method
+        if path == VERIFY or path.startswith(VERIFY + "/"):
+            route = self._by_path[VERIFY]  # any method: Envoy forwards the original one
+        elif method in ("GET", "HEAD") and path in self._by_path:
+            route = self._by_path[path]
+        else:
+            return await self._refusal(request)
+        headers = request.headers
+        if hdrs.X_FORWARDED_FOR in headers or hdrs.X_FORWARDED_PROTO in headers:
+            return await route[1](request)
+        return await route[0](request)
+
+    def listener(
+        self, host: str, port: int, max_body_bytes: int, reuse_port: bool = False
+    ) -> Callable[[web.Application], AsyncIterator[None]]:
+        """server.gateway_port, for the app's cleanup_ctx: up with the app, down before its storage closes."""
+
+        async def listen(app: web.Application) -> AsyncIterator[None]:
+            runner = low_level_runner(self.answer_by_path, max_body_bytes)
+            await runner.setup()
+            try:
+                await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
+                yield
+            finally:
+                await runner.cleanup()
+
+        return listen
