@@ -19,14 +19,13 @@ from aiohttp_remotes.exceptions import RemoteError
 from yarl import URL
 
 from authsvc.errors import BadRequest, Forbidden, Problem
-from authsvc.logs import request_id_var
+from authsvc.logs import access_log, request_id_var
 from authsvc.metrics import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 log = logging.getLogger("authsvc")
-access = logging.getLogger("authsvc.access")
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 # OWASP REST Security Cheat Sheet headers for an API that serves no HTML.
@@ -132,15 +131,12 @@ class Edge:
                 route = resource.canonical if resource is not None else "unmatched"
             self._metrics.observe_request(request.method, route, response.status, elapsed)
             if self._access_log and (self._access_log_verify or not gateway_check):
-                access.info(
-                    "request",
-                    extra={
-                        "method": request.method,
-                        "path": request.path,  # never the query string: it may carry secrets
-                        "status": response.status,
-                        "duration_ms": round(elapsed * 1000, 2),
-                        "ip": client_address(request),
-                    },
+                access_log.request(
+                    method=request.method,
+                    path=request.path,  # never the query string: it may carry secrets
+                    status=response.status,
+                    duration_ms=round(elapsed * 1000, 2),
+                    ip=client_address(request),
                 )
             return response
         finally:

@@ -164,6 +164,25 @@ async def test_json_logs_outside_development_and_the_start_line_in_them(tmp_path
     access = [line for line in lines if line.get("request_id") == "req-json-1"]
     assert len(access) == 1
     assert {"method": "GET", "path": "/users/protected", "status": 401}.items() <= access[0].items()
+    # the line AccessLog writes directly is JsonFormatter's: its keys in its order, its stamp
+    keys = ["asctime", "level", "name", "message", "method", "path", "status", "duration_ms", "ip", "request_id"]
+    assert list(access[0]) == keys and access[0]["ip"] == "127.0.0.1"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}", access[0]["asctime"])
+    assert (access[0]["level"], access[0]["name"], access[0]["message"]) == ("INFO", "authsvc.access", "request")
+
+
+@pytest.mark.parametrize(("level", "access_log"), [("WARNING", True), ("INFO", False)])
+async def test_no_access_line_above_info_or_with_access_log_off(tmp_path: Path, level: str, access_log: bool) -> None:
+    config = {**FAST_CONFIG, "server": {"access_log": access_log}, "logging": {"level": level}}
+    process = AuthsvcProcess(tmp_path, config).start()
+    try:
+        async with aiohttp.ClientSession(process.url) as http:
+            assert (await http.get("/users/protected", headers={"X-Request-Id": "req-quiet-1"})).status == 401
+    finally:
+        process.stop()
+    logs = process.logs()
+    assert "req-quiet-1" not in logs and "authsvc.access" not in logs
+    assert ("authsvc listening on" in logs) == (level == "INFO")  # the level did apply
 
 
 async def test_sigterm_lets_in_flight_requests_finish(tmp_path: Path) -> None:
