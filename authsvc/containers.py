@@ -13,7 +13,7 @@ from dependency_injector import containers, providers
 from authsvc.auth.audit import AccountPseudonyms, load_audit_key
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.factors import PendingLogins, SecretBox
+from authsvc.auth.factors import EnrolmentTokens, PendingLogins, SecretBox
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.login_finish import LoginFinish
@@ -124,6 +124,7 @@ class Container(containers.DeclarativeContainer):
     pending_logins = providers.Singleton(
         PendingLogins, keys=session_keys, clock=clock, lifetime=settings.provided.mfa.pending_seconds
     )
+    enrolment_tokens = providers.Singleton(EnrolmentTokens, keys=session_keys, clock=clock)
     pending_login_cookie = providers.Singleton(
         PendingLoginCookie, codec=pending_logins, settings=settings.provided.session
     )
@@ -182,6 +183,7 @@ class Container(containers.DeclarativeContainer):
         attempts=attempts_counter,
         box=secret_box,
         pending=pending_logins,
+        enrolments=enrolment_tokens,
         clock=clock,
         metrics=metrics,
         settings=settings.provided.mfa,

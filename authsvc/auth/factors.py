@@ -24,6 +24,7 @@ TOTP_PERIOD = 30  # seconds: what every authenticator app assumes
 TOTP_DRIFT_STEPS = 1  # a code from the step before or after the current one is accepted too
 RECOVERY_CODES = 10
 RECOVERY_CODE_BYTES = 10  # 80 bits: a plain sha256 of it cannot be searched
+ENROLMENT_SECONDS = 600  # to scan the QR code and type the first code, after the password was given
 _TOTP_CODE = re.compile(r"[0-9]{6}")
 
 
@@ -142,3 +143,31 @@ class PendingLogins:
         if not isinstance(user_id, str) or not isinstance(login_id, str) or not isinstance(remember, bool):
             return None
         return PendingLogin(user_id, login_id, float(issued_at), remember)
+
+
+class EnrolmentTokens:
+    """The token a proven TOTP enrolment hands out with its secret, and its confirmation must bring back: bound to
+    the user, the session and that pending secret, sealed with the session keys, short-lived. A session cookie alone
+    can then neither start nor finish an enrolment."""
+
+    def __init__(self, keys: list[bytes], clock: Clock) -> None:
+        self._fernet = MultiFernet([Fernet(key) for key in keys])
+        self._clock = clock
+
+    @staticmethod
+    def _binding(user_id: str, session_id_hash: str, sealed_secret: str) -> str:
+        return hashlib.sha256("\0".join((user_id, session_id_hash, sealed_secret)).encode("utf-8")).hexdigest()
+
+    def issue(self, user_id: str, session_id_hash: str, sealed_secret: str) -> str:
+        data = json.dumps({"enrol": self._binding(user_id, session_id_hash, sealed_secret)})
+        return self._fernet.encrypt_at_time(data.encode("utf-8"), int(self._clock.now())).decode("ascii")
+
+    def valid(self, token: str, user_id: str, session_id_hash: str, sealed_secret: str) -> bool:
+        try:
+            raw = self._fernet.decrypt_at_time(token.encode("ascii"), ENROLMENT_SECONDS, int(self._clock.now()))
+            data = json.loads(raw)
+        except (InvalidToken, ValueError, UnicodeEncodeError):
+            return False
+        bound = data.get("enrol") if isinstance(data, dict) else None
+        expected = self._binding(user_id, session_id_hash, sealed_secret)
+        return isinstance(bound, str) and secrets.compare_digest(bound.encode(), expected.encode())

@@ -13,6 +13,7 @@ from typing import Any
 
 from authsvc.auth.factors import (
     WEBAUTHN,
+    EnrolmentTokens,
     PendingLogin,
     PendingLogins,
     SecretBox,
@@ -43,6 +44,9 @@ audit = logging.getLogger("authsvc.audit")
 WRONG_CODE = "The code is not valid."
 NO_PENDING_LOGIN = "No sign-in is waiting for a second factor; sign in with the password again."
 CODE_NEEDED = "This session is older than mfa.recent_auth_seconds: send a code from the authenticator app too."
+ENROLLED = "TOTP is already enrolled; remove it before enrolling again."
+NO_ENROLMENT = "No TOTP enrolment is pending; start one with POST /users/me/mfa/totp."
+STALE_ENROLMENT = "This enrolment is not the one pending for this session, or it expired; start it again."
 
 
 class WrongCode(FieldRefused):
@@ -55,6 +59,7 @@ class TotpEnrolment:
     secret: str
     otpauth_uri: str
     qr_svg: str
+    token: str  # the confirmation brings it back: only whoever gave the password at the start can finish
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +80,7 @@ class MfaService:
         attempts: AttemptCounter,
         box: SecretBox,
         pending: PendingLogins,
+        enrolments: EnrolmentTokens,
         clock: Clock,
         metrics: Metrics,
         settings: MfaSettings,
@@ -87,6 +93,7 @@ class MfaService:
         self._attempts = attempts
         self._box = box
         self._pending = pending
+        self._enrolments = enrolments
         self._clock = clock
         self._metrics = metrics
         self._settings = settings
@@ -100,41 +107,55 @@ class MfaService:
             recovery_codes_left=len(factors.recovery_code_hashes) if factors is not None and totp else 0,
         )
 
-    async def begin_totp(self, auth: Authenticated) -> TotpEnrolment:
-        """A new secret, pending until a code from it is confirmed; a pending one is replaced."""
+    async def begin_totp(self, auth: Authenticated, password: str, client: ClientInfo) -> TotpEnrolment:
+        """A new secret, pending until a code from it is confirmed; a pending one is replaced. The password first,
+        as for removing a factor (a user who could also send a code is enrolled already: 409)."""
+        factors = await self._factors.get(auth.user.id)
+        if factors is not None and factors.totp_confirmed:
+            raise Conflict(ENROLLED)
+        await self._prove(auth, factors, password, None, client)
         secret = new_totp_secret()
-        if not await self._factors.begin_totp(auth.user.id, self._box.seal(secret), self._clock.now()):
-            raise Conflict("TOTP is already enrolled; remove it before enrolling again.")
-        uri = totp_uri(secret, auth.user.username, self._settings.issuer)
+        sealed = self._box.seal(secret)
+        if not await self._factors.begin_totp(auth.user.id, sealed, self._clock.now()):
+            raise Conflict(ENROLLED)
         audit.info("totp enrolment started", extra={"event": "mfa.totp.begin", "user_id": auth.user.id})
-        return TotpEnrolment(secret, uri, qr_svg(uri))
+        return self._enrolment(auth, secret, sealed)
 
-    async def pending_totp(self, auth: Authenticated) -> TotpEnrolment | None:
-        """The enrolment started and not confirmed yet, shown again (a page that asks for the code once more)."""
+    def _enrolment(self, auth: Authenticated, secret: str, sealed: str) -> TotpEnrolment:
+        uri = totp_uri(secret, auth.user.username, self._settings.issuer)
+        token = self._enrolments.issue(auth.user.id, auth.session.id_hash, sealed)
+        return TotpEnrolment(secret, uri, qr_svg(uri), token)
+
+    async def _pending_enrolment(self, auth: Authenticated, token: str) -> SecondFactors:
+        """The pending enrolment this token was handed out with, to this session; else Conflict or FieldRefused."""
         factors = await self._factors.get(auth.user.id)
         if factors is None or factors.totp_confirmed:
-            return None
-        secret = self._box.open(factors.totp_secret)
-        uri = totp_uri(secret, auth.user.username, self._settings.issuer)
-        return TotpEnrolment(secret, uri, qr_svg(uri))
+            raise Conflict(NO_ENROLMENT)
+        if not self._enrolments.valid(token, auth.user.id, auth.session.id_hash, factors.totp_secret):
+            raise FieldRefused(STALE_ENROLMENT, {"enrolmentToken": "is not this session's pending enrolment"})
+        return factors
+
+    async def pending_totp(self, auth: Authenticated, token: str) -> TotpEnrolment:
+        """The enrolment this token started, shown again (a page that asks for the code once more)."""
+        factors = await self._pending_enrolment(auth, token)
+        return self._enrolment(auth, self._box.open(factors.totp_secret), factors.totp_secret)
 
     async def pending_methods(self, pending_token: str | None) -> list[str]:
         """The methods the pending login's user can finish with; [] when there is no such pending login."""
         pending = self._pending.open(pending_token)
         return (await self._auth.second_factors(pending.user_id))[1] if pending is not None else []
 
-    async def confirm_totp(self, auth: Authenticated, code: str) -> list[str]:
-        """Confirm the pending secret with a code from it; returns the recovery codes (shown this once)."""
-        factors = await self._factors.get(auth.user.id)
-        if factors is None or factors.totp_confirmed:
-            raise Conflict("No TOTP enrolment is pending; start one with POST /users/me/mfa/totp.")
+    async def confirm_totp(self, auth: Authenticated, token: str, code: str) -> list[str]:
+        """Confirm the pending secret with a code from it and the token its start handed out; returns the recovery
+        codes (shown this once)."""
+        factors = await self._pending_enrolment(auth, token)
         step = matching_step(self._box.open(factors.totp_secret), code, self._clock.now(), factors.last_used_step)
         if step is None:
             raise WrongCode()
         codes = new_recovery_codes()
         hashes = [h for h in map(hash_recovery_code, codes) if h is not None]
         if not await self._factors.confirm_totp(auth.user.id, step, hashes):
-            raise Conflict("No TOTP enrolment is pending; start one with POST /users/me/mfa/totp.")
+            raise Conflict(NO_ENROLMENT)
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("totp enrolled", extra={"event": "mfa.totp.enrol", "user_id": auth.user.id})
         return codes
@@ -157,12 +178,43 @@ class MfaService:
         await self._prove(auth, await self._factors.get(auth.user.id), password, code, client)
         await self._passkeys.remove(auth, credential_id)
 
+    async def passkey_registration_options(
+        self, auth: Authenticated, password: str, code: str | None, client: ClientInfo
+    ) -> dict[str, Any]:
+        """The same proof as removing a factor, then the creation options; their challenge, single use and bound to
+        this session, is what the registration must sign: only whoever gave the proof can finish."""
+        await self.prove(auth, password, code, client)
+        return await self._passkeys.registration_options(auth)
+
+    async def prove(self, auth: Authenticated, password: str, code: str | None, client: ClientInfo) -> None:
+        """The proof that the session's user is at the keyboard, before a factor or the address changes: the
+        password, and a current code when TOTP is enrolled and the session is older than mfa.recent_auth_seconds."""
+        await self._prove(auth, await self._factors.get(auth.user.id), password, code, client)
+
     async def _prove(
-        self, auth: Authenticated, factors: SecondFactors | None, password: str, code: str | None, client: ClientInfo
+        self,
+        auth: Authenticated,
+        factors: SecondFactors | None,
+        password: str,
+        code: str | None,
+        client: ClientInfo,
+        field: str = "password",
+        detail: str = "The password is wrong.",
     ) -> None:
-        if not await self._auth.reauthenticate(auth, password, client):
-            raise WrongPassword("password")
-        await self._recent_proof(auth, factors, code)
+        # Counted like a login (a stolen cookie buys no password guesses); the count stands on any refusal, a
+        # wrong or missing code included, and is given back only once the whole proof is in.
+        attempt = await self._auth.reauthentication(auth, password, client)
+        if attempt is None:
+            raise WrongPassword(field, detail)
+        try:
+            await self._recent_proof(auth, factors, code)
+        except FieldRefused:
+            audit.info("re-authentication failed", extra={"event": "reauth.code_failure", "user_id": auth.user.id})
+            raise
+        except BaseException:
+            await attempt.abandoned()
+            raise
+        await attempt.succeeded()
 
     async def check_recent_proof(
         self, auth: Authenticated, password: str, code: str | None, client: ClientInfo
@@ -171,9 +223,7 @@ class MfaService:
         factors, methods = await self._auth.second_factors(auth.user.id)
         if not methods or self._recent(auth):
             return
-        if not await self._auth.reauthenticate(auth, password, client):
-            raise WrongPassword("currentPassword", "The current password is wrong.")
-        await self._recent_proof(auth, factors, code)
+        await self._prove(auth, factors, password, code, client, "currentPassword", "The current password is wrong.")
 
     def _recent(self, auth: Authenticated) -> bool:
         return self._clock.now() - auth.session.created_at <= self._settings.recent_auth_seconds

@@ -28,12 +28,20 @@ async def status(request: web.Request, mfa: MfaService = Provide[Container.mfa_s
 
 @login_required
 @inject
-async def begin_totp(request: web.Request, mfa: MfaService = Provide[Container.mfa_service]) -> web.Response:
-    enrolment = await mfa.begin_totp(current(request))
-    return web.json_response(
-        {"secret": enrolment.secret, "otpauthUri": enrolment.otpauth_uri, "qrSvg": enrolment.qr_svg},
-        headers={"Cache-Control": "no-store"},
-    )
+async def begin_totp(
+    request: web.Request,
+    mfa: MfaService = Provide[Container.mfa_service],
+    devices: DeviceCookies = Provide[Container.device_cookies],
+) -> web.Response:
+    fields = await read_fields(request, "password")
+    enrolment = await mfa.begin_totp(current(request), fields["password"], client_info(request, devices))
+    body = {
+        "secret": enrolment.secret,
+        "otpauthUri": enrolment.otpauth_uri,
+        "qrSvg": enrolment.qr_svg,
+        "enrolmentToken": enrolment.token,
+    }
+    return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
 @login_required
@@ -43,8 +51,8 @@ async def confirm_totp(
     mfa: MfaService = Provide[Container.mfa_service],
     mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
-    fields = await read_fields(request, "code")
-    codes = await mfa.confirm_totp(current(request), fields["code"])
+    fields = await read_fields(request, "enrolmentToken", "code")
+    codes = await mfa.confirm_totp(current(request), fields["enrolmentToken"], fields["code"])
     await mail.mfa_changed(current(request).user, "an authenticator app was added")  # after the change
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 

@@ -37,9 +37,14 @@ async def list_passkeys(
 @login_required
 @inject
 async def registration_options(
-    request: web.Request, passkeys: PasskeyService = Provide[Container.passkey_service]
+    request: web.Request,
+    mfa: MfaService = Provide[Container.mfa_service],
+    devices: DeviceCookies = Provide[Container.device_cookies],
 ) -> web.Response:
-    return web.json_response(await passkeys.registration_options(current(request)), headers=NO_STORE)
+    fields = await read_fields(request, "password", optional=("code",))
+    client = client_info(request, devices)
+    options = await mfa.passkey_registration_options(current(request), fields["password"], fields.get("code"), client)
+    return web.json_response(options, headers=NO_STORE)
 
 
 @login_required

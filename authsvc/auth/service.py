@@ -162,17 +162,24 @@ class AuthService:
 
     async def reauthenticate(self, auth: Authenticated, password: str, client: ClientInfo) -> bool:
         """Check the password of the logged-in user, counted like a login from this client."""
+        attempt = await self.reauthentication(auth, password, client)
+        if attempt is not None:
+            await attempt.succeeded()
+        return attempt is not None
+
+    async def reauthentication(self, auth: Authenticated, password: str, client: ClientInfo) -> Attempt | None:
+        """Check the password of the logged-in user, counted like a login from this client: the attempt, still
+        counted, when the password is right (the caller settles it once the rest of its proof is in), else None."""
         attempt = await self.begin_attempt(normalize_username(auth.user.username), client, auth.user)
         try:
             verified = await self._hasher.verify(password, auth.user.password_hash)
         except BaseException:
             await attempt.abandoned()
             raise
-        if verified:
-            await attempt.succeeded()
-        else:
+        if not verified:
             audit.info("re-authentication failed", extra={"event": "reauth.failure", "user_id": auth.user.id})
-        return verified
+            return None
+        return attempt
 
     async def authenticate(self, session_id: str, user_id: str, *, touch: bool = True) -> Authenticated | None:
         """The user behind a live session, reloaded so that a deleted user is logged out."""

@@ -1,8 +1,9 @@
 """The portal's Security page: the signed-in user's second factors. Enrol an authenticator app (its QR code inline,
-then the recovery codes once), remove it, add and remove passkeys.
+then the recovery codes once), remove it, add and remove passkeys. Adding a factor asks the same proof as removing
+one: the password, and a code when the session is old and an authenticator app is set up.
 
 The pages reuse MfaService and PasskeyService as the JSON routes do; adding a passkey is the one step that needs
-the browser's WebAuthn API, so its button runs passkeys.js against the JSON routes.
+the browser's WebAuthn API, so its button runs passkeys.js against the JSON routes (with the password typed here).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from authsvc.auth.passkeys import PasskeyService
 from authsvc.auth.service import Authenticated
 from authsvc.auth.views import iso
 from authsvc.containers import Container
-from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests
+from authsvc.errors import Conflict, FieldRefused, NotFound, Problem, TooManyRequests
 from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
 from authsvc.portal.handlers import FORM_EXPIRED, _render, _see_other, scripted_page
@@ -67,16 +68,18 @@ class SecurityPage:
             next=SECURITY,
         )
 
+    async def refused(self, problem: Problem) -> web.Response:
+        """The page again, saying why a change was refused (a wrong password, a missing code, throttled...)."""
+        if isinstance(problem, TooManyRequests):
+            return await self.render("Too many wrong passwords. Try again later.", 429, problem.headers)
+        return await self.render(problem.detail or "That did not work.", problem.status)
+
     async def removed(self, removal: Awaitable[None], mail: AccountMail, change: str) -> web.Response:
         """Run a factor's removal (it checks the password, and a code for an old session); the page says how it went."""
         try:
             await removal
-        except FieldRefused as refused:
-            return await self.render(refused.detail or "That did not work.", 422)
-        except NotFound as missing:
-            return await self.render(missing.detail, 404)
-        except TooManyRequests as throttled:
-            return await self.render("Too many wrong passwords. Try again later.", 429, throttled.headers)
+        except (FieldRefused, NotFound, TooManyRequests) as problem:
+            return await self.refused(problem)
         await mail.mfa_changed(self.me.user, change)  # after the change
         return await self.render(f"Done: {change}; every other session has ended.")
 
@@ -91,6 +94,7 @@ class SecurityPage:
             tokens=self.tokens,
             secret=enrolment.secret,
             qr_svg=enrolment.qr_svg,
+            enrolment=enrolment.token,
         )
 
 
@@ -126,17 +130,18 @@ async def begin_totp(
     mfa: MfaService = Provide[Container.mfa_service],
     passkeys: PasskeyService = Provide[Container.passkey_service],
     tokens: FormTokens = Provide[Container.form_tokens],
+    devices: DeviceCookies = Provide[Container.device_cookies],
 ) -> web.Response:
-    fields = await read_form(request, ("csrf",))
+    fields = await read_form(request, ("password", "csrf"))
     page = await _page(request, guard, mfa, passkeys, tokens)
     if page is None:
         return _to_login()
     if not tokens.valid(request, fields["csrf"]):
         return await page.render(FORM_EXPIRED, 403)
     try:
-        return page.enrolment(await mfa.begin_totp(page.me))
-    except Conflict as conflict:
-        return await page.render(conflict.detail, 409)
+        return page.enrolment(await mfa.begin_totp(page.me, fields["password"], client_info(request, devices)))
+    except (Conflict, FieldRefused, TooManyRequests) as problem:
+        return await page.refused(problem)
 
 
 @scripted_page
@@ -149,21 +154,24 @@ async def confirm_totp(
     tokens: FormTokens = Provide[Container.form_tokens],
     mail: AccountMail = Provide[Container.account_mail],
 ) -> web.Response:
-    fields = await read_form(request, ("code", "csrf"))
+    fields = await read_form(request, ("code", "enrolment", "csrf"))
     page = await _page(request, guard, mfa, passkeys, tokens)
     if page is None:
         return _to_login()
-    pending = await mfa.pending_totp(page.me)
-    if pending is None:
+    try:  # shown again only to whoever holds this session's enrolment token, given out after the password
+        pending = await mfa.pending_totp(page.me, fields["enrolment"])
+    except Conflict:
         return await page.render("No authenticator app is waiting to be confirmed.", 409)
+    except FieldRefused as stale:
+        return await page.refused(stale)
     if not tokens.valid(request, fields["csrf"]):
         return page.enrolment(pending, FORM_EXPIRED, 403)
     try:
-        codes = await mfa.confirm_totp(page.me, fields["code"].strip())
+        codes = await mfa.confirm_totp(page.me, fields["enrolment"], fields["code"].strip())
     except FieldRefused:
         return page.enrolment(pending, "That code is not valid. Please try again.", 422)
     except Conflict as conflict:
-        return await page.render(conflict.detail, 409)
+        return await page.refused(conflict)
     await mail.mfa_changed(page.me.user, "an authenticator app was added")  # after the change
     return _render(request, "recovery_codes.html", "Recovery codes", None, 200, NO_STORE, codes=codes)
 

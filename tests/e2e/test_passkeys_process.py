@@ -39,7 +39,8 @@ async def test_two_replicas_share_passkey_challenges_and_mfa_reset_removes_passk
             body = {"username": "alice", "password": PASSWORD}
             assert (await post_json(http, f"{a.url}/users/signup", body))[0] == 201
             assert (await post_json(http, f"{a.url}/users/login", body))[0] == 200
-            status, options = await post_json(http, f"{a.url}/users/me/webauthn/register/options")
+            proof = {"password": PASSWORD}
+            status, options = await post_json(http, f"{a.url}/users/me/webauthn/register/options", proof)
             assert status == 200
             registration = {"name": "laptop", "credential": authenticator.create(options)}
             assert (await post_json(http, f"{b.url}/users/me/webauthn/register", registration))[0] == 201

@@ -1,9 +1,10 @@
 """The Security page and the second factor in a real browser (Debian's chromium through selenium, headless) against
 the real `authsvc serve` process at http://localhost:PORT (localhost: a secure context, and the relying party id).
 
-An authenticator app enrolled through the pages, a sign-in with password then a code computed by pyotp from the
-secret the page showed; then a passkey made by Chromium's virtual authenticator through the page's button (the
-portal's one script, the browser's real WebAuthn), used as the second step and for a passwordless sign-in.
+An authenticator app enrolled through the pages (the password first), a sign-in with password then a code computed
+by pyotp from the secret the page showed; then a passkey made by Chromium's virtual authenticator through the page's
+button (the portal's one script, the browser's real WebAuthn; refused until the password is typed), used as the
+second step and for a passwordless sign-in.
 """
 
 from __future__ import annotations
@@ -74,9 +75,11 @@ def test_totp_then_passkeys_through_the_pages(fresh: Any, portal: tuple[str, Aut
     sign_in_with_password(driver, url, username)
     wait_for(driver, "main", f"You are signed in as {username}.")
 
-    # An authenticator app through the pages: the QR code, the key, a code computed from it, the recovery codes.
+    # An authenticator app through the pages: the password, the QR code, the key, a code computed from it, the
+    # recovery codes.
     driver.get(f"{url}/security")
-    wait_for(driver, "form[action='/security/totp'] button").click()
+    wait_for(driver, "#totp-add-password").send_keys(PASSWORD)
+    driver.find_element("css selector", "form[action='/security/totp'] button").click()
     assert wait_for(driver, "#qr svg")
     secret = driver.find_element("id", "totp-secret").text
     wait_for(driver, "#code").send_keys(pyotp.TOTP(secret).now())
@@ -98,6 +101,10 @@ def test_totp_then_passkeys_through_the_pages(fresh: Any, portal: tuple[str, Aut
     driver.add_virtual_authenticator(options)
     try:
         driver.get(f"{url}/security")
+        wait_for(driver, "button[data-passkey=register]").click()  # no password typed: refused before the ceremony
+        wait_for(driver, "#passkey-message", "The password is wrong.")
+        assert driver.get_credentials() == []
+        driver.find_element("id", "passkey-password").send_keys(PASSWORD)
         wait_for(driver, "button[data-passkey=register]").click()
         wait_for(driver, "#passkeys", "Passkey")
         assert len(driver.get_credentials()) == 1

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from authsvc.auth.factors import ENROLMENT_SECONDS
 from authsvc.auth.mfa import NO_PENDING_LOGIN, WRONG_CODE
 from authsvc.auth.service import ClientInfo
 from tests.helpers import TEST_KEY, ManualClock, cookie_value
@@ -34,14 +35,24 @@ async def login(client: Client, name: str = "alice") -> Any:
     return await client.post("/users/login", json={"username": name, "password": PASSWORD})
 
 
+async def start_totp(client: Client) -> tuple[str, str]:
+    """Begin an enrolment with the password; returns the secret and the enrolment token its confirmation needs."""
+    started = await client.post("/users/me/mfa/totp", json={"password": PASSWORD})
+    assert started.status == 200, await started.text()
+    body = await started.json()
+    return body["secret"], body["enrolmentToken"]
+
+
+async def confirm_totp(client: Client, token: str, code: str) -> Any:
+    return await client.post("/users/me/mfa/totp/confirm", json={"enrolmentToken": token, "code": code})
+
+
 async def enrol(client: Client, clock: ManualClock, name: str = "alice") -> tuple[str, list[str]]:
     """Sign up, log in, enrol TOTP; returns the secret and the recovery codes. The clock moves past the used step."""
     await signup(client, name)
     assert (await login(client, name)).status == 200
-    started = await client.post("/users/me/mfa/totp")
-    assert started.status == 200
-    secret = (await started.json())["secret"]
-    confirmed = await client.post("/users/me/mfa/totp/confirm", json={"code": code_at(secret, clock)})
+    secret, token = await start_totp(client)
+    confirmed = await confirm_totp(client, token, code_at(secret, clock))
     assert confirmed.status == 200
     codes = (await confirmed.json())["recoveryCodes"]
     clock.advance(30)
@@ -73,15 +84,15 @@ async def test_totp_enrolment_gives_secret_uri_and_qr_then_recovery_codes(client
     await signup(client)
     await login(client)
     assert await (await client.get("/users/me/mfa")).json() == {"methods": [], "pending": [], "recoveryCodesLeft": 0}
-    started = await client.post("/users/me/mfa/totp")
+    started = await client.post("/users/me/mfa/totp", json={"password": PASSWORD})
     body = await started.json()
     assert started.headers["Cache-Control"] == "no-store"
     assert body["otpauthUri"].startswith("otpauth://totp/authsvc:alice?secret=" + body["secret"])
     assert body["qrSvg"].startswith("<svg") and body["qrSvg"].endswith("</svg>")
     assert (await (await client.get("/users/me/mfa")).json())["pending"] == ["totp"]
-    wrong = await client.post("/users/me/mfa/totp/confirm", json={"code": "000000"})
+    wrong = await confirm_totp(client, body["enrolmentToken"], "000000")
     assert wrong.status == 422
-    confirmed = await client.post("/users/me/mfa/totp/confirm", json={"code": code_at(body["secret"], clock)})
+    confirmed = await confirm_totp(client, body["enrolmentToken"], code_at(body["secret"], clock))
     codes = (await confirmed.json())["recoveryCodes"]
     assert len(codes) == len(set(codes)) == 10
     assert await (await client.get("/users/me/mfa")).json() == {
@@ -89,13 +100,88 @@ async def test_totp_enrolment_gives_secret_uri_and_qr_then_recovery_codes(client
         "pending": [],
         "recoveryCodesLeft": 10,
     }
-    assert (await client.post("/users/me/mfa/totp")).status == 409  # remove it first
+    assert (await client.post("/users/me/mfa/totp", json={"password": PASSWORD})).status == 409  # remove it first
 
 
 async def test_confirm_without_enrolment_is_409(client: Client) -> None:
     await signup(client)
     await login(client)
-    assert (await client.post("/users/me/mfa/totp/confirm", json={"code": "123456"})).status == 409
+    assert (await confirm_totp(client, "t" * 100, "123456")).status == 409
+
+
+async def test_v7_5_1_a_session_cookie_alone_cannot_start_a_totp_enrolment(client: Client) -> None:
+    await signup(client)
+    await login(client)  # the attacker holds this session's cookie, not the password
+    assert (await client.post("/users/me/mfa/totp", json={})).status == 400
+    wrong = await client.post("/users/me/mfa/totp", json={"password": "a guessed password"})
+    assert wrong.status == 422
+    assert (await wrong.json())["errors"] == [{"pointer": "#/password", "detail": "is wrong"}]
+    assert await (await client.get("/users/me/mfa")).json() == {"methods": [], "pending": [], "recoveryCodesLeft": 0}
+
+
+async def test_v7_5_1_only_the_enrolment_token_of_this_session_confirms_the_pending_secret(
+    client: Client, clock: ManualClock
+) -> None:
+    await signup(client)
+    await login(client)
+    secret, token = await start_totp(client)  # the owner, with the password
+    code = code_at(secret, clock)  # even knowing a code, a cookie without the token confirms nothing
+    no_token = await client.post("/users/me/mfa/totp/confirm", json={"code": code})
+    assert no_token.status == 400
+    forged = await confirm_totp(client, token[:-4] + "AAAA", code)
+    assert forged.status == 422
+    assert (await forged.json())["errors"] == [
+        {"pointer": "#/enrolmentToken", "detail": "is not this session's pending enrolment"}
+    ]
+    client.session.cookie_jar.clear()
+    await login(client)  # another session of the same user
+    assert (await confirm_totp(client, token, code)).status == 422
+    assert (await (await client.get("/users/me/mfa")).json())["methods"] == []
+
+
+async def test_an_enrolment_token_expires_and_dies_with_a_restarted_enrolment(
+    client: Client, clock: ManualClock
+) -> None:
+    await signup(client)
+    await login(client)
+    secret, token = await start_totp(client)
+    clock.advance(ENROLMENT_SECONDS + 1)
+    assert (await confirm_totp(client, token, code_at(secret, clock))).status == 422
+    _, first_token = await start_totp(client)
+    second_secret, second_token = await start_totp(client)  # replaces the pending secret
+    assert (await confirm_totp(client, first_token, code_at(second_secret, clock))).status == 422
+    assert (await confirm_totp(client, second_token, code_at(second_secret, clock))).status == 200
+
+
+async def test_v6_3_1_wrong_passwords_at_enrolment_count_like_failed_logins(
+    app_client: Any, clock: ManualClock
+) -> None:
+    client = await app_client(throttle={"client_max_failures": 3})
+    await signup(client)
+    await login(client)
+    for _ in range(3):
+        wrong = await client.post("/users/me/mfa/totp", json={"password": "a guessed password"})
+        assert wrong.status == 422
+    throttled = await client.post("/users/me/mfa/totp", json={"password": PASSWORD})
+    assert throttled.status == 429 and throttled.content_type == "application/problem+json"
+    assert int(throttled.headers["Retry-After"]) > 0
+    assert (await login(client)).status == 429  # the login throttle's own counters
+    clock.advance(int(throttled.headers["Retry-After"]))
+    await start_totp(client)
+
+
+async def test_v6_3_1_wrong_codes_in_a_proof_count_like_failed_logins(app_client: Any, clock: ManualClock) -> None:
+    client = await app_client(throttle={"client_max_failures": 3})
+    secret, _ = await enrol(client, clock)
+    await mfa_login(client, code_at(secret, clock))
+    clock.advance(601)  # an old session: the password alone is not enough
+    for body in ({"password": PASSWORD}, {"password": PASSWORD, "code": "000000"}, {"password": PASSWORD, "code": "1"}):
+        assert (await client.delete("/users/me/mfa/totp", json=body)).status == 422
+    right = {"password": PASSWORD, "code": code_at(secret, clock)}
+    throttled = await client.delete("/users/me/mfa/totp", json=right)
+    assert throttled.status == 429
+    clock.advance(int(throttled.headers["Retry-After"]))
+    assert (await client.delete("/users/me/mfa/totp", json=right)).status == 200
 
 
 async def test_v6_3_3_enrolled_user_gets_no_session_verify_or_protected_without_second_factor(
@@ -152,9 +238,9 @@ async def test_v6_5_1_totp_code_is_accepted_once(client: Client, clock: ManualCl
 async def test_v6_5_1_confirming_code_cannot_log_in(client: Client, clock: ManualClock) -> None:
     await signup(client)
     await login(client)
-    secret = (await (await client.post("/users/me/mfa/totp")).json())["secret"]
+    secret, token = await start_totp(client)
     code = code_at(secret, clock)
-    assert (await client.post("/users/me/mfa/totp/confirm", json={"code": code})).status == 200
+    assert (await confirm_totp(client, token, code)).status == 200
     assert (await mfa_login(client, code)).status == 401
 
 
@@ -258,9 +344,9 @@ async def test_v7_4_3_enrolling_ends_other_sessions(app_client: Any, aiohttp_cli
     other = (await login(client)).cookies["sid"].value
     client.session.cookie_jar.clear()  # another device
     await login(client)
-    secret = (await (await client.post("/users/me/mfa/totp")).json())["secret"]
+    secret, token = await start_totp(client)
     assert await protected_with(client, other) == 200
-    await client.post("/users/me/mfa/totp/confirm", json={"code": code_at(secret, clock)})
+    await confirm_totp(client, token, code_at(secret, clock))
     assert await protected_with(client, other) == 401
     assert (await client.get("/users/protected")).status == 200
 
@@ -375,8 +461,9 @@ async def test_second_factor_login_still_needs_a_verified_address_when_required(
     user, session_id = await auth.login("alice", PASSWORD, ClientInfo(ip="192.0.2.1"))
     authenticated = await auth.authenticate(session_id, user.id)
     assert authenticated is not None
-    secret = (await mfa.begin_totp(authenticated)).secret
-    await mfa.confirm_totp(authenticated, code_at(secret, clock))
+    enrolment = await mfa.begin_totp(authenticated, PASSWORD, ClientInfo(ip="192.0.2.1"))
+    await mfa.confirm_totp(authenticated, enrolment.token, code_at(enrolment.secret, clock))
+    secret = enrolment.secret
     clock.advance(30)
     first = await login(client)
     assert (await first.json())["msg"] == "Second factor required"

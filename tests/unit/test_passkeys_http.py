@@ -15,10 +15,11 @@ from authsvc.app import create_app
 from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.auth.passkeys import PASSKEY_REFUSED
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import PASSWORD, login, protected_with, signup
+from tests.unit.test_mfa_http import PASSWORD, code_at, enrol, login, protected_with, signup
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]
+PROOF = {"password": PASSWORD}  # asking for registration options takes the proof removing a factor takes
 
 
 @pytest.fixture
@@ -26,8 +27,14 @@ def authenticator() -> SoftAuthenticator:
     return SoftAuthenticator()
 
 
-async def register(client: Client, authenticator: SoftAuthenticator, name: str = "laptop", **tamper: Any) -> Any:
-    options = await client.post("/users/me/webauthn/register/options")
+async def register(
+    client: Client,
+    authenticator: SoftAuthenticator,
+    name: str = "laptop",
+    proof: dict[str, str] = PROOF,
+    **tamper: Any,
+) -> Any:
+    options = await client.post("/users/me/webauthn/register/options", json=proof)
     assert options.status == 200, await options.text()
     credential = authenticator.create(await options.json(), **tamper)
     return await client.post("/users/me/webauthn/register", json={"name": name, "credential": credential})
@@ -64,7 +71,7 @@ async def test_registration_options_ask_for_a_discoverable_credential_and_exclud
 ) -> None:
     await signup(client)
     await login(client)
-    first = await client.post("/users/me/webauthn/register/options")
+    first = await client.post("/users/me/webauthn/register/options", json=PROOF)
     options = await first.json()
     assert first.headers["Cache-Control"] == "no-store"
     assert options["rp"] == {"id": "localhost", "name": "authsvc"}
@@ -78,7 +85,7 @@ async def test_registration_options_ask_for_a_discoverable_credential_and_exclud
     assert registered.status == 201
     view = await registered.json()
     assert view["id"] == credential["id"] and view["name"] == "my laptop" and view["lastUsedAt"] is None
-    again = await (await client.post("/users/me/webauthn/register/options")).json()
+    again = await (await client.post("/users/me/webauthn/register/options", json=PROOF)).json()
     assert [c["id"] for c in again["excludeCredentials"]] == [credential["id"]]
     listed = await (await client.get("/users/me/webauthn")).json()
     assert listed == {"passkeys": [view]}
@@ -112,17 +119,17 @@ async def test_a_registration_challenge_is_single_use_short_lived_and_bound_to_i
 ) -> None:
     await signup(client)
     await login(client)
-    options = await (await client.post("/users/me/webauthn/register/options")).json()
+    options = await (await client.post("/users/me/webauthn/register/options", json=PROOF)).json()
     credential = authenticator.create(options)
     # Another session of the same user cannot answer this session's challenge.
     assert (await login(client)).status == 200
     stolen = await client.post("/users/me/webauthn/register", json={"name": "x", "credential": credential})
     assert stolen.status == 422
-    options = await (await client.post("/users/me/webauthn/register/options")).json()
+    options = await (await client.post("/users/me/webauthn/register/options", json=PROOF)).json()
     late = authenticator.create(options)
     clock.advance(121)
     assert (await client.post("/users/me/webauthn/register", json={"name": "x", "credential": late})).status == 422
-    options = await (await client.post("/users/me/webauthn/register/options")).json()
+    options = await (await client.post("/users/me/webauthn/register/options", json=PROOF)).json()
     credential = authenticator.create(options)
     assert (
         await client.post("/users/me/webauthn/register", json={"name": "x", "credential": credential})
@@ -131,12 +138,62 @@ async def test_a_registration_challenge_is_single_use_short_lived_and_bound_to_i
     assert replay.status == 422
 
 
+async def test_v7_5_1_a_session_cookie_alone_cannot_add_a_passkey(
+    client: Client, authenticator: SoftAuthenticator
+) -> None:
+    await signup(client)
+    await login(client)  # the attacker holds this session's cookie, not the password
+    assert (await client.post("/users/me/webauthn/register/options", json={})).status == 400
+    wrong = await client.post("/users/me/webauthn/register/options", json={"password": "a guessed password"})
+    assert wrong.status == 422
+    assert (await wrong.json())["errors"] == [{"pointer": "#/password", "detail": "is wrong"}]
+    # Without options there is no challenge to sign: an answer made up by the attacker's authenticator is refused.
+    made_up = {
+        "challenge": "A" * 43,
+        "rp": {"id": "localhost", "name": "authsvc"},
+        "user": {"id": "AA", "name": "alice"},
+        "pubKeyCredParams": [{"type": "public-key", "alg": -7}],
+    }
+    body = {"name": "x", "credential": authenticator.create(made_up)}
+    refused = await client.post("/users/me/webauthn/register", json=body)
+    assert refused.status == 422
+    assert (await (await client.get("/users/me/webauthn")).json()) == {"passkeys": []}
+
+
+async def test_v7_5_1_an_old_session_with_totp_adds_a_passkey_only_with_a_code(
+    client: Client, authenticator: SoftAuthenticator, clock: ManualClock
+) -> None:
+    secret, _ = await enrol(client, clock)
+    clock.advance(601)  # the session is no longer recent
+    needed = await client.post("/users/me/webauthn/register/options", json=PROOF)
+    assert needed.status == 422
+    assert (await needed.json())["errors"] == [{"pointer": "#/code", "detail": "is required"}]
+    assert (await client.post("/users/me/webauthn/register/options", json={**PROOF, "code": "000000"})).status == 422
+    assert (await register(client, authenticator, proof={**PROOF, "code": code_at(secret, clock)})).status == 201
+
+
+async def test_v6_3_1_wrong_passwords_for_registration_options_count_like_failed_logins(
+    make_container: Any, aiohttp_client: Any, clock: ManualClock
+) -> None:
+    client = await aiohttp_client(create_app(make_container(throttle={"client_max_failures": 3})))
+    await signup(client)
+    await login(client)
+    for _ in range(3):
+        wrong = await client.post("/users/me/webauthn/register/options", json={"password": "a guessed password"})
+        assert wrong.status == 422
+    throttled = await client.post("/users/me/webauthn/register/options", json=PROOF)
+    assert throttled.status == 429 and int(throttled.headers["Retry-After"]) > 0
+    assert (await login(client)).status == 429
+    clock.advance(int(throttled.headers["Retry-After"]))
+    assert (await client.post("/users/me/webauthn/register/options", json=PROOF)).status == 200
+
+
 async def test_registering_a_passkey_ends_the_other_sessions(client: Client, authenticator: SoftAuthenticator) -> None:
     await signup(client)
     other = (await login(client)).cookies["sid"].value
     client.session.cookie_jar.clear()  # another device
     await login(client)
-    options = await (await client.post("/users/me/webauthn/register/options")).json()
+    options = await (await client.post("/users/me/webauthn/register/options", json=PROOF)).json()
     assert await protected_with(client, other) == 200
     credential = authenticator.create(options)
     assert (
@@ -376,7 +433,7 @@ async def test_required_user_verification_refuses_a_passkey_that_did_not_verify(
     client = await aiohttp_client(create_app(make_container(webauthn={"user_verification": "required"})))
     await signup(client)
     await login(client)
-    options = await (await client.post("/users/me/webauthn/register/options")).json()
+    options = await (await client.post("/users/me/webauthn/register/options", json=PROOF)).json()
     assert options["authenticatorSelection"]["userVerification"] == "required"
     assert (await register(client, SoftAuthenticator(user_verified=False))).status == 422
     assert (await register(client, SoftAuthenticator(user_verified=True))).status == 201

@@ -11,6 +11,7 @@ from typing import Any
 import pyotp
 from aiohttp.test_utils import TestClient
 
+from authsvc.app import create_app
 from tests.helpers import ManualClock
 from tests.unit.test_mfa_http import PASSWORD, login, signup
 from tests.unit.test_passkeys_http import register
@@ -26,18 +27,25 @@ async def security(client: Client) -> str:
     return await page.text()
 
 
+def enrolment_of(page: str) -> str:
+    token = re.search(r'name="enrolment" value="([^"]+)"', page)
+    assert token, "no enrolment token in the page"
+    return html_text.unescape(token.group(1))
+
+
 async def enrol_through_pages(client: Client, clock: ManualClock) -> tuple[str, list[str]]:
     html = await security(client)
-    started = await client.post("/security/totp", data={"csrf": form_token(html)})
+    started = await client.post("/security/totp", data={"password": PASSWORD, "csrf": form_token(html)})
     assert started.status == 200 and started.headers["Cache-Control"] == "no-store"
     page = await started.text()
     assert '<figure id="qr"><svg' in page
     secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page)
     assert secret
-    wrong = await client.post("/security/totp/confirm", data={"code": "000000", "csrf": form_token(page)})
+    form = {"enrolment": enrolment_of(page), "csrf": form_token(page)}
+    wrong = await client.post("/security/totp/confirm", data={**form, "code": "000000"})
     assert wrong.status == 422 and "<svg" in await wrong.text()
     code = pyotp.TOTP(secret.group(1)).at(clock.now())
-    confirmed = await client.post("/security/totp/confirm", data={"code": code, "csrf": form_token(page)})
+    confirmed = await client.post("/security/totp/confirm", data={**form, "code": code})
     assert confirmed.status == 200 and confirmed.headers["Cache-Control"] == "no-store"
     codes = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", await confirmed.text())
     assert len(codes) == 10
@@ -89,7 +97,7 @@ async def test_security_forms_need_their_form_token(client: Client) -> None:
     await signup(client)
     await login(client)
     await security(client)
-    refused = await client.post("/security/totp", data={"csrf": "forged"})
+    refused = await client.post("/security/totp", data={"password": PASSWORD, "csrf": "forged"})
     assert refused.status == 403
     assert (await (await client.get("/users/me/mfa")).json())["pending"] == []
 
@@ -120,3 +128,61 @@ async def test_second_factor_page_offers_the_passkey_button_only_to_passkey_user
     html = await page.text()
     assert 'data-passkey="second-factor"' in html and 'action="/login/mfa"' not in html
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+async def test_v7_5_1_the_page_starts_an_authenticator_app_only_with_the_password(client: Client) -> None:
+    await signup(client)
+    await login(client)  # the attacker holds this session's cookie, not the password
+    html = await security(client)
+    assert 'id="totp-add-password" name="password" type="password"' in html
+    wrong = await client.post("/security/totp", data={"password": "a guessed password", "csrf": form_token(html)})
+    page = await wrong.text()
+    assert wrong.status == 422 and "The password is wrong." in page
+    assert "<svg" not in page and "totp-secret" not in page
+    assert (await (await client.get("/users/me/mfa")).json())["pending"] == []
+
+
+async def test_v7_5_1_a_cookie_without_the_enrolment_token_sees_no_pending_secret_and_confirms_nothing(
+    client: Client, clock: ManualClock
+) -> None:
+    await signup(client)
+    await login(client)
+    html = await security(client)
+    started = await client.post("/security/totp", data={"password": PASSWORD, "csrf": form_token(html)})
+    owners = await started.text()  # the owner's page: the secret and the token
+    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', owners)
+    assert secret
+    code = pyotp.TOTP(secret.group(1)).at(clock.now())
+    for forged in ("", "forged", enrolment_of(owners)[:-4] + "AAAA"):
+        attempt = await client.post(
+            "/security/totp/confirm", data={"code": code, "enrolment": forged, "csrf": form_token(owners)}
+        )
+        page = await attempt.text()
+        assert attempt.status == 422 and secret.group(1) not in page and "<svg" not in page
+    assert (await (await client.get("/users/me/mfa")).json())["methods"] == []
+
+
+async def test_v6_3_1_wrong_passwords_on_the_security_page_are_throttled(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    client = await aiohttp_client(create_app(make_container(throttle={"client_max_failures": 3})))
+    await signup(client)
+    await login(client)
+    html = await security(client)
+    for _ in range(3):
+        form = {"password": "a guessed password", "csrf": form_token(html)}
+        assert (await client.post("/security/totp", data=form)).status == 422
+    throttled = await client.post("/security/totp", data={"password": PASSWORD, "csrf": form_token(html)})
+    assert throttled.status == 429 and int(throttled.headers["Retry-After"]) > 0
+    assert "Too many wrong passwords" in await throttled.text()
+
+
+async def test_the_page_asks_the_password_for_a_new_passkey_and_a_code_once_an_app_is_set_up(
+    client: Client, clock: ManualClock
+) -> None:
+    await signup(client)
+    await login(client)
+    html = await security(client)
+    assert 'id="passkey-password"' in html and 'id="passkey-code"' not in html
+    await enrol_through_pages(client, clock)
+    assert 'id="passkey-code"' in await security(client)

@@ -66,9 +66,15 @@
   function run(button) {
     var route = routes[button.dataset.passkey], message = document.getElementById("passkey-message");
     var name = document.getElementById("passkey-name");
+    var proof = {};  // adding a passkey asks the password (and, for an old session, a code) first
+    if (route[2] === "create") {
+      var password = document.getElementById("passkey-password"), code = document.getElementById("passkey-code");
+      proof.password = password ? password.value : "";
+      if (code && code.value) proof.code = code.value.trim();
+    }
     if (message) message.hidden = true;
     button.disabled = true;
-    post(route[0])
+    post(route[0], proof)
       .then(function (options) {
         return navigator.credentials[route[2]]({ publicKey: publicKey(options, route[2]) });
       })
