@@ -170,10 +170,15 @@ def mfa_reset(args: argparse.Namespace) -> int:
         return 2
 
     async def reset(container: Container) -> str:
-        removed = await container.mfa_service().reset(args.username)
-        if removed is None:
+        done = await container.mfa_service().reset(args.username)
+        if done is None:
             return "no such user"
-        return "second factors removed; every session ended" if removed else "no second factor; every session ended"
+        user, removed = done
+        if not removed:
+            return "no second factor; every session ended"
+        # The owner hears of it at the verified address, as of any factor change (the mail waits in the outbox).
+        await container.account_mail().mfa_changed(user, "every second factor was removed by an administrator")
+        return "second factors removed; every session ended"
 
     print(_with_container(settings, reset))
     return 0

@@ -338,8 +338,9 @@ class MfaService:
             user, attempt, client, previous_session_id, remember=pending.remember
         )
 
-    async def reset(self, username: str) -> bool | None:
-        """An administrator's escape hatch: every factor of the user removed, every session ended."""
+    async def reset(self, username: str) -> tuple[User, bool] | None:
+        """An administrator's escape hatch: every factor of the user removed, every session ended; the user, and
+        whether there was a factor to remove (None: no such user)."""
         user = await find_by_typed_name(self._users, username)
         if user is None:
             return None
@@ -347,4 +348,4 @@ class MfaService:
         removed = await self._passkeys.remove_all(user.id) > 0 or removed
         await self._sessions.revoke_all(user.id)
         audit.info("second factors reset by an administrator", extra={"event": "mfa.reset", "user_id": user.id})
-        return removed
+        return user, removed

@@ -5,7 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.guards import current, login_required
+from authsvc.auth.devices import DeviceCookies
+from authsvc.auth.guards import client_info, current, login_required
+from authsvc.auth.mfa import MfaService
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.mail.service import AccountMail
@@ -37,9 +39,18 @@ async def reset_password(request: web.Request, mail: AccountMail = Provide[Conta
 
 @login_required
 @inject
-async def set_email(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
-    fields = await read_fields(request, "email", "password")
-    await mail.change_address(current(request).user, fields["email"], fields["password"])
+async def set_email(
+    request: web.Request,
+    mail: AccountMail = Provide[Container.account_mail],
+    mfa: MfaService = Provide[Container.mfa_service],
+    devices: DeviceCookies = Provide[Container.device_cookies],
+) -> web.Response:
+    fields = await read_fields(request, "email", "password", optional=("code",))
+    me = current(request)
+    mail.check_address(fields["email"])  # a typo costs no password attempt
+    # The address receives reset links: the same proof as changing a factor, counted like a login.
+    await mfa.prove(me, fields["password"], fields.get("code"), client_info(request, devices))
+    await mail.set_address(me.user, fields["email"])
     return web.json_response({"msg": "A link to verify the address is on its way to it."}, status=202)
 
 

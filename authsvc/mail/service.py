@@ -20,7 +20,7 @@ from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import MailSettings, ServerSettings, UserSettings
-from authsvc.errors import FieldRefused, Forbidden, WrongPassword
+from authsvc.errors import FieldRefused, Forbidden
 from authsvc.mail.models import (
     NOT_ME,
     RESET,
@@ -146,12 +146,6 @@ class AccountMail:
         )
         if old is not None and old.key != key and old.verified:
             await self._notify(user, old.address, "email_changed", new_address=address)
-
-    async def change_address(self, user: User, address: str, password: str) -> None:
-        self.check_address(address)
-        if not await self._hasher.verify(password, user.password_hash):
-            raise WrongPassword("password")
-        await self.set_address(user, address)
 
     async def verify_address(self, token: str) -> None:
         record = await self._live_token(token, VERIFY)

@@ -200,6 +200,43 @@ async def test_changing_the_address_needs_the_password_and_tells_the_old_one(
     assert "new@example.net" in text_of(notice)
 
 
+async def test_v6_3_1_wrong_passwords_at_an_address_change_count_like_failed_logins(
+    make_container: Callable[..., Container], aiohttp_client: Any, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    web = await aiohttp_client(
+        create_app(make_container(**smtp_sections(smtp_server), throttle={"client_max_failures": 3}))
+    )
+    await signup(web, "alice")
+    assert await login(web, "alice", PASSWORD) == 200  # the attacker holds this session's cookie, not the password
+    for _ in range(3):
+        wrong = await web.post("/users/me/email", json={"email": "mallory@example.net", "password": "a guess!"})
+        assert wrong.status == 422
+    change = {"email": "mallory@example.net", "password": PASSWORD}
+    throttled = await web.post("/users/me/email", json=change)
+    assert throttled.status == 429 and int(throttled.headers["Retry-After"]) > 0
+    assert await login(web, "alice", PASSWORD) == 429  # the login throttle's own counters
+    clock.advance(int(throttled.headers["Retry-After"]))
+    assert (await web.post("/users/me/email", json=change)).status == 202
+
+
+async def test_v7_5_1_an_old_session_of_an_enrolled_user_changes_the_address_only_with_a_code(
+    web: Client, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    await verified_user(web, smtp_server, "alice", "alice@example.com")
+    assert await login(web, "alice", PASSWORD) == 200
+    started = await (await web.post("/users/me/mfa/totp", json={"password": PASSWORD})).json()
+    code = pyotp.TOTP(started["secret"]).at(clock.now())
+    body = {"enrolmentToken": started["enrolmentToken"], "code": code}
+    assert (await web.post("/users/me/mfa/totp/confirm", json=body)).status == 200
+    clock.advance(601)  # mfa.recent_auth_seconds: the session is no longer recent
+    change = {"email": "new@example.net", "password": PASSWORD}
+    needed = await web.post("/users/me/email", json=change)
+    assert needed.status == 422
+    assert (await needed.json())["errors"] == [{"pointer": "#/code", "detail": "is required"}]
+    with_code = {**change, "code": pyotp.TOTP(started["secret"]).at(clock.now())}
+    assert (await web.post("/users/me/email", json=with_code)).status == 202
+
+
 async def test_setting_an_address_needs_a_session(web: Client) -> None:
     assert (await web.post("/users/me/email", json={"email": "a@example.com", "password": PASSWORD})).status == 401
 
@@ -278,9 +315,11 @@ async def test_adding_an_authenticator_app_is_notified(
 ) -> None:
     await verified_user(web, smtp_server, "alice", "alice@example.com")
     assert await login(web, "alice", PASSWORD) == 200
-    started = await web.post("/users/me/mfa/totp")
-    secret = (await started.json())["secret"]
-    confirmed = await web.post("/users/me/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).at(clock.now())})
+    started = await (await web.post("/users/me/mfa/totp", json={"password": PASSWORD})).json()
+    code = pyotp.TOTP(started["secret"]).at(clock.now())
+    confirmed = await web.post(
+        "/users/me/mfa/totp/confirm", json={"enrolmentToken": started["enrolmentToken"], "code": code}
+    )
     assert confirmed.status == 200
     notice = await smtp_server.wait_for("alice@example.com", "Your two-factor settings were changed")
     assert "authenticator app was added" in text_of(notice) and "/not-me?token=" in text_of(notice)
@@ -291,7 +330,7 @@ async def test_adding_and_removing_a_passkey_is_notified(web: Client, smtp_serve
 
     await verified_user(web, smtp_server, "alice", "alice@example.com")
     assert await login(web, "alice", PASSWORD) == 200
-    options = await (await web.post("/users/me/webauthn/register/options")).json()
+    options = await (await web.post("/users/me/webauthn/register/options", json={"password": PASSWORD})).json()
     body = {"name": "laptop", "credential": SoftAuthenticator().create(options)}
     registered = await web.post("/users/me/webauthn/register", json=body)
     assert registered.status == 201

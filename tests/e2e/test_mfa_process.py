@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from tests.e2e.test_process import cli
 from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
 from tests.mongodb import mongo_sections
+from tests.smtp import SmtpServer, smtp_sections, text_of, token_in
 
 PASSWORD = "correct horse battery"
 
@@ -21,8 +23,11 @@ async def enrol(http: aiohttp.ClientSession) -> tuple[str, list[str], list[str]]
     """Sign up, log in, enrol; returns the secret, the recovery codes and every cookie value seen."""
     await http.post("/users/signup", json={"username": "alice", "password": PASSWORD})
     login = await http.post("/users/login", json={"username": "alice", "password": PASSWORD})
-    secret = (await (await http.post("/users/me/mfa/totp")).json())["secret"]
-    confirmed = await http.post("/users/me/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).now()})
+    started = await (await http.post("/users/me/mfa/totp", json={"password": PASSWORD})).json()
+    secret, token = started["secret"], started["enrolmentToken"]
+    confirmed = await http.post(
+        "/users/me/mfa/totp/confirm", json={"enrolmentToken": token, "code": pyotp.TOTP(secret).now()}
+    )
     assert confirmed.status == 200
     return secret, (await confirmed.json())["recoveryCodes"], [login.cookies["sid"].value]
 
@@ -76,6 +81,41 @@ async def test_mfa_reset_removes_the_factor_and_ends_sessions(
             assert unknown.returncode == 0 and "no such user" in unknown.stdout
     finally:
         process.stop()
+
+
+@pytest.mark.mongodb
+async def test_mfa_reset_mails_the_owner_a_notice_at_the_verified_address(
+    tmp_path: Path, mongodb_url: str, mongodb_database: str, smtp_server: SmtpServer
+) -> None:
+    config: dict[str, Any] = {**FAST_CONFIG, **mongo_sections(mongodb_url, mongodb_database)}
+    config.update(smtp_sections(smtp_server))
+    config["server"] = {**FAST_CONFIG["server"], **config["server"]}
+    process = AuthsvcProcess(tmp_path, config).start()
+    try:
+        async with aiohttp.ClientSession(process.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
+            assert (await http.post("/users/signup", json=body)).status == 201
+            verify = await smtp_server.wait_for("alice@example.com", "Confirm your email address")
+            assert (
+                await http.post("/users/email/verify", json={"token": token_in(verify, "verify-email")})
+            ).status == 200
+            await enrol(http)
+            await smtp_server.wait_for("alice@example.com", "Your two-factor settings were changed")  # the enrolment's
+            env = {"AUTHSVC_SESSION_KEY": TEST_KEY}
+            result = cli("mfa-reset", "alice", "--config", str(process.config_path), env=env)
+            assert result.returncode == 0, result.stderr
+            deadline = time.monotonic() + 15
+            while not any(
+                "removed by an administrator" in text_of(m) for m in smtp_server.mails_to("alice@example.com")
+            ):
+                assert time.monotonic() < deadline, [m["Subject"] for m in smtp_server.messages]
+                await asyncio.sleep(0.05)  # the outbox is delivered by a background sender (the CLI's or the server's)
+            notice = next(m for m in smtp_server.mails_to("alice@example.com") if "administrator" in text_of(m))
+            assert notice["Subject"] == "Your two-factor settings were changed"
+            assert "/not-me?token=" in text_of(notice)
+    finally:
+        process.stop()
+    assert "alice@example.com" not in process.logs()
 
 
 @pytest.mark.mongodb
