@@ -56,6 +56,36 @@ async def test_logs_of_the_mfa_flow_hold_no_secret_code_or_cookie(tmp_path: Path
         assert secret_value not in logs
 
 
+async def test_a_stolen_session_cookie_adds_no_factor_to_the_real_process(tmp_path: Path) -> None:
+    """The finding of issue 30 as it was seen: the owner's cookie, copied into another client, without the password."""
+    process = AuthsvcProcess(tmp_path, FAST_CONFIG).start()
+    try:
+        async with aiohttp.ClientSession(process.url, cookie_jar=aiohttp.CookieJar(unsafe=True)) as owner:
+            body = {"username": "alice", "password": PASSWORD}
+            assert (await owner.post("/users/signup", json=body)).status == 201
+            stolen = (await owner.post("/users/login", json=body)).cookies["sid"].value
+            async with aiohttp.ClientSession(process.url, headers={"Cookie": f"sid={stolen}"}) as attacker:
+                assert (await attacker.get("/users/protected")).status == 200  # the cookie works
+                guess = {"password": "a guessed password"}
+                statuses = [(await attacker.post("/users/me/mfa/totp", json=guess)).status for _ in range(5)]
+                statuses += [
+                    (await attacker.post("/users/me/webauthn/register/options", json=guess)).status for _ in range(5)
+                ]
+                assert statuses == [422] * 10
+                throttled = await attacker.post("/users/me/webauthn/register/options", json=guess)
+                assert throttled.status == 429 and int(throttled.headers["Retry-After"]) > 0
+                assert await (await attacker.get("/users/me/mfa")).json() == {
+                    "methods": [],
+                    "pending": [],
+                    "recoveryCodesLeft": 0,
+                }
+            # The owner's browser, from the same address, counts on its device cookie's own allowance: not locked out.
+            assert (await owner.post("/users/me/mfa/totp", json={"password": PASSWORD})).status == 200
+    finally:
+        process.stop()
+    assert "reauth.failure" in process.logs()
+
+
 def test_mfa_reset_refuses_memory_backend() -> None:
     result = cli("mfa-reset", "alice")
     assert result.returncode == 2 and "persistent backend" in result.stderr
