@@ -9,6 +9,10 @@ overtake the count) and given back when the attempt succeeds or never runs:
    its own instead, so a stolen device cookie buys one client's allowance and no more;
 3. one address across accounts: many distinct failing names slow that address's unknown devices down, never ban it.
 
+Sign-ups, forgotten-password requests and passwordless challenges are token buckets per client (a burst, then a
+steady refill), and reset mails per account too: a NAT's many people get through within minutes, a flood stays
+bounded, and a refusal takes nothing, so a flood that keeps asking does not lengthen its own wait.
+
 Keys are short hashes: no counter holds a name or an address. Nothing here knows HTTP.
 """
 
@@ -33,6 +37,7 @@ log = logging.getLogger("authsvc")
 TOO_MANY = "Too many attempts; try again later."
 MAX_DOUBLINGS = 30  # 2**30 s is past any ceiling: no float overflow however long a guesser keeps on
 ADDRESS_SET_SLACK = 16  # distinct names kept past address_free_names: enough for the back-off to reach its ceiling
+DAY = 86400.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,23 +129,59 @@ class LoginThrottle:
         return attempt
 
     async def begin_signup(self, ip: str | None) -> Attempt:
-        """Refuse a sign-up from a client past its allowance; succeeded() counts the account it made.
+        """Take one of the client's sign-ups (a bucket: signup_burst at once, then one every signup_refill_seconds),
+        or raise TooManyRequests; abandoned() gives it back (the name was taken, the hashing queue was full).
 
-        Accounts made are counted, not attempts: 16 concurrent sign-ups of one name make one account and fifteen
-        409s. Concurrent sign-ups can pass the check together; the hashing queue bounds how many.
-        """
-        settings, now = self._settings, self._clock.now()
-        start = math.floor(now / settings.signup_window) * settings.signup_window
-        key = f"u:{digest('client', client_of(ip, settings.ipv6_prefix))}:{start}"
-        if await self._counter.count(key, now) >= settings.signup_max_per_address:
-            self._refuse("signup", start + settings.signup_window - now)
+        Taken before the password is hashed, so concurrent sign-ups cannot overtake the count."""
+        settings = self._settings
+        key = f"u:{digest('client', client_of(ip, settings.ipv6_prefix))}"
+        await self._take("signup", key, settings.signup_burst, settings.signup_refill_seconds)
 
-        async def count_it() -> None:
-            await self._counter.hit(key, self._clock.now(), start + settings.signup_window)
+        async def give_back() -> None:
+            await self._counter.return_token(key, self._clock.now(), settings.signup_refill_seconds)
 
         attempt = Attempt()
-        attempt.undo(count_it, _nothing)
+        attempt.undo(_nothing, give_back)
         return attempt
+
+    async def forgot_allowed(self, ip: str | None) -> bool:
+        """Whether a forgotten-password request from ip may go on (forgot_burst at once, then one every
+        forgot_refill_seconds); counts every request, whatever account it names."""
+        settings = self._settings
+        key = f"f:{digest('client', client_of(ip, settings.ipv6_prefix))}"
+        return await self._took("forgot_address", key, settings.forgot_burst, settings.forgot_refill_seconds)
+
+    async def reset_mail_allowed(self, user_id: str) -> bool:
+        """Whether the account may be mailed a reset link now: at most one per reset_mail_interval, and
+        reset_mails_per_day in a row, then one more every day / reset_mails_per_day. Counts the mail it allows."""
+        settings, account = self._settings, digest("account", user_id)
+        spacing, per_day = f"m:{account}", settings.reset_mails_per_day
+        if not await self._took("reset_mail", spacing, 1, settings.reset_mail_interval):
+            return False
+        if await self._took("reset_mail", f"M:{account}", per_day, DAY / per_day):
+            return True
+        await self._counter.return_token(spacing, self._clock.now(), settings.reset_mail_interval)
+        return False
+
+    async def begin_passwordless(self, ip: str | None) -> None:
+        """Count a request for a passwordless challenge (passwordless_burst at once, then one every
+        passwordless_refill_seconds), or raise TooManyRequests."""
+        settings = self._settings
+        key = f"w:{digest('client', client_of(ip, settings.ipv6_prefix))}"
+        await self._take("passwordless", key, settings.passwordless_burst, settings.passwordless_refill_seconds)
+
+    async def _take(self, rule: str, key: str, burst: int, interval: float) -> None:
+        now = self._clock.now()
+        opens = await self._counter.take_token(key, now, burst, interval)
+        if opens is not None:
+            self._refuse(rule, opens - now)
+
+    async def _took(self, rule: str, key: str, burst: int, interval: float) -> bool:
+        """A token taken, or False (counted as refused by rule) where the caller must not say so."""
+        if await self._counter.take_token(key, self._clock.now(), burst, interval) is None:
+            return True
+        self._metrics.throttled(rule)
+        return False
 
     async def clear_account(self, username: str, ip: str | None) -> None:
         """After a password reset: the account's window of unknown-device failures, and the resetting client's own
