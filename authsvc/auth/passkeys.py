@@ -27,7 +27,7 @@ from authsvc.auth.webauthn import (
     credential_id_of,
 )
 from authsvc.clock import Clock
-from authsvc.errors import Conflict, FieldRefused, NotFound, ServiceUnavailable, TooManyRequests, Unauthorized
+from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests, Unauthorized
 from authsvc.metrics import Metrics
 from authsvc.users.models import User, normalize_username
 from authsvc.users.ports import UserRepository
@@ -38,8 +38,6 @@ MAX_PASSKEYS = 20  # per user: excludeCredentials lists them all in every regist
 NAME_MAX = 64
 PASSKEY_REFUSED = "The passkey was not accepted."
 UNKNOWN_PASSKEY = "passkey:unknown"  # the throttle's name for assertions of no known credential
-STORE_FULL = "Too many passkey sign-ins are under way; try again shortly, or sign in with your password."
-STORE_FULL_RETRY_AFTER = 10  # seconds: a full store frees as challenges are used or expire (challenge_seconds)
 
 
 def subject_of_session(auth: Authenticated) -> str:
@@ -74,7 +72,6 @@ class PasskeyService:
         self._metrics = metrics
         self._throttle = throttle
         self._max_passwordless = max_passwordless
-        self._store_full = False
 
     async def list(self, user_id: str) -> list[Passkey]:
         return await self._passkeys.list_for_user(user_id)
@@ -169,17 +166,8 @@ class PasskeyService:
     # Passwordless
 
     async def passwordless_options(self, browser_nonce: str, ip: str | None) -> dict[str, Any]:
-        """Anyone may ask, so each client's asks are counted (429) and the store's live challenges capped (503:
-        not this client's doing, and a full store frees itself as challenges expire or are used)."""
-        await self._throttle.begin_passwordless(ip)
-        if await self._challenges.count_live(PASSWORDLESS, self._clock.now(), self._max_passwordless) >= (
-            self._max_passwordless
-        ):
-            if not self._store_full:  # one line per episode, not one per refused request
-                audit.warning("passwordless challenges refused: the store is full", extra={"event": "webauthn.full"})
-            self._store_full = True
-            raise ServiceUnavailable(STORE_FULL, headers={"Retry-After": str(STORE_FULL_RETRY_AFTER)})
-        self._store_full = False
+        """Anyone may ask: each client's asks are counted, and the challenges handed out capped for the store."""
+        await self._throttle.begin_passwordless(ip, self._max_passwordless, self._ceremonies.lifetime)
         return await self.login_options(None, PASSWORDLESS, subject_of_browser(browser_nonce))
 
     async def login(

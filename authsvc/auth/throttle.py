@@ -29,7 +29,7 @@ from ipaddress import IPv6Address, ip_address, ip_network
 from authsvc.auth.ports import AttemptCounter
 from authsvc.clock import Clock
 from authsvc.config import ThrottleSettings
-from authsvc.errors import TooManyRequests
+from authsvc.errors import ServiceUnavailable, TooManyRequests
 from authsvc.metrics import Metrics
 
 log = logging.getLogger("authsvc")
@@ -38,6 +38,8 @@ TOO_MANY = "Too many attempts; try again later."
 MAX_DOUBLINGS = 30  # 2**30 s is past any ceiling: no float overflow however long a guesser keeps on
 ADDRESS_SET_SLACK = 16  # distinct names kept past address_free_names: enough for the back-off to reach its ceiling
 DAY = 86400.0
+STORE_KEY = "W:passwordless-store"  # the one bucket of the challenge store, shared by every client and replica
+STORE_FULL = "Too many passkey sign-ins are under way; try again shortly, or sign in with your password."
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,6 +108,7 @@ class LoginThrottle:
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
+        self._store_full = False
 
     async def begin(self, username: str, ip: str | None, device: Device | None) -> Attempt:
         """Count a password attempt for username (normalised) from ip, or from a device that vouches for it;
@@ -163,12 +166,27 @@ class LoginThrottle:
         await self._counter.return_token(spacing, self._clock.now(), settings.reset_mail_interval)
         return False
 
-    async def begin_passwordless(self, ip: str | None) -> None:
-        """Count a request for a passwordless challenge (passwordless_burst at once, then one every
-        passwordless_refill_seconds), or raise TooManyRequests."""
-        settings = self._settings
+    async def begin_passwordless(self, ip: str | None, store_max: int, lifetime: float) -> None:
+        """Count a request for a passwordless challenge: the client's bucket (passwordless_burst, then one every
+        passwordless_refill_seconds; else TooManyRequests), then the store's (else ServiceUnavailable, 503: a full
+        store is not this client's doing, and frees itself as challenges expire).
+
+        The store's bucket hands out half of store_max at once and the rest over one challenge lifetime, so however
+        they are asked for, no more than store_max challenges are ever live: one update per request on any backend,
+        where counting the live challenges costs a scan (870 ms per count of 10,000 on FerretDB)."""
+        settings, now = self._settings, self._clock.now()
         key = f"w:{digest('client', client_of(ip, settings.ipv6_prefix))}"
         await self._take("passwordless", key, settings.passwordless_burst, settings.passwordless_refill_seconds)
+        at_once = max(1, store_max // 2)
+        opens = await self._counter.take_token(STORE_KEY, now, at_once, lifetime / (store_max - at_once + 1))
+        if opens is None:
+            self._store_full = False
+            return
+        await self._counter.return_token(key, now, settings.passwordless_refill_seconds)  # the client got nothing
+        if not self._store_full:  # one line per episode, not one per refused request
+            log.warning("passwordless challenges refused: webauthn.passwordless_max_challenges could be live")
+        self._store_full = True
+        raise ServiceUnavailable(STORE_FULL, headers={"Retry-After": str(max(1, math.ceil(opens - now)))})
 
     async def _take(self, rule: str, key: str, burst: int, interval: float) -> None:
         now = self._clock.now()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-from collections import Counter
 from dataclasses import dataclass
 
 from authsvc.auth.models import Passkey, PasskeyChallenge, SecondFactors, SessionRecord
@@ -330,37 +329,19 @@ class MemoryPasskeyRepository:
 class MemoryPasskeyChallenges:
     def __init__(self) -> None:
         self._by_challenge: dict[str, PasskeyChallenge] = {}
-        self._held: Counter[str] = Counter()  # by purpose, expired ones included until dropped
 
     async def put(self, challenge: PasskeyChallenge) -> None:
-        self._forget(self._by_challenge.pop(challenge.challenge, None))
         self._by_challenge[challenge.challenge] = challenge
-        self._held[challenge.purpose] += 1
 
     async def take(self, challenge: str, now: float) -> PasskeyChallenge | None:
         found = self._by_challenge.pop(challenge, None)
-        self._forget(found)
         return found if found is not None and now < found.expires_at else None
-
-    async def count_live(self, purpose: str, now: float, limit: int) -> int:
-        # Every challenge lives webauthn.challenge_seconds, so the dict's order is their expiry order: dropping the
-        # expired ones from its front costs one look per challenge ever put, however often this is asked.
-        while self._by_challenge:
-            first = next(iter(self._by_challenge.values()))
-            if first.expires_at > now:
-                break
-            self._forget(self._by_challenge.pop(first.challenge))
-        return min(self._held[purpose], limit)
 
     async def purge_expired(self, now: float) -> int:
         doomed = [key for key, found in self._by_challenge.items() if found.expires_at <= now]
         for key in doomed:
-            self._forget(self._by_challenge.pop(key))
+            del self._by_challenge[key]
         return len(doomed)
-
-    def _forget(self, challenge: PasskeyChallenge | None) -> None:
-        if challenge is not None:
-            self._held[challenge.purpose] -= 1
 
 
 class MemoryStorage:

@@ -85,17 +85,3 @@ async def test_an_expired_challenge_is_refused_and_purged(storage: Storage) -> N
     assert await storage.passkey_challenges.take("old", NOW + 120) is None
     assert await storage.passkey_challenges.purge_expired(NOW + 300) == 1
     assert await storage.passkey_challenges.take("live", NOW + 300) is not None
-
-
-async def test_live_challenges_are_counted_by_purpose_up_to_a_limit(storage: Storage) -> None:
-    challenges = storage.passkey_challenges
-    for n in range(5):
-        await challenges.put(PasskeyChallenge(f"pl-{n}", "passwordless", "browser", NOW + 60 + n))
-    await challenges.put(PasskeyChallenge("reg", "register", USER, NOW + 100))
-    assert await challenges.count_live("passwordless", NOW, 100) == 5
-    assert await challenges.count_live("passwordless", NOW, 3) == 3
-    assert await challenges.count_live("register", NOW, 100) == 1
-    assert await challenges.take("pl-4", NOW) is not None  # a used challenge is no longer held
-    assert await challenges.count_live("passwordless", NOW, 100) == 4
-    assert await challenges.count_live("passwordless", NOW + 62, 100) == 1  # pl-0..pl-2 expired, pl-4 taken
-    assert await challenges.count_live("register", NOW + 62, 100) == 1

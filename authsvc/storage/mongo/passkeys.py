@@ -107,11 +107,6 @@ class MongoPasskeyChallenges:
             return None
         return PasskeyChallenge(doc["_id"], doc["purpose"], doc["subject"], to_seconds(doc["expiresAt"]))
 
-    async def count_live(self, purpose: str, now: float, limit: int) -> int:
-        live = {"purpose": purpose, "expiresAt": {"$gt": to_datetime(now)}}
-        with self._available.guard():
-            return int(await self._collection.count_documents(live, limit=limit))
-
     async def purge_expired(self, now: float) -> int:
         with self._available.guard():
             result = await self._collection.delete_many({"expiresAt": {"$lte": to_datetime(now)}})
