@@ -38,7 +38,7 @@ TOO_MANY = "Too many attempts; try again later."
 MAX_DOUBLINGS = 30  # 2**30 s is past any ceiling: no float overflow however long a guesser keeps on
 ADDRESS_SET_SLACK = 16  # distinct names kept past address_free_names: enough for the back-off to reach its ceiling
 DAY = 86400.0
-STORE_KEY = "W:passwordless-store"  # the one bucket of the challenge store, shared by every client and replica
+STORE_KEY = "ws:store"  # the one bucket of the challenge store, shared by every client and replica
 STORE_FULL = "Too many passkey sign-ins are under way; try again shortly, or sign in with your password."
 
 
@@ -158,10 +158,10 @@ class LoginThrottle:
         """Whether the account may be mailed a reset link now: at most one per reset_mail_interval, and
         reset_mails_per_day in a row, then one more every day / reset_mails_per_day. Counts the mail it allows."""
         settings, account = self._settings, digest("account", user_id)
-        spacing, per_day = f"m:{account}", settings.reset_mails_per_day
+        spacing, per_day = f"m:{account}", settings.reset_mails_per_day  # m: the spacing, md: the day's share
         if not await self._took("reset_mail", spacing, 1, settings.reset_mail_interval):
             return False
-        if await self._took("reset_mail", f"M:{account}", per_day, DAY / per_day):
+        if await self._took("reset_mail", f"md:{account}", per_day, DAY / per_day):
             return True
         await self._counter.return_token(spacing, self._clock.now(), settings.reset_mail_interval)
         return False

@@ -187,7 +187,7 @@ async def test_a_new_reset_link_kills_the_earlier_one(web: Client, smtp_server: 
     assert reset.status == 200, await reset.text()
 
 
-async def test_an_account_gets_five_reset_mails_in_a_row_then_one_per_day_share(
+async def test_an_account_gets_five_reset_mails_in_a_row_then_one_per_fifth_of_a_day(
     web: Client, smtp_server: SmtpServer, clock: ManualClock
 ) -> None:
     await verified_user(web, smtp_server, "alice", "alice@example.com")
@@ -213,6 +213,7 @@ async def test_one_client_asking_for_many_accounts_is_capped_silently(
     assert await forgot_from(web, "203.0.113.9", username="carol") in answers
     await resets(smtp_server, "carol@example.com", 1)
     assert [len(await resets(smtp_server, f"{name}@example.com", 1)) for name in ("alice", "bob", "carol")] == [1] * 3
+    assert 'authsvc_throttled_total{rule="forgot_address"} 1.0' in await (await web.get("/metrics")).text()
 
 
 async def test_forgot_by_email_finds_the_verified_address_whatever_the_domain_case(
