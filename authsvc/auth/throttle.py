@@ -184,7 +184,7 @@ class LoginThrottle:
             return
         await self._counter.return_token(key, now, settings.passwordless_refill_seconds)  # the client got nothing
         if not self._store_full:  # one line per episode, not one per refused request
-            log.warning("passwordless challenges refused: webauthn.passwordless_max_challenges could be live")
+            log.warning("passwordless challenges refused: as many as webauthn.passwordless_max_challenges may be live")
         self._store_full = True
         raise ServiceUnavailable(STORE_FULL, headers={"Retry-After": str(max(1, math.ceil(opens - now)))})
 

@@ -5,8 +5,10 @@ from a trusted proxy, as behind a gateway."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
@@ -37,11 +39,15 @@ async def test_passwordless_options_past_a_clients_allowance_answer_429_with_ret
 
 
 async def test_a_full_challenge_store_answers_503_with_retry_after_until_it_refills(
-    make_container: Any, aiohttp_client: Any, clock: ManualClock
+    make_container: Any, aiohttp_client: Any, clock: ManualClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     container = make_container(**BEHIND_A_PROXY, webauthn={"passwordless_max_challenges": 50})
     client: Client = await aiohttp_client(create_app(container))
-    statuses = [(await options_from(client, f"198.18.{n // 250}.{n % 250}")).status for n in range(200)]
+    with caplog.at_level(logging.WARNING, logger="authsvc"):
+        statuses = [(await options_from(client, f"198.18.{n // 250}.{n % 250}")).status for n in range(200)]
+    assert [r.getMessage() for r in caplog.records if "passwordless" in r.getMessage()] == [
+        "passwordless challenges refused: as many as webauthn.passwordless_max_challenges may be live"
+    ]  # one line for the episode, not one per refusal
     assert statuses == [200] * 25 + [503] * 175  # 200 clients, each within its own allowance: half the cap at once
     full = await options_from(client, "198.19.0.1")
     assert full.status == 503 and full.content_type == "application/problem+json"
@@ -64,3 +70,19 @@ async def test_a_challenge_flood_never_has_more_than_the_cap_live(
         clock.advance(0.5)
     live_at_most = max(sum(1 for t in handed_out if at - 120 < t <= at) for at in handed_out)
     assert live_at_most == 50  # each lives 120 s (webauthn.challenge_seconds)
+
+
+async def test_a_client_refused_by_the_full_store_keeps_its_own_allowance(
+    make_container: Any, aiohttp_client: Any, clock: ManualClock
+) -> None:
+    container = make_container(
+        **BEHIND_A_PROXY,
+        throttle={"passwordless_burst": 1, "passwordless_refill_seconds": 3600},
+        webauthn={"passwordless_max_challenges": 2},  # one at once, the other 60 s later
+    )
+    client: Client = await aiohttp_client(create_app(container))
+    assert (await options_from(client, "203.0.113.1")).status == 200
+    assert (await options_from(client, "203.0.113.2")).status == 503
+    clock.advance(60)
+    assert (await options_from(client, "203.0.113.2")).status == 200  # its one challenge an hour was not spent
+    assert (await options_from(client, "203.0.113.2")).status == 429

@@ -22,6 +22,7 @@ from tests.helpers import ManualClock
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong password"
+START = ManualClock().now()  # where the `clock` fixture starts
 
 
 async def with_alice(container: Container) -> tuple[UsersService, AuthService, User]:
@@ -269,6 +270,38 @@ async def test_a_scripted_signup_flood_makes_the_burst_then_one_account_a_minute
             pass
         clock.advance(30)
     assert made == 20 + 3600 // 60 - 1  # the burst, then one per minute: the refusals never lengthened the wait
+
+
+async def test_an_accounts_reset_mails_are_spaced_then_five_in_a_row_then_one_per_fifth_of_a_day(
+    container: Container, clock: ManualClock
+) -> None:
+    throttle = container.login_throttle()
+    allowed = []
+    for _ in range(12):  # asking every 100 s for 20 minutes
+        allowed.append(await throttle.reset_mail_allowed("u1"))
+        clock.advance(100)
+    assert allowed == [True, False, False] * 4  # one per throttle.reset_mail_interval (300 s)
+    for _ in range(50):  # every 300 s until 4.5 h
+        allowed.append(await throttle.reset_mail_allowed("u1"))
+        clock.advance(300)
+    assert allowed.count(True) == 5  # five in a row; the sixth waits for a fifth of a day after the first
+    clock.advance(START + 17280 - 1 - clock.now())
+    assert not await throttle.reset_mail_allowed("u1")
+    clock.advance(1)  # refused by the day's share a second ago: its spacing was given back
+    assert await throttle.reset_mail_allowed("u1")
+    assert await throttle.reset_mail_allowed("u2")  # another account
+
+
+async def test_forgot_requests_from_one_client_are_capped_whatever_account_they_name(
+    container: Container, clock: ManualClock
+) -> None:
+    throttle = container.login_throttle()
+    assert [await throttle.forgot_allowed("203.0.113.9") for _ in range(11)] == [True] * 10 + [False]
+    assert await throttle.forgot_allowed("203.0.113.10")
+    clock.advance(359)
+    assert not await throttle.forgot_allowed("203.0.113.9")
+    clock.advance(1)  # throttle.forgot_refill_seconds
+    assert await throttle.forgot_allowed("203.0.113.9")
 
 
 # 5. Small keys
