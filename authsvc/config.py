@@ -136,8 +136,14 @@ class ThrottleSettings(Section):
     address_free_names: int = Field(ge=1)
     address_window: int = Field(ge=60, le=86400)
     address_backoff_max: float = Field(ge=1, le=3600)
-    signup_max_per_address: int = Field(ge=1)
-    signup_window: int = Field(ge=60, le=86400)
+    signup_burst: int = Field(ge=1)
+    signup_refill_seconds: float = Field(gt=0, le=86400)
+    forgot_burst: int = Field(ge=1)
+    forgot_refill_seconds: float = Field(gt=0, le=86400)
+    reset_mail_interval: float = Field(gt=0, le=86400)
+    reset_mails_per_day: int = Field(ge=1, le=100)
+    passwordless_burst: int = Field(ge=1)
+    passwordless_refill_seconds: float = Field(gt=0, le=3600)
 
 
 class MfaSettings(Section):
@@ -153,6 +159,7 @@ class WebAuthnSettings(Section):
     origins: list[str] = Field(min_length=1)
     challenge_seconds: int = Field(ge=30, le=600)
     user_verification: Literal["required", "preferred", "discouraged"]
+    passwordless_max_challenges: int = Field(ge=1, le=10_000_000)
 
     @field_validator("rp_id")
     @classmethod

@@ -172,6 +172,8 @@ class Container(containers.DeclarativeContainer):
         ceremonies=providers.Singleton(Ceremonies, settings=settings.provided.webauthn),
         clock=clock,
         metrics=metrics,
+        throttle=login_throttle,
+        max_passwordless=settings.provided.webauthn.passwordless_max_challenges,
     )
     mfa_service = providers.Singleton(
         MfaService,

@@ -23,7 +23,10 @@ class Metrics:
         self._request_children: dict[tuple[str, str, int], Any] = {}
         self._logins = Counter("authsvc_logins", "Login attempts by outcome.", ["outcome"], registry=self.registry)
         self._throttled = Counter(
-            "authsvc_throttled", "Attempts answered 429, by the refusing rule.", ["rule"], registry=self.registry
+            "authsvc_throttled",
+            "Attempts refused, by the refusing rule: 429s, and forgotten-password requests refused silently.",
+            ["rule"],
+            registry=self.registry,
         )
         self._forwarded_untrusted = Counter(
             "authsvc_forwarded_for_untrusted",

@@ -21,6 +21,7 @@ from authsvc.bodies import read_ceremony, read_fields
 from authsvc.containers import Container
 from authsvc.errors import Unauthorized
 from authsvc.mail.service import AccountMail
+from authsvc.middlewares import client_address
 
 NO_STORE = {"Cache-Control": "no-store"}
 
@@ -114,7 +115,8 @@ async def passwordless_options(
     challenge_cookie: PasskeyChallengeCookie = Provide[Container.passkey_challenge_cookie],
 ) -> web.Response:
     nonce = challenge_cookie.new_nonce()
-    response = web.json_response(await passkeys.passwordless_options(nonce), headers=NO_STORE)
+    options = await passkeys.passwordless_options(nonce, client_address(request))
+    response = web.json_response(options, headers=NO_STORE)
     challenge_cookie.start(response, nonce)
     return response
 

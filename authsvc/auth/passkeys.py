@@ -16,6 +16,7 @@ from authsvc.auth.models import Passkey, PasskeyChallenge
 from authsvc.auth.ports import PasskeyChallengeRepository, PasskeyRepository
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.sessions import SessionRegistry
+from authsvc.auth.throttle import LoginThrottle
 from authsvc.auth.webauthn import (
     PASSWORDLESS,
     REGISTER,
@@ -58,6 +59,8 @@ class PasskeyService:
         ceremonies: Ceremonies,
         clock: Clock,
         metrics: Metrics,
+        throttle: LoginThrottle,
+        max_passwordless: int,
     ) -> None:
         self._auth = auth
         self._passkeys = passkeys
@@ -67,6 +70,8 @@ class PasskeyService:
         self._ceremonies = ceremonies
         self._clock = clock
         self._metrics = metrics
+        self._throttle = throttle
+        self._max_passwordless = max_passwordless
 
     async def list(self, user_id: str) -> list[Passkey]:
         return await self._passkeys.list_for_user(user_id)
@@ -160,7 +165,9 @@ class PasskeyService:
 
     # Passwordless
 
-    async def passwordless_options(self, browser_nonce: str) -> dict[str, Any]:
+    async def passwordless_options(self, browser_nonce: str, ip: str | None) -> dict[str, Any]:
+        """Anyone may ask: each client's asks are counted, and the challenges handed out capped for the store."""
+        await self._throttle.begin_passwordless(ip, self._max_passwordless, self._ceremonies.lifetime)
         return await self.login_options(None, PASSWORDLESS, subject_of_browser(browser_nonce))
 
     async def login(

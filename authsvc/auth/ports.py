@@ -32,7 +32,8 @@ class SessionRepository(Protocol):
 class AttemptCounter(Protocol):
     """Attempt counters shared by every replica that shares the store; the throttle's only state.
 
-    A key names one record: a count, a gate (``until``) and a set of members, each used by some rules. A record
+    A key names one record: a count, a gate (``until``) and a set of members, each used by some rules; a token
+    bucket's key keeps only ``until``, the time its bucket is full again (GCRA's theoretical arrival time). A record
     lives until its expiry; an expired record reads as a new one. Every method is atomic on its own.
     """
 
@@ -57,6 +58,16 @@ class AttemptCounter(Protocol):
         ...
 
     async def discard(self, key: str, member: str) -> None: ...
+
+    async def take_token(self, key: str, now: float, burst: int, interval: float) -> float | None:
+        """Take one token from the key's bucket, which holds at most burst and regains one every interval seconds:
+        None when taken, else the time the next one will be there (having taken nothing, so a flood that keeps
+        asking does not push that time further)."""
+        ...
+
+    async def return_token(self, key: str, now: float, interval: float) -> None:
+        """Put a taken token back (what it was taken for never happened)."""
+        ...
 
     async def reset(self, key: str) -> None: ...
 

@@ -9,6 +9,10 @@ overtake the count) and given back when the attempt succeeds or never runs:
    its own instead, so a stolen device cookie buys one client's allowance and no more;
 3. one address across accounts: many distinct failing names slow that address's unknown devices down, never ban it.
 
+Sign-ups, forgotten-password requests and passwordless challenges are token buckets per client (a burst, then a
+steady refill), and reset mails per account too: a NAT's many people get through within minutes, a flood stays
+bounded, and a refusal takes nothing, so a flood that keeps asking does not lengthen its own wait.
+
 Keys are short hashes: no counter holds a name or an address. Nothing here knows HTTP.
 """
 
@@ -25,7 +29,7 @@ from ipaddress import IPv6Address, ip_address, ip_network
 from authsvc.auth.ports import AttemptCounter
 from authsvc.clock import Clock
 from authsvc.config import ThrottleSettings
-from authsvc.errors import TooManyRequests
+from authsvc.errors import ServiceUnavailable, TooManyRequests
 from authsvc.metrics import Metrics
 
 log = logging.getLogger("authsvc")
@@ -33,6 +37,9 @@ log = logging.getLogger("authsvc")
 TOO_MANY = "Too many attempts; try again later."
 MAX_DOUBLINGS = 30  # 2**30 s is past any ceiling: no float overflow however long a guesser keeps on
 ADDRESS_SET_SLACK = 16  # distinct names kept past address_free_names: enough for the back-off to reach its ceiling
+DAY = 86400.0
+STORE_KEY = "ws:store"  # the one bucket of the challenge store, shared by every client and replica
+STORE_FULL = "Too many passkey sign-ins are under way; try again shortly, or sign in with your password."
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +108,7 @@ class LoginThrottle:
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
+        self._store_full = False
 
     async def begin(self, username: str, ip: str | None, device: Device | None) -> Attempt:
         """Count a password attempt for username (normalised) from ip, or from a device that vouches for it;
@@ -124,23 +132,74 @@ class LoginThrottle:
         return attempt
 
     async def begin_signup(self, ip: str | None) -> Attempt:
-        """Refuse a sign-up from a client past its allowance; succeeded() counts the account it made.
+        """Take one of the client's sign-ups (a bucket: signup_burst at once, then one every signup_refill_seconds),
+        or raise TooManyRequests; abandoned() gives it back (the name was taken, the hashing queue was full).
 
-        Accounts made are counted, not attempts: 16 concurrent sign-ups of one name make one account and fifteen
-        409s. Concurrent sign-ups can pass the check together; the hashing queue bounds how many.
-        """
-        settings, now = self._settings, self._clock.now()
-        start = math.floor(now / settings.signup_window) * settings.signup_window
-        key = f"u:{digest('client', client_of(ip, settings.ipv6_prefix))}:{start}"
-        if await self._counter.count(key, now) >= settings.signup_max_per_address:
-            self._refuse("signup", start + settings.signup_window - now)
+        Taken before the password is hashed, so concurrent sign-ups cannot overtake the count."""
+        settings = self._settings
+        key = f"u:{digest('client', client_of(ip, settings.ipv6_prefix))}"
+        await self._take("signup", key, settings.signup_burst, settings.signup_refill_seconds)
 
-        async def count_it() -> None:
-            await self._counter.hit(key, self._clock.now(), start + settings.signup_window)
+        async def give_back() -> None:
+            await self._counter.return_token(key, self._clock.now(), settings.signup_refill_seconds)
 
         attempt = Attempt()
-        attempt.undo(count_it, _nothing)
+        attempt.undo(_nothing, give_back)
         return attempt
+
+    async def forgot_allowed(self, ip: str | None) -> bool:
+        """Whether a forgotten-password request from ip may go on (forgot_burst at once, then one every
+        forgot_refill_seconds); counts every request, whatever account it names."""
+        settings = self._settings
+        key = f"f:{digest('client', client_of(ip, settings.ipv6_prefix))}"
+        return await self._took("forgot_address", key, settings.forgot_burst, settings.forgot_refill_seconds)
+
+    async def reset_mail_allowed(self, user_id: str) -> bool:
+        """Whether the account may be mailed a reset link now: at most one per reset_mail_interval, and
+        reset_mails_per_day in a row, then one more every day / reset_mails_per_day. Counts the mail it allows."""
+        settings, account = self._settings, digest("account", user_id)
+        spacing, per_day = f"m:{account}", settings.reset_mails_per_day  # m: the spacing, md: the day's share
+        if not await self._took("reset_mail", spacing, 1, settings.reset_mail_interval):
+            return False
+        if await self._took("reset_mail", f"md:{account}", per_day, DAY / per_day):
+            return True
+        await self._counter.return_token(spacing, self._clock.now(), settings.reset_mail_interval)
+        return False
+
+    async def begin_passwordless(self, ip: str | None, store_max: int, lifetime: float) -> None:
+        """Count a request for a passwordless challenge: the client's bucket (passwordless_burst, then one every
+        passwordless_refill_seconds; else TooManyRequests), then the store's (else ServiceUnavailable, 503: a full
+        store is not this client's doing, and frees itself as challenges expire).
+
+        The store's bucket hands out half of store_max at once and the rest over one challenge lifetime, so however
+        they are asked for, no more than store_max challenges are ever live: one update per request on any backend,
+        where counting the live challenges costs a scan (870 ms per count of 10,000 on FerretDB)."""
+        settings, now = self._settings, self._clock.now()
+        key = f"w:{digest('client', client_of(ip, settings.ipv6_prefix))}"
+        await self._take("passwordless", key, settings.passwordless_burst, settings.passwordless_refill_seconds)
+        at_once = max(1, store_max // 2)
+        opens = await self._counter.take_token(STORE_KEY, now, at_once, lifetime / (store_max - at_once + 1))
+        if opens is None:
+            self._store_full = False
+            return
+        await self._counter.return_token(key, now, settings.passwordless_refill_seconds)  # the client got nothing
+        if not self._store_full:  # one line per episode, not one per refused request
+            log.warning("passwordless challenges refused: as many as webauthn.passwordless_max_challenges may be live")
+        self._store_full = True
+        raise ServiceUnavailable(STORE_FULL, headers={"Retry-After": str(max(1, math.ceil(opens - now)))})
+
+    async def _take(self, rule: str, key: str, burst: int, interval: float) -> None:
+        now = self._clock.now()
+        opens = await self._counter.take_token(key, now, burst, interval)
+        if opens is not None:
+            self._refuse(rule, opens - now)
+
+    async def _took(self, rule: str, key: str, burst: int, interval: float) -> bool:
+        """A token taken, or False (counted as refused by rule) where the caller must not say so."""
+        if await self._counter.take_token(key, self._clock.now(), burst, interval) is None:
+            return True
+        self._metrics.throttled(rule)
+        return False
 
     async def clear_account(self, username: str, ip: str | None) -> None:
         """After a password reset: the account's window of unknown-device failures, and the resetting client's own

@@ -26,7 +26,7 @@ def setup_mail_routes(app: web.Application) -> None:
 @inject
 async def forgot_password(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
     fields = await read_fields(request, "username", "email", one_of=True)
-    await mail.forgot(username=fields.get("username"), email=fields.get("email"))
+    await mail.forgot(username=fields.get("username"), email=fields.get("email"), ip=request.remote)
     return web.json_response(FORGOT_ANSWER, status=202)
 
 

@@ -181,24 +181,33 @@ class AccountMail:
 
     # Password reset
 
-    async def forgot(self, *, username: str | None = None, email: str | None = None) -> None:
+    async def forgot(self, *, username: str | None = None, email: str | None = None, ip: str | None = None) -> None:
         """Mail a reset link to the account's verified address, if there is one; the caller learns nothing."""
-        started = time.monotonic()
-        try:
-            user = await self._find(username, email)
-            address = await self._addresses.get(user.id) if user is not None else None
-            if user is not None and address is not None and address.verified:
-                await self._send_reset(user, address.address)
-        finally:
-            await asyncio.sleep(max(0.0, FORGOT_MIN_SECONDS - (time.monotonic() - started)))
+        await self._forgot(lambda: self._find(username, email), ip)
 
-    async def forgot_any(self, name_or_address: str) -> None:
+    async def forgot_any(self, name_or_address: str, ip: str | None = None) -> None:
         """The portal's one field: a username, else a verified address."""
+
+        async def find() -> User | None:
+            return await self._find(name_or_address, None) or await self._find(None, name_or_address)
+
+        await self._forgot(find, ip)
+
+    async def _forgot(self, find: Callable[[], Awaitable[User | None]], ip: str | None) -> None:
+        """Sent, limited (the client's or the account's), unknown or without a verified address: the same nothing,
+        no sooner than FORGOT_MIN_SECONDS."""
         started = time.monotonic()
         try:
-            user = await self._find(name_or_address, None) or await self._find(None, name_or_address)
+            if not await self._throttle.forgot_allowed(ip):
+                return
+            user = await find()
             address = await self._addresses.get(user.id) if user is not None else None
-            if user is not None and address is not None and address.verified:
+            if (
+                user is not None
+                and address is not None
+                and address.verified
+                and await self._throttle.reset_mail_allowed(user.id)  # counted only for a mail it would send
+            ):
                 await self._send_reset(user, address.address)
         finally:
             await asyncio.sleep(max(0.0, FORGOT_MIN_SECONDS - (time.monotonic() - started)))
@@ -212,6 +221,7 @@ class AccountMail:
         return await self._users.find_by_id(address.user_id) if address is not None and address.verified else None
 
     async def _send_reset(self, user: User, address: str) -> None:
+        await self._tokens.delete_for_user(user.id, RESET)  # one live reset link per account: the new one replaces it
         token = await self._issue(user.id, RESET, password_stamp(user.password_hash), self._settings.reset_token_ttl)
         await self._outbox.put(
             address,

@@ -65,7 +65,7 @@ async def forgot(
     fields = await read_form(request, ("account", "csrf"))
     if not tokens.valid(request, fields["csrf"]):
         return _render(request, "forgot.html", "Forgot your password?", FORM_EXPIRED, 403, tokens=tokens)
-    await mail.forgot_any(fields["account"])
+    await mail.forgot_any(fields["account"], request.remote)
     return _render(request, "done.html", "Check your mail", FORGOT_SENT)
 
 

@@ -221,6 +221,21 @@ class MemoryAttemptCounter:
             record.members.discard(member)
             self._units -= 1
 
+    async def take_token(self, key: str, now: float, burst: int, interval: float) -> float | None:
+        record = self._live(key, now)
+        full_at = max(record.until, now) if record is not None else now
+        tolerance = (burst - 1) * interval
+        if full_at - now > tolerance:
+            return full_at - tolerance
+        record = self._record(key, now, full_at + interval)
+        record.until = full_at + interval
+        return None
+
+    async def return_token(self, key: str, now: float, interval: float) -> None:
+        record = self._live(key, now)
+        if record is not None and record.until > now:
+            record.until -= interval
+
     async def reset(self, key: str) -> None:
         self._drop(key)
 

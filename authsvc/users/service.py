@@ -58,9 +58,12 @@ class UsersService:
         if await self._name_taken(typed, username):
             raise DuplicateUsername()  # spare the bcrypt work; the unique index still decides races
         attempt = await self._throttle.begin_signup(ip)
-        password_hash = await self._hasher.hash(password)
-        user = await self._repository.create(username, password_hash, self._clock.now())
-        await attempt.succeeded()
+        try:
+            password_hash = await self._hasher.hash(password)
+            user = await self._repository.create(username, password_hash, self._clock.now())
+        except BaseException:
+            await attempt.abandoned()  # no account made: the client's sign-up is given back
+            raise
         audit.info("user signed up", extra={"event": "signup", "user_id": user.id})
         return user
 

@@ -116,7 +116,13 @@ async def test_forgot_answers_alike_for_unknown_users_users_without_address_and_
     await verified_user(web, smtp_server, "alice", "alice@example.com")
     await signup(web, "bob")
     answers = []
-    for body in ({"username": "nobody"}, {"username": "bob"}, {"username": "alice"}, {"email": "x@example.org"}):
+    for body in (
+        {"username": "nobody"},
+        {"username": "bob"},
+        {"username": "alice"},
+        {"email": "x@example.org"},
+        {"username": "alice"},  # limited: the account was mailed a moment ago
+    ):
         started = time.monotonic()
         response = await web.post("/users/password/forgot", json=body)
         answers.append((response.status, await response.read(), time.monotonic() - started))
@@ -127,6 +133,87 @@ async def test_forgot_answers_alike_for_unknown_users_users_without_address_and_
     assert [m["Subject"] for m in smtp_server.messages if m["Subject"] == "Reset your password"] == [
         "Reset your password"
     ]
+
+
+def behind_a_proxy(smtp_server: SmtpServer) -> dict[str, Any]:
+    """Config sections for a mail-sending app whose clients are told apart by X-Forwarded-For."""
+    sections = smtp_sections(smtp_server)
+    sections["server"] = {**sections["server"], "trusted_proxies": ["127.0.0.1/32"]}
+    return sections
+
+
+async def forgot_from(web: Client, ip: str, **body: str) -> tuple[int, bytes]:
+    response = await web.post("/users/password/forgot", json=body, headers={"X-Forwarded-For": ip})
+    return response.status, await response.read()
+
+
+async def resets(smtp: SmtpServer, address: str, count: int) -> list[str]:
+    """The reset tokens mailed to address, once there are `count` of them (10 s at most, for the sender)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        mails = [m for m in smtp.mails_to(address) if m["Subject"] == "Reset your password"]
+        if len(mails) >= count:
+            return [token_in(mail, "reset") for mail in mails]
+        await asyncio.sleep(0.02)  # waiting on another thread's socket, not on a clock
+    raise AssertionError(f"fewer than {count} reset mails to {address}")
+
+
+async def test_40_forgot_requests_in_8_seconds_mail_one_reset_link_and_all_answer_alike(
+    make_container: Callable[..., Container], aiohttp_client: Any, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    web = await aiohttp_client(create_app(make_container(**behind_a_proxy(smtp_server))))
+    await verified_user(web, smtp_server, "alice", "alice@example.com")
+    await verified_user(web, smtp_server, "bob", "bob@example.com")
+    answers = set()
+    for second in range(8):  # five at once, from five addresses, every second
+        batch = (forgot_from(web, f"198.51.100.{5 * second + n}", username="alice") for n in range(5))
+        answers |= set(await asyncio.gather(*batch))
+        clock.advance(1)
+    assert len(answers) == 1 and next(iter(answers))[0] == 202
+    assert await forgot_from(web, "198.51.100.99", username="bob") in answers
+    await smtp_server.wait_for("bob@example.com", "Reset your password")  # mailed after alice's: the sender is done
+    assert len(await resets(smtp_server, "alice@example.com", 1)) == 1
+
+
+async def test_a_new_reset_link_kills_the_earlier_one(web: Client, smtp_server: SmtpServer, clock: ManualClock) -> None:
+    await verified_user(web, smtp_server, "alice", "alice@example.com")
+    assert (await web.post("/users/password/forgot", json={"username": "alice"})).status == 202
+    clock.advance(300)  # throttle.reset_mail_interval
+    assert (await web.post("/users/password/forgot", json={"username": "alice"})).status == 202
+    earlier, later = await resets(smtp_server, "alice@example.com", 2)
+    dead = await web.post("/users/password/reset", json={"token": earlier, "newPassword": NEW_PASSWORD})
+    assert dead.status == 422 and dead.content_type == "application/problem+json"
+    reset = await web.post("/users/password/reset", json={"token": later, "newPassword": NEW_PASSWORD})
+    assert reset.status == 200, await reset.text()
+
+
+async def test_an_account_gets_five_reset_mails_in_a_row_then_one_per_fifth_of_a_day(
+    web: Client, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    await verified_user(web, smtp_server, "alice", "alice@example.com")
+    for _ in range(12):  # an hour of asking every five minutes
+        assert (await web.post("/users/password/forgot", json={"username": "alice"})).status == 202
+        clock.advance(300)
+    clock.advance(86400 / 5 - 12 * 300)  # a fifth of a day after the first mail
+    assert (await web.post("/users/password/forgot", json={"username": "alice"})).status == 202
+    await signup(web, "bob", "bob@example.com")  # a later mail, to know the sender is done
+    await smtp_server.wait_for("bob@example.com", "Confirm your email address")
+    assert len(await resets(smtp_server, "alice@example.com", 6)) == 6
+
+
+async def test_one_client_asking_for_many_accounts_is_capped_silently(
+    make_container: Callable[..., Container], aiohttp_client: Any, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    web = await aiohttp_client(create_app(make_container(**behind_a_proxy(smtp_server), throttle={"forgot_burst": 2})))
+    for name in ("alice", "bob", "carol"):
+        await verified_user(web, smtp_server, name, f"{name}@example.com")
+    answers = {await forgot_from(web, "203.0.113.9", username=name) for name in ("alice", "bob", "carol")}
+    assert len(answers) == 1  # the third is refused, and answered like the others
+    clock.advance(360)  # throttle.forgot_refill_seconds: one more
+    assert await forgot_from(web, "203.0.113.9", username="carol") in answers
+    await resets(smtp_server, "carol@example.com", 1)
+    assert [len(await resets(smtp_server, f"{name}@example.com", 1)) for name in ("alice", "bob", "carol")] == [1] * 3
+    assert 'authsvc_throttled_total{rule="forgot_address"} 1.0' in await (await web.get("/metrics")).text()
 
 
 async def test_forgot_by_email_finds_the_verified_address_whatever_the_domain_case(

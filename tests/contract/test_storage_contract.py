@@ -239,11 +239,40 @@ async def test_16_concurrent_distinct_adds_all_count(storage: Storage) -> None:
     assert all(added for _, added in results)
 
 
+async def test_a_token_bucket_gives_its_burst_then_one_per_interval(storage: Storage) -> None:
+    taken = [await storage.attempts.take_token("b:1", NOW, 3, 60) for _ in range(3)]
+    assert taken == [None, None, None]
+    assert await storage.attempts.take_token("b:1", NOW, 3, 60) == NOW + 60
+    assert await storage.attempts.take_token("b:1", NOW + 30, 3, 60) == NOW + 60  # a refusal takes nothing
+    assert await storage.attempts.take_token("b:1", NOW + 60, 3, 60) is None
+    assert await storage.attempts.take_token("b:1", NOW + 60, 3, 60) == NOW + 120
+    assert await storage.attempts.take_token("b:2", NOW, 3, 60) is None  # another key, another bucket
+    assert [await storage.attempts.take_token("b:1", NOW + 240, 3, 60) for _ in range(4)] == [None] * 3 + [NOW + 300]
+
+
+async def test_a_returned_token_can_be_taken_again(storage: Storage) -> None:
+    assert await storage.attempts.take_token("b:1", NOW, 1, 60) is None
+    await storage.attempts.return_token("b:1", NOW + 1, 60)
+    assert await storage.attempts.take_token("b:1", NOW + 1, 1, 60) is None
+    assert await storage.attempts.take_token("b:1", NOW + 1, 1, 60) == NOW + 61
+    await storage.attempts.return_token("b:unknown", NOW, 60)
+    assert await storage.attempts.take_token("b:unknown", NOW, 1, 60) is None
+
+
+async def test_16_concurrent_takes_from_a_bucket_of_5_get_5_tokens(storage: Storage) -> None:
+    await storage.attempts.take_token("b:1", NOW - 600, 5, 60)  # a drained record from before, full again now
+    results = await asyncio.gather(*(storage.attempts.take_token("b:1", NOW, 5, 60) for _ in range(16)))
+    assert results.count(None) == 5
+    assert await storage.attempts.take_token("b:1", NOW + 59, 5, 60) is not None
+    assert await storage.attempts.take_token("b:1", NOW + 60, 5, 60) is None
+
+
 async def test_attempt_purge_expired(storage: Storage) -> None:
     await storage.attempts.hit("p:alice", NOW, NOW + 60)
     await storage.attempts.hit("p:bob", NOW, NOW + 900)
     await storage.attempts.add_distinct("s:1", "a", NOW, NOW + 60, cap=10)
-    assert await storage.attempts.purge_expired(NOW + 60) == 2
+    await storage.attempts.take_token("b:1", NOW, 5, 60)  # full again at NOW + 60: nothing left to keep
+    assert await storage.attempts.purge_expired(NOW + 60) == 3
     assert await storage.attempts.hit("p:bob", NOW + 60, NOW + 900) == 2
 
 

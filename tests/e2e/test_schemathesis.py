@@ -53,7 +53,7 @@ SERVICE_CONFIG: dict[str, Any] = {
     # Generated logins fail on hundreds of names from one address, and every case signs a user up: keep the
     # per-address rules out of the way (the Accounts helper must log in). A name generated over and over still
     # reaches its client and account limits: 429 is documented.
-    "throttle": {"address_free_names": 1_000_000, "signup_max_per_address": 1_000_000},
+    "throttle": {"address_free_names": 1_000_000, "signup_burst": 1_000_000},
     "introspection": {"enabled": True, "tokens": [{"name": "schemathesis", "token": SERVICE_TOKEN}]},
 }
 

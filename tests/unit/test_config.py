@@ -75,6 +75,11 @@ def test_config_file_merges_over_defaults(tmp_path: Path) -> None:
         ({"AUTHSVC__THROTTLE__CLIENT_MAX_FAILURES": "11"}, "throttle.client_max_failures"),
         ({"AUTHSVC__THROTTLE__DEVICE_COOKIE_NAME": "sid"}, "throttle.device_cookie_name"),
         ({"AUTHSVC__THROTTLE__IP_MAX_FAILURES": "10"}, "throttle.ip_max_failures"),  # the old model's key is gone
+        ({"AUTHSVC__THROTTLE__SIGNUP_MAX_PER_ADDRESS": "20"}, "throttle.signup_max_per_address"),  # now a bucket
+        ({"AUTHSVC__THROTTLE__SIGNUP_WINDOW": "600"}, "throttle.signup_window"),
+        ({"AUTHSVC__THROTTLE__SIGNUP_REFILL_SECONDS": "0"}, "throttle.signup_refill_seconds"),
+        ({"AUTHSVC__THROTTLE__RESET_MAILS_PER_DAY": "0"}, "throttle.reset_mails_per_day"),
+        ({"AUTHSVC__WEBAUTHN__PASSWORDLESS_MAX_CHALLENGES": "0"}, "webauthn.passwordless_max_challenges"),
         ({"AUTHSVC__PASSWORDS__HASH_QUEUE": "-1"}, "passwords.hash_queue"),
         ({"AUTHSVC__SESSION__ABSOLUTE_LIFETIME": "60"}, "session.absolute_lifetime"),
         ({"AUTHSVC__INTROSPECTION__TOKENS": "nameonly"}, "introspection.tokens"),

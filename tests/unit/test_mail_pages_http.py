@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in
 
 PASSWORD = "correct horse battery"
@@ -57,3 +58,22 @@ async def test_a_page_form_without_its_form_token_is_refused(make_container: Any
     web: Client = await aiohttp_client(create_app(make_container()))
     refused = await web.post("/reset", data={"token": "x", "newPassword": NEW_PASSWORD, "csrf": "forged"})
     assert refused.status == 403 and refused.content_type == "text/html"
+
+
+async def test_the_forgot_page_mails_an_account_once_per_interval_and_answers_alike(
+    make_container: Any, aiohttp_client: Any, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container(**smtp_sections(smtp_server))))
+    for name in ("alice", "bob"):
+        body = {"username": name, "password": PASSWORD, "email": f"{name}@example.com"}
+        assert (await web.post("/users/signup", json=body)).status == 201
+        confirm = await smtp_server.wait_for(f"{name}@example.com", "Confirm your email address")
+        assert (await web.post("/users/email/verify", json={"token": token_in(confirm, "verify-email")})).status == 200
+    csrf = form_token(await (await web.get("/forgot")).text())
+    pages = [await web.post("/forgot", data={"account": "alice", "csrf": csrf}) for _ in range(3)]
+    assert {page.status for page in pages} == {200} and len({await page.text() for page in pages}) == 1
+    clock.advance(299)  # one second short of throttle.reset_mail_interval
+    assert (await web.post("/forgot", data={"account": "alice", "csrf": csrf})).status == 200
+    await web.post("/forgot", data={"account": "bob", "csrf": csrf})  # a later mail, to know the sender is done
+    await smtp_server.wait_for("bob@example.com", "Reset your password")
+    assert [m["Subject"] for m in smtp_server.mails_to("alice@example.com")].count("Reset your password") == 1

@@ -22,6 +22,7 @@ from tests.helpers import ManualClock
 
 PASSWORD = "correct horse battery"
 WRONG = "wrong password"
+START = ManualClock().now()  # where the `clock` fixture starts
 
 
 async def with_alice(container: Container) -> tuple[UsersService, AuthService, User]:
@@ -227,7 +228,7 @@ async def test_wrong_current_password_and_wrong_deletion_password_count_like_fai
 
 
 async def test_signups_are_limited_per_client_and_a_lost_race_does_not_count(make_container: Any) -> None:
-    users = make_container(throttle={"signup_max_per_address": 3}).users_service()
+    users = make_container(throttle={"signup_burst": 3}).users_service()
     ip = "203.0.113.80"
     raced = await asyncio.gather(*(users.signup("racer", PASSWORD, ip) for _ in range(2)), return_exceptions=True)
     assert sorted(type(r).__name__ for r in raced) == ["DuplicateUsername", "User"]
@@ -235,10 +236,72 @@ async def test_signups_are_limited_per_client_and_a_lost_race_does_not_count(mak
     await users.signup("third", PASSWORD, ip)
     with pytest.raises(TooManyRequests) as throttled:
         await users.signup("fourth", PASSWORD, ip)
-    assert 0 < throttled.value.retry_after <= 600
+    assert throttled.value.retry_after == 60  # one sign-up regained per signup_refill_seconds
     with pytest.raises(DuplicateUsername):
         await users.signup("racer", PASSWORD, ip)  # a taken name is still told apart: before any count
     await users.signup("fourth", PASSWORD, "203.0.113.81")
+
+
+async def test_a_nats_21st_signup_in_one_go_gets_through_within_a_minute(
+    container: Container, clock: ManualClock
+) -> None:
+    users, office = container.users_service(), "198.51.100.7"
+    for n in range(20):
+        await users.signup(f"colleague{n}", PASSWORD, office)
+    with pytest.raises(TooManyRequests) as throttled:
+        await users.signup("colleague20", PASSWORD, office)
+    assert 0 < throttled.value.retry_after <= 60
+    clock.advance(throttled.value.retry_after)
+    await users.signup("colleague20", PASSWORD, office)
+    for n in range(21, 31):  # the rest of the office, one a minute: none of them waits
+        clock.advance(60)
+        await users.signup(f"colleague{n}", PASSWORD, office)
+
+
+async def test_a_scripted_signup_flood_makes_the_burst_then_one_account_a_minute(
+    container: Container, clock: ManualClock
+) -> None:
+    users, made = container.users_service(), 0
+    for n in range(120):  # a try every 30 s for an hour
+        try:
+            await users.signup(f"bot{n}", PASSWORD, "192.0.2.66")
+            made += 1
+        except TooManyRequests:
+            pass
+        clock.advance(30)
+    assert made == 20 + 3600 // 60 - 1  # the burst, then one per minute: the refusals never lengthened the wait
+
+
+async def test_an_accounts_reset_mails_are_spaced_then_five_in_a_row_then_one_per_fifth_of_a_day(
+    container: Container, clock: ManualClock
+) -> None:
+    throttle = container.login_throttle()
+    allowed = []
+    for _ in range(12):  # asking every 100 s for 20 minutes
+        allowed.append(await throttle.reset_mail_allowed("u1"))
+        clock.advance(100)
+    assert allowed == [True, False, False] * 4  # one per throttle.reset_mail_interval (300 s)
+    for _ in range(50):  # every 300 s until 4.5 h
+        allowed.append(await throttle.reset_mail_allowed("u1"))
+        clock.advance(300)
+    assert allowed.count(True) == 5  # five in a row; the sixth waits for a fifth of a day after the first
+    clock.advance(START + 17280 - 1 - clock.now())
+    assert not await throttle.reset_mail_allowed("u1")
+    clock.advance(1)  # refused by the day's share a second ago: its spacing was given back
+    assert await throttle.reset_mail_allowed("u1")
+    assert await throttle.reset_mail_allowed("u2")  # another account
+
+
+async def test_forgot_requests_from_one_client_are_capped_whatever_account_they_name(
+    container: Container, clock: ManualClock
+) -> None:
+    throttle = container.login_throttle()
+    assert [await throttle.forgot_allowed("203.0.113.9") for _ in range(11)] == [True] * 10 + [False]
+    assert await throttle.forgot_allowed("203.0.113.10")
+    clock.advance(359)
+    assert not await throttle.forgot_allowed("203.0.113.9")
+    clock.advance(1)  # throttle.forgot_refill_seconds
+    assert await throttle.forgot_allowed("203.0.113.9")
 
 
 # 5. Small keys

@@ -126,7 +126,7 @@ async def test_wrong_current_password_is_422_then_429(client: Client) -> None:
 
 
 async def test_signup_answers_429_past_the_clients_allowance(make_container: Any, aiohttp_client: Any) -> None:
-    client = await aiohttp_client(create_app(make_container(throttle={"signup_max_per_address": 2})))
+    client = await aiohttp_client(create_app(make_container(throttle={"signup_burst": 2})))
     statuses = [
         (await client.post("/users/signup", json={"username": f"user{n}", "password": PASSWORD})).status
         for n in range(3)

@@ -1,5 +1,6 @@
-"""`login_attempts`: one document per key, `{_id: key, count, until, members, expiresAt}`, changed only by atomic
-single-document updates (upserts with $inc, $max, $addToSet, $pull), which FerretDB and MongoDB both run.
+"""`login_attempts`: one document per key, `{_id: key, count, until, members, expiresAt}` (a token bucket's: `{_id,
+until, expiresAt}`), changed only by atomic single-document updates (upserts with $inc, $max, $addToSet, $pull),
+which FerretDB and MongoDB both run.
 
 An expired document that the purge has not reached yet must read as a new one. Every upsert matches live documents
 only (`expiresAt > now`), so on an expired one it collides with the _id it would insert (E11000): the expired
@@ -105,6 +106,38 @@ class MongoAttemptCounter:
             return len(members) + added, added
 
         return await self._upsert(key, now, add)
+
+    async def take_token(self, key: str, now: float, burst: int, interval: float) -> float | None:
+        # A bucket is one number, `until` (full again then), moved by two conditional single-document updates, so
+        # no read-modify-write can lose a take: a full (or absent) bucket is set to now + interval, a partly drained
+        # one that still has a token gains interval ($inc). No transaction and no update pipeline, which FerretDB
+        # lacks; a race between the two forms only sends one round again.
+        tolerance = (burst - 1) * interval
+        for _ in range(UPSERT_TRIES):
+            with self._available.guard():
+                try:
+                    await self._collection.update_one(
+                        {"_id": key, "until": {"$lte": now}},
+                        {"$set": {"until": now + interval}, "$max": {"expiresAt": to_datetime(now + interval)}},
+                        upsert=True,
+                    )
+                    return None
+                except DuplicateKeyError:
+                    pass  # drained below full: the other form
+                taken = await self._collection.update_one(
+                    {"_id": key, "until": {"$gt": now, "$lte": now + tolerance}},
+                    {"$inc": {"until": interval}, "$max": {"expiresAt": to_datetime(now + tolerance + interval)}},
+                )
+                if taken.modified_count:
+                    return None
+                doc = await self._collection.find_one({"_id": key})
+            if doc is not None and float(doc.get("until", 0.0)) > now + tolerance:
+                return float(doc["until"]) - tolerance
+        return now + interval  # still racing after every try: refuse rather than count nothing
+
+    async def return_token(self, key: str, now: float, interval: float) -> None:
+        with self._available.guard():
+            await self._collection.update_one({"_id": key, "until": {"$gt": now}}, {"$inc": {"until": -interval}})
 
     async def discard(self, key: str, member: str) -> None:
         with self._available.guard():
