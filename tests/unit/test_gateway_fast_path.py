@@ -278,7 +278,9 @@ async def ports(make_container: Callable[..., Container], aiohttp_client: Any, c
     """The main port (with its fast path) and server.gateway_port, one app: a Pair whose "generic" side is the
     gateway listener."""
     port = free_port()
-    container = make_container(server={"trusted_proxies": ["127.0.0.1/32"], "gateway_port": port})
+    container = make_container(
+        server={"trusted_proxies": ["127.0.0.1/32"], "gateway_port": port, "public_url": "https://auth.example.com"}
+    )
     main: Client = await aiohttp_client(create_app(container))
     assert (await main.post("/users/signup", json={"username": "alice", "password": PASSWORD})).status == 201
     main.session.cookie_jar.clear()
