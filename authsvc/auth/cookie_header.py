@@ -15,9 +15,7 @@ def cookie_header(request: web.Request) -> str | None:
     """Every Cookie header line of the request, joined with "; " (RFC 9113 8.2.3 does so for HTTP/2's split
     lines); aiohttp's request.cookies reads only the first."""
     lines = request.headers.getall(hdrs.COOKIE, None)
-    if not lines:
-        return None
-    return lines[0] if len(lines) == 1 else "; ".join(lines)
+    return "; ".join(lines) if lines else None  # one line: join returns that very string
 
 
 def cookie_values(header: str | None, name: str) -> list[str]:
