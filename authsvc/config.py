@@ -42,10 +42,19 @@ PUBLIC_SUFFIXES = frozenset(
 )
 
 
-def token_bits(token: str) -> float:
-    """A token's estimated entropy: its length times the Shannon entropy of its own characters' frequencies."""
-    counts = Counter(token)
-    return -sum(n * math.log2(n / len(token)) for n in counts.values())
+def token_variety_problem(name: str, token: str) -> str | None:
+    """Why production refuses this service token, naming the service (never the token), or None.
+
+    The estimate is the token's length times the Shannon entropy of its own characters' frequencies."""
+    distinct = len(set(token))
+    bits = -sum(n * math.log2(n / len(token)) for n in Counter(token).values())
+    if distinct >= TOKEN_DISTINCT_MIN and bits >= TOKEN_BITS_MIN:
+        return None
+    return (
+        f"introspection.tokens: the token of {name} has too little variety ({distinct} distinct characters, about "
+        f"{bits:.0f} bits; production needs at least {TOKEN_DISTINCT_MIN} and {TOKEN_BITS_MIN}): make one with "
+        "`authsvc gen-key`"
+    )
 
 
 def shared_suffix(domain: str) -> bool:
@@ -462,14 +471,8 @@ class Settings(Section):
         if self.mfa.recent_auth_seconds > RECENT_AUTH_MAX:
             problems.append(f"mfa.recent_auth_seconds: production allows at most {RECENT_AUTH_MAX} seconds (24 h)")
         if self.introspection.enabled:
-            for service in self.introspection.tokens:
-                distinct, bits = len(set(service.token)), token_bits(service.token)
-                if distinct < TOKEN_DISTINCT_MIN or bits < TOKEN_BITS_MIN:
-                    problems.append(
-                        f"introspection.tokens: the token of {service.name} has too little variety ({distinct} "
-                        f"distinct characters, about {bits:.0f} bits; production needs at least {TOKEN_DISTINCT_MIN} "
-                        f"and {TOKEN_BITS_MIN}): make one with `authsvc gen-key`"
-                    )
+            weak = (token_variety_problem(service.name, service.token) for service in self.introspection.tokens)
+            problems += [problem for problem in weak if problem]
         for origin in self.csrf.allowed_origins:
             if not origin.lower().startswith("https://"):
                 problems.append(f"csrf.allowed_origins: {origin!r} is not an https:// origin (nor may it be null)")
