@@ -26,8 +26,8 @@ ABSOLUTE_LIFETIME_MAX = 30 * 24 * 3600
 LOCAL_ORIGIN = re.compile(r"http://localhost(:[0-9]{1,5})?")
 RECENT_AUTH_MAX = 24 * 3600
 # A service token's variety (issue 30): 32 characters of one kind passed the length check. A fresh
-# `openssl rand -hex 16` clears both limits (its 200,000-sample minimum: 8 distinct, 88 bits); "password" four times
-# does not (7 distinct).
+# `openssl rand -hex 16` clears both limits (over 200,000 draws at least 8 distinct and 88 bits; fewer than 8
+# distinct with probability 3.5e-8); "password" four times does not (7 distinct).
 TOKEN_DISTINCT_MIN, TOKEN_BITS_MIN = 8, 80
 # Registrable names under which any customer may own a sibling (a small built-in list, not the whole Public Suffix
 # List): a redirect allowlist entry or cookie domain equal to one of these would trust strangers' sites.
