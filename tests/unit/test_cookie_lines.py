@@ -8,6 +8,7 @@ the real process.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -120,5 +121,21 @@ async def test_two_session_cookies_on_two_lines_authenticate_as_neither(web: Cli
 async def test_logout_with_two_lines_ends_both_sessions(web: Client) -> None:
     first, second = await login(web), await login(web)
     assert await status(web, "POST", "/users/logout", f"sid={first}", f"sid={second}") == 200
+    assert await status(web, "GET", "/users/protected", f"sid={first}") == 401
+    assert await status(web, "GET", "/users/protected", f"sid={second}") == 401
+
+
+async def test_portal_logout_with_two_lines_ends_both_sessions(web: Client) -> None:
+    first, second = await login(web), await login(web)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
+        page = await bare.get(web.make_url("/login"))
+        token = re.search(r'name="csrf" value="([^"]+)"', await page.text())
+        assert token is not None
+        nonce = page.cookies["sid-csrf"].value
+        lines = CIMultiDict([("Cookie", f"sid-csrf={nonce}"), ("Cookie", f"sid={first}"), ("Cookie", f"sid={second}")])
+        ended = await bare.post(
+            web.make_url("/logout"), data={"csrf": token.group(1)}, headers=lines, allow_redirects=False
+        )
+        assert ended.status == 303
     assert await status(web, "GET", "/users/protected", f"sid={first}") == 401
     assert await status(web, "GET", "/users/protected", f"sid={second}") == 401
