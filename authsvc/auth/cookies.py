@@ -3,8 +3,8 @@
 aiohttp-session's middleware writes the cookie at the end of a request; this storage plugs into it through its public
 hooks (``load_session``/``save_session``) and encrypts with every configured key (a MultiFernet: the first encrypts,
 any decrypts, so keys rotate). Reading takes the measured fast path: the Cookie header is split rather than parsed,
-and a cookie value is decrypted once, then served from a bounded cache.
-Like every cookie authsvc reads, it is found through auth/cookie_header.py: every Cookie header line, joined.
+and a cookie value is decrypted once, then served from a bounded cache. Like every cookie authsvc reads, it is found
+through auth/cookie_header.py: every Cookie header line, joined.
 """
 
 from __future__ import annotations
