@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from authsvc.auth.keys import generate_key
+from authsvc.auth.audit import load_audit_key
+from authsvc.auth.keys import generate_key, load_session_keys
 from authsvc.config import ConfigError, Settings, load_settings
 from authsvc.errors import Problem
 from authsvc.logs import configure_logging
@@ -114,6 +115,9 @@ def gen_key(args: argparse.Namespace) -> int:
 
 def check_config(args: argparse.Namespace) -> int:
     settings = _settings(args)
+    # The keys serve reads before it binds the port: a key that is not a Fernet key fails here too.
+    load_session_keys(settings.session.keys, settings.session.key_file, settings.env)
+    load_audit_key(settings.logging.audit_key, settings.env)
     print(f"configuration OK (env={settings.env}, storage={settings.storage.backend})")
     return 0
 

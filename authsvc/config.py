@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
+from collections import Counter
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
@@ -22,6 +24,42 @@ PASSWORD_MIN_LENGTH = 8
 IDLE_TIMEOUT_MAX = 24 * 3600
 ABSOLUTE_LIFETIME_MAX = 30 * 24 * 3600
 LOCAL_ORIGIN = re.compile(r"http://localhost(:[0-9]{1,5})?")
+RECENT_AUTH_MAX = 24 * 3600
+# A service token's variety (issue 30): 32 characters of one kind passed the length check. A fresh
+# `openssl rand -hex 16` clears both limits (over 200,000 draws at least 8 distinct and 88 bits; fewer than 8
+# distinct with probability 3.5e-8); "password" four times does not (7 distinct).
+TOKEN_DISTINCT_MIN, TOKEN_BITS_MIN = 8, 80
+# Registrable names under which any customer may own a sibling (a small built-in list, not the whole Public Suffix
+# List): a redirect allowlist entry or cookie domain equal to one of these would trust strangers' sites.
+PUBLIC_SUFFIXES = frozenset(
+    """
+    co.uk org.uk me.uk ltd.uk plc.uk net.uk ac.uk gov.uk sch.uk com.au net.au org.au edu.au gov.au co.nz net.nz
+    org.nz co.jp ne.jp or.jp ac.jp go.jp co.kr or.kr com.br net.br org.br com.cn net.cn org.cn com.tw com.hk com.sg
+    com.mx com.ar co.in net.in org.in co.za com.tr co.il com.pl co.id com.my com.ph com.vn com.ua eu.org github.io
+    gitlab.io herokuapp.com appspot.com azurewebsites.net cloudfront.net amazonaws.com netlify.app vercel.app
+    pages.dev workers.dev blogspot.com firebaseapp.com web.app fly.dev onrender.com
+    """.split()  # noqa: SIM905 (a list to read, not to format)
+)
+
+
+def token_variety_problem(name: str, token: str) -> str | None:
+    """Why production refuses this service token, naming the service (never the token), or None.
+
+    The estimate is the token's length times the Shannon entropy of its own characters' frequencies."""
+    distinct = len(set(token))
+    bits = -sum(n * math.log2(n / len(token)) for n in Counter(token).values())
+    if distinct >= TOKEN_DISTINCT_MIN and bits >= TOKEN_BITS_MIN:
+        return None
+    return (
+        f"introspection.tokens: the token of {name} has too little variety ({distinct} distinct characters, about "
+        f"{bits:.0f} bits; production needs at least {TOKEN_DISTINCT_MIN} and {TOKEN_BITS_MIN}): make one with "
+        "`authsvc gen-key`"
+    )
+
+
+def shared_suffix(domain: str) -> bool:
+    """A single label (com) or a public suffix (co.uk): a name many strangers' sites live under."""
+    return "." not in domain or domain in PUBLIC_SUFFIXES
 
 
 class ConfigError(Exception):
@@ -373,9 +411,28 @@ class Settings(Section):
             problems.append("mail.smtp.tls: choose implicit TLS or STARTTLS, not both")
         if self.env == "production" and self.mail.transport == "log":
             problems.append("mail.transport: production cannot write mails (and their links) to the log; use smtp")
+        problems += self._public_url_problems()
         if problems:
             raise ValueError("\n  ".join(problems))
         return self
+
+    def _public_url_problems(self) -> list[str]:
+        """Mailed links and the forward-auth redirect start with server.public_url; without it they would point at
+        the listener (http://0.0.0.0:8080/..., or the gateway listener, which has no /login)."""
+        url = self.server.public_url
+        if self.env == "production":
+            if not url:
+                return ["server.public_url: production needs the https URL browsers reach authsvc at"]
+            if not url.startswith("https://") and not LOCAL_ORIGIN.fullmatch(url):
+                return [f"server.public_url: production needs an https URL, not {url}"]
+            return []
+        needed_by = [
+            *(["server.gateway_port"] if self.server.gateway_port is not None else []),
+            *(["mail.transport: smtp"] if self.mail.transport == "smtp" else []),
+        ]
+        if needed_by and not url:
+            return [f"server.public_url: required with {' and '.join(needed_by)} (the URL browsers reach authsvc at)"]
+        return []
 
     def _production_weaknesses(self) -> list[str]:
         """Settings that are valid but too weak for production, each named with its limit."""
@@ -400,6 +457,29 @@ class Settings(Section):
             problems.append(
                 f"session.absolute_lifetime: production allows at most {ABSOLUTE_LIFETIME_MAX} seconds (30 days)"
             )
+        if session.remember_me_lifetime > ABSOLUTE_LIFETIME_MAX:
+            problems.append(
+                f"session.remember_me_lifetime: production allows at most {ABSOLUTE_LIFETIME_MAX} seconds (30 days), "
+                "as for session.absolute_lifetime"
+            )
+        if session.cookie_domain and shared_suffix(session.cookie_domain):
+            problems.append(f"session.cookie_domain: {session.cookie_domain} is a public suffix; name your own domain")
+        if shared := [domain for domain in self.portal.allowed_redirect_domains if shared_suffix(domain)]:
+            problems.append(
+                f"portal.allowed_redirect_domains: {', '.join(shared)}: production needs domains of at least two "
+                "labels that are not a public suffix (such as co.uk): strangers own sites under those"
+            )
+        smtp = self.mail.smtp
+        if (smtp.username or smtp.password) and not (smtp.starttls or smtp.tls):
+            problems.append(
+                "mail.smtp.username: production sends SMTP credentials only over TLS "
+                "(set mail.smtp.starttls or mail.smtp.tls)"
+            )
+        if self.mfa.recent_auth_seconds > RECENT_AUTH_MAX:
+            problems.append(f"mfa.recent_auth_seconds: production allows at most {RECENT_AUTH_MAX} seconds (24 h)")
+        if self.introspection.enabled:
+            weak = (token_variety_problem(service.name, service.token) for service in self.introspection.tokens)
+            problems += [problem for problem in weak if problem]
         for origin in self.csrf.allowed_origins:
             if not origin.lower().startswith("https://"):
                 problems.append(f"csrf.allowed_origins: {origin!r} is not an https:// origin (nor may it be null)")

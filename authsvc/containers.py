@@ -194,7 +194,9 @@ class Container(containers.DeclarativeContainer):
 
     # Mail: the outbox in the storage backend, its background sender, the account flows that mail
     mail_templates = providers.Singleton(MailTemplates)
-    outbox = providers.Singleton(Outbox, repository=storage.provided.outbox, templates=mail_templates, clock=clock)
+    outbox = providers.Singleton(
+        Outbox, repository=storage.provided.outbox, templates=mail_templates, clock=clock, box=secret_box
+    )
     mail_transport = providers.Singleton(make_transport, settings.provided.mail)
     mail_sender = providers.Singleton(
         MailSender,

@@ -29,7 +29,9 @@ class TextFormatter(logging.Formatter):
     """`time LEVEL logger message key=value ...`: the fields of the JSON line, readable in a terminal.
 
     It prints exactly the fields the JSON formatter would, so what must never be logged is kept out in one place:
-    the code that logs.
+    the code that logs. No character a terminal would act on reaches it raw (ESC, BEL, DEL, C1 controls, bidi
+    overrides...): a field holding one is quoted and escaped, and the message and traceback are escaped, their line
+    breaks aside. The JSON formatters escape them already (ensure_ascii).
     """
 
     def __init__(self) -> None:
@@ -37,6 +39,8 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
+        if not line.isprintable():
+            line = "\n".join(_escaped(part) for part in line.split("\n"))
         head, sep, tail = line.partition("\n")  # a traceback, if any, stays below the fields
         fields = " ".join(f"{key}={_text_value(value)}" for key, value in _extra_fields(record))
         return f"{head} {fields}{sep}{tail}" if fields else line
@@ -48,9 +52,19 @@ def _extra_fields(record: logging.LogRecord) -> list[tuple[str, object]]:
 
 def _text_value(value: object) -> str:
     text = str(value)
-    if not text or any(char.isspace() or char in '="' for char in text):
-        return json.dumps(text, ensure_ascii=False)
+    if not text or not text.isprintable() or " " in text or "=" in text or '"' in text:
+        return _escaped(json.dumps(text, ensure_ascii=False))  # json escapes only C0 controls, quotes, backslash
     return text
+
+
+def _escaped(text: str) -> str:
+    """Every character str.isprintable() refuses (controls, separators, format characters) as \\uXXXX."""
+    if text.isprintable():
+        return text
+    return "".join(
+        char if char.isprintable() else f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}"
+        for char in text
+    )
 
 
 class AccessLog:

@@ -68,6 +68,7 @@ def verify_vs_ceiling(options: Options) -> dict[str, Any]:
         ceiling = stack.enter_context(start_ceiling(cpus))
         settings = authsvc_overrides()
         gateway_port = settings["server"]["gateway_port"] = free_port()  # idle unless its target runs
+        settings["server"]["public_url"] = "http://127.0.0.1"  # required with gateway_port; only redirects use it
         authsvc = stack.enter_context(Authsvc("authsvc-memory", settings, cpus).start())
         variant_name, variant_settings = access_log_variant()
         variant = stack.enter_context(

@@ -3,7 +3,8 @@
 aiohttp-session's middleware writes the cookie at the end of a request; this storage plugs into it through its public
 hooks (``load_session``/``save_session``) and encrypts with every configured key (a MultiFernet: the first encrypts,
 any decrypts, so keys rotate). Reading takes the measured fast path: the Cookie header is split rather than parsed,
-and a cookie value is decrypted once, then served from a bounded cache.
+and a cookie value is decrypted once, then served from a bounded cache. Like every cookie authsvc reads, it is found
+through auth/cookie_header.py: every Cookie header line, joined.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ import struct
 import time
 from typing import Any, NamedTuple
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from aiohttp_session import SESSION_KEY, STORAGE_KEY, AbstractStorage, Session, SessionData, get_session, new_session
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from authsvc.auth.cookie_header import cookie_header, cookie_values
 from authsvc.config import SessionSettings
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
@@ -61,11 +63,11 @@ class SessionCookies(AbstractStorage):
 
     def read(self, request: web.Request) -> SessionIds | None:
         """The (session id, user id) the request's session cookie carries, or None (also when it sends two)."""
-        return self.session_ids(self.value_in(request.headers.get(hdrs.COOKIE)))
+        return self.session_ids(self.value_in(cookie_header(request)))
 
     def read_all(self, request: web.Request) -> list[SessionIds]:
         """The ids of every session cookie of our name the request sends: logout ends each of them."""
-        found = (self.session_ids(value) for value in self.values_in(request.headers.get(hdrs.COOKIE)))
+        found = (self.session_ids(value) for value in self.values_in(cookie_header(request)))
         return [ids for ids in found if ids is not None]
 
     async def issue(self, request: web.Request, ids: SessionIds) -> None:
@@ -94,32 +96,25 @@ class SessionCookies(AbstractStorage):
 
     # The codec, also for callers that hold a cookie value (introspection).
 
-    def values_in(self, cookie_header: str | None) -> list[str]:
-        """Every value of our cookie in a Cookie header: a split instead of a full parse of every cookie (10 us)."""
-        if not cookie_header:
-            return []
-        values = []
-        for part in cookie_header.split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == self.cookie_name:
-                values.append(value.strip().strip('"'))
-        return values
+    def values_in(self, header: str | None) -> list[str]:
+        """Every value of our cookie in a Cookie header."""
+        return cookie_values(header, self.cookie_name)
 
-    def value_in(self, cookie_header: str | None) -> str | None:
+    def value_in(self, header: str | None) -> str | None:
         """Our cookie's value, or None when there is none or more than one: a planted second cookie of our name
         (from a sibling domain or plain HTTP) makes the request unauthenticated instead of choosing between them."""
-        if not cookie_header:
+        if not header:
             return None
         try:
-            return self._values[cookie_header]
+            return self._values[header]
         except KeyError:
             pass
-        values = self.values_in(cookie_header)
+        values = self.values_in(header)
         value = values[0] if len(values) == 1 else None
-        if len(cookie_header) <= HEADER_CACHE_MAX_CHARS:
+        if len(header) <= HEADER_CACHE_MAX_CHARS:
             if len(self._values) >= HEADER_CACHE_SIZE:
                 del self._values[next(iter(self._values))]  # the oldest entry
-            self._values[cookie_header] = value
+            self._values[header] = value
         return value
 
     def session_ids(self, value: str | None) -> SessionIds | None:
@@ -155,7 +150,7 @@ class SessionCookies(AbstractStorage):
     # aiohttp-session's hooks.
 
     def load_cookie(self, request: web.Request) -> str | None:
-        return self.value_in(request.headers.get(hdrs.COOKIE))  # one parser for our cookie, everywhere
+        return self.value_in(cookie_header(request))  # one parser for our cookie, everywhere
 
     async def load_session(self, request: web.Request) -> Session:
         ids = self.session_ids(self.load_cookie(request))

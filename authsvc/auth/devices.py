@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from authsvc.auth.cookie_header import only_cookie
 from authsvc.auth.throttle import Device
 from authsvc.config import SessionSettings, ThrottleSettings
 
@@ -34,7 +35,7 @@ class DeviceCookies:
 
     def read(self, request: web.Request) -> Device | None:
         """The device the request's device cookie vouches for, or None (absent, forged, expired)."""
-        value = request.cookies.get(self.name)  # read at login only: the standard parse is fast enough
+        value = only_cookie(request, self.name)  # two (one planted): none vouches
         if not value:
             return None
         try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from authsvc.auth.cookie_header import cookie_header, cookie_values
 from authsvc.auth.cookies import SessionCookies, SessionIds
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.pending_cookie import PendingLoginCookie
@@ -36,6 +37,6 @@ class LoginFinish:
         )
         await self._cookies.issue(request, SessionIds(session_id, user.id))
         self._devices.issue(request, user.id)  # the login is complete only now
-        if self._pending.name in request.cookies:
+        if cookie_values(cookie_header(request), self._pending.name):
             self._pending.clear(response)
         return response

@@ -10,25 +10,14 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from aiohttp import hdrs, web
+from aiohttp import web
 
+from authsvc.auth.cookie_header import only_cookie
 from authsvc.auth.cookies import EXPIRED
 from authsvc.auth.factors import PendingLogins, SecondFactorRequired
 from authsvc.config import SessionSettings
 
 SECOND_FACTOR_REQUIRED = "Second factor required"
-
-
-def _only_value(request: web.Request, name: str) -> str | None:
-    """The cookie's value, or None when there is none or more than one (a planted second one from a sibling domain
-    or plain HTTP makes the step fail rather than choosing between them, as the session does)."""
-    values = []
-    for header in request.headers.getall(hdrs.COOKIE, []):
-        for part in header.split(";"):
-            key, _, value = part.strip().partition("=")
-            if key == name:
-                values.append(value.strip().strip('"'))
-    return values[0] if len(values) == 1 else None
 
 
 def _params(settings: SessionSettings) -> dict[str, Any]:
@@ -45,7 +34,7 @@ class PendingLoginCookie:
 
     def read(self, request: web.Request) -> str | None:
         """The pending-login token, or None when there is none or more than one."""
-        return _only_value(request, self.name)
+        return only_cookie(request, self.name)
 
     def start(self, response: web.StreamResponse, required: SecondFactorRequired) -> None:
         """Set the cookie of a new pending login for the user whose password was right."""
@@ -73,7 +62,7 @@ class PasskeyChallengeCookie:
         response.set_cookie(self.name, nonce, max_age=self._lifetime, **self._params)
 
     def read(self, request: web.Request) -> str | None:
-        return _only_value(request, self.name)
+        return only_cookie(request, self.name)
 
     def clear(self, response: web.StreamResponse) -> None:
         response.set_cookie(self.name, "", max_age=0, expires=EXPIRED, **self._params)

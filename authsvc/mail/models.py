@@ -23,6 +23,25 @@ class DuplicateEmail(Conflict):
 
 @dataclass(frozen=True, slots=True)
 class QueuedMail:
+    """A mail as the outbox stores it: its body (text and HTML, links and tokens in them) sealed with the session
+    keys, and erased ("") once delivered; the rest is what operators may see."""
+
+    id: str
+    to: str
+    kind: str
+    subject: str
+    body: str
+    created_at: float
+    next_attempt_at: float
+    attempts: int = 0
+    delivered_at: float | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Letter:
+    """A queued mail opened for its transport: the plain body exists only in memory, while it is being sent."""
+
     id: str
     to: str
     kind: str
@@ -30,10 +49,6 @@ class QueuedMail:
     text: str
     html: str
     created_at: float
-    next_attempt_at: float
-    attempts: int = 0
-    delivered_at: float | None = None
-    last_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from authsvc.mail.models import EmailAddress, MailToken, QueuedMail
+from authsvc.mail.models import EmailAddress, Letter, MailToken, QueuedMail
 
 
 class OutboxRepository(Protocol):
@@ -58,6 +58,6 @@ class EmailAddressRepository(Protocol):
 
 
 class MailTransport(Protocol):
-    async def send(self, mail: QueuedMail) -> None:
+    async def send(self, mail: Letter) -> None:
         """Deliver, or raise: the sender retries later."""
         ...

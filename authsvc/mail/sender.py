@@ -55,7 +55,8 @@ class MailSender:
     async def _deliver(self, mail: QueuedMail) -> bool:
         repository = self._outbox.repository
         try:
-            await self._transport.send(mail)
+            # A body no configured key opens (its key dropped from session.keys) fails as InvalidToken and waits.
+            await self._transport.send(self._outbox.open(mail))
         except Exception as exc:  # any refusal or outage: the mail stays and is retried
             if self._stopped:  # aiosmtplib may turn the cancellation mid-send into a lost connection
                 raise asyncio.CancelledError from exc

@@ -3,7 +3,7 @@
 
 Order within each call, since the database has no transactions: the state change first, its mail second, so a crash
 in between can lose a mail but never send one for a change that did not happen. Tokens are stored only as sha256;
-the plain token exists only in the mail's body in the outbox, erased once the mail is delivered.
+the plain token exists only in the mail's body in the outbox, sealed with the session keys and erased once delivered.
 """
 
 from __future__ import annotations

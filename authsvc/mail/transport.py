@@ -9,13 +9,13 @@ from email.utils import formatdate, make_msgid
 import aiosmtplib
 
 from authsvc.config import MailSettings
-from authsvc.mail.models import QueuedMail, mask_address
+from authsvc.mail.models import Letter, mask_address
 from authsvc.mail.ports import MailTransport
 
 log = logging.getLogger("authsvc.mail")
 
 
-def build_message(mail: QueuedMail, sender: str) -> EmailMessage:
+def build_message(mail: Letter, sender: str) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = mail.to
@@ -30,7 +30,7 @@ def build_message(mail: QueuedMail, sender: str) -> EmailMessage:
 class LogTransport:
     """The development channel: the mail's text, link and token included, goes to the log. Production refuses it."""
 
-    async def send(self, mail: QueuedMail) -> None:
+    async def send(self, mail: Letter) -> None:
         log.info(
             "mail (log transport; not sent)\n%s",
             mail.text,
@@ -42,7 +42,7 @@ class SmtpTransport:
     def __init__(self, settings: MailSettings) -> None:
         self._settings = settings
 
-    async def send(self, mail: QueuedMail) -> None:
+    async def send(self, mail: Letter) -> None:
         smtp = self._settings.smtp
         await aiosmtplib.send(
             build_message(mail, self._settings.from_address),

@@ -16,6 +16,7 @@ import secrets
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
+from authsvc.auth.cookie_header import only_cookie
 from authsvc.bodies import FORM_TYPES
 from authsvc.config import SessionSettings
 from authsvc.errors import BadRequest, UnsupportedMediaType
@@ -37,7 +38,7 @@ class FormTokens:
 
     def token(self, request: web.Request, response: web.StreamResponse) -> str:
         """The form's token; (re)sets the nonce cookie, so a form shown now stays valid for TOKEN_LIFETIME."""
-        nonce = request.cookies.get(self.cookie_name)
+        nonce = only_cookie(request, self.cookie_name)
         if not nonce or not NONCE.fullmatch(nonce):
             nonce = secrets.token_urlsafe(32)
         response.set_cookie(
@@ -52,7 +53,7 @@ class FormTokens:
         return self._sign(nonce)
 
     def valid(self, request: web.Request, token: str | None) -> bool:
-        nonce = request.cookies.get(self.cookie_name)
+        nonce = only_cookie(request, self.cookie_name)
         if not nonce or not token:
             return False
         return hmac.compare_digest(self._sign(nonce).encode("ascii"), token.encode("utf-8", "replace"))

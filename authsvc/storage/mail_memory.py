@@ -24,7 +24,7 @@ class MemoryOutbox:
 
     async def delivered(self, mail_id: str, now: float) -> None:
         if (mail := self._mails.get(mail_id)) is not None:
-            self._mails[mail_id] = dataclasses.replace(mail, delivered_at=now, text="", html="", last_error=None)
+            self._mails[mail_id] = dataclasses.replace(mail, delivered_at=now, body="", last_error=None)
 
     async def failed(self, mail_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
         if (mail := self._mails.get(mail_id)) is not None:

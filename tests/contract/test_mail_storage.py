@@ -13,7 +13,7 @@ NOW = 4_000_000_000.0
 
 
 def mail(mail_id: str, due: float = NOW) -> QueuedMail:
-    return QueuedMail(mail_id, "a@example.com", "reset_password", "s", "text", "<p>h</p>", NOW, due)
+    return QueuedMail(mail_id, "a@example.com", "reset_password", "s", "sealed body", NOW, due)
 
 
 async def test_a_due_mail_is_claimed_by_one_sender_and_delivery_erases_its_body(storage: Storage) -> None:
@@ -23,7 +23,7 @@ async def test_a_due_mail_is_claimed_by_one_sender_and_delivery_erases_its_body(
     assert [c.id for c in claims if c is not None] == ["m1"]
     await storage.outbox.delivered("m1", NOW + 1)
     delivered = await storage.outbox.get("m1")
-    assert delivered is not None and delivered.delivered_at == NOW + 1 and delivered.text == delivered.html == ""
+    assert delivered is not None and delivered.delivered_at == NOW + 1 and delivered.body == ""
     assert await storage.outbox.pending() == 1
 
 

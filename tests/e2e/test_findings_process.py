@@ -31,7 +31,12 @@ def raw_exchange(port: int, request: bytes) -> bytes:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthsvcProcess]:
     config = {
         **FAST_CONFIG,
-        "server": {**FAST_CONFIG["server"], "metrics_port": free_port(), "gateway_port": free_port()},
+        "server": {
+            **FAST_CONFIG["server"],
+            "metrics_port": free_port(),
+            "gateway_port": free_port(),
+            "public_url": "http://127.0.0.1:8080",
+        },
     }
     process = AuthsvcProcess(Path(tmp_path_factory.mktemp("findings")), config).start()
     yield process
@@ -104,8 +109,9 @@ async def test_gateway_port_of_the_real_process_answers_the_checks_and_nothing_e
 def test_finding5_check_config_refuses_weak_production_settings_naming_each() -> None:
     env = {
         "AUTHSVC_SESSION_KEY": Fernet.generate_key().decode(),
-        "AUTHSVC_INTROSPECTION_TOKENS": "svc:" + "s" * 40,
+        "AUTHSVC_INTROSPECTION_TOKENS": "svc:" + Fernet.generate_key().decode(),
         "AUTHSVC_AUDIT_KEY": "a" * 40,
+        "AUTHSVC__SERVER__PUBLIC_URL": "https://auth.example.com",
         "AUTHSVC__SERVER__TRUSTED_PROXIES": '["0.0.0.0/0"]',
         "AUTHSVC__PASSWORDS__BCRYPT_COST": "4",
         "AUTHSVC__PASSWORDS__MIN_LENGTH": "1",

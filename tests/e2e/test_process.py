@@ -63,8 +63,9 @@ def test_check_config_refuses_unsafe_production_naming_keys() -> None:
 def test_check_config_accepts_production_with_secrets() -> None:
     env = {
         "AUTHSVC_SESSION_KEY": Fernet.generate_key().decode(),
-        "AUTHSVC_INTROSPECTION_TOKENS": "svc:" + "s" * 40,
+        "AUTHSVC_INTROSPECTION_TOKENS": "svc:" + Fernet.generate_key().decode(),
         "AUTHSVC_AUDIT_KEY": "a" * 40,
+        "AUTHSVC__SERVER__PUBLIC_URL": "https://auth.example.com",
     }
     result = cli("check-config", "--env", "production", env=env)
     assert result.returncode == 0, result.stderr
@@ -147,7 +148,11 @@ async def test_text_logs_by_default_in_development_one_readable_line_each(tmp_pa
 
 async def test_json_logs_outside_development_and_the_start_line_in_them(tmp_path: Path) -> None:
     # log_format: auto resolves to json outside development, where an audit key is required
-    env = {"AUTHSVC_ENV": "staging", "AUTHSVC_AUDIT_KEY": secrets.token_urlsafe(32)}
+    env = {
+        "AUTHSVC_ENV": "staging",
+        "AUTHSVC_AUDIT_KEY": secrets.token_urlsafe(32),
+        "AUTHSVC__SERVER__PUBLIC_URL": "https://auth.example.com",
+    }
     config = {**FAST_CONFIG, "storage": {"backend": "memory"}}
     process = AuthsvcProcess(tmp_path, config, env=env).start()
     try:

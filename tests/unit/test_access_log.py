@@ -22,6 +22,7 @@ FIELDS: list[dict[str, Any]] = [
     {"method": "GET", "path": "/users/protected", "status": 200, "duration_ms": 1.23, "ip": "127.0.0.1"},
     {"method": "POST", "path": '/a b"é=\t', "status": 401, "duration_ms": 0.0, "ip": None},
     {"method": "GET", "path": "", "status": 404, "duration_ms": 12345.67, "ip": "2001:db8::1"},
+    {"method": "GET", "path": "/\x1b]0;title\x07\x7f\x9b\u202e\U000e0001", "status": 404, "duration_ms": 1, "ip": None},
 ]
 
 

@@ -12,7 +12,8 @@ from cryptography.fernet import Fernet
 from authsvc.config import ConfigError, load_settings
 
 KEY = Fernet.generate_key().decode()
-TOKENS = "billing:" + "t" * 40
+TOKENS = "billing:" + secrets.token_urlsafe(32)
+PUBLIC_URL = "https://auth.example.com"
 AUDIT_KEY = secrets.token_urlsafe(32)
 
 
@@ -27,7 +28,14 @@ def test_defaults_are_development_on_memory() -> None:
     ("environ", "expected"),
     [
         ({}, "text"),  # auto: a terminal's format in development
-        ({"AUTHSVC_ENV": "staging", "AUTHSVC__STORAGE__BACKEND": "memory"}, "json"),
+        (
+            {
+                "AUTHSVC_ENV": "staging",
+                "AUTHSVC__STORAGE__BACKEND": "memory",
+                "AUTHSVC__SERVER__PUBLIC_URL": PUBLIC_URL,
+            },
+            "json",
+        ),
         ({"AUTHSVC__SERVER__LOG_FORMAT": "json"}, "json"),
     ],
 )
@@ -96,6 +104,7 @@ def production(**extra: str) -> dict[str, str]:
         "AUTHSVC__SESSION__KEYS": KEY,
         "AUTHSVC__INTROSPECTION__TOKENS": TOKENS,
         "AUTHSVC__LOGGING__AUDIT_KEY": AUDIT_KEY,
+        "AUTHSVC__SERVER__PUBLIC_URL": PUBLIC_URL,
         **extra,
     }
 

@@ -11,6 +11,7 @@ import dataclasses
 import hashlib
 import hmac
 import logging
+import secrets
 import statistics
 import time
 from datetime import UTC, datetime
@@ -108,7 +109,7 @@ def test_finding1_aiohttp_session_reads_our_cookie_with_our_parser(container: Co
 
 
 def test_finding1_staging_names_the_cookie_with_the_host_prefix() -> None:
-    environ = {"AUTHSVC__SESSION__KEYS": TEST_KEY}
+    environ = {"AUTHSVC__SESSION__KEYS": TEST_KEY, "AUTHSVC__SERVER__PUBLIC_URL": "https://auth.example.com"}
     assert load_settings(env="staging", environ=environ).session.host_prefix is True
 
 
@@ -177,8 +178,9 @@ async def test_finding4_unknown_user_and_legacy_cost_user_take_equal_time(make_c
 def production(**extra: str) -> dict[str, str]:
     return {
         "AUTHSVC__SESSION__KEYS": TEST_KEY,
-        "AUTHSVC__INTROSPECTION__TOKENS": "billing:" + "t" * 40,
+        "AUTHSVC__INTROSPECTION__TOKENS": "billing:" + secrets.token_urlsafe(32),
         "AUTHSVC__LOGGING__AUDIT_KEY": "a" * 40,
+        "AUTHSVC__SERVER__PUBLIC_URL": "https://auth.example.com",
         **extra,
     }
 

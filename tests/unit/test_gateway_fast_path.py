@@ -19,6 +19,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from dependency_injector import providers
+from multidict import CIMultiDict
 
 from authsvc.app import create_app
 from authsvc.containers import Container
@@ -27,7 +28,7 @@ from tests.unit.test_mfa_http import enrol
 
 PASSWORD = "correct horse battery"
 Client = TestClient[Any, Any]
-Arrange = Callable[["Pair"], Awaitable[str | None]]
+Arrange = Callable[["Pair"], Awaitable[str | list[str] | None]]  # a list: one Cookie header line each
 
 
 class Pair:
@@ -93,6 +94,10 @@ async def duplicate(pair: Pair) -> str | None:
     return f"{first}; {second}"
 
 
+async def two_lines(pair: Pair) -> list[str]:
+    return [await pair.login(), await pair.login()]  # Cookie: sid=A, then Cookie: sid=B: two cookies, neither counts
+
+
 async def revoked(pair: Pair) -> str | None:
     cookie = await pair.login()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
@@ -118,6 +123,7 @@ ARRANGEMENTS: dict[str, Arrange] = {
     "malformed": malformed,
     "forged": forged,
     "duplicate": duplicate,
+    "two_lines": two_lines,
     "revoked": revoked,
     "expired": expired,
     "renewal_due": renewal_due,
@@ -145,7 +151,9 @@ async def assert_same(pair: Pair, arrange: Arrange, method: str, path: str, extr
     cookies = [await arrange(pair), await arrange(pair)]  # one state for each app
     answers = []
     for client, cookie in zip((pair.fast, pair.generic), cookies, strict=True):
-        headers = {"X-Request-Id": "fixed-id", **extra, **({"Cookie": cookie} if cookie else {})}
+        headers = CIMultiDict({"X-Request-Id": "fixed-id", **extra})
+        for line in [cookie] if isinstance(cookie, str) else cookie or []:
+            headers.add("Cookie", line)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
             response = await bare.request(method, client.make_url(path), headers=headers, allow_redirects=False)
             answers.append((response.status, await response.read(), comparable(response)))
@@ -278,7 +286,9 @@ async def ports(make_container: Callable[..., Container], aiohttp_client: Any, c
     """The main port (with its fast path) and server.gateway_port, one app: a Pair whose "generic" side is the
     gateway listener."""
     port = free_port()
-    container = make_container(server={"trusted_proxies": ["127.0.0.1/32"], "gateway_port": port})
+    container = make_container(
+        server={"trusted_proxies": ["127.0.0.1/32"], "gateway_port": port, "public_url": "https://auth.example.com"}
+    )
     main: Client = await aiohttp_client(create_app(container))
     assert (await main.post("/users/signup", json={"username": "alice", "password": PASSWORD})).status == 201
     main.session.cookie_jar.clear()
@@ -297,7 +307,7 @@ class _AtPort:
 
 
 @pytest.mark.parametrize(("method", "path"), GATEWAY_PORT_REQUESTS)
-@pytest.mark.parametrize("state", ["live", "missing", "malformed", "duplicate", "revoked", "renewal_due"])
+@pytest.mark.parametrize("state", ["live", "missing", "malformed", "duplicate", "two_lines", "revoked", "renewal_due"])
 async def test_gateway_port_answers_as_the_main_port(ports: Pair, state: str, method: str, path: str) -> None:
     status = await assert_same(ports, ARRANGEMENTS[state], method, path, {})
     if path == "/nope":

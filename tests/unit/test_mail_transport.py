@@ -7,12 +7,12 @@ import logging
 import pytest
 
 from authsvc.config import ConfigError, load_settings
-from authsvc.mail.models import QueuedMail, address_key, address_problem, mask_address
+from authsvc.mail.models import Letter, address_key, address_problem, mask_address
 from authsvc.mail.transport import LogTransport, build_message, make_transport
 from tests.conftest import make_settings
 
 LINK = "open https://x/reset?token=T0K"
-MAIL = QueuedMail("id1", "alice@example.com", "reset_password", "Reset", LINK, "<p>h</p>", 0, 0)
+MAIL = Letter("id1", "alice@example.com", "reset_password", "Reset", LINK, "<p>h</p>", 0)
 
 
 async def test_log_transport_writes_the_text_with_its_link_and_masks_the_address(
@@ -25,8 +25,9 @@ async def test_log_transport_writes_the_text_with_its_link_and_masks_the_address
 
 
 def test_log_is_the_development_default_and_smtp_is_chosen_by_setting() -> None:
+    smtp_settings = make_settings(mail={"transport": "smtp"}, server={"public_url": "http://127.0.0.1:8080"})
     assert isinstance(make_transport(make_settings().mail), LogTransport)
-    assert type(make_transport(make_settings(mail={"transport": "smtp"}).mail)).__name__ == "SmtpTransport"
+    assert type(make_transport(smtp_settings.mail)).__name__ == "SmtpTransport"
 
 
 def test_a_message_has_a_text_and_an_html_part_and_the_from_header() -> None:

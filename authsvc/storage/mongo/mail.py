@@ -44,8 +44,7 @@ def _mail(doc: dict[str, Any]) -> QueuedMail:
         to=doc["to"],
         kind=doc["kind"],
         subject=doc["subject"],
-        text=doc["text"],
-        html=doc["html"],
+        body=doc.get("body", ""),  # none in a mail queued before bodies were sealed: it cannot be opened
         created_at=doc["createdAt"],
         next_attempt_at=doc["nextAttemptAt"],
         attempts=doc["attempts"],
@@ -67,8 +66,7 @@ class MongoOutbox:
             "to": mail.to,
             "kind": mail.kind,
             "subject": mail.subject,
-            "text": mail.text,
-            "html": mail.html,
+            "body": mail.body,
             "createdAt": mail.created_at,
             "nextAttemptAt": mail.next_attempt_at,
             "attempts": mail.attempts,
@@ -91,7 +89,7 @@ class MongoOutbox:
     async def delivered(self, mail_id: str, now: float) -> None:
         with self._available.guard():
             await self._collection.update_one(
-                {"_id": mail_id}, {"$set": {"deliveredAt": now, "text": "", "html": "", "lastError": None}}
+                {"_id": mail_id}, {"$set": {"deliveredAt": now, "body": "", "lastError": None}}
             )
 
     async def failed(self, mail_id: str, attempts: int, next_attempt_at: float, error: str) -> None:
