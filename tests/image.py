@@ -51,8 +51,9 @@ def podman(*args: str, check: bool = True, timeout: float = 60) -> subprocess.Co
 
 
 def remove_containers(*names: str) -> None:
-    """Stop and remove these containers if they exist (what a test started, or an earlier run left behind)."""
-    podman("rm", "--force", "--ignore", "--time", "2", *names, check=False)
+    """Stop and remove these containers and their anonymous volumes if they exist (what a test started, or an earlier
+    run left behind)."""
+    podman("rm", "--force", "--ignore", "--volumes", "--time", "2", *names, check=False)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import pytest
 
 from tests.gateway import EchoUpstream, NginxProcess, find_nginx
 from tests.helpers import free_port
-from tests.image import built_image, podman, readme_commands, remove_containers, report, shell, wait_healthy
+from tests.image import IMAGE, built_image, podman, readme_commands, remove_containers, report, shell, wait_healthy
 
 pytestmark = pytest.mark.e2e
 
@@ -142,6 +142,17 @@ def test_secrets_from_files_reach_the_service(deployment: Deployment) -> None:
     assert (status, json.loads(answer)) == (200, {"active": False})
     status, _, _ = deployment.request("POST", introspect, body, {"Authorization": f"Bearer {'x' * 43}"})
     assert status == 401
+
+
+def test_production_names_a_missing_secret_and_refuses_two_sources_of_one() -> None:
+    built_image()
+    bare = podman("run", "--rm", IMAGE, "authsvc", "check-config", check=False)
+    assert bare.returncode != 0
+    assert "session.keys: production needs a session key" in bare.stdout + bare.stderr
+    both = ("-e", "AUTHSVC_AUDIT_KEY=one", "-e", "AUTHSVC_AUDIT_KEY_FILE=/etc/hostname")
+    refused = podman("run", "--rm", *both, IMAGE, "true", check=False)
+    assert refused.returncode == 64
+    assert "set AUTHSVC_AUDIT_KEY or AUTHSVC_AUDIT_KEY_FILE, not both" in refused.stderr
 
 
 def test_shipped_nginx_config_in_front_of_the_container(

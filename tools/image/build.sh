@@ -19,4 +19,9 @@ mounts=()
 if [[ -s "$ca_bundle" ]]; then
   mounts=(-v "$ca_bundle:$ca_bundle:ro")
 fi
+previous="$("$here/podman" image inspect --format '{{.Id}}' "$tag" 2>/dev/null || true)"
 "$here/podman" build --pull=never --isolation chroot --format docker "${mounts[@]}" -t "$tag" "$root"
+# The image this build replaced (its venv layer alone is 130 MB); kept while a container still uses it.
+if [[ -n "$previous" && "$previous" != "$("$here/podman" image inspect --format '{{.Id}}' "$tag")" ]]; then
+  "$here/podman" rmi "$previous" >/dev/null 2>&1 || true
+fi

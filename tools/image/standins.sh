@@ -24,10 +24,12 @@ build() {  # build NAME IMAGE FILES...
   if [[ "$("$podman" image inspect --format '{{index .Labels "authsvc.standin"}}' "$image" 2>/dev/null)" == "$digest" ]]; then
     return
   fi
-  local mounts=()
+  local mounts=() previous
+  previous="$("$podman" image inspect --format '{{.Id}}' "$image" 2>/dev/null || true)"
   [[ -s "$ca_bundle" ]] && mounts=(-v "$ca_bundle:$ca_bundle:ro")
   "$podman" build --quiet --pull=never --isolation chroot --format docker "${mounts[@]}" \
     --label "authsvc.standin=$digest" -f "$here/standins/$name/Containerfile" -t "$image" "$tools" >/dev/null
+  [[ -z "$previous" ]] || "$podman" rmi "$previous" >/dev/null 2>&1 || true
   echo "built the stand-in $image" >&2
 }
 
