@@ -61,7 +61,8 @@ container-packages:
 	fi
 
 # The Dockerfile, built as `docker build -t authsvc:local .` would, with podman (tools/image/build.sh: the local
-# stand-in for the base image, this machine's podman settings). Root; cold 2-3 min, warm about 10 s.
+# stand-in for the base image, this machine's podman settings). Root; cold 3-6 min (the base's bootstrap included,
+# cached after), warm about 10 s.
 image: container-packages
 	tools/image/build.sh authsvc:local
 

@@ -5,7 +5,7 @@
 #
 # Usage: tools/image/base.sh    (root; a no-op when the image exists)
 # Cached twice: the image in podman's store, and its tarball in $AUTHSVC_IMAGE_CACHE (default /var/cache/authsvc-image),
-# which re-imports in seconds when the store was reset. Cold: about 70 s.
+# which re-imports in seconds when the store was reset. Cold: 1-3 min (70 s on an idle machine).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

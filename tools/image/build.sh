@@ -6,7 +6,8 @@
 #   --format docker  keeps the HEALTHCHECK (the OCI format has none);
 #   -v CA bundle     the host's CA bundle over the base's, for the build's RUN steps only (pip and apt behind this
 #                    machine's TLS-intercepting proxy); a build-time mount, so nothing of it lands in a layer.
-# Usage: tools/image/build.sh [TAG]   (TAG defaults to authsvc:local). Root; cold about 1-2 min, warm seconds.
+# Usage: tools/image/build.sh [TAG]   (TAG defaults to authsvc:local). Root; cold 2-3 min after the base (apt and pip
+# downloads), warm about 10 s.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
