@@ -107,12 +107,14 @@ def readme_commands(heading: str) -> list[str]:
     return re.findall(r"```sh\n(.*?)```", section, flags=re.DOTALL)
 
 
-def shell(script: str, cwd: Path, timeout: float = 120, **env: str) -> subprocess.CompletedProcess[str]:
+def shell(
+    script: str, cwd: Path, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """README's commands as a user types them, `docker` being podman; fails on the first command that fails."""
     result = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", DOCKER_AS_PODMAN + script],
         cwd=cwd,
-        env={**podman_env(), **env},
+        env={**podman_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

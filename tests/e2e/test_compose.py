@@ -67,7 +67,7 @@ class Compose:
 
 
 def compose_down(workdir: Path, env: dict[str, str]) -> None:
-    shell("docker compose down -v --timeout 10", workdir, timeout=180, **env)
+    shell("docker compose down -v --timeout 10", workdir, timeout=180, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +82,13 @@ def compose(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     make_secrets = [line for line in run.splitlines() if line == "mkdir -p secrets" or "> secrets/" in line]
     assert len(make_secrets) == 4
     setup = Compose(workdir, free_port(), free_port())
-    shell("\n".join(make_secrets), workdir, **setup.env)
+    shell("\n".join(make_secrets), workdir, env=setup.env)
     compose_down(workdir, setup.env)  # an earlier run's leftovers
     try:
         started = time.monotonic()
         up = readme_commands(SECTION)[2].splitlines()[0]
         assert up == "docker compose up -d"
-        shell(up, workdir, timeout=300, **setup.env)
+        shell(up, workdir, timeout=300, env=setup.env)
         # podman-compose starts every service at once (no health conditions): wait as README says, until both
         # replicas are healthy and every nginx worker has stopped counting them as down (20 answers in a row).
         for replica in REPLICAS:
