@@ -1,11 +1,13 @@
 # syntax=docker/dockerfile:1
 # authsvc container image.
-#   docker build -t authsvc .
-#   docker run --rm -e AUTHSVC_SESSION_KEY=... -e AUTHSVC_INTROSPECTION_TOKENS=name:token -e AUTHSVC_AUDIT_KEY=... \
-#       -e MONGODB_URL=... authsvc
+#   docker build -t authsvc:local .        (`make image` does this with podman: tools/image/build.sh)
+#   docker run --read-only --tmpfs /tmp -p 127.0.0.1:8080:8080 -e AUTHSVC_SESSION_KEY=... \
+#       -e AUTHSVC_INTROSPECTION_TOKENS=name:token -e AUTHSVC_AUDIT_KEY=... -e MONGODB_URL=... authsvc:local
+# Each secret may come from a file instead: <NAME>_FILE=/run/secrets/... (deploy/container/entrypoint.sh).
 # The image runs in production mode (AUTHSVC_ENV=production), which refuses to start without a session or audit key, with
 # insecure cookies, on the memory backend, or with introspection enabled but no service tokens.
-# docker-compose.yml shows the whole set-up: MongoDB, authsvc and nginx in front of a sample app.
+# README.md "Running it as a container" walks through it (tests/e2e/test_image.py follows it); docker-compose.yml shows
+# the whole set-up: MongoDB, two authsvc replicas, nginx in front of a sample app, and a mail catcher.
 
 # Both stages use the same base, so the venv built in the first works unchanged in the second (same Python at the
 # same path). Pin a digest (python:3.11-slim@sha256:...) for reproducible builds.
@@ -53,6 +55,7 @@ RUN groupadd --system --gid 10001 authsvc \
         --shell /usr/sbin/nologin authsvc
 
 COPY --from=builder /opt/venv /opt/venv
+COPY deploy/container/entrypoint.sh /usr/local/bin/authsvc-entrypoint
 
 WORKDIR /app
 # config.yaml (the documented defaults) and the environment overlays beside it (config.production.yaml, ...).
@@ -66,5 +69,7 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
 
-# Exec form: authsvc is PID 1 and gets SIGTERM itself; it lets in-flight requests finish (server.shutdown_timeout).
+# Exec form, and the entrypoint execs: authsvc is PID 1 and gets SIGTERM itself; it lets in-flight requests finish
+# (server.shutdown_timeout). Nothing writes to the root filesystem: run it read-only, with a tmpfs on /tmp.
+ENTRYPOINT ["authsvc-entrypoint"]
 CMD ["authsvc", "serve", "--host", "0.0.0.0", "--port", "8080"]
