@@ -112,6 +112,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         settings=settings.provided.session,
         metrics=metrics,
+        users=users_repository,
     )
     login_throttle = providers.Singleton(
         LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle, metrics=metrics

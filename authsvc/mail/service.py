@@ -50,9 +50,10 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def password_stamp(password_hash: str) -> str:
-    """Ties a reset token to the password it was issued for: any other change of the password kills it."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()
+def reset_stamp(user: User) -> str:
+    """Ties a reset token to the password and the revocation generation it was issued under: any other change of
+    the password, and any remedy (SessionRegistry.revoke_user), kills it."""
+    return hashlib.sha256(f"{user.generation}:{user.password_hash}".encode()).hexdigest()
 
 
 class AccountMail:
@@ -218,7 +219,7 @@ class AccountMail:
         return await self._users.find_by_id(address.user_id) if address is not None and address.verified else None
 
     async def _send_reset(self, user: User, address: str) -> None:
-        token = await self._issue(user.id, RESET, password_stamp(user.password_hash), self._settings.reset_token_ttl)
+        token = await self._issue(user.id, RESET, reset_stamp(user), self._settings.reset_token_ttl)
         await self._outbox.put(
             address,
             "reset_password",
@@ -235,8 +236,8 @@ class AccountMail:
         user = await self._users.find_by_id(record.user_id) if record is not None else None
         if record is None or user is None:
             raise refused
-        if not hmac.compare_digest(record.stamp, password_stamp(user.password_hash)):
-            await self._tokens.delete_for_user(user.id, RESET)  # the password changed since: the link is dead
+        if not hmac.compare_digest(record.stamp, reset_stamp(user)):
+            await self._tokens.delete_for_user(user.id, RESET)  # the password changed or a remedy ran: the link is dead
             raise refused
         if problem := self._policy.problem(new_password, user.username):
             raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
@@ -244,7 +245,7 @@ class AccountMail:
             raise refused
         await self._users.update_password_hash(user.id, await self._hasher.hash(new_password), self._clock.now())
         await self._tokens.delete_for_user(user.id, RESET)
-        await self._sessions.revoke_all(user.id)
+        await self._sessions.revoke_user(user.id)
         await self._throttle.clear_account(user.username, ip)
         audit.info("password reset", extra={"event": "password.reset", "user_id": user.id})
         await self.password_changed(user, how="reset with a link mailed to you")
@@ -276,8 +277,9 @@ class AccountMail:
         user = await self._users.find_by_id(record.user_id)
         if user is None:
             return
-        count = await self._sessions.revoke_all(user.id)
+        count = await self._sessions.revoke_user(user.id)
         audit.info("sessions ended from a mail", extra={"event": "session.not_me", "user_id": user.id, "count": count})
         address = await self._addresses.get(user.id)
-        if address is not None and address.verified:
-            await self._send_reset(user, address.address)
+        revoked = await self._users.find_by_id(user.id)  # the reset link is stamped with the new generation
+        if address is not None and address.verified and revoked is not None:
+            await self._send_reset(revoked, address.address)
