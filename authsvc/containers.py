@@ -215,6 +215,8 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mail,
         server=settings.provided.server,
         user_settings=settings.provided.users,
+        factors=second_factors_repository,
+        passkeys=passkeys_repository,
     )
     # The HTTP edge's end of every login (JSON routes and portal pages alike)
     login_finish = providers.Singleton(

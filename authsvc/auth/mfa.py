@@ -214,7 +214,9 @@ class MfaService:
         """navigator.credentials.get options for the pending login's user, with a challenge bound to that login."""
         pending = await self._live_pending(pending_token)
         user, methods = await self._user_of(pending), (await self._auth.second_factors(pending.user_id))[1]
-        if user is None or WEBAUTHN not in methods:
+        if user is None:
+            raise Unauthorized(NO_PENDING_LOGIN)
+        if WEBAUTHN not in methods:
             raise NotFound("No passkey is registered for this account; send a code to POST /users/login/mfa.")
         return await self._passkeys.login_options(user.id, SECOND_FACTOR, f"pending:{pending.login_id}")
 

@@ -45,7 +45,7 @@ async def confirm_totp(
 ) -> web.Response:
     fields = await read_fields(request, "code")
     codes = await mfa.confirm_totp(current(request), fields["code"])
-    await mail.mfa_changed(current(request).user, "an authenticator app was added")  # after the change
+    await mail.mfa_changed(current(request).user, "an authenticator app was added", added=True)  # after it
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 

@@ -148,10 +148,13 @@ async def test_a_pending_login_begun_before_a_remedy_cannot_complete_after_it(
     owner = Browser(web)
     try:
         first = await owner.login(password)
-        assert (await first.json())["msg"] == "Second factor required"
-        clock.advance(30)
-        done = await owner.post("/users/login/mfa", json={"code": pyotp.TOTP(secret).at(clock.now())})
-        assert done.status == 200, await done.text()
+        if remedy is _not_me:  # the authenticator app came after the sign-in the notice was about: removed with it
+            assert (await first.json())["msg"] == "User logged in"
+        else:
+            assert (await first.json())["msg"] == "Second factor required"
+            clock.advance(30)
+            done = await owner.post("/users/login/mfa", json={"code": pyotp.TOTP(secret).at(clock.now())})
+            assert done.status == 200, await done.text()
     finally:
         await owner.session.close()
 
