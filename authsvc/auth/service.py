@@ -226,9 +226,10 @@ class AuthService:
 
     async def change_password(
         self, auth: Authenticated, current: str, new: str, client: ClientInfo = ClientInfo()
-    ) -> None:
+    ) -> User:
         """Verify the current password, store the new one, end every other session (and pending login, reset link,
-        device cookie)."""
+        device cookie); returns the user as changed (its new generation: the caller's browser may be vouched for
+        again, it has just proven the password)."""
         if not await self.reauthenticate(auth, current, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
         if problem := self._policy.problem(new, auth.user.username):
@@ -236,6 +237,7 @@ class AuthService:
         await self._users.update_password_hash(auth.user.id, await self._hasher.hash(new), self._clock.now())
         await self._sessions.revoke_user(auth.user.id, keep_session_id=auth.session_id)
         audit.info("password changed", extra={"event": "password.change", "user_id": auth.user.id})
+        return await self._users.find_by_id(auth.user.id) or auth.user
 
     async def delete_account(self, auth: Authenticated, password: str, client: ClientInfo = ClientInfo()) -> None:
         if not await self.reauthenticate(auth, password, client):

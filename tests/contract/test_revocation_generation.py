@@ -206,3 +206,21 @@ async def test_after_sign_out_everywhere_the_attackers_browser_is_a_stranger_aga
     await smtp_server.wait_for(OWNER, "Reset your password")
     subjects = [m["Subject"] for m in smtp_server.mails_to(OWNER)]
     assert subjects.count("New sign-in to your account") == 3
+
+
+async def test_the_browser_that_changed_the_password_stays_a_known_device(web: Client, smtp_server: SmtpServer) -> None:
+    """The owner's own browser proved the password: its device cookie is renewed under the new generation, so its
+    next login is not mailed as a new sign-in (the other browsers' cookies are void)."""
+    signup = {"username": "alice", "password": PASSWORD, "email": OWNER}
+    assert (await web.post("/users/signup", json=signup)).status == 201
+    verify = token_in(await smtp_server.wait_for(OWNER, "Confirm your email address"), "verify-email")
+    assert (await web.post("/users/email/verify", json={"token": verify})).status == 200
+    assert (await web.post("/users/login", json={"username": "alice", "password": PASSWORD})).status == 200
+    change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
+    assert (await web.post("/users/me/password", json=change)).status == 200
+    assert (await web.post("/users/logout")).status == 200
+    assert (await web.post("/users/login", json={"username": "alice", "password": NEW_PASSWORD})).status == 200
+    assert (await web.post("/users/password/forgot", json={"username": "alice"})).status == 202  # the last mail
+    await smtp_server.wait_for(OWNER, "Reset your password")
+    subjects = [m["Subject"] for m in smtp_server.mails_to(OWNER)]
+    assert subjects.count("New sign-in to your account") == 1  # the first login's only
