@@ -13,6 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.auth.mfa import NO_PENDING_LOGIN
+from authsvc.containers import Container
+from authsvc.mail.models import NOT_ME, MailToken
+from authsvc.mail.service import hash_token
 from tests.contract.test_revocation_generation import (
     NEW_PASSWORD,
     OWNER,
@@ -181,3 +184,26 @@ async def test_a_reset_link_never_goes_to_an_address_verified_after_the_event(
     assert await mails_to(smtp_server, web, OWNER, "Reset your password") == 0  # no longer the account's address
     address_notice = await nth_mail(smtp_server, OWNER, "Your email address was changed", 1)
     assert "/not-me?token=" in text_of(address_notice)  # the way back: that notice's link
+
+
+async def test_a_notice_mailed_before_events_were_recorded_ends_everything_but_sends_no_reset_link(
+    web: Client, mail_container: Container, smtp_server: SmtpServer, clock: ManualClock, browsers: list[Browser]
+) -> None:
+    """Such a token (stamp "") does not say where its notice went: no reset link, rather than one to an address
+    that may be the attacker's; the factors added since it was mailed go, the sessions and pending logins end."""
+    await owner_signed_up(web, smtp_server)
+    user_id = (await (await web.get("/users/protected")).json())["userId"]
+    token, now = "an-old-notice-token", clock.now()
+    ttl = mail_container.settings().mail.not_me_token_ttl
+    await mail_container.storage().mail_tokens.add(MailToken(hash_token(token), user_id, NOT_ME, "", now, now + ttl))
+    clock.advance(60)
+    authenticator = SoftAuthenticator()
+    options = await (await web.post("/users/me/webauthn/register/options")).json()
+    body = {"name": "added since", "credential": authenticator.create(options)}
+    assert (await web.post("/users/me/webauthn/register", json=body)).status == 201
+
+    assert (await web.post("/users/sessions/not-me", json={"token": token})).status == 200
+
+    assert (await web.get("/users/protected")).status == 401
+    assert await passwordless(browser(web, browsers), authenticator) == 401
+    assert await mails_to(smtp_server, web, OWNER, "Reset your password") == 0
