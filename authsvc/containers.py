@@ -112,6 +112,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         settings=settings.provided.session,
         metrics=metrics,
+        users=users_repository,
     )
     login_throttle = providers.Singleton(
         LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle, metrics=metrics
@@ -220,6 +221,8 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mail,
         server=settings.provided.server,
         user_settings=settings.provided.users,
+        factors=second_factors_repository,
+        passkeys=passkeys_repository,
     )
     # The HTTP edge's end of every login (JSON routes and portal pages alike)
     login_finish = providers.Singleton(

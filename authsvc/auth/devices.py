@@ -1,9 +1,10 @@
 """The device cookie (OWASP "Slow Down Online Guessing Attacks with Device Cookies"), at the HTTP edge.
 
-Set at every successful login and kept across logout, it names the user this browser logged in as and a random
-device id, encrypted and authenticated with the session keys (a MultiFernet, so it survives key rotation like the
-session cookie). The login throttle lets a browser holding one for the account skip the account-wide lock; what
-the cookie is worth to a thief is the allowance of its device id, one client's.
+Set at every successful login and kept across logout, it names the user this browser logged in as, a random
+device id and the user's revocation generation (after a remedy it vouches for nothing), encrypted and authenticated
+with the session keys (a MultiFernet, so it survives key rotation like the session cookie). The login throttle lets a
+browser holding one for the account skip the account-wide lock; what the cookie is worth to a thief is the
+allowance of its device id, one client's.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from authsvc.auth.cookie_header import only_cookie
 from authsvc.auth.throttle import Device
 from authsvc.config import SessionSettings, ThrottleSettings
+from authsvc.users.models import User
 
 PURPOSE = "device"  # a session cookie, encrypted with the same keys, never passes for a device cookie
 DEVICE_ID_BYTES = 16
-ISSUE_FOR = web.RequestKey("device_cookie_for", str)
+ISSUE_FOR = web.RequestKey("device_cookie_for", User)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -44,14 +46,14 @@ class DeviceCookies:
             return None
         if not isinstance(data, dict) or data.get("p") != PURPOSE:
             return None
-        user_id, device_id = data.get("u"), data.get("d")
-        if not isinstance(user_id, str) or not isinstance(device_id, str):
+        user_id, device_id, generation = data.get("u"), data.get("d"), data.get("g", 0)
+        if not isinstance(user_id, str) or not isinstance(device_id, str) or type(generation) is not int:
             return None
-        return Device(user_id, device_id)
+        return Device(user_id, device_id, generation)
 
-    def issue(self, request: web.Request, user_id: str) -> None:
-        """A fresh device cookie for user_id (a new device id, a new lifetime), on this request's response."""
-        request[ISSUE_FOR] = user_id
+    def issue(self, request: web.Request, user: User) -> None:
+        """A fresh device cookie for user (a new device id, a new lifetime), on this request's response."""
+        request[ISSUE_FOR] = user
 
     def middleware(self) -> Middleware:
         """Writes the cookie issue() asked for. It wraps aiohttp-session's middleware, so the session cookie comes
@@ -60,9 +62,10 @@ class DeviceCookies:
         @web.middleware
         async def device_cookie(request: web.Request, handler: Handler) -> web.StreamResponse:
             response = await handler(request)
-            user_id = request.get(ISSUE_FOR)
-            if user_id is not None:
-                payload = {"p": PURPOSE, "u": user_id, "d": secrets.token_urlsafe(DEVICE_ID_BYTES)}
+            user = request.get(ISSUE_FOR)
+            if user is not None:
+                device_id = secrets.token_urlsafe(DEVICE_ID_BYTES)
+                payload = {"p": PURPOSE, "u": user.id, "d": device_id, "g": user.generation}
                 value = self._fernet.encrypt(json.dumps(payload).encode("utf-8")).decode("ascii")
                 # Strict: only a same-site login ever reads it.
                 response.set_cookie(

@@ -112,6 +112,7 @@ class PendingLogin:
     login_id: str  # names this pending login in the attempt counters
     issued_at: float
     remember: bool
+    generation: int  # the user's revocation generation when the password step passed
 
 
 class PendingLogins:
@@ -122,8 +123,9 @@ class PendingLogins:
         self._clock = clock
         self.lifetime = lifetime
 
-    def issue(self, user_id: str, remember: bool) -> str:
-        data = json.dumps({"pending": {"uid": user_id, "lid": secrets.token_urlsafe(16), "rem": remember}})
+    def issue(self, user: User, remember: bool) -> str:
+        login_id = secrets.token_urlsafe(16)
+        data = json.dumps({"pending": {"uid": user.id, "lid": login_id, "rem": remember, "gen": user.generation}})
         return self._fernet.encrypt_at_time(data.encode("utf-8"), int(self._clock.now())).decode("ascii")
 
     def open(self, token: str | None) -> PendingLogin | None:
@@ -140,9 +142,12 @@ class PendingLogins:
         if not isinstance(pending, dict):
             return None
         user_id, login_id, remember = pending.get("uid"), pending.get("lid"), pending.get("rem")
+        generation = pending.get("gen", 0)
         if not isinstance(user_id, str) or not isinstance(login_id, str) or not isinstance(remember, bool):
             return None
-        return PendingLogin(user_id, login_id, float(issued_at), remember)
+        if type(generation) is not int:
+            return None
+        return PendingLogin(user_id, login_id, float(issued_at), remember, generation)
 
 
 class EnrolmentTokens:

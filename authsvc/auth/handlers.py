@@ -197,8 +197,9 @@ async def change_password(
     fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
     client = client_info(request, devices)
     await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"), client)
-    await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"], client)
-    await mail.password_changed(current(request).user)  # after the change: no mail for a change that failed
+    changed = await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"], client)
+    devices.issue(request, changed)  # this browser proved the password: still a known device under the new generation
+    await mail.password_changed(changed)  # after the change: no mail for a change that failed
     return web.json_response({"msg": "Password changed; every other session has ended"})
 
 

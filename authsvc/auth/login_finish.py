@@ -31,12 +31,12 @@ class LoginFinish:
     ) -> web.StreamResponse:
         """The mail checks (Forbidden, and the new session ended, for a required address not verified; a new
         device's notice), then the session cookie, a fresh device cookie, and no pending login left behind."""
-        known_device = client.device is not None and client.device.user_id == user.id
+        known_device = client.device is not None and client.device.vouches_for(user)
         await self._mail.after_login(
             user, session_id, self._auth.logout, ip=client.ip, user_agent=client.user_agent, known_device=known_device
         )
         await self._cookies.issue(request, SessionIds(session_id, user.id))
-        self._devices.issue(request, user.id)  # the login is complete only now
+        self._devices.issue(request, user)  # the login is complete only now
         if cookie_values(cookie_header(request), self._pending.name):
             self._pending.clear(response)
         return response

@@ -143,7 +143,8 @@ class MfaService:
     async def pending_methods(self, pending_token: str | None) -> list[str]:
         """The methods the pending login's user can finish with; [] when there is no such pending login."""
         pending = self._pending.open(pending_token)
-        return (await self._auth.second_factors(pending.user_id))[1] if pending is not None else []
+        user = await self._user_of(pending) if pending is not None else None
+        return (await self._auth.second_factors(user.id))[1] if user is not None else []
 
     async def confirm_totp(self, auth: Authenticated, token: str, code: str) -> list[str]:
         """Confirm the pending secret with a code from it and the token its start handed out; returns the recovery
@@ -154,7 +155,7 @@ class MfaService:
             raise WrongCode()
         codes = new_recovery_codes()
         hashes = [h for h in map(hash_recovery_code, codes) if h is not None]
-        if not await self._factors.confirm_totp(auth.user.id, step, hashes):
+        if not await self._factors.confirm_totp(auth.user.id, step, hashes, self._clock.now()):
             raise Conflict(NO_ENROLMENT)
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("totp enrolled", extra={"event": "mfa.totp.enrol", "user_id": auth.user.id})
@@ -262,11 +263,10 @@ class MfaService:
     async def passkey_options(self, pending_token: str | None) -> dict[str, Any]:
         """navigator.credentials.get options for the pending login's user, with a challenge bound to that login."""
         pending = await self._live_pending(pending_token)
-        user, methods = (
-            await self._users.find_by_id(pending.user_id),
-            (await self._auth.second_factors(pending.user_id))[1],
-        )
-        if user is None or WEBAUTHN not in methods:
+        user, methods = await self._user_of(pending), (await self._auth.second_factors(pending.user_id))[1]
+        if user is None:
+            raise Unauthorized(NO_PENDING_LOGIN)
+        if WEBAUTHN not in methods:
             raise NotFound("No passkey is registered for this account; send a code to POST /users/login/mfa.")
         return await self._passkeys.login_options(user.id, SECOND_FACTOR, f"pending:{pending.login_id}")
 
@@ -286,6 +286,12 @@ class MfaService:
         return await self._second_step(
             pending_token, assertion_checks_out, PASSKEY_REFUSED, client, previous_session_id
         )
+
+    async def _user_of(self, pending: PendingLogin) -> User | None:
+        """The pending login's user, or None when it is gone or revoked since the password step (a remedy moved its
+        generation on: password change or reset, "this was not me", revoke-all, mfa-reset)."""
+        user = await self._users.find_by_id(pending.user_id)
+        return user if user is not None and user.generation == pending.generation else None
 
     async def _live_pending(self, pending_token: str | None) -> PendingLogin:
         pending = self._pending.open(pending_token)
@@ -309,7 +315,7 @@ class MfaService:
         pending = await self._live_pending(pending_token)
         now, expires_at = self._clock.now(), pending.issued_at + self._pending.lifetime
         tries, done = f"mfa:{pending.login_id}", f"mfa-done:{pending.login_id}"
-        user = await self._users.find_by_id(pending.user_id)
+        user = await self._user_of(pending)
         factors, methods = await self._auth.second_factors(pending.user_id)
         if user is None or not methods:
             raise Unauthorized(NO_PENDING_LOGIN)
@@ -339,13 +345,13 @@ class MfaService:
         )
 
     async def reset(self, username: str) -> tuple[User, bool] | None:
-        """An administrator's escape hatch: every factor of the user removed, every session ended; the user, and
-        whether there was a factor to remove (None: no such user)."""
+        """An administrator's escape hatch: every factor of the user removed, every session and pending login ended;
+        the user, and whether there was a factor to remove (None: no such user)."""
         user = await find_by_typed_name(self._users, username)
         if user is None:
             return None
         removed = await self._factors.delete(user.id)
         removed = await self._passkeys.remove_all(user.id) > 0 or removed
-        await self._sessions.revoke_all(user.id)
+        await self._sessions.revoke_user(user.id)
         audit.info("second factors reset by an administrator", extra={"event": "mfa.reset", "user_id": user.id})
         return user, removed

@@ -53,7 +53,7 @@ async def confirm_totp(
 ) -> web.Response:
     fields = await read_fields(request, "enrolmentToken", "code")
     codes = await mfa.confirm_totp(current(request), fields["enrolmentToken"], fields["code"])
-    await mail.mfa_changed(current(request).user, "an authenticator app was added")  # after the change
+    await mail.mfa_changed(current(request).user, "an authenticator app was added", added=True)  # after the change
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 

@@ -34,7 +34,13 @@ class SecondFactors:
     totp_confirmed: bool
     last_used_step: int  # the last TOTP time step accepted: a code is never accepted twice
     recovery_code_hashes: tuple[str, ...]
-    created_at: float
+    created_at: float  # when the enrolment began
+    confirmed_at: float | None = None  # when it was confirmed; None while pending (and on records older than it)
+
+    @property
+    def added_at(self) -> float:
+        """When the factor became usable, as far as the record knows."""
+        return self.confirmed_at if self.confirmed_at is not None else self.created_at
 
 
 @dataclass(frozen=True, slots=True)

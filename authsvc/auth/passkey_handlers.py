@@ -57,7 +57,7 @@ async def register(
 ) -> web.Response:
     fields, credential = await read_ceremony(request, "name")
     passkey = await passkeys.register(current(request), fields["name"], credential)
-    await mail.mfa_changed(current(request).user, "a passkey was added")  # after the change
+    await mail.mfa_changed(current(request).user, "a passkey was added", added=True)  # after the change
     return web.json_response(passkey_view(passkey), status=201)
 
 

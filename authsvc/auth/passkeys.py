@@ -82,12 +82,15 @@ class PasskeyService:
         await self._challenges.put(PasskeyChallenge(b64url(challenge), purpose, subject, expires_at))
         return challenge
 
-    async def _take(self, credential: dict[str, Any], purpose: str, subject: str) -> str:
-        """The challenge this answer signed, if we handed it out for this purpose and subject and it is unused."""
+    async def _take(self, credential: dict[str, Any], purpose: str, subject: str, user: User | None = None) -> str:
+        """The challenge this answer signed, if we handed it out for this purpose and subject and it is unused (and,
+        for a user, handed out since their last revocation)."""
         challenge = challenge_of(credential)
         found = await self._challenges.take(challenge, self._clock.now()) if challenge else None
         if found is None or found.purpose != purpose or not secrets.compare_digest(found.subject, subject):
             raise CeremonyRefused("unknown, used, expired or someone else's challenge")
+        if user is not None and user.issued_before_revocation(found.expires_at - self._ceremonies.lifetime):
+            raise CeremonyRefused("a challenge handed out before the user's last revocation")
         return found.challenge
 
     # Registration
@@ -140,12 +143,13 @@ class PasskeyService:
         return self._ceremonies.authentication_options(allowed, challenge)
 
     async def check_assertion(
-        self, credential: dict[str, Any], purpose: str, subject: str, user_id: str | None
+        self, credential: dict[str, Any], purpose: str, subject: str, user_id: str | None, user: User | None = None
     ) -> Passkey | None:
         """The passkey whose signature over our challenge this is (of user_id, when given), its use recorded; or
-        None, whatever the reason (which goes to the audit log)."""
+        None, whatever the reason (which goes to the audit log). With user, a challenge handed out before the
+        user's last revocation is refused too (a passwordless one: handed out before the user was known)."""
         try:
-            challenge = await self._take(credential, purpose, subject)
+            challenge = await self._take(credential, purpose, subject, user)
             credential_id = credential_id_of(credential)
             passkey = await self._passkeys.find(credential_id) if credential_id else None
             if passkey is None or (user_id is not None and passkey.user_id != user_id):
@@ -192,7 +196,7 @@ class PasskeyService:
             passkey = None
             if browser_nonce is not None and user is not None:
                 passkey = await self.check_assertion(
-                    credential, PASSWORDLESS, subject_of_browser(browser_nonce), user.id
+                    credential, PASSWORDLESS, subject_of_browser(browser_nonce), user.id, user
                 )
         except BaseException:
             await attempt.abandoned()

@@ -38,7 +38,7 @@ class PendingLoginCookie:
 
     def start(self, response: web.StreamResponse, required: SecondFactorRequired) -> None:
         """Set the cookie of a new pending login for the user whose password was right."""
-        token = self._codec.issue(required.user.id, required.remember)
+        token = self._codec.issue(required.user, required.remember)
         response.set_cookie(self.name, token, max_age=self._codec.lifetime, **self._params)
 
     def clear(self, response: web.StreamResponse) -> None:

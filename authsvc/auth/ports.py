@@ -83,8 +83,9 @@ class SecondFactorRepository(Protocol):
         """Store a pending TOTP secret (replacing a pending one); False when a confirmed one exists."""
         ...
 
-    async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str]) -> bool:
-        """Confirm the pending secret with the step of a code checked against it; False when it was not pending."""
+    async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str], now: float) -> bool:
+        """Confirm the pending secret (at now) with the step of a code checked against it; False when it was not
+        pending."""
         ...
 
     async def use_totp_step(self, user_id: str, step: int) -> bool:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 from dataclasses import dataclass
 
 from authsvc.auth.audit import AccountPseudonyms
@@ -89,9 +88,9 @@ class AuthService:
 
     async def begin_attempt(self, username: str, client: ClientInfo, user: User | None) -> Attempt:
         """Count a login attempt (a password, a code, a passkey); the device cookie counts only when it names this
-        very user."""
+        very user and was issued since the user's last revocation."""
         device = client.device
-        if device is None or user is None or not secrets.compare_digest(device.user_id.encode(), user.id.encode()):
+        if device is None or user is None or not device.vouches_for(user):
             device = None
         return await self._throttle.begin(username, client.ip, device)
 
@@ -146,12 +145,22 @@ class AuthService:
         *,
         remember: bool,
     ) -> str:
-        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens."""
+        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens.
+
+        `user` is as it was read before the proof: when a remedy (SessionRegistry.revoke_user) moved the user's
+        generation on meanwhile, the new session ends at once and the login is refused."""
         await attempt.succeeded()
-        self._metrics.login("success")
         if previous_session_id is not None:
             await self.logout(previous_session_id)
         session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=remember)
+        # By name: read from the database itself, never from a replica's cache, so the lag does not apply here.
+        now = await self._users.find_by_username(user.username)
+        if now is None or now.id != user.id or now.generation != user.generation:
+            await self._sessions.revoke(session_id)
+            self._metrics.login("failure")
+            audit.info("login refused: revoked meanwhile", extra={"event": "login.revoked", "user_id": user.id})
+            raise Unauthorized(INVALID_CREDENTIALS)
+        self._metrics.login("success")
         audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
         return session_id
 
@@ -206,7 +215,8 @@ class AuthService:
         return revoked
 
     async def revoke_other_sessions(self, auth: Authenticated) -> int:
-        count = await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
+        """Every other session ends, and every pending login, reset link and device cookie of the user dies."""
+        count = await self._sessions.revoke_user(auth.user.id, keep_session_id=auth.session_id)
         audit.info(
             "other sessions revoked", extra={"event": "session.revoke_all", "user_id": auth.user.id, "count": count}
         )
@@ -217,26 +227,29 @@ class AuthService:
         user = await find_by_typed_name(self._users, username)
         if user is None:
             return None
-        count = await self._sessions.revoke_all(user.id)
+        count = await self._sessions.revoke_user(user.id)
         audit.info("sessions ended by an administrator", extra={"event": "session.revoke_all", "user_id": user.id})
         return count
 
     async def change_password(
         self, auth: Authenticated, current: str, new: str, client: ClientInfo = ClientInfo()
-    ) -> None:
-        """Verify the current password, store the new one, end every other session."""
+    ) -> User:
+        """Verify the current password, store the new one, end every other session (and pending login, reset link,
+        device cookie); returns the user as changed (its new generation: the caller's browser may be vouched for
+        again, it has just proven the password)."""
         if not await self.reauthenticate(auth, current, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
         if problem := self._policy.problem(new, auth.user.username):
             raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
         await self._users.update_password_hash(auth.user.id, await self._hasher.hash(new), self._clock.now())
-        await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
+        await self._sessions.revoke_user(auth.user.id, keep_session_id=auth.session_id)
         audit.info("password changed", extra={"event": "password.change", "user_id": auth.user.id})
+        return await self._users.find_by_id(auth.user.id) or auth.user
 
     async def delete_account(self, auth: Authenticated, password: str, client: ClientInfo = ClientInfo()) -> None:
         if not await self.reauthenticate(auth, password, client):
             raise WrongPassword("password")
-        await self._sessions.revoke_all(auth.user.id)
+        await self._sessions.revoke_user(auth.user.id)
         await self._factors.delete(auth.user.id)  # no secret outlives its account
         await self._passkeys.delete_for_user(auth.user.id)
         await self._users.delete(auth.user.id)

@@ -13,6 +13,7 @@ from authsvc.auth.ports import SessionRepository
 from authsvc.clock import Clock
 from authsvc.config import SessionSettings
 from authsvc.metrics import Metrics
+from authsvc.users.ports import UserRepository
 
 SESSION_ID_BYTES = 32  # 256 bits from secrets
 
@@ -32,9 +33,15 @@ class SessionRegistry:
     """sha256(session id) -> who, since when, until when; every check goes through here."""
 
     def __init__(
-        self, repository: SessionRepository, clock: Clock, settings: SessionSettings, metrics: Metrics
+        self,
+        repository: SessionRepository,
+        clock: Clock,
+        settings: SessionSettings,
+        metrics: Metrics,
+        users: UserRepository,
     ) -> None:
         self._repository = repository
+        self._users = users
         self._clock = clock
         self._settings = settings
         self._metrics = metrics
@@ -104,6 +111,16 @@ class SessionRegistry:
         count = await self._repository.delete_for_user(user_id, keep)
         self._metrics.sessions_revoked(count)
         return count
+
+    async def revoke_user(self, user_id: str, keep_session_id: str | None = None) -> int:
+        """Every remedy's one call (password change or reset, "this was not me", revoke-all, mfa-reset, account
+        deletion): the user's revocation generation moves on, so every pending login, reset link, passwordless
+        challenge and device cookie issued before is refused; then every session but keep_session_id ends.
+
+        In this order: a login that read the old generation and opens its session after the sessions ended finds
+        the new one when it checks again (AuthService.open_session)."""
+        await self._users.bump_generation(user_id, self._clock.now())
+        return await self.revoke_all(user_id, keep_session_id)
 
     async def list(self, user_id: str) -> list[SessionRecord]:
         """The user's live sessions, oldest first; at most max_per_user (the most recently used) even after a race."""

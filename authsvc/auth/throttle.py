@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -31,6 +32,7 @@ from authsvc.clock import Clock
 from authsvc.config import ThrottleSettings
 from authsvc.errors import ServiceUnavailable, TooManyRequests
 from authsvc.metrics import Metrics
+from authsvc.users.models import User
 
 log = logging.getLogger("authsvc")
 
@@ -48,6 +50,11 @@ class Device:
 
     user_id: str
     device_id: str  # random, per cookie: the key of the device's own allowance
+    generation: int = 0  # the user's revocation generation when it was issued
+
+    def vouches_for(self, user: User) -> bool:
+        """Issued to this very user, since their last revocation."""
+        return secrets.compare_digest(self.user_id.encode(), user.id.encode()) and self.generation == user.generation
 
 
 def digest(*parts: str) -> str:

@@ -12,6 +12,10 @@ from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.mail.service import AccountMail
 
+NOT_ME_ANSWER = (
+    "Every session of the account has ended; a link to choose a new password is on its way to the address this "
+    "notice went to."
+)
 FORGOT_ANSWER = {"msg": "If the account has a verified email address, a link to reset the password is on its way."}
 
 
@@ -65,6 +69,4 @@ async def verify_email(request: web.Request, mail: AccountMail = Provide[Contain
 async def not_me(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
     fields = await read_fields(request, "token")
     await mail.not_me(fields["token"])
-    return web.json_response(
-        {"msg": "Every session of the account has ended; a link to choose a new password is on its way."}
-    )
+    return web.json_response({"msg": NOT_ME_ANSWER})

@@ -11,11 +11,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
+from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
@@ -44,15 +47,41 @@ audit = logging.getLogger("authsvc.audit")
 FORGOT_MIN_SECONDS = 0.2
 BAD_LINK = "The link is invalid, used or expired; ask for a new one."
 UNVERIFIED = "Verify your email address first: open the link in the mail we sent you."
+EMAIL_CHANGED = "email_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeEvent:
+    """What a notice's "this was not me" link is about, as its token's stamp records it."""
+
+    kind: str | None  # the notice: email_changed, password_changed, mfa_changed, new_device; None for old tokens
+    at: float  # when it happened: the factors added since are removed
+    to: str | None  # the address the notice went to, verified before the event; None for old tokens
+
+    def stamp(self) -> str:
+        return json.dumps({"event": self.kind, "at": self.at, "to": self.to})
+
+    @classmethod
+    def of(cls, token: MailToken) -> NoticeEvent:
+        """The event of a notice token; a token from before events were recorded knows only its time."""
+        try:
+            data = json.loads(token.stamp)
+            kind, at, to = data["event"], float(data["at"]), data["to"]
+        except (ValueError, TypeError, KeyError):
+            return cls(None, token.created_at, None)
+        if not isinstance(kind, str) or not isinstance(to, str):
+            return cls(None, token.created_at, None)
+        return cls(kind, at, to)
 
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def password_stamp(password_hash: str) -> str:
-    """Ties a reset token to the password it was issued for: any other change of the password kills it."""
-    return hashlib.sha256(password_hash.encode()).hexdigest()
+def reset_stamp(user: User) -> str:
+    """Ties a reset token to the password and the revocation generation it was issued under: any other change of
+    the password, and any remedy (SessionRegistry.revoke_user), kills it."""
+    return hashlib.sha256(f"{user.generation}:{user.password_hash}".encode()).hexdigest()
 
 
 class AccountMail:
@@ -70,7 +99,11 @@ class AccountMail:
         settings: MailSettings,
         server: ServerSettings,
         user_settings: UserSettings,
+        factors: SecondFactorRepository,
+        passkeys: PasskeyRepository,
     ) -> None:
+        self._factors = factors
+        self._passkeys = passkeys
         self._users = users
         self._addresses = addresses
         self._tokens = tokens
@@ -127,7 +160,7 @@ class AccountMail:
         self.check_address(address)
         await self.ensure_free(address, user.id)
         key = address_key(address)
-        old = await self._addresses.get(user.id)
+        old, changed_at = await self._addresses.get(user.id), self._clock.now()
         if old is not None and old.address == address:
             if old.verified:
                 return
@@ -145,7 +178,7 @@ class AccountMail:
             hours=self._settings.verify_token_ttl // 3600 or 1,
         )
         if old is not None and old.key != key and old.verified:
-            await self._notify(user, old.address, "email_changed", new_address=address)
+            await self._notify(user, old.address, EMAIL_CHANGED, at=changed_at, new_address=address)
 
     async def verify_address(self, token: str) -> None:
         record = await self._live_token(token, VERIFY)
@@ -176,8 +209,8 @@ class AccountMail:
             await end_session(session_id)
             raise Forbidden(UNVERIFIED)
         if not known_device and address is not None and verified:
-            context = {"ip": ip or "unknown", "user_agent": (user_agent or "unknown browser")[:200]}
-            await self._notify(user, address.address, "new_device", **context)
+            agent = (user_agent or "unknown browser")[:200]
+            await self._notify(user, address.address, "new_device", ip=ip or "unknown", user_agent=agent)
 
     # Password reset
 
@@ -222,7 +255,7 @@ class AccountMail:
 
     async def _send_reset(self, user: User, address: str) -> None:
         await self._tokens.delete_for_user(user.id, RESET)  # one live reset link per account: the new one replaces it
-        token = await self._issue(user.id, RESET, password_stamp(user.password_hash), self._settings.reset_token_ttl)
+        token = await self._issue(user.id, RESET, reset_stamp(user), self._settings.reset_token_ttl)
         await self._outbox.put(
             address,
             "reset_password",
@@ -239,8 +272,8 @@ class AccountMail:
         user = await self._users.find_by_id(record.user_id) if record is not None else None
         if record is None or user is None:
             raise refused
-        if not hmac.compare_digest(record.stamp, password_stamp(user.password_hash)):
-            await self._tokens.delete_for_user(user.id, RESET)  # the password changed since: the link is dead
+        if not hmac.compare_digest(record.stamp, reset_stamp(user)):
+            await self._tokens.delete_for_user(user.id, RESET)  # the password changed or a remedy ran: the link is dead
             raise refused
         if problem := self._policy.problem(new_password, user.username):
             raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
@@ -248,7 +281,7 @@ class AccountMail:
             raise refused
         await self._users.update_password_hash(user.id, await self._hasher.hash(new_password), self._clock.now())
         await self._tokens.delete_for_user(user.id, RESET)
-        await self._sessions.revoke_all(user.id)
+        await self._sessions.revoke_user(user.id)
         await self._throttle.clear_account(user.username, ip)
         audit.info("password reset", extra={"event": "password.reset", "user_id": user.id})
         await self.password_changed(user, how="reset with a link mailed to you")
@@ -256,32 +289,86 @@ class AccountMail:
 
     # Notifications
 
-    async def _notify(self, user: User, address: str, kind: str, **context: object) -> None:
-        token = await self._issue(user.id, NOT_ME, "", self._settings.not_me_token_ttl)
+    async def _notify(self, user: User, address: str, kind: str, *, at: float | None = None, **context: object) -> None:
+        """Mail a notice of an event (at: when it happened, now by default) with its "this was not me" link."""
+        event = NoticeEvent(kind, self._clock.now() if at is None else at, address)
+        token = await self._issue(user.id, NOT_ME, event.stamp(), self._settings.not_me_token_ttl)
         await self._outbox.put(address, kind, username=user.username, not_me_link=self.link("not-me", token), **context)
 
-    async def _notify_verified(self, user: User, kind: str, **context: object) -> None:
+    async def _notify_verified(self, user: User, kind: str, *, at: float | None = None, **context: object) -> None:
         address = await self._addresses.get(user.id)
         if address is not None and address.verified:
-            await self._notify(user, address.address, kind, **context)
+            await self._notify(user, address.address, kind, at=at, **context)
 
     async def password_changed(self, user: User, *, how: str = "changed") -> None:
         await self._notify_verified(user, "password_changed", how=how)
 
-    async def mfa_changed(self, user: User, change: str) -> None:
-        """For the MFA code (issue 14) to call after a factor is added or removed."""
-        await self._notify_verified(user, "mfa_changed", change=change)
+    async def mfa_changed(self, user: User, change: str, *, added: bool = False) -> None:
+        """After a factor is added (added=True: the event is the newest factor's addition, so the notice's "this
+        was not me" removes it) or removed."""
+        at = await self._newest_factor_at(user.id) if added else None
+        await self._notify_verified(user, "mfa_changed", at=at, change=change)
+
+    async def _newest_factor_at(self, user_id: str) -> float:
+        factors = await self._factors.get(user_id)
+        times = [passkey.created_at for passkey in await self._passkeys.list_for_user(user_id)]
+        if factors is not None and factors.totp_confirmed:
+            times.append(factors.added_at)
+        return min(max(times, default=self._clock.now()), self._clock.now())
 
     async def not_me(self, token: str) -> None:
-        """ "This was not me": every session ends, and a reset link goes to the verified address."""
+        """ "This was not me": the account goes back to the owner as it was before the event the notice was about.
+
+        Every session, pending login, reset link and device cookie ends (SessionRegistry.revoke_user); every second
+        factor added since the event is removed; an address-change notice puts the previous (verified) address
+        back. A reset link then goes to the address the notice went to, verified before the event, and only there.
+        """
         record = await self._live_token(token, NOT_ME)
         if record is None or not await self._take(record):
             raise FieldRefused(BAD_LINK, {"token": "token is invalid, used or expired"})
         user = await self._users.find_by_id(record.user_id)
         if user is None:
             return
-        count = await self._sessions.revoke_all(user.id)
-        audit.info("sessions ended from a mail", extra={"event": "session.not_me", "user_id": user.id, "count": count})
-        address = await self._addresses.get(user.id)
-        if address is not None and address.verified:
-            await self._send_reset(user, address.address)
+        event = NoticeEvent.of(record)
+        count = await self._sessions.revoke_user(user.id)
+        removed = await self._remove_factors_since(user.id, event.at)
+        audit.info(
+            "account recovered from a mail",
+            extra={"event": "session.not_me", "user_id": user.id, "count": count, "factors_removed": removed},
+        )
+        address = await self._address_before(user, event)
+        revoked = await self._users.find_by_id(user.id)  # the reset link is stamped with the new generation
+        if address is not None and revoked is not None:
+            await self._send_reset(revoked, address)
+
+    async def _remove_factors_since(self, user_id: str, at: float) -> int:
+        """Every factor added at or after `at` (and a TOTP enrolment not confirmed): how many went."""
+        removed = 0
+        factors = await self._factors.get(user_id)
+        if factors is not None and (not factors.totp_confirmed or factors.added_at >= at):
+            removed += await self._factors.delete(user_id)
+        for passkey in await self._passkeys.list_for_user(user_id):
+            if passkey.created_at >= at:
+                removed += await self._passkeys.delete(user_id, passkey.credential_id)
+        return removed
+
+    async def _address_before(self, user: User, event: NoticeEvent) -> str | None:
+        """The address verified before the event, put back when the event changed it; None when there is none
+        (an old token, an address taken by another account since, or one changed after the event)."""
+        if event.to is None:
+            return None
+        key = address_key(event.to)
+        current = await self._addresses.get(user.id)
+        if current is not None and current.verified and current.key == key:
+            return current.address
+        if event.kind != EMAIL_CHANGED:
+            return None  # the address changed after this event: that change's own notice went to this one
+        try:
+            await self.ensure_free(event.to, user.id)
+            await self._addresses.set(EmailAddress(user.id, event.to, key, verified=True))
+        except DuplicateEmail:
+            audit.info("address not restored: taken", extra={"event": "email.not_restored", "user_id": user.id})
+            return None
+        await self._tokens.delete_for_user(user.id, VERIFY)  # the replaced address's link dies
+        audit.info("email address restored", extra={"event": "email.restore", "user_id": user.id})
+        return event.to

@@ -14,7 +14,9 @@ from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
 from authsvc.portal.handlers import FORM_EXPIRED, _render, portal_page
 
-NOT_ME_DONE = "Every session has ended; a link to choose a new password is on its way."
+NOT_ME_DONE = (
+    "Every session has ended; a link to choose a new password is on its way to the address this notice went to."
+)
 MAIL_TOKEN = web.RequestKey("mail_token", str)
 FORGOT_SENT = "If the account has a verified email address, a link to reset the password is on its way to it."
 

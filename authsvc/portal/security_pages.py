@@ -172,7 +172,7 @@ async def confirm_totp(
         return page.enrolment(pending, "That code is not valid. Please try again.", 422)
     except Conflict as conflict:
         return await page.refused(conflict)
-    await mail.mfa_changed(page.me.user, "an authenticator app was added")  # after the change
+    await mail.mfa_changed(page.me.user, "an authenticator app was added", added=True)  # after the change
     return _render(request, "recovery_codes.html", "Recovery codes", None, 200, NO_STORE, codes=codes)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from authsvc.auth.models import Passkey, PasskeyChallenge, SecondFactors, SessionRecord
 from authsvc.errors import DuplicateUsername
 from authsvc.storage.mail_memory import MemoryEmailAddresses, MemoryMailTokens, MemoryOutbox
-from authsvc.users.models import User, normalize_username
+from authsvc.users.models import User, next_generation, normalize_username
 
 
 class MemoryUserRepository:
@@ -44,6 +44,13 @@ class MemoryUserRepository:
             return False
         self._by_id[user_id] = dataclasses.replace(user, password_hash=password_hash, updated_at=now)
         return True
+
+    async def bump_generation(self, user_id: str, now: float) -> int | None:
+        user = self._by_id.get(user_id)
+        if user is None:
+            return None
+        self._by_id[user_id] = dataclasses.replace(user, generation=next_generation(user.generation, now))
+        return self._by_id[user_id].generation
 
     async def delete(self, user_id: str) -> bool:
         user = self._by_id.pop(user_id, None)
@@ -259,12 +266,16 @@ class MemorySecondFactorRepository:
         self._by_user[user_id] = SecondFactors(user_id, sealed_secret, False, -1, (), now)
         return True
 
-    async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str]) -> bool:
+    async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str], now: float) -> bool:
         existing = self._by_user.get(user_id)
         if existing is None or existing.totp_confirmed:
             return False
         self._by_user[user_id] = dataclasses.replace(
-            existing, totp_confirmed=True, last_used_step=step, recovery_code_hashes=tuple(recovery_code_hashes)
+            existing,
+            totp_confirmed=True,
+            last_used_step=step,
+            recovery_code_hashes=tuple(recovery_code_hashes),
+            confirmed_at=now,
         )
         return True
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -17,6 +18,19 @@ class User:
     password_hash: str
     created_at: float
     updated_at: float
+    # The revocation generation: moved on by every remedy (SessionRegistry.revoke_user); what was issued under an
+    # older one (a pending login, a reset link, a device cookie) is refused. Milliseconds of the last move, so that
+    # what is issued before its user is known (a passwordless challenge) can be ordered against it too.
+    generation: int = 0
+
+    def issued_before_revocation(self, issued_at: float) -> bool:
+        """Whether something issued at this time (seconds) predates the user's last revocation."""
+        return issued_at * 1000 < self.generation
+
+
+def next_generation(previous: int, now: float) -> int:
+    """The generation after previous: the revocation's time in milliseconds, always above previous."""
+    return max(previous + 1, math.ceil(now * 1000))
 
 
 def normalize_username(raw: str) -> str:

@@ -24,4 +24,9 @@ class UserRepository(Protocol):
 
     async def update_password_hash(self, user_id: str, password_hash: str, now: float) -> bool: ...
 
+    async def bump_generation(self, user_id: str, now: float) -> int | None:
+        """Move the user's revocation generation on (next_generation, atomic: concurrent bumps each move it);
+        the new value, or None when there is no such user."""
+        ...
+
     async def delete(self, user_id: str) -> bool: ...

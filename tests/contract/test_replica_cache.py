@@ -162,7 +162,7 @@ async def _factor_removed(storage: MongoStorage, user_id: str) -> None:
 
 async def _factor_confirmed(storage: MongoStorage, user_id: str) -> None:
     assert await storage.second_factors.begin_totp(user_id, "sealed", now())
-    assert await storage.second_factors.confirm_totp(user_id, 1, [])
+    assert await storage.second_factors.confirm_totp(user_id, 1, [], now())
 
 
 def passkey(user_id: str) -> Passkey:
@@ -177,7 +177,12 @@ async def _passkey_removed(storage: MongoStorage, user_id: str) -> None:
     await storage.passkeys.delete(user_id, "cred-1")
 
 
+async def _generation_bumped(storage: MongoStorage, user_id: str) -> None:
+    assert await storage.users.bump_generation(user_id, now()) is not None
+
+
 CHANGES = [
+    _generation_bumped,
     _logout,
     _end_all,
     _end_others,

@@ -20,7 +20,8 @@ async def test_begin_then_confirm_totp(storage: Storage) -> None:
     pending = await factors.get(USER)
     assert pending is not None
     assert (pending.totp_secret, pending.totp_confirmed, pending.recovery_code_hashes) == ("sealed-2", False, ())
-    assert await factors.confirm_totp(USER, 100, HASHES)
+    assert pending.confirmed_at is None and pending.added_at == NOW + 1
+    assert await factors.confirm_totp(USER, 100, HASHES, NOW + 5)
     confirmed = await factors.get(USER)
     assert confirmed is not None
     assert (confirmed.totp_confirmed, confirmed.last_used_step, confirmed.recovery_code_hashes) == (
@@ -28,8 +29,8 @@ async def test_begin_then_confirm_totp(storage: Storage) -> None:
         100,
         tuple(HASHES),
     )
-    assert confirmed.created_at == NOW + 1
-    assert not await factors.confirm_totp(USER, 101, HASHES)  # only a pending secret is confirmed
+    assert (confirmed.created_at, confirmed.confirmed_at, confirmed.added_at) == (NOW + 1, NOW + 5, NOW + 5)
+    assert not await factors.confirm_totp(USER, 101, HASHES, NOW + 6)  # only a pending secret is confirmed
     assert not await factors.begin_totp(USER, "sealed-3", NOW + 2)  # a confirmed one is not replaced
     assert (await factors.get(USER)) == confirmed
 
@@ -39,7 +40,7 @@ async def test_totp_step_is_used_once_and_only_forward(storage: Storage) -> None
     assert not await factors.use_totp_step(USER, 5)  # nothing enrolled
     await factors.begin_totp(USER, "sealed", NOW)
     assert not await factors.use_totp_step(USER, 5)  # not confirmed yet
-    await factors.confirm_totp(USER, 100, HASHES)
+    await factors.confirm_totp(USER, 100, HASHES, NOW)
     assert not await factors.use_totp_step(USER, 100)
     assert not await factors.use_totp_step(USER, 99)
     assert await factors.use_totp_step(USER, 101)
@@ -49,7 +50,7 @@ async def test_totp_step_is_used_once_and_only_forward(storage: Storage) -> None
 async def test_16_concurrent_uses_of_one_step_accept_one(storage: Storage) -> None:
     factors = storage.second_factors
     await factors.begin_totp(USER, "sealed", NOW)
-    await factors.confirm_totp(USER, 100, HASHES)
+    await factors.confirm_totp(USER, 100, HASHES, NOW)
     results = await asyncio.gather(*(factors.use_totp_step(USER, 101) for _ in range(16)))
     assert results.count(True) == 1
 
@@ -58,7 +59,7 @@ async def test_recovery_code_is_used_once(storage: Storage) -> None:
     factors = storage.second_factors
     await factors.begin_totp(USER, "sealed", NOW)
     assert not await factors.use_recovery_code(USER, HASHES[0])  # not confirmed yet
-    await factors.confirm_totp(USER, 100, HASHES)
+    await factors.confirm_totp(USER, 100, HASHES, NOW)
     results = await asyncio.gather(*(factors.use_recovery_code(USER, HASHES[3]) for _ in range(8)))
     assert results.count(True) == 1
     assert not await factors.use_recovery_code(USER, "f" * 64)

@@ -78,6 +78,28 @@ async def test_user_update_password_hash(storage: Storage) -> None:
     assert not await storage.users.update_password_hash("not an id", "h", NOW)
 
 
+async def test_user_generation_starts_at_zero_and_each_bump_moves_it_past_the_last_and_to_now(
+    storage: Storage,
+) -> None:
+    user = await storage.users.create("alice", HASH, NOW)
+    assert user.generation == 0 and (await storage.users.find_by_id(user.id)) == user
+    first = await storage.users.bump_generation(user.id, NOW + 1)
+    assert first == round((NOW + 1) * 1000)
+    assert await storage.users.bump_generation(user.id, NOW + 1) == first + 1  # same millisecond: still moves
+    assert await storage.users.bump_generation(user.id, NOW) == first + 2  # a clock behind: still moves
+    found = await storage.users.find_by_id(user.id)
+    assert found is not None and found.generation == first + 2 and found.password_hash == HASH
+    assert found.issued_before_revocation(NOW + 1) and not found.issued_before_revocation(NOW + 2)
+    assert await storage.users.bump_generation("6267c2a07b61b72e5f4689b0", NOW) is None
+    assert await storage.users.bump_generation("not an id", NOW) is None
+
+
+async def test_16_concurrent_bumps_of_one_generation_each_move_it(storage: Storage) -> None:
+    user = await storage.users.create("alice", HASH, NOW)
+    results = await asyncio.gather(*(storage.users.bump_generation(user.id, NOW) for _ in range(16)))
+    assert sorted(r for r in results if r is not None) == [round(NOW * 1000) + i for i in range(16)]
+
+
 async def test_user_delete_frees_the_name(storage: Storage) -> None:
     user = await storage.users.create("alice", HASH, NOW)
     assert await storage.users.delete(user.id)

@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pyotp
 import pytest
 
+from authsvc.auth.mfa import NO_PENDING_LOGIN
 from tests.e2e.test_process import cli
 from tests.e2e.test_tutorial_flow import PASSWORD, new_name, session_cookie
 from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
@@ -163,3 +165,33 @@ async def test_a_revocation_through_one_replica_reaches_the_others_cache_within_
             assert time.monotonic() - revoked_at <= LAG_S, "replica B still accepts the revoked session"
             await asyncio.sleep(0.01)
         assert time.monotonic() - revoked_at <= LAG_S
+
+
+async def test_authsvc_revoke_sessions_refuses_a_pending_login_on_every_replica_within_the_lag(
+    replicas: tuple[AuthsvcProcess, AuthsvcProcess],
+) -> None:
+    """Issue 30: the administrator's revoke-sessions (a third process) also ends a login waiting for its second
+    factor, begun through A and known to B's cache; B refuses it within the lag."""
+    a, b = replicas
+    name = new_name("pending")
+    credentials = {"username": name, "password": PASSWORD}
+    async with aiohttp.ClientSession(a.url) as on_a, aiohttp.ClientSession(b.url) as on_b:
+        assert (await on_a.post("/users/signup", json=credentials)).status == 201
+        owner = {"Cookie": f"sid={session_cookie(await on_a.post('/users/login', json=credentials))}"}
+        secret = (await (await on_a.post("/users/me/mfa/totp", headers=owner)).json())["secret"]
+        code = {"code": pyotp.TOTP(secret).now()}
+        assert (await on_a.post("/users/me/mfa/totp/confirm", headers=owner, json=code)).status == 200
+        first = await on_a.post("/users/login", json=credentials)  # the attacker's password step
+        assert (await first.json())["msg"] == "Second factor required"
+        pending = {"Cookie": f"sid_mfa={first.cookies['sid_mfa'].value}"}
+        # Live on B (which now keeps the user cached): it only has no passkey to offer.
+        assert (await on_b.post("/users/login/mfa/webauthn/options", headers=pending)).status == 404
+
+        await by_cli("revoke-sessions")(Scene(a, on_a, name, owner, owner))
+        revoked_at = time.monotonic()
+        while (await on_b.post("/users/login/mfa/webauthn/options", headers=pending)).status != 401:
+            assert time.monotonic() - revoked_at <= LAG_S, "replica B still honours the pending login"
+            await asyncio.sleep(0.01)
+        for replica in (on_a, on_b):
+            late = await replica.post("/users/login/mfa", headers=pending, json={"code": pyotp.TOTP(secret).now()})
+            assert late.status == 401 and (await late.json())["detail"] == NO_PENDING_LOGIN

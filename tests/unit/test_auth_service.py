@@ -63,6 +63,28 @@ async def test_login_opens_a_session_that_authenticates(container: Container) ->
     assert authenticated.session.ip == CLIENT.ip
 
 
+async def test_a_login_whose_password_check_overlaps_a_revocation_gets_no_session(container: Container) -> None:
+    """The password was right when checked, but the owner signed out everywhere (or changed the password) before
+    the session opened: the session the login opened is ended at once and the login refused."""
+    users, auth = await services(container)
+    alice = await users.signup("alice", PASSWORD)
+    hasher = container.password_hasher()
+    verify = hasher.verify
+
+    async def verify_then_owner_revokes(password: str, stored: str) -> bool:
+        verified = await verify(password, stored)
+        await container.session_registry().revoke_user(alice.id)  # lands while this login is under way
+        return verified
+
+    hasher.verify = verify_then_owner_revokes  # type: ignore[method-assign]
+    with pytest.raises(Unauthorized):
+        await auth.login("alice", PASSWORD, CLIENT)
+    assert await auth.list_sessions(alice.id) == []
+    hasher.verify = verify  # type: ignore[method-assign]
+    _, session_id = await auth.login("alice", PASSWORD, CLIENT)  # a login after the revocation is a login
+    assert await auth.authenticate(session_id, alice.id) is not None
+
+
 async def test_unknown_user_and_wrong_password_fail_alike(container: Container) -> None:
     users, auth = await services(container)
     await users.signup("alice", PASSWORD)

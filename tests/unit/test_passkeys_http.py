@@ -302,6 +302,19 @@ async def test_passwordless_login_with_a_discoverable_passkey(client: Client, au
     assert (await client.post("/users/login/webauthn", json={"credential": credential})).status == 401
 
 
+async def test_a_passwordless_challenge_handed_out_before_sign_out_everywhere_is_refused(
+    client: Client, authenticator: SoftAuthenticator, clock: ManualClock
+) -> None:
+    await enrolled(client, authenticator)
+    options = await (await client.post("/users/login/webauthn/options")).json()
+    clock.advance(1)
+    assert (await client.delete("/users/me/sessions")).status == 200  # the owner signs out everywhere
+    stale = await client.post("/users/login/webauthn", json={"credential": authenticator.get(options)})
+    assert stale.status == 401 and (await stale.json())["detail"] == PASSKEY_REFUSED
+    clock.advance(1)
+    assert (await passwordless(client, authenticator)).status == 200  # a challenge asked for since works
+
+
 async def test_passwordless_needs_user_verification(client: Client, authenticator: SoftAuthenticator) -> None:
     await enrolled(client, authenticator)
     authenticator.user_verified = False

@@ -173,6 +173,22 @@ async def test_device_cookie_of_another_user_does_not_skip_the_account_lock(make
     await auth.login("bob", PASSWORD, ClientInfo(ip="198.18.3.99", device=bobs_browser))
 
 
+async def test_a_device_cookie_from_before_the_users_last_revocation_does_not_skip_the_account_lock(
+    make_container: Any, clock: ManualClock
+) -> None:
+    container = make_container(throttle={"account_max_failures": 3})
+    _, auth, alice = await with_alice(container)
+    attackers_browser = Device(alice.id, "from a login with the password", alice.generation)
+    await container.session_registry().revoke_user(alice.id)  # the owner signs out everywhere
+    for n in range(3):
+        await fail(auth, "alice", ClientInfo(ip=f"198.18.4.{n}"))
+    await refused(auth, "alice", PASSWORD, ClientInfo(ip="198.18.4.99", device=attackers_browser))
+    revoked = await container.users_repository().find_by_id(alice.id)
+    assert revoked is not None and revoked.generation > alice.generation
+    owners_browser = Device(alice.id, "logged in since", revoked.generation)
+    await auth.login("alice", PASSWORD, ClientInfo(ip="198.18.4.99", device=owners_browser))
+
+
 # 3. One address across accounts
 
 

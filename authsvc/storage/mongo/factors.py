@@ -20,6 +20,7 @@ def _factors(doc: dict[str, Any]) -> SecondFactors:
         last_used_step=int(doc["lastUsedStep"]),
         recovery_code_hashes=tuple(doc.get("recoveryCodes") or ()),
         created_at=to_seconds(doc["createdAt"]),
+        confirmed_at=to_seconds(doc["confirmedAt"]) if doc.get("confirmedAt") else None,
     )
 
 
@@ -52,12 +53,19 @@ class MongoSecondFactorRepository:
             return False
         return True
 
-    async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str]) -> bool:
+    async def confirm_totp(self, user_id: str, step: int, recovery_code_hashes: list[str], now: float) -> bool:
         async with self._revocations.changing_user(user_id):
             with self._available.guard():
                 result = await self._collection.update_one(
                     {"_id": user_id, "totpConfirmed": False},
-                    {"$set": {"totpConfirmed": True, "lastUsedStep": step, "recoveryCodes": recovery_code_hashes}},
+                    {
+                        "$set": {
+                            "totpConfirmed": True,
+                            "lastUsedStep": step,
+                            "recoveryCodes": recovery_code_hashes,
+                            "confirmedAt": to_datetime(now),
+                        }
+                    },
                 )
         return bool(result.modified_count)
 

@@ -3,6 +3,8 @@
 Plus `usernameKey`, normalize_username(username), which sign-up queries so that no new name can shadow one the
 tutorial's app stored un-normalised (a fullwidth letter kept as typed). Mongoose ignores the extra field; documents
 without it (the tutorial's app may still be writing them) get it before each sign-up's check, found by its index.
+
+And `revocationGeneration` (User.generation), absent until the user's first revocation.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from datetime import datetime
 from typing import Any
 
 from bson import ObjectId
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from authsvc.errors import DuplicateUsername
 from authsvc.storage.mongo.cache import ReplicaCache
 from authsvc.storage.mongo.client import Availability, to_datetime, to_seconds
 from authsvc.storage.mongo.revocations import RevocationLog
-from authsvc.users.models import User, normalize_username
+from authsvc.users.models import User, next_generation, normalize_username
 
 log = logging.getLogger("authsvc.storage")
 
@@ -35,6 +37,9 @@ def _user(doc: dict[str, Any]) -> User | None:
     object_id, username, password = doc.get("_id"), doc.get("username"), doc.get("password")
     if not isinstance(object_id, ObjectId | str) or not isinstance(username, str) or not isinstance(password, str):
         return None
+    generation = doc.get("revocationGeneration", 0)
+    if not isinstance(generation, int) or isinstance(generation, bool):
+        return None
     created = doc.get("createdAt") or (object_id.generation_time if isinstance(object_id, ObjectId) else None)
     updated = doc.get("updatedAt") or created
     if not isinstance(created, datetime) or not isinstance(updated, datetime):
@@ -44,7 +49,12 @@ def _user(doc: dict[str, Any]) -> User | None:
     except (OverflowError, OSError, ValueError):
         return None
     return User(
-        id=str(object_id), username=username, password_hash=password, created_at=created_at, updated_at=updated_at
+        id=str(object_id),
+        username=username,
+        password_hash=password,
+        created_at=created_at,
+        updated_at=updated_at,
+        generation=generation,
     )
 
 
@@ -155,6 +165,27 @@ class MongoUserRepository:
                     {"_id": object_id}, {"$set": {"password": password_hash, "updatedAt": to_datetime(now)}}
                 )
         return bool(result.matched_count)
+
+    async def bump_generation(self, user_id: str, now: float) -> int | None:
+        object_id = _object_id(user_id)
+        if object_id is None:
+            return None
+        at_now = next_generation(0, now)
+        async with self._revocations.changing_user(user_id):
+            with self._available.guard():
+                # Two atomic steps, no update pipeline (FerretDB has none): up to now when below it, else one up.
+                doc = await self._collection.find_one_and_update(
+                    {"_id": object_id, "revocationGeneration": {"$not": {"$gte": at_now}}},
+                    {"$set": {"revocationGeneration": at_now}},
+                    return_document=ReturnDocument.AFTER,
+                )
+                if doc is None:
+                    doc = await self._collection.find_one_and_update(
+                        {"_id": object_id},
+                        {"$inc": {"revocationGeneration": 1}},
+                        return_document=ReturnDocument.AFTER,
+                    )
+        return int(doc["revocationGeneration"]) if doc is not None else None
 
     async def delete(self, user_id: str) -> bool:
         object_id = _object_id(user_id)
