@@ -83,11 +83,16 @@ async def test_not_me_on_an_address_change_notice_takes_the_account_back_from_th
     assert changed.status == 202
     verify = token_in(await smtp_server.wait_for(MALLORY, "Confirm your email address"), "verify-email")
     assert (await attacker.post("/users/email/verify", json={"token": verify})).status == 200
-    secret = (await (await attacker.post("/users/me/mfa/totp")).json())["secret"]
+    enrolment = await (await attacker.post("/users/me/mfa/totp", json={"password": PASSWORD})).json()
+    secret = enrolment["secret"]
     code = pyotp.TOTP(secret).at(clock.now())
-    assert (await attacker.post("/users/me/mfa/totp/confirm", json={"code": code})).status == 200
+    assert (
+        await attacker.post(
+            "/users/me/mfa/totp/confirm", json={"enrolmentToken": enrolment["enrolmentToken"], "code": code}
+        )
+    ).status == 200
     authenticator = SoftAuthenticator()
-    options = await (await attacker.post("/users/me/webauthn/register/options")).json()
+    options = await (await attacker.post("/users/me/webauthn/register/options", json={"password": PASSWORD})).json()
     body = {"name": "mine now", "credential": authenticator.create(options)}
     assert (await attacker.post("/users/me/webauthn/register", json=body)).status == 201
     second = browser(web, browsers)  # a login of theirs waiting for its second factor
@@ -124,15 +129,19 @@ async def test_not_me_removes_the_factors_added_since_the_event_and_keeps_the_ol
     web: Client, smtp_server: SmtpServer, clock: ManualClock, browsers: list[Browser]
 ) -> None:
     await owner_signed_up(web, smtp_server)
-    secret = (await (await web.post("/users/me/mfa/totp")).json())["secret"]
+    enrolment = await (await web.post("/users/me/mfa/totp", json={"password": PASSWORD})).json()
+    secret = enrolment["secret"]
     code = pyotp.TOTP(secret).at(clock.now())
-    assert (await web.post("/users/me/mfa/totp/confirm", json={"code": code})).status == 200  # the owner's own
+    assert (
+        await web.post("/users/me/mfa/totp/confirm", json={"enrolmentToken": enrolment["enrolmentToken"], "code": code})
+    ).status == 200  # the owner's own
     clock.advance(60)
     change = {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}
     assert (await web.post("/users/me/password", json=change)).status == 200  # the event: not the owner's doing
     clock.advance(60)
     authenticator = SoftAuthenticator()  # then, through the same stolen session, a passkey
-    options = await (await web.post("/users/me/webauthn/register/options")).json()
+    proof = {"password": NEW_PASSWORD, "code": pyotp.TOTP(secret).at(clock.now())}
+    options = await (await web.post("/users/me/webauthn/register/options", json=proof)).json()
     body = {"name": "not mine", "credential": authenticator.create(options)}
     assert (await web.post("/users/me/webauthn/register", json=body)).status == 201
 
@@ -151,7 +160,7 @@ async def test_not_me_on_a_factor_added_notice_removes_that_factor(
 ) -> None:
     await owner_signed_up(web, smtp_server)
     authenticator = SoftAuthenticator()
-    options = await (await web.post("/users/me/webauthn/register/options")).json()
+    options = await (await web.post("/users/me/webauthn/register/options", json={"password": PASSWORD})).json()
     body = {"name": "not mine", "credential": authenticator.create(options)}
     assert (await web.post("/users/me/webauthn/register", json=body)).status == 201
     notice = await smtp_server.wait_for(OWNER, "Your two-factor settings were changed")
@@ -198,7 +207,7 @@ async def test_a_notice_mailed_before_events_were_recorded_ends_everything_but_s
     await mail_container.storage().mail_tokens.add(MailToken(hash_token(token), user_id, NOT_ME, "", now, now + ttl))
     clock.advance(60)
     authenticator = SoftAuthenticator()
-    options = await (await web.post("/users/me/webauthn/register/options")).json()
+    options = await (await web.post("/users/me/webauthn/register/options", json={"password": PASSWORD})).json()
     body = {"name": "added since", "credential": authenticator.create(options)}
     assert (await web.post("/users/me/webauthn/register", json=body)).status == 201
 

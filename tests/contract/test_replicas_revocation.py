@@ -50,8 +50,14 @@ async def test_a_pending_login_begun_through_one_replica_is_refused_by_another_w
     a, b = await replicas(), await replicas()
     assert (await a.post("/users/signup", json={"username": "alice", "password": PASSWORD})).status == 201
     assert (await a.post("/users/login", json={"username": "alice", "password": PASSWORD})).status == 200
-    secret = (await (await a.post("/users/me/mfa/totp")).json())["secret"]
-    assert (await a.post("/users/me/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).at(clock.now())})).status == 200
+    enrolment = await (await a.post("/users/me/mfa/totp", json={"password": PASSWORD})).json()
+    secret = enrolment["secret"]
+    assert (
+        await a.post(
+            "/users/me/mfa/totp/confirm",
+            json={"enrolmentToken": enrolment["enrolmentToken"], "code": pyotp.TOTP(secret).at(clock.now())},
+        )
+    ).status == 200
     clock.advance(30)
     # The attacker's password step through A; the pending login is known to B (which now keeps alice cached).
     async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as attacker:

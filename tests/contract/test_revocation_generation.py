@@ -77,8 +77,12 @@ async def owner_with_totp(web: Client, smtp: SmtpServer, clock: ManualClock) -> 
     verify = token_in(await smtp.wait_for(OWNER, "Confirm your email address"), "verify-email")
     assert (await web.post("/users/email/verify", json={"token": verify})).status == 200
     assert (await web.post("/users/login", json={"username": "alice", "password": PASSWORD})).status == 200
-    secret: str = (await (await web.post("/users/me/mfa/totp")).json())["secret"]
-    confirmed = await web.post("/users/me/mfa/totp/confirm", json={"code": pyotp.TOTP(secret).at(clock.now())})
+    enrolment = await (await web.post("/users/me/mfa/totp", json={"password": PASSWORD})).json()
+    secret: str = enrolment["secret"]
+    confirmed = await web.post(
+        "/users/me/mfa/totp/confirm",
+        json={"enrolmentToken": enrolment["enrolmentToken"], "code": pyotp.TOTP(secret).at(clock.now())},
+    )
     assert confirmed.status == 200
     clock.advance(30)
     return secret
@@ -164,7 +168,8 @@ async def test_a_pending_login_dies_with_mfa_reset(
 ) -> None:
     await owner_with_totp(web, smtp_server, clock)
     assert (await (await attacker.login()).json())["msg"] == "Second factor required"
-    assert await mail_container.mfa_service().reset("alice") is True  # `authsvc mfa-reset alice`
+    reset = await mail_container.mfa_service().reset("alice")  # `authsvc mfa-reset alice`
+    assert reset is not None and reset[1] is True
     # The pending login finds no factor and no generation to complete with; the owner's password login is plain.
     assert (await attacker.post("/users/login/mfa", json={"code": "000000"})).status == 401
     assert (await web.post("/users/login", json={"username": "alice", "password": PASSWORD})).status == 200

@@ -178,8 +178,9 @@ async def test_authsvc_revoke_sessions_refuses_a_pending_login_on_every_replica_
     async with aiohttp.ClientSession(a.url) as on_a, aiohttp.ClientSession(b.url) as on_b:
         assert (await on_a.post("/users/signup", json=credentials)).status == 201
         owner = {"Cookie": f"sid={session_cookie(await on_a.post('/users/login', json=credentials))}"}
-        secret = (await (await on_a.post("/users/me/mfa/totp", headers=owner)).json())["secret"]
-        code = {"code": pyotp.TOTP(secret).now()}
+        enrolment = await (await on_a.post("/users/me/mfa/totp", headers=owner, json={"password": PASSWORD})).json()
+        secret = enrolment["secret"]
+        code = {"enrolmentToken": enrolment["enrolmentToken"], "code": pyotp.TOTP(secret).now()}
         assert (await on_a.post("/users/me/mfa/totp/confirm", headers=owner, json=code)).status == 200
         first = await on_a.post("/users/login", json=credentials)  # the attacker's password step
         assert (await first.json())["msg"] == "Second factor required"
