@@ -1,4 +1,4 @@
-"""Command line: serve, gen-key, check-config, create-user, revoke-sessions, mfa-reset."""
+"""Command line: serve, gen-key, check-config, create-user, users, revoke-sessions, mfa-reset, check-policy."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from authsvc.auth.keys import generate_key
 from authsvc.config import ConfigError, Settings, load_settings
 from authsvc.errors import Problem
 from authsvc.logs import configure_logging
+from authsvc.users.models import User
 
 if TYPE_CHECKING:
     from authsvc.containers import Container
@@ -184,6 +185,45 @@ def mfa_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_lines(user: User) -> str:
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return "\n".join(
+        (
+            f"id: {user.id}",
+            f"username: {user.username}",
+            f"groups: {' '.join(user.groups) if user.groups else '(none)'}",
+            f"created: {time.strftime(stamp, time.gmtime(user.created_at))}",
+            f"updated: {time.strftime(stamp, time.gmtime(user.updated_at))}",
+        )
+    )
+
+
+def users_show(args: argparse.Namespace) -> int:
+    if (settings := _persistent_settings(args)) is None:
+        return 2
+
+    async def show(container: Container) -> str:
+        user = await container.users_service().find(args.username)
+        return "no such user" if user is None else _user_lines(user)
+
+    output = _with_container(settings, show)
+    print(output)
+    return 1 if output == "no such user" else 0
+
+
+def users_set_groups(args: argparse.Namespace) -> int:
+    if (settings := _persistent_settings(args)) is None:
+        return 2
+
+    async def set_groups(container: Container) -> str:
+        user = await container.users_service().set_groups(args.username, args.groups)
+        return "no such user" if user is None else _user_lines(user)
+
+    output = _with_container(settings, set_groups)
+    print(output)
+    return 1 if output == "no such user" else 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="authsvc", description="Session-based login service.")
     root.add_argument("--version", action="version", version=f"authsvc {version('authsvc')}")
@@ -211,6 +251,22 @@ def parser() -> argparse.ArgumentParser:
     revoke = command("revoke-sessions", "End every session of a user (an administrator's logout-everywhere).")
     revoke.add_argument("username")
     revoke.set_defaults(func=revoke_sessions)
+    users = commands.add_parser("users", help="Look at or change a user.", description="Look at or change a user.")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+
+    def users_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = users_commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", metavar="FILE", help="a YAML file merged over config.yaml")
+        sub.add_argument("--env", help="environment: loads config.<env>.yaml too (default: $AUTHSVC_ENV)")
+        sub.add_argument("username")
+        return sub
+
+    users_command("show", "Print a user's id, name and groups.").set_defaults(func=users_show)
+    set_groups = users_command(
+        "set-groups", "Replace a user's groups (none: no groups); the access rules see them on the next check."
+    )
+    set_groups.add_argument("groups", nargs="*", metavar="GROUP")
+    set_groups.set_defaults(func=users_set_groups)
     reset = command("mfa-reset", "Remove every second factor of a user and end their sessions (a lost phone).")
     reset.add_argument("username")
     reset.set_defaults(func=mfa_reset)

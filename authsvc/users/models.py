@@ -17,6 +17,20 @@ class User:
     password_hash: str
     created_at: float
     updated_at: float
+    groups: tuple[str, ...] = ()  # names the access rules match with `group:`; sorted, no duplicates
+
+
+GROUP_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,64}")
+GROUPS_MAX = 64
+
+
+def group_problem(groups: list[str]) -> str | None:
+    """Why these group names cannot be stored, or None when they can (header-safe: they travel in Remote-Groups)."""
+    if len(set(groups)) > GROUPS_MAX:
+        return f"at most {GROUPS_MAX} groups"
+    if bad := [group for group in groups if not GROUP_PATTERN.fullmatch(group)]:
+        return f"{bad[0]!r} is not a group name (1 to 64 of A-Z a-z 0-9 . _ : @ -)"
+    return None
 
 
 def normalize_username(raw: str) -> str:

@@ -24,4 +24,9 @@ class UserRepository(Protocol):
 
     async def update_password_hash(self, user_id: str, password_hash: str, now: float) -> bool: ...
 
+    async def set_groups(self, user_id: str, groups: tuple[str, ...], now: float) -> bool:
+        """Replace the user's groups; False when there is no such user. The next check sees them (every replica's
+        within mongodb.revocation_lag_ms)."""
+        ...
+
     async def delete(self, user_id: str) -> bool: ...
