@@ -80,7 +80,7 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
         container.device_cookies().middleware(),
         session_middleware(container.session_cookies()),
     ]
-    gateway = GatewayFastPath(edge, container.session_guard(), settings, container.session_cookies(), forwarded)
+    gateway = GatewayFastPath(edge, container.gateway_check(), container.session_cookies(), forwarded)
     if fast_path:
         middlewares.insert(0, gateway.middleware())
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)

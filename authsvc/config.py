@@ -222,7 +222,7 @@ class GatewaySettings(Section):
     user_id_header: str = Field(pattern=HEADER_NAME)
     user_name_header: str = Field(pattern=HEADER_NAME)
     user_groups_header: str = Field(pattern=HEADER_NAME)
-    user_email_header: str = Field(pattern=HEADER_NAME)
+    user_email_header: str | None = Field(pattern=HEADER_NAME)
 
 
 POLICIES = Literal["bypass", "one_factor", "two_factor", "deny"]

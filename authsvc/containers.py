@@ -10,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dependency_injector import containers, providers
 
+from authsvc.access.policy import AccessRules
 from authsvc.auth.audit import AccountPseudonyms, load_audit_key
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import EnrolmentTokens, PendingLogins, SecretBox
+from authsvc.auth.gate import GatewayCheck
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.login_finish import LoginFinish
@@ -189,6 +191,7 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mfa,
     )
     session_guard = providers.Singleton(SessionGuard, auth=auth_service, cookies=session_cookies)
+    access_rules = providers.Singleton(AccessRules, settings.provided.access_control)
 
     # Mail: the outbox in the storage backend, its background sender, the account flows that mail
     mail_templates = providers.Singleton(MailTemplates)
@@ -216,6 +219,10 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mail,
         server=settings.provided.server,
         user_settings=settings.provided.users,
+    )
+    # The gateway's check: the session guard and the access rules
+    gateway_check = providers.Singleton(
+        GatewayCheck, guard=session_guard, settings=settings, rules=access_rules, mail=account_mail, metrics=metrics
     )
     # The HTTP edge's end of every login (JSON routes and portal pages alike)
     login_finish = providers.Singleton(

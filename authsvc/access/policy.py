@@ -230,3 +230,14 @@ class AccessPolicy:
     def explain(self, target: Target, subject: Subject | None) -> Iterable[tuple[CompiledRule, dict[str, bool | None]]]:
         for rule in self.rules:
             yield rule, rule.explain(target, subject)
+
+
+class AccessRules:
+    """The policy in force. replace() swaps it whole (a reload on SIGHUP): a check sees the old or the new one."""
+
+    def __init__(self, settings: AccessControlSettings) -> None:
+        self.current = AccessPolicy(settings)
+
+    def replace(self, settings: AccessControlSettings) -> AccessPolicy:
+        self.current = AccessPolicy(settings)  # compiled before the swap: a bad block never half-replaces
+        return self.current

@@ -25,7 +25,7 @@ from authsvc.auth.factors import (
     qr_svg,
     totp_uri,
 )
-from authsvc.auth.models import SecondFactors
+from authsvc.auth.models import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP_CODE, SecondFactors
 from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
 from authsvc.auth.ports import AttemptCounter, SecondFactorRepository
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
@@ -257,7 +257,8 @@ class MfaService:
         async def code_checks_out(user: User, factors: SecondFactors | None, _: PendingLogin) -> bool:
             return factors is not None and factors.totp_confirmed and await self._use_code(factors, code)
 
-        return await self._second_step(pending_token, code_checks_out, WRONG_CODE, client, previous_session_id)
+        factor = TOTP_CODE if looks_like_totp(code) else RECOVERY_CODE
+        return await self._second_step(pending_token, code_checks_out, WRONG_CODE, client, previous_session_id, factor)
 
     async def passkey_options(self, pending_token: str | None) -> dict[str, Any]:
         """navigator.credentials.get options for the pending login's user, with a challenge bound to that login."""
@@ -284,7 +285,7 @@ class MfaService:
             return await self._passkeys.check_assertion(credential, SECOND_FACTOR, subject, user.id) is not None
 
         return await self._second_step(
-            pending_token, assertion_checks_out, PASSKEY_REFUSED, client, previous_session_id
+            pending_token, assertion_checks_out, PASSKEY_REFUSED, client, previous_session_id, PASSKEY
         )
 
     async def _live_pending(self, pending_token: str | None) -> PendingLogin:
@@ -305,6 +306,7 @@ class MfaService:
         refusal: str,
         client: ClientInfo,
         previous_session_id: str | None,
+        factor: str,
     ) -> tuple[User, str]:
         pending = await self._live_pending(pending_token)
         now, expires_at = self._clock.now(), pending.issued_at + self._pending.lifetime
@@ -335,7 +337,7 @@ class MfaService:
         if await self._attempts.hit(done, now, expires_at) != 1:  # the pending login is single use
             raise Unauthorized(NO_PENDING_LOGIN)
         return user, await self._auth.open_session(
-            user, attempt, client, previous_session_id, remember=pending.remember
+            user, attempt, client, previous_session_id, remember=pending.remember, factors=(PASSWORD, factor)
         )
 
     async def reset(self, username: str) -> tuple[User, bool] | None:

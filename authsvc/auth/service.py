@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from authsvc.auth.audit import AccountPseudonyms
 from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
-from authsvc.auth.models import SecondFactors, SessionRecord
+from authsvc.auth.models import PASSWORD, SecondFactors, SessionRecord
 from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import Attempt, Device, LoginThrottle
@@ -135,7 +135,9 @@ class AuthService:
             # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
             audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
             raise SecondFactorRequired(user, methods, remember)
-        return user, await self.open_session(user, attempt, client, previous_session_id, remember=remember)
+        return user, await self.open_session(
+            user, attempt, client, previous_session_id, remember=remember, factors=(PASSWORD,)
+        )
 
     async def open_session(
         self,
@@ -145,13 +147,17 @@ class AuthService:
         previous_session_id: str | None,
         *,
         remember: bool,
+        factors: tuple[str, ...],
     ) -> str:
-        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens."""
+        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens,
+        recording the factors that proved it."""
         await attempt.succeeded()
         self._metrics.login("success")
         if previous_session_id is not None:
             await self.logout(previous_session_id)
-        session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=remember)
+        session_id, _ = await self._sessions.create(
+            user.id, client.ip, client.user_agent, remember=remember, factors=factors
+        )
         audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
         return session_id
 
