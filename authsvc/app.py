@@ -20,6 +20,7 @@ from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
 from authsvc.portal.mail_pages import setup_mail_pages
 from authsvc.portal.security_pages import setup_security_pages
+from authsvc.portal.step_up import setup_step_up
 from authsvc.serving import AppRunner, drop_server_header
 from authsvc.users import handlers as users
 
@@ -129,6 +130,7 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app.router.add_get("/docs", docs.page)
     app.router.add_get("/docs/static/{name}", docs.static)
     setup_portal(app)
+    setup_step_up(app)
     setup_mail_pages(app)
     setup_security_pages(app)
     return app

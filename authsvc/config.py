@@ -145,6 +145,7 @@ class MfaSettings(Section):
     pending_seconds: int = Field(ge=30, le=1800)
     pending_max_attempts: int = Field(ge=1, le=20)
     recent_auth_seconds: int = Field(ge=0)
+    second_factor_at_login: bool
 
 
 class WebAuthnSettings(Section):

@@ -61,6 +61,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.portal.handlers",
             "authsvc.mail.handlers",
             "authsvc.portal.mail_pages",
+            "authsvc.portal.step_up",
             "authsvc.portal.security_pages",
         ]
     )
@@ -163,6 +164,7 @@ class Container(containers.DeclarativeContainer):
         pseudonyms=audit_pseudonyms,
         factors=second_factors_repository,
         passkeys=passkeys_repository,
+        second_factor_at_login=settings.provided.mfa.second_factor_at_login,
     )
     passkey_service = providers.Singleton(
         PasskeyService,

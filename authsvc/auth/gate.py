@@ -16,6 +16,7 @@ from aiohttp import hdrs, web
 
 from authsvc.access.policy import AccessRules, Subject, Target, Verdict
 from authsvc.auth.guards import SESSION_REQUIRED, SessionGuard
+from authsvc.auth.service import Authenticated
 from authsvc.config import Settings
 from authsvc.errors import BadRequest, Forbidden, Unauthorized
 from authsvc.mail.service import AccountMail
@@ -116,6 +117,19 @@ class GatewayCheck:
         if gateway.user_email_header and (address := await self._mail.verified_address(user.id)):
             headers[gateway.user_email_header] = header_safe(address)
         return web.Response(headers=headers)
+
+    def needs_step_up(self, request: web.Request, me: Authenticated, rd: str | None) -> bool:
+        """Whether the rules want a second factor this session lacks to open rd: the portal's sign-in page sends such
+        a browser on to the step-up page (nginx sends every 401 there, step-up or not)."""
+        if rd is None or me.session.two_factors:
+            return False
+        target = Target.from_url(rd, "GET", client_address(request))
+        policy = self._rules.current
+        settled, first = policy.before_session(target)
+        if settled is not None:
+            return False
+        subject = Subject(me.user.username, frozenset(me.user.groups))
+        return policy.with_session(target, first, subject, two_factors=False)[0] is Verdict.STEP_UP
 
     def _portal(self, request: web.Request) -> str:
         return self._settings.server.public_url or f"{request.scheme}://{request.host}"

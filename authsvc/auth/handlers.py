@@ -89,7 +89,8 @@ async def forward_auth(request: web.Request, check: GatewayCheck = Provide[Conta
 @login_required
 async def whoami(request: web.Request) -> web.Response:
     authenticated = current(request)
-    return web.json_response({"user": user_view(authenticated.user), "session": session_view(authenticated.session)})
+    user = {**user_view(authenticated.user), "groups": list(authenticated.user.groups)}
+    return web.json_response({"user": user, "session": session_view(authenticated.session)})
 
 
 @login_required
@@ -182,6 +183,8 @@ async def introspect(
         {
             "active": True,
             "user": user_view(user),
+            "groups": list(user.groups),
+            "factors": list(record.factors),
             "sub": user.id,
             "sid": record.handle,
             "iat": int(record.created_at),

@@ -63,7 +63,11 @@ class AuthService:
         pseudonyms: AccountPseudonyms,
         factors: SecondFactorRepository,
         passkeys: PasskeyRepository,
+        second_factor_at_login: bool = True,
     ) -> None:
+        """second_factor_at_login False: a password alone opens a one-factor session even for a user with a second
+        factor, which access_control's two_factor rules then ask for (step-up), as Authelia does."""
+        self._second_factor_at_login = second_factor_at_login
         self._passkeys = passkeys
         self._metrics = metrics
         self._pseudonyms = pseudonyms
@@ -131,7 +135,7 @@ class AuthService:
             account = self._pseudonyms.of(name or typed)
             audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
             raise Unauthorized(INVALID_CREDENTIALS)
-        if methods := (await self.second_factors(user.id))[1]:
+        if self._second_factor_at_login and (methods := (await self.second_factors(user.id))[1]):
             # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
             audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
             raise SecondFactorRequired(user, methods, remember)
