@@ -57,7 +57,7 @@ def serve(args: argparse.Namespace) -> int:
     container = create_container(settings)
     container.session_keys()  # fail before binding the port when a key is unusable
     container.audit_pseudonyms()
-    app = create_app(container, reuse_port=args.reuse_port)
+    app = create_app(container, reuse_port=args.reuse_port, reload_settings=lambda: _settings(args))
     serving.run(
         app,
         host=settings.server.host,
@@ -224,6 +224,59 @@ def users_set_groups(args: argparse.Namespace) -> int:
     return 1 if output == "no such user" else 0
 
 
+def check_policy(args: argparse.Namespace) -> int:
+    """Each rule with match or miss per criterion for one request, and the decision, as the gateway check makes it."""
+    from authsvc.access.policy import AccessPolicy, Subject, Target
+
+    settings = _settings(args)
+    configure_logging("WARNING", settings.server.log_format)
+    target = Target.from_url(args.url, args.method, args.ip)
+    if target is None:
+        print("authsvc: --url must be an absolute http(s) URL", file=sys.stderr)
+        return 2
+    subject = None
+    if args.user is not None:
+        groups = args.groups.split(",") if args.groups is not None else None
+        if groups is None:
+            if settings.storage.backend == "memory":
+                print(
+                    "authsvc: --user needs a persistent backend to read the groups (or give --groups)", file=sys.stderr
+                )
+                return 2
+
+            async def find(container: Container) -> str:
+                user = await container.users_service().find(args.user)
+                return "no such user" if user is None else "groups:" + ",".join(user.groups)
+
+            found = _with_container(settings, find)
+            if not found.startswith("groups:"):
+                print(f"authsvc: no such user: {args.user}", file=sys.stderr)
+                return 1
+            groups = found.removeprefix("groups:").split(",")
+        subject = Subject(args.user, frozenset(group for group in groups if group))
+    policy = AccessPolicy(settings.access_control)
+    who = (
+        "anonymous"
+        if subject is None
+        else f"user {subject.username} (groups: {', '.join(sorted(subject.groups)) or 'none'})"
+    )
+    print(f"{target.method} {target.domain} {target.resource} from {target.ip or 'unknown'} as {who}")
+    for rule, criteria in policy.explain(target, subject):
+        shown = " ".join(
+            f"{name}={'match' if matched else 'open' if matched is None else 'miss'}"
+            for name, matched in criteria.items()
+        )
+        matched = all(value is not False for value in criteria.values())
+        print(f"  rule {rule.index} ({rule.policy.value}): {shown} -> {'MATCH' if matched else 'miss'}")
+    settled, decision = policy.before_session(target)
+    if settled is None and subject is not None:
+        settled, decision = policy.with_session(target, decision, subject, args.two_factors)
+    answer = settled.value if settled is not None else "sign_in"
+    where = "default_policy" if decision.rule is None else f"rule {decision.rule}"
+    print(f"decision: {answer} ({decision.policy.value}, {where})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="authsvc", description="Session-based login service.")
     root.add_argument("--version", action="version", version=f"authsvc {version('authsvc')}")
@@ -267,6 +320,14 @@ def parser() -> argparse.ArgumentParser:
     )
     set_groups.add_argument("groups", nargs="*", metavar="GROUP")
     set_groups.set_defaults(func=users_set_groups)
+    policy = command("check-policy", "Show how access_control decides one request: each rule, then the decision.")
+    policy.add_argument("--url", required=True, help="the original URL, e.g. https://app.example.com/admin?x=1")
+    policy.add_argument("--method", default="GET", help="the original method (default: GET)")
+    policy.add_argument("--user", help="the signed-in user (default: anonymous); groups are read from storage")
+    policy.add_argument("--groups", help="comma-separated groups for --user instead of reading them from storage")
+    policy.add_argument("--ip", help="the client address")
+    policy.add_argument("--two-factors", action="store_true", help="the session was proven with two factors")
+    policy.set_defaults(func=check_policy)
     reset = command("mfa-reset", "Remove every second factor of a user and end their sessions (a lost phone).")
     reset.add_argument("username")
     reset.set_defaults(func=mfa_reset)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -11,6 +14,7 @@ from authsvc.auth import handlers as auth
 from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth import passkey_handlers as passkeys
 from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
+from authsvc.config import ConfigError, Settings
 from authsvc.containers import Container, running
 from authsvc.gateway import GatewayFastPath
 from authsvc.mail.handlers import setup_mail_routes
@@ -25,11 +29,37 @@ from authsvc.serving import AppRunner, drop_server_header
 from authsvc.users import handlers as users
 
 CONTAINER = web.AppKey("container", Container)
+log = logging.getLogger("authsvc")
 
 
 async def _running(app: web.Application) -> AsyncIterator[None]:
     async with running(app[CONTAINER]):
         yield
+
+
+def _reload_on_sighup(
+    container: Container, reload_settings: Callable[[], Settings]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """SIGHUP re-reads the configuration and swaps in its access_control whole; a file that does not load keeps the
+    policy in force, and the log says why. Nothing else is reloaded."""
+
+    def reload() -> None:
+        try:
+            policy = container.access_rules().replace(reload_settings().access_control)
+        except ConfigError as exc:
+            log.error("access_control not reloaded, the policy in force stays: %s", exc)
+            return
+        log.info("access_control reloaded: %d rule(s), default_policy %s", len(policy.rules), policy.default.value)
+
+    async def listen(app: web.Application) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+    return listen
 
 
 def _internal_app(container: Container) -> web.Application:
@@ -58,8 +88,15 @@ def _metrics_listener(container: Container, reuse_port: bool) -> Callable[[web.A
     return listen
 
 
-def create_app(container: Container, *, reuse_port: bool = False, fast_path: bool = True) -> web.Application:
-    """fast_path=False serves the gateway's routes through the generic chain too (the tests compare the two)."""
+def create_app(
+    container: Container,
+    *,
+    reuse_port: bool = False,
+    fast_path: bool = True,
+    reload_settings: Callable[[], Settings] | None = None,
+) -> web.Application:
+    """fast_path=False serves the gateway's routes through the generic chain too (the tests compare the two);
+    reload_settings: how SIGHUP reads the configuration again (serve passes it; tests need not)."""
     drop_server_header()
     settings = container.settings()
     server = settings.server
@@ -88,6 +125,8 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app[SESSION_GUARD] = container.session_guard()
     app[CONTAINER] = container
     app.cleanup_ctx.append(_running)
+    if reload_settings is not None:
+        app.cleanup_ctx.append(_reload_on_sighup(container, reload_settings))
     if server.gateway_port is not None:
         app.cleanup_ctx.append(gateway.listener(server.host, server.gateway_port, server.max_body_bytes, reuse_port))
     if server.metrics_port is not None:

@@ -51,3 +51,21 @@ def test_set_groups_refuses_a_bad_name_and_an_unknown_user(config: str) -> None:
 def test_users_commands_refuse_the_memory_backend() -> None:
     result = cli("users", "show", "alice")
     assert result.returncode == 2 and "persistent backend" in result.stderr
+
+
+def test_check_policy_reads_the_users_groups_from_storage(config: str, tmp_path: Path) -> None:
+    env = {"AUTHSVC_SESSION_KEY": TEST_KEY}
+    block = {
+        "default_policy": "deny",
+        "networks": [],
+        "rules": [{"domain": "admin.example.com", "subject": "group:admins", "policy": "one_factor"}],
+    }
+    merged = {**yaml.safe_load(Path(config).read_text()), "access_control": block}
+    Path(config).write_text(yaml.safe_dump(merged))
+    assert cli("create-user", "alice", "--config", config, env=env, stdin=PASSWORD + "\n").returncode == 0
+    args = ("check-policy", "--config", config, "--url", "https://admin.example.com/", "--user", "alice")
+    assert cli(*args, env=env).stdout.splitlines()[-1] == "decision: deny (deny, default_policy)"
+    assert cli("users", "set-groups", "alice", "admins", "--config", config, env=env).returncode == 0
+    assert cli(*args, env=env).stdout.splitlines()[-1] == "decision: allow (one_factor, rule 0)"
+    unknown = cli("check-policy", "--config", config, "--url", "https://admin.example.com/", "--user", "bob", env=env)
+    assert unknown.returncode == 1 and "no such user" in unknown.stderr
