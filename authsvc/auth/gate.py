@@ -50,6 +50,16 @@ class GatewayCheck:
         self._metrics = metrics
         self._trusted = settings.server.trusted_proxies
         self._touch = settings.session.verify_renews
+        # Every identity header, empty, on an anonymous bypass: a gateway that copies them (Caddy 2.6's copy_headers
+        # writes its placeholder for a missing one) then overwrites whatever the client sent with nothing.
+        gateway = settings.gateway
+        names = (
+            gateway.user_id_header,
+            gateway.user_name_header,
+            gateway.user_groups_header,
+            gateway.user_email_header,
+        )
+        self._nobody = {name: "" for name in names if name}
 
     async def verify(self, request: web.Request) -> web.Response:
         """nginx auth_request, Traefik ForwardAuth, Envoy ext_authz: 200 with who, else 401 or 403."""
@@ -82,7 +92,7 @@ class GatewayCheck:
                 settled, decision = policy.with_session(target, decision, subject, two_factors)
         self._metrics.access_decision(decision.policy.value, decision.rule)
         if settled is Verdict.ALLOW:
-            return await self._identity(authenticated.user) if authenticated else web.Response()
+            return await self._identity(authenticated.user) if authenticated else web.Response(headers=self._nobody)
         if settled is Verdict.DENY:
             if browser:
                 return self._denied_page(request)
@@ -111,11 +121,14 @@ class GatewayCheck:
 
     async def _identity(self, user: User) -> web.Response:
         gateway = self._settings.gateway
-        headers = {gateway.user_id_header: user.id, gateway.user_name_header: header_safe(user.username)}
-        if user.groups:
-            headers[gateway.user_groups_header] = ",".join(user.groups)  # names are header-safe by rule
-        if gateway.user_email_header and (address := await self._mail.verified_address(user.id)):
-            headers[gateway.user_email_header] = header_safe(address)
+        headers = {
+            gateway.user_id_header: user.id,
+            gateway.user_name_header: header_safe(user.username),
+            gateway.user_groups_header: ",".join(user.groups),  # names are header-safe by rule
+        }
+        if gateway.user_email_header:
+            address = await self._mail.verified_address(user.id)
+            headers[gateway.user_email_header] = header_safe(address) if address else ""
         return web.Response(headers=headers)
 
     def needs_step_up(self, request: web.Request, me: Authenticated, rd: str | None) -> bool:
