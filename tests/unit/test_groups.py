@@ -1,13 +1,16 @@
-"""Groups on users (issue 25): set by an administrator, seen by the next check; run on every backend by
-tests/contract/test_services_contract.py."""
+"""Groups on users and step-up of a session (issue 25): set by an administrator, seen by the next check; a second
+factor added to a live session under a new id. Run on every backend by tests/contract/test_services_contract.py."""
 
 from __future__ import annotations
 
+from typing import Any
+
+import pyotp
 import pytest
 
 from authsvc.auth.service import ClientInfo
 from authsvc.containers import Container, running
-from authsvc.errors import FieldRefused
+from authsvc.errors import Conflict, FieldRefused
 
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
 PASSWORD = "correct horse battery"
@@ -46,3 +49,36 @@ async def test_set_groups_refuses_names_that_cannot_travel_in_a_header(container
         assert refused.value.fields.keys() == {"groups"}
         found = await users.find("alice")
         assert found is not None and found.groups == ()
+
+
+async def test_step_up_gives_the_session_a_new_id_with_the_factor_recorded(container: Container, clock: Any) -> None:
+    async with running(container):
+        users, auth, mfa = container.users_service(), container.auth_service(), container.mfa_service()
+        await users.signup("alice", PASSWORD)
+        user, first_id = await auth.login("alice", PASSWORD, CLIENT)
+        me = await auth.authenticate(first_id, user.id)
+        assert me is not None and me.session.factors == ("password",) and not me.session.two_factors
+        enrolment = await mfa.begin_totp(me, PASSWORD, CLIENT)
+        await mfa.confirm_totp(me, enrolment.token, pyotp.TOTP(enrolment.secret).at(clock.now()))
+        clock.advance(30)
+        with pytest.raises(FieldRefused):
+            await mfa.step_up(me, "000000", CLIENT)
+
+        stepped_id = await mfa.step_up(me, pyotp.TOTP(enrolment.secret).at(clock.now()), CLIENT)
+
+        assert stepped_id != first_id and await auth.authenticate(first_id, user.id) is None
+        stepped = await auth.authenticate(stepped_id, user.id)
+        assert stepped is not None and stepped.session.factors == ("password", "totp")
+        assert stepped.session.two_factors and stepped.session.proven_at == clock.now()
+        assert stepped.session.absolute_expires_at == me.session.absolute_expires_at  # no longer life for it
+
+
+async def test_step_up_without_a_second_factor_is_refused(container: Container) -> None:
+    async with running(container):
+        users, auth, mfa = container.users_service(), container.auth_service(), container.mfa_service()
+        await users.signup("alice", PASSWORD)
+        user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+        me = await auth.authenticate(session_id, user.id)
+        assert me is not None
+        with pytest.raises(Conflict):
+            await mfa.step_up(me, "123456", CLIENT)
