@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import html
+from ipaddress import ip_address
 from urllib.parse import quote
 
 from aiohttp import hdrs, web
@@ -21,7 +22,7 @@ from authsvc.config import Settings
 from authsvc.errors import BadRequest, Forbidden, Unauthorized
 from authsvc.mail.service import AccountMail
 from authsvc.metrics import Metrics
-from authsvc.middlewares import client_address, peer_is_trusted
+from authsvc.middlewares import client_address
 from authsvc.users.models import User
 
 SECOND_FACTOR_REQUIRED = "A second factor is required for this resource."
@@ -49,6 +50,8 @@ class GatewayCheck:
         self._mail = mail
         self._metrics = metrics
         self._trusted = settings.server.trusted_proxies
+        # Whether a peer address is a trusted proxy, parsed once per address (a gateway is a handful of them).
+        self._trusted_peer = functools.lru_cache(maxsize=1024)(self._is_trusted_peer)
         self._touch = settings.session.verify_renews
         # Every identity header, empty, on an anonymous bypass: a gateway that copies them (Caddy 2.6's copy_headers
         # writes its placeholder for a missing one) then overwrites whatever the client sent with nothing.
@@ -101,9 +104,20 @@ class GatewayCheck:
             return self._to_portal(request, "/login" if settled is Verdict.SIGN_IN else STEP_UP_PATH)
         raise Unauthorized(SESSION_REQUIRED if settled is Verdict.SIGN_IN else SECOND_FACTOR_REQUIRED)
 
+    def _is_trusted_peer(self, address: str) -> bool:
+        try:
+            peer = ip_address(address.partition("%")[0])
+        except ValueError:
+            return False
+        return any(peer in network for network in self._trusted)
+
+    def _from_trusted_proxy(self, request: web.Request) -> bool:
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        return peer is not None and self._trusted_peer(peer[0])
+
     def original_request(self, request: web.Request) -> Target | None:
         """The request the gateway asks about, from a trusted proxy's headers; None when it did not say."""
-        if not peer_is_trusted(request, self._trusted):
+        if not self._from_trusted_proxy(request):
             return None
         headers, ip = request.headers, client_address(request)
         if (url := headers.get("X-Original-URL")) is not None:
@@ -155,7 +169,7 @@ class GatewayCheck:
     def original_url(self, request: web.Request) -> str | None:
         """The URL the browser asked the gateway for, from a trusted proxy only (the portal decides whether it
         may send the browser back there)."""
-        if not peer_is_trusted(request, self._trusted):
+        if not self._from_trusted_proxy(request):
             return None
         headers = request.headers
         if (url := headers.get("X-Original-URL")) is not None:
