@@ -52,3 +52,36 @@ async def test_the_client_network_is_the_forwarded_address_of_a_trusted_proxy(
     assert await status(trusted, {**app, "X-Forwarded-For": "198.51.100.7"}) == 200  # from the office: bypass
     assert await status(trusted, {**app, "X-Forwarded-For": "203.0.113.9"}) == 403
     assert await status(trusted, app) == 403  # the peer itself (127.0.0.1) is not in the office
+
+
+AUTHELIA_HEADERS = {
+    "user_name_header": "Remote-User",
+    "user_groups_header": "Remote-Groups",
+    "user_email_header": "Remote-Email",
+}
+
+
+async def test_authelias_header_names_carry_name_groups_and_the_verified_email(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    container = make_container(gateway=AUTHELIA_HEADERS, server={"trusted_proxies": ["127.0.0.1/32"]})
+    client: Client = await aiohttp_client(create_app(container))
+    credentials = {"username": "alice", "password": "correct horse battery"}
+    assert (await client.post("/users/signup", json=credentials)).status == 201
+    cookie = {"Cookie": f"sid={(await client.post('/users/login', json=credentials)).cookies['sid'].value}"}
+    users, mail = container.users_service(), container.account_mail()
+    alice = await users.set_groups("alice", ["dev", "admins"])
+    assert alice is not None
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
+        url = client.make_url("/auth/verify")
+        unverified = await bare.get(url, headers=cookie)
+        assert (unverified.headers["Remote-User"], unverified.headers["Remote-Groups"]) == ("alice", "admins,dev")
+        assert unverified.headers["Remote-Email"] == ""  # none verified yet: nothing the app could trust
+        await mail.set_address(alice, "alice@example.com")
+        stored = await container.storage().email_addresses.get(alice.id)
+        assert stored is not None
+        assert await container.storage().email_addresses.mark_verified(alice.id, stored.key)
+        verified = await bare.get(url, headers=cookie)
+        assert verified.headers["Remote-Email"] == "alice@example.com"
+        assert "X-Auth-User-Name" not in verified.headers and verified.headers["X-Auth-User-Id"] == alice.id
