@@ -510,6 +510,20 @@ class Settings(Section):
             raise ValueError("\n  ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _second_factor_asked_somewhere(self) -> Settings:
+        # Otherwise a user with a second factor would never be asked for it again.
+        access = self.access_control
+        if not self.mfa.second_factor_at_login and "two_factor" not in (
+            access.default_policy,
+            *(rule.policy for rule in access.rules),
+        ):
+            raise ValueError(
+                "mfa.second_factor_at_login: false asks for the second factor only where access_control wants "
+                "two_factor, and no rule nor default_policy does"
+            )
+        return self
+
     def _production_weaknesses(self) -> list[str]:
         """Settings that are valid but too weak for production, each named with its limit."""
         problems = []

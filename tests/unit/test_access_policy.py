@@ -86,3 +86,11 @@ def test_a_hundred_rules_decide_as_the_same_rules_tried_one_by_one() -> None:
         assert (decision.policy, decision.rule) == expected
     decision = policy.decide(Target.of("x.org", "/", "GET", None), None)
     assert (decision.policy, decision.rule) == (Policy.BYPASS, 99)
+
+
+def test_second_factor_at_login_off_is_refused_when_no_rule_would_ask_for_it() -> None:
+    with pytest.raises(ConfigError) as refused:
+        make_settings(mfa={"second_factor_at_login": False})
+    assert "mfa.second_factor_at_login" in str(refused.value)
+    step_up = {"default_policy": "one_factor", "networks": [], "rules": [{"domain": "a.test", "policy": "two_factor"}]}
+    assert not make_settings(mfa={"second_factor_at_login": False}, access_control=step_up).mfa.second_factor_at_login
