@@ -1,4 +1,4 @@
-"""Command line: serve, gen-key, check-config, create-user, revoke-sessions, mfa-reset."""
+"""Command line: serve, gen-key, check-config, create-user, users, revoke-sessions, mfa-reset, check-policy."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from authsvc.auth.keys import generate_key, load_session_keys
 from authsvc.config import ConfigError, Settings, load_settings
 from authsvc.errors import Problem
 from authsvc.logs import configure_logging
+from authsvc.users.models import User
 
 if TYPE_CHECKING:
     from authsvc.containers import Container
@@ -57,7 +58,7 @@ def serve(args: argparse.Namespace) -> int:
     container = create_container(settings)
     container.session_keys()  # fail before binding the port when a key is unusable
     container.audit_pseudonyms()
-    app = create_app(container, reuse_port=args.reuse_port)
+    app = create_app(container, reuse_port=args.reuse_port, reload_settings=lambda: _settings(args))
     serving.run(
         app,
         host=settings.server.host,
@@ -188,6 +189,98 @@ def mfa_reset(args: argparse.Namespace) -> int:
     return 0
 
 
+def _user_lines(user: User) -> str:
+    stamp = "%Y-%m-%dT%H:%M:%SZ"
+    return "\n".join(
+        (
+            f"id: {user.id}",
+            f"username: {user.username}",
+            f"groups: {' '.join(user.groups) if user.groups else '(none)'}",
+            f"created: {time.strftime(stamp, time.gmtime(user.created_at))}",
+            f"updated: {time.strftime(stamp, time.gmtime(user.updated_at))}",
+        )
+    )
+
+
+def users_show(args: argparse.Namespace) -> int:
+    if (settings := _persistent_settings(args)) is None:
+        return 2
+
+    async def show(container: Container) -> str:
+        user = await container.users_service().find(args.username)
+        return "no such user" if user is None else _user_lines(user)
+
+    output = _with_container(settings, show)
+    print(output)
+    return 1 if output == "no such user" else 0
+
+
+def users_set_groups(args: argparse.Namespace) -> int:
+    if (settings := _persistent_settings(args)) is None:
+        return 2
+
+    async def set_groups(container: Container) -> str:
+        user = await container.users_service().set_groups(args.username, args.groups)
+        return "no such user" if user is None else _user_lines(user)
+
+    output = _with_container(settings, set_groups)
+    print(output)
+    return 1 if output == "no such user" else 0
+
+
+def check_policy(args: argparse.Namespace) -> int:
+    """Each rule with match or miss per criterion for one request, and the decision, as the gateway check makes it."""
+    from authsvc.access.policy import AccessPolicy, Subject, Target
+
+    settings = _settings(args)
+    configure_logging("WARNING", settings.server.log_format)
+    target = Target.from_url(args.url, args.method, args.ip)
+    if target is None:
+        print("authsvc: --url must be an absolute http(s) URL", file=sys.stderr)
+        return 2
+    subject = None
+    if args.user is not None:
+        groups = args.groups.split(",") if args.groups is not None else None
+        if groups is None:
+            if settings.storage.backend == "memory":
+                print(
+                    "authsvc: --user needs a persistent backend to read the groups (or give --groups)", file=sys.stderr
+                )
+                return 2
+
+            async def find(container: Container) -> str:
+                user = await container.users_service().find(args.user)
+                return "no such user" if user is None else "groups:" + ",".join(user.groups)
+
+            found = _with_container(settings, find)
+            if not found.startswith("groups:"):
+                print(f"authsvc: no such user: {args.user}", file=sys.stderr)
+                return 1
+            groups = found.removeprefix("groups:").split(",")
+        subject = Subject(args.user, frozenset(group for group in groups if group))
+    policy = AccessPolicy(settings.access_control)
+    who = (
+        "anonymous"
+        if subject is None
+        else f"user {subject.username} (groups: {', '.join(sorted(subject.groups)) or 'none'})"
+    )
+    print(f"{target.method} {target.domain} {target.resource} from {target.ip or 'unknown'} as {who}")
+    for rule, criteria in policy.explain(target, subject):
+        shown = " ".join(
+            f"{name}={'match' if matched else 'open' if matched is None else 'miss'}"
+            for name, matched in criteria.items()
+        )
+        matched = all(value is not False for value in criteria.values())
+        print(f"  rule {rule.index} ({rule.policy.value}): {shown} -> {'MATCH' if matched else 'miss'}")
+    settled, decision = policy.before_session(target)
+    if settled is None and subject is not None:
+        settled, decision = policy.with_session(target, decision, subject, args.two_factors)
+    answer = settled.value if settled is not None else "sign_in"
+    where = "default_policy" if decision.rule is None else f"rule {decision.rule}"
+    print(f"decision: {answer} ({decision.policy.value}, {where})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="authsvc", description="Session-based login service.")
     root.add_argument("--version", action="version", version=f"authsvc {version('authsvc')}")
@@ -215,6 +308,30 @@ def parser() -> argparse.ArgumentParser:
     revoke = command("revoke-sessions", "End every session of a user (an administrator's logout-everywhere).")
     revoke.add_argument("username")
     revoke.set_defaults(func=revoke_sessions)
+    users = commands.add_parser("users", help="Look at or change a user.", description="Look at or change a user.")
+    users_commands = users.add_subparsers(dest="users_command", required=True)
+
+    def users_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = users_commands.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", metavar="FILE", help="a YAML file merged over config.yaml")
+        sub.add_argument("--env", help="environment: loads config.<env>.yaml too (default: $AUTHSVC_ENV)")
+        sub.add_argument("username")
+        return sub
+
+    users_command("show", "Print a user's id, name and groups.").set_defaults(func=users_show)
+    set_groups = users_command(
+        "set-groups", "Replace a user's groups (none: no groups); the access rules see them on the next check."
+    )
+    set_groups.add_argument("groups", nargs="*", metavar="GROUP")
+    set_groups.set_defaults(func=users_set_groups)
+    policy = command("check-policy", "Show how access_control decides one request: each rule, then the decision.")
+    policy.add_argument("--url", required=True, help="the original URL, e.g. https://app.example.com/admin?x=1")
+    policy.add_argument("--method", default="GET", help="the original method (default: GET)")
+    policy.add_argument("--user", help="the signed-in user (default: anonymous); groups are read from storage")
+    policy.add_argument("--groups", help="comma-separated groups for --user instead of reading them from storage")
+    policy.add_argument("--ip", help="the client address")
+    policy.add_argument("--two-factors", action="store_true", help="the session was proven with two factors")
+    policy.set_defaults(func=check_policy)
     reset = command("mfa-reset", "Remove every second factor of a user and end their sessions (a lost phone).")
     reset.add_argument("username")
     reset.set_defaults(func=mfa_reset)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
@@ -11,6 +14,7 @@ from authsvc.auth import handlers as auth
 from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth import passkey_handlers as passkeys
 from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
+from authsvc.config import ConfigError, Settings
 from authsvc.containers import Container, running
 from authsvc.gateway import GatewayFastPath
 from authsvc.mail.handlers import setup_mail_routes
@@ -20,15 +24,42 @@ from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
 from authsvc.portal.mail_pages import setup_mail_pages
 from authsvc.portal.security_pages import setup_security_pages
+from authsvc.portal.step_up import setup_step_up
 from authsvc.serving import AppRunner, drop_server_header
 from authsvc.users import handlers as users
 
 CONTAINER = web.AppKey("container", Container)
+log = logging.getLogger("authsvc")
 
 
 async def _running(app: web.Application) -> AsyncIterator[None]:
     async with running(app[CONTAINER]):
         yield
+
+
+def _reload_on_sighup(
+    container: Container, reload_settings: Callable[[], Settings]
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """SIGHUP re-reads the configuration and swaps in its access_control whole; a file that does not load keeps the
+    policy in force, and the log says why. Nothing else is reloaded."""
+
+    def reload() -> None:
+        try:
+            policy = container.access_rules().replace(reload_settings().access_control)
+        except ConfigError as exc:
+            log.error("access_control not reloaded, the policy in force stays: %s", exc)
+            return
+        log.info("access_control reloaded: %d rule(s), default_policy %s", len(policy.rules), policy.default.value)
+
+    async def listen(app: web.Application) -> AsyncIterator[None]:
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGHUP, reload)
+        try:
+            yield
+        finally:
+            loop.remove_signal_handler(signal.SIGHUP)
+
+    return listen
 
 
 def _internal_app(container: Container) -> web.Application:
@@ -57,8 +88,15 @@ def _metrics_listener(container: Container, reuse_port: bool) -> Callable[[web.A
     return listen
 
 
-def create_app(container: Container, *, reuse_port: bool = False, fast_path: bool = True) -> web.Application:
-    """fast_path=False serves the gateway's routes through the generic chain too (the tests compare the two)."""
+def create_app(
+    container: Container,
+    *,
+    reuse_port: bool = False,
+    fast_path: bool = True,
+    reload_settings: Callable[[], Settings] | None = None,
+) -> web.Application:
+    """fast_path=False serves the gateway's routes through the generic chain too (the tests compare the two);
+    reload_settings: how SIGHUP reads the configuration again (serve passes it; tests need not)."""
     drop_server_header()
     settings = container.settings()
     server = settings.server
@@ -80,13 +118,15 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
         container.device_cookies().middleware(),
         session_middleware(container.session_cookies()),
     ]
-    gateway = GatewayFastPath(edge, container.session_guard(), settings, container.session_cookies(), forwarded)
+    gateway = GatewayFastPath(edge, container.gateway_check(), container.session_cookies(), forwarded)
     if fast_path:
         middlewares.insert(0, gateway.middleware())
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[SESSION_GUARD] = container.session_guard()
     app[CONTAINER] = container
     app.cleanup_ctx.append(_running)
+    if reload_settings is not None:
+        app.cleanup_ctx.append(_reload_on_sighup(container, reload_settings))
     if server.gateway_port is not None:
         app.cleanup_ctx.append(gateway.listener(server.host, server.gateway_port, server.max_body_bytes, reuse_port))
     if server.metrics_port is not None:
@@ -129,6 +169,7 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app.router.add_get("/docs", docs.page)
     app.router.add_get("/docs/static/{name}", docs.static)
     setup_portal(app)
+    setup_step_up(app)
     setup_mail_pages(app)
     setup_security_pages(app)
     return app

@@ -7,7 +7,7 @@ import os
 import re
 from collections import Counter
 from collections.abc import Mapping
-from ipaddress import IPv4Network, IPv6Network
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -189,6 +189,7 @@ class MfaSettings(Section):
     pending_seconds: int = Field(ge=30, le=1800)
     pending_max_attempts: int = Field(ge=1, le=20)
     recent_auth_seconds: int = Field(ge=0)
+    second_factor_at_login: bool
 
 
 class WebAuthnSettings(Section):
@@ -260,9 +261,147 @@ class IntrospectionSettings(Section):
         return pairs
 
 
+HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
+
+
 class GatewaySettings(Section):
-    user_id_header: str
-    user_name_header: str
+    user_id_header: str = Field(pattern=HEADER_NAME)
+    user_name_header: str = Field(pattern=HEADER_NAME)
+    user_groups_header: str = Field(pattern=HEADER_NAME)
+    user_email_header: str | None = Field(pattern=HEADER_NAME)
+
+
+POLICIES = Literal["bypass", "one_factor", "two_factor", "deny"]
+METHODS = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"]
+SUBJECT = re.compile(r"(user|group):.+")
+WILDCARD_DOMAIN = re.compile(r"\*\.(" + DOMAIN.pattern + ")")
+
+
+def _one_or_many(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+def _compiled(patterns: list[str]) -> list[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"{pattern!r} is not a valid regular expression: {exc}") from None
+    return patterns
+
+
+class AccessNetwork(Section):
+    name: str = Field(min_length=1, max_length=64)
+    networks: list[IPv4Network | IPv6Network] = Field(min_length=1)
+
+    @field_validator("networks", mode="before")
+    @classmethod
+    def _many(cls, value: Any) -> Any:
+        return _one_or_many(value)
+
+
+class AccessRule(Section):
+    """One of access_control.rules, as Authelia writes it: every criterion given must match; policy is the answer."""
+
+    domain: list[str] = []
+    domain_regex: list[str] = []
+    resources: list[str] = []
+    methods: list[METHODS] = []
+    networks: list[str] = []
+    subject: list[list[str]] = []
+    policy: POLICIES
+
+    @field_validator("domain", "domain_regex", "resources", "networks", mode="before")
+    @classmethod
+    def _many(cls, value: Any) -> Any:
+        return _one_or_many(value)
+
+    @field_validator("domain")
+    @classmethod
+    def _domains(cls, value: list[str]) -> list[str]:
+        domains = [domain.lower() for domain in value]
+        if bad := [d for d in domains if not (DOMAIN.fullmatch(d) or WILDCARD_DOMAIN.fullmatch(d))]:
+            raise ValueError(f"{bad[0]!r} is neither a domain nor a *. wildcard of one (use domain_regex for more)")
+        return domains
+
+    @field_validator("domain_regex", "resources")
+    @classmethod
+    def _regexes(cls, value: list[str]) -> list[str]:
+        return _compiled(value)
+
+    @field_validator("domain_regex")
+    @classmethod
+    def _no_per_user_domains(cls, value: list[str]) -> list[str]:
+        # Authelia reads (?P<User>...) as "the signed-in user's name"; matched as a plain group it would let anyone in.
+        for pattern in value:
+            if {"User", "Group"} & set(re.compile(pattern).groupindex):
+                raise ValueError(
+                    f"{pattern!r}: the named groups User and Group (Authelia's per-user domains) are not supported"
+                )
+        return value
+
+    @field_validator("subject", mode="before")
+    @classmethod
+    def _subjects(cls, value: Any) -> Any:
+        # Authelia's three spellings: "user:x", ["user:x", "group:y"] (either), [["user:x", "group:y"]] (both).
+        if isinstance(value, str):
+            return [[value]]
+        if isinstance(value, list):
+            return [[item] if isinstance(item, str) else item for item in value]
+        return value
+
+    @field_validator("subject")
+    @classmethod
+    def _subject_names(cls, value: list[list[str]]) -> list[list[str]]:
+        for alternative in value:
+            if not alternative:
+                raise ValueError("an empty list of subjects would match everyone")
+            if bad := [item for item in alternative if not SUBJECT.fullmatch(item)]:
+                raise ValueError(f"{bad[0]!r} is neither user:NAME nor group:NAME")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> AccessRule:
+        if not self.domain and not self.domain_regex:
+            raise ValueError("a rule needs domain or domain_regex (as in Authelia)")
+        if self.policy == "bypass" and self.subject:
+            raise ValueError("subject: a bypass rule cannot have a subject (nobody is signed in to match it)")
+        return self
+
+
+class AccessControlSettings(Section):
+    default_policy: POLICIES
+    networks: list[AccessNetwork]
+    rules: list[AccessRule]
+
+    @field_validator("networks", "rules", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None else value
+
+    @model_validator(mode="after")
+    def _known_networks(self) -> AccessControlSettings:
+        names = [network.name for network in self.networks]
+        if len(names) != len(set(names)):
+            raise ValueError("networks: each name may be defined once")
+        problems = []
+        for index, rule in enumerate(self.rules):
+            for entry in rule.networks:
+                if entry not in names and not _is_network(entry):
+                    problems.append(
+                        f"rules.{index}.networks: {entry!r} is neither a CIDR nor a name in access_control.networks"
+                    )
+        if problems:
+            raise ValueError("\n  ".join(problems))
+        return self
+
+
+def _is_network(value: str) -> bool:
+    try:
+        ip_network(value, strict=False)
+    except ValueError:
+        return False
+    return True
 
 
 class StorageSettings(Section):
@@ -362,6 +501,7 @@ class Settings(Section):
     csrf: CsrfSettings
     introspection: IntrospectionSettings
     gateway: GatewaySettings
+    access_control: AccessControlSettings
     storage: StorageSettings
     mongodb: MongoSettings
     portal: PortalSettings
@@ -433,6 +573,20 @@ class Settings(Section):
         if needed_by and not url:
             return [f"server.public_url: required with {' and '.join(needed_by)} (the URL browsers reach authsvc at)"]
         return []
+
+    @model_validator(mode="after")
+    def _second_factor_asked_somewhere(self) -> Settings:
+        # Otherwise a user with a second factor would never be asked for it again.
+        access = self.access_control
+        if not self.mfa.second_factor_at_login and "two_factor" not in (
+            access.default_policy,
+            *(rule.policy for rule in access.rules),
+        ):
+            raise ValueError(
+                "mfa.second_factor_at_login: false asks for the second factor only where access_control wants "
+                "two_factor, and no rule nor default_policy does"
+            )
+        return self
 
     def _production_weaknesses(self) -> list[str]:
         """Settings that are valid but too weak for production, each named with its limit."""

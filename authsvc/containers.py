@@ -10,10 +10,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dependency_injector import containers, providers
 
+from authsvc.access.policy import AccessRules
 from authsvc.auth.audit import AccountPseudonyms, load_audit_key
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import EnrolmentTokens, PendingLogins, SecretBox
+from authsvc.auth.gate import GatewayCheck
 from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.login_finish import LoginFinish
@@ -59,6 +61,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.portal.handlers",
             "authsvc.mail.handlers",
             "authsvc.portal.mail_pages",
+            "authsvc.portal.step_up",
             "authsvc.portal.security_pages",
         ]
     )
@@ -162,6 +165,7 @@ class Container(containers.DeclarativeContainer):
         pseudonyms=audit_pseudonyms,
         factors=second_factors_repository,
         passkeys=passkeys_repository,
+        second_factor_at_login=settings.provided.mfa.second_factor_at_login,
     )
     passkey_service = providers.Singleton(
         PasskeyService,
@@ -192,6 +196,7 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mfa,
     )
     session_guard = providers.Singleton(SessionGuard, auth=auth_service, cookies=session_cookies)
+    access_rules = providers.Singleton(AccessRules, settings.provided.access_control)
 
     # Mail: the outbox in the storage backend, its background sender, the account flows that mail
     mail_templates = providers.Singleton(MailTemplates)
@@ -223,6 +228,10 @@ class Container(containers.DeclarativeContainer):
         user_settings=settings.provided.users,
         factors=second_factors_repository,
         passkeys=passkeys_repository,
+    )
+    # The gateway's check: the session guard and the access rules
+    gateway_check = providers.Singleton(
+        GatewayCheck, guard=session_guard, settings=settings, rules=access_rules, mail=account_mail, metrics=metrics
     )
     # The HTTP edge's end of every login (JSON routes and portal pages alike)
     login_finish = providers.Singleton(

@@ -24,8 +24,7 @@ from aiohttp.typedefs import Middleware
 
 from authsvc.auth import handlers
 from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.guards import SessionGuard
-from authsvc.config import Settings
+from authsvc.auth.gate import GatewayCheck
 from authsvc.middlewares import Edge
 from authsvc.ops import handlers as ops
 from authsvc.serving import low_level_runner
@@ -42,8 +41,7 @@ class GatewayFastPath:
     def __init__(
         self,
         edge: Edge,
-        guard: SessionGuard,
-        settings: Settings,
+        check: GatewayCheck,
         cookies: SessionCookies,
         forwarded_layers: Sequence[Middleware],
     ) -> None:
@@ -51,10 +49,10 @@ class GatewayFastPath:
         cookie facade, which writes a renewed cookie as aiohttp-session's middleware would."""
 
         async def verify(request: web.Request) -> web.StreamResponse:
-            return await handlers.check_session(request, guard, settings)
+            return await check.verify(request)
 
         async def forward_auth(request: web.Request) -> web.StreamResponse:
-            return await handlers.check_or_send_to_login(request, guard, settings)
+            return await check.forward_auth(request)
 
         def through_edge(answer: Handler, gateway_check: bool, route: str | None = None) -> Handler:
             async def inner(request: web.Request) -> web.StreamResponse:

@@ -37,11 +37,26 @@ class Metrics:
         self._sessions_revoked = Counter(
             "authsvc_sessions_revoked", "Sessions ended before they expired.", registry=self.registry
         )
+        self._access_decisions = Counter(
+            "authsvc_access_decisions",
+            "Gateway checks decided by access_control, by the deciding policy and rule index (default: no rule).",
+            ["policy", "rule"],
+            registry=self.registry,
+        )
+        self._access_children: dict[tuple[str, int | None], Any] = {}
         self._revocation_poll_failures = Counter(
             "authsvc_revocation_poll_failures",
             "Failed reads of the MongoDB backend's revocations log.",
             registry=self.registry,
         )
+
+    def access_decision(self, policy: str, rule: int | None) -> None:
+        key = (policy, rule)
+        child = self._access_children.get(key)
+        if child is None:
+            label = "default" if rule is None else str(rule)
+            child = self._access_children[key] = self._access_decisions.labels(policy, label)
+        child.inc()
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)

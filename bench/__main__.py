@@ -20,7 +20,18 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from bench import RAW_DIR, RESULTS_DIR, machine, memory_backend, micro, mongo_backend, profiling, report, wrk
+from bench import (
+    RAW_DIR,
+    RESULTS_DIR,
+    access_rules,
+    machine,
+    memory_backend,
+    micro,
+    mongo_backend,
+    profiling,
+    report,
+    wrk,
+)
 from bench.common import Options, say
 from bench.procs import BenchError, require_tool
 from bench.soak import soak
@@ -50,6 +61,7 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     ),
     "growth": ("MongoDB backend: 1,000 vs 100,000 users and sessions", mongo_backend.growth),
     "workers": ("MongoDB backend: serve --workers 2 vs 1 worker, both cores", mongo_backend.workers),
+    "access": ("memory backend: /auth/verify with 100 access rules vs none (issue 25)", access_rules.rules_vs_none),
 }
 
 

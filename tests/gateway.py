@@ -106,6 +106,74 @@ class NginxProcess:
         return "\n".join(parts)
 
 
+SHIPPED_CADDYFILE = ROOT / "deploy" / "caddy" / "Caddyfile"
+
+
+def find_caddy() -> str | None:
+    return shutil.which("caddy")
+
+
+def render_caddyfile(authsvc_port: int, app_port: int, listen_port: int) -> str:
+    """The shipped deploy/caddy/Caddyfile with its container addresses swapped for 127.0.0.1 ports."""
+    text = SHIPPED_CADDYFILE.read_text()
+    for line, replacement, times in [
+        ("reverse_proxy authsvc:8080  # test: the authsvc address", f"reverse_proxy 127.0.0.1:{authsvc_port}", 1),
+        ("forward_auth authsvc:8080 {  # test: the authsvc address", f"forward_auth 127.0.0.1:{authsvc_port} {{", 1),
+        ("reverse_proxy whoami:80  # test: the protected app's address", f"reverse_proxy 127.0.0.1:{app_port}", 1),
+        (":80 {  # test: the gateway's address", f"http://:{listen_port} {{\n\tbind 127.0.0.1", 1),
+        (
+            "auto_https off  # test: for production remove this line and name the site by its domain (TLS)",
+            "auto_https off",
+            1,
+        ),
+    ]:
+        count = text.count(line)
+        if count != times:
+            raise AssertionError(f"{SHIPPED_CADDYFILE} must contain {line!r} exactly once (found {count})")
+        text = text.replace(line, replacement)
+    return text
+
+
+class CaddyProcess:
+    """Debian's caddy running the shipped Caddyfile (admin API off), everything it writes under one prefix."""
+
+    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int) -> None:
+        self.binary, self.prefix = binary, prefix
+        self.port = free_port()
+        self.caddyfile = prefix / "Caddyfile"
+        self.caddyfile.write_text(render_caddyfile(authsvc_port, app_port, self.port))
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> CaddyProcess:
+        command = [self.binary, "run", "--adapter", "caddyfile", "--config", str(self.caddyfile)]
+        env = {
+            **os.environ,
+            "HOME": str(self.prefix),
+            "XDG_DATA_HOME": str(self.prefix),
+            "XDG_CONFIG_HOME": str(self.prefix),
+        }
+        with (self.prefix / "caddy.log").open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_port(self.port, timeout=15, process=self.process)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise RuntimeError(f"caddy did not start: {exc}\n{self.logs()}") from None
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process, signal.SIGTERM, timeout=10)
+        self.process = None
+
+    def logs(self) -> str:
+        path = self.prefix / "caddy.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+
 class EchoUpstream:
     """The protected app: answers every GET with the identity headers it received, as JSON."""
 
@@ -123,6 +191,8 @@ class EchoUpstream:
                         "path": self.path,
                         "userIds": self.headers.get_all("X-Auth-User-Id") or [],
                         "userNames": self.headers.get_all("X-Auth-User-Name") or [],
+                        "userGroups": self.headers.get_all("X-Auth-User-Groups") or [],
+                        "host": self.headers.get("Host"),
                         "forwardedFor": self.headers.get("X-Forwarded-For"),
                     }
                 ).encode()

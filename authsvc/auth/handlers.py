@@ -3,29 +3,26 @@ caller's sessions and account; forward-auth for gateways and introspection for i
 
 from __future__ import annotations
 
-import functools
 import logging
-from urllib.parse import quote
 
-from aiohttp import hdrs, web
+from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import SecondFactorRequired
-from authsvc.auth.guards import SERVICE, SESSION_REQUIRED, SessionGuard, client_info, current, login_required
+from authsvc.auth.gate import GatewayCheck
+from authsvc.auth.guards import SERVICE, client_info, current, login_required
 from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
 from authsvc.auth.service import AuthService
 from authsvc.auth.views import login_body, session_view, user_view
 from authsvc.bodies import read_fields
-from authsvc.config import GatewaySettings, ServerSettings, Settings
 from authsvc.containers import Container
-from authsvc.errors import NotFound, Unauthorized
+from authsvc.errors import NotFound
 from authsvc.mail.service import AccountMail
-from authsvc.middlewares import csrf_checked, csrf_exempt, gateway_check, peer_is_trusted
-from authsvc.users.models import User
+from authsvc.middlewares import csrf_checked, csrf_exempt, gateway_check
 
 audit = logging.getLogger("authsvc.audit")
 
@@ -74,78 +71,26 @@ async def protected(request: web.Request) -> web.Response:
     return web.json_response(user_view(current(request).user))
 
 
-@functools.lru_cache(maxsize=10_000)  # a gateway asks about the same few users again and again
-def _header_safe(value: str) -> str:
-    # New names are ASCII by rule; a legacy tutorial name may hold anything, so it is percent-encoded.
-    return quote(value, safe="@._-+")
+@gateway_check
+@inject
+async def verify(request: web.Request, check: GatewayCheck = Provide[Container.gateway_check]) -> web.Response:
+    """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, 401 or 403."""
+    return await check.verify(request)
 
 
 @gateway_check
 @inject
-async def verify(
-    request: web.Request,
-    guard: SessionGuard = Provide[Container.session_guard],
-    settings: Settings = Provide[Container.settings],
-) -> web.Response:
-    """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, or 401."""
-    return await check_session(request, guard, settings)
-
-
-async def check_session(request: web.Request, guard: SessionGuard, settings: Settings) -> web.Response:
-    """verify's answer; the gateway's fast path calls it with the same collaborators, bound once."""
-    authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
-    if authenticated is None:
-        raise Unauthorized(SESSION_REQUIRED)
-    return _identity(authenticated.user, settings.gateway)
-
-
-def _identity(user: User, gateway: GatewaySettings) -> web.Response:
-    return web.Response(
-        headers={gateway.user_id_header: user.id, gateway.user_name_header: _header_safe(user.username)}
-    )
-
-
-def _original_url(request: web.Request, server: ServerSettings) -> str | None:
-    """The URL the browser asked the gateway for, from X-Forwarded-Proto/-Host/-Uri of a trusted proxy only."""
-    if not peer_is_trusted(request, server.trusted_proxies):
-        return None
-    headers = request.headers
-    proto = headers.get("X-Forwarded-Proto", request.scheme).lower()
-    host, uri = headers.get("X-Forwarded-Host"), headers.get("X-Forwarded-Uri", "/")
-    if proto not in ("http", "https") or not host or not uri.startswith("/"):
-        return None
-    return f"{proto}://{host}{uri}"
-
-
-@gateway_check
-@inject
-async def forward_auth(
-    request: web.Request,
-    guard: SessionGuard = Provide[Container.session_guard],
-    settings: Settings = Provide[Container.settings],
-) -> web.Response:
-    """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser without a session is sent to the
-    login page with the URL it asked for (the portal decides whether it may go back there); others get 401."""
-    return await check_or_send_to_login(request, guard, settings)
-
-
-async def check_or_send_to_login(request: web.Request, guard: SessionGuard, settings: Settings) -> web.Response:
-    """forward_auth's answer; the gateway's fast path calls it with the same collaborators, bound once."""
-    authenticated = await guard.authenticate(request, touch=settings.session.verify_renews)
-    if authenticated is not None:
-        return _identity(authenticated.user, settings.gateway)
-    if "text/html" not in request.headers.get(hdrs.ACCEPT, ""):
-        raise Unauthorized(SESSION_REQUIRED)
-    portal = settings.server.public_url or f"{request.scheme}://{request.host}"
-    original = _original_url(request, settings.server)
-    location = f"{portal}/login" + (f"?rd={quote(original, safe='')}" if original else "")
-    return web.Response(status=302, headers={hdrs.LOCATION: location})
+async def forward_auth(request: web.Request, check: GatewayCheck = Provide[Container.gateway_check]) -> web.Response:
+    """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser is sent to the portal (to sign in, or
+    for a second factor) with the URL it asked for, or shown a short page when denied."""
+    return await check.forward_auth(request)
 
 
 @login_required
 async def whoami(request: web.Request) -> web.Response:
     authenticated = current(request)
-    return web.json_response({"user": user_view(authenticated.user), "session": session_view(authenticated.session)})
+    user = {**user_view(authenticated.user), "groups": list(authenticated.user.groups)}
+    return web.json_response({"user": user, "session": session_view(authenticated.session)})
 
 
 @login_required
@@ -239,6 +184,8 @@ async def introspect(
         {
             "active": True,
             "user": user_view(user),
+            "groups": list(user.groups),
+            "factors": list(record.factors),
             "sub": user.id,
             "sid": record.handle,
             "iat": int(record.created_at),

@@ -25,7 +25,7 @@ from authsvc.auth.factors import (
     qr_svg,
     totp_uri,
 )
-from authsvc.auth.models import SecondFactors
+from authsvc.auth.models import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP_CODE, SecondFactors
 from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
 from authsvc.auth.ports import AttemptCounter, SecondFactorRepository
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
@@ -45,6 +45,7 @@ WRONG_CODE = "The code is not valid."
 NO_PENDING_LOGIN = "No sign-in is waiting for a second factor; sign in with the password again."
 CODE_NEEDED = "This session is older than mfa.recent_auth_seconds: send a code from the authenticator app too."
 ENROLLED = "TOTP is already enrolled; remove it before enrolling again."
+NO_SECOND_FACTOR = "No second factor is enrolled; enrol one on the security page first."
 NO_ENROLMENT = "No TOTP enrolment is pending; start one with POST /users/me/mfa/totp."
 STALE_ENROLMENT = "This enrolment is not the one pending for this session, or it expired; start it again."
 
@@ -258,7 +259,8 @@ class MfaService:
         async def code_checks_out(user: User, factors: SecondFactors | None, _: PendingLogin) -> bool:
             return factors is not None and factors.totp_confirmed and await self._use_code(factors, code)
 
-        return await self._second_step(pending_token, code_checks_out, WRONG_CODE, client, previous_session_id)
+        factor = TOTP_CODE if looks_like_totp(code) else RECOVERY_CODE
+        return await self._second_step(pending_token, code_checks_out, WRONG_CODE, client, previous_session_id, factor)
 
     async def passkey_options(self, pending_token: str | None) -> dict[str, Any]:
         """navigator.credentials.get options for the pending login's user, with a challenge bound to that login."""
@@ -284,7 +286,7 @@ class MfaService:
             return await self._passkeys.check_assertion(credential, SECOND_FACTOR, subject, user.id) is not None
 
         return await self._second_step(
-            pending_token, assertion_checks_out, PASSKEY_REFUSED, client, previous_session_id
+            pending_token, assertion_checks_out, PASSKEY_REFUSED, client, previous_session_id, PASSKEY
         )
 
     async def _user_of(self, pending: PendingLogin) -> User | None:
@@ -311,6 +313,7 @@ class MfaService:
         refusal: str,
         client: ClientInfo,
         previous_session_id: str | None,
+        factor: str,
     ) -> tuple[User, str]:
         pending = await self._live_pending(pending_token)
         now, expires_at = self._clock.now(), pending.issued_at + self._pending.lifetime
@@ -341,8 +344,34 @@ class MfaService:
         if await self._attempts.hit(done, now, expires_at) != 1:  # the pending login is single use
             raise Unauthorized(NO_PENDING_LOGIN)
         return user, await self._auth.open_session(
-            user, attempt, client, previous_session_id, remember=pending.remember
+            user, attempt, client, previous_session_id, remember=pending.remember, factors=(PASSWORD, factor)
         )
+
+    async def step_up(self, auth: Authenticated, code: str, client: ClientInfo) -> str:
+        """A second factor for a signed-in one-factor session (a two_factor access rule asked for it): a TOTP or
+        recovery code, counted like a login; the session gets a new id with the factor recorded (returned)."""
+        factors = await self._factors.get(auth.user.id)
+        if factors is None or not factors.totp_confirmed:
+            raise Conflict(NO_SECOND_FACTOR)
+        try:
+            attempt = await self._auth.begin_attempt(normalize_username(auth.user.username), client, auth.user)
+        except TooManyRequests:
+            self._metrics.login("throttled")
+            raise
+        try:
+            verified = await self._use_code(factors, code)
+        except BaseException:
+            await attempt.abandoned()
+            raise
+        if not verified:
+            self._metrics.login("failure")
+            audit.info("step-up failed", extra={"event": "session.step_up_failure", "user_id": auth.user.id})
+            raise WrongCode()
+        await attempt.succeeded()
+        factor = TOTP_CODE if looks_like_totp(code) else RECOVERY_CODE
+        session_id = await self._sessions.step_up(auth.session_id, auth.session, factor)
+        audit.info("session stepped up", extra={"event": "session.step_up", "user_id": auth.user.id})
+        return session_id
 
     async def reset(self, username: str) -> tuple[User, bool] | None:
         """An administrator's escape hatch: every factor of the user removed, every session and pending login ended;

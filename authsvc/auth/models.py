@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# How a session was proven (SessionRecord.factors): two different ones make it two-factor.
+PASSWORD, TOTP_CODE, RECOVERY_CODE, PASSKEY = "password", "totp", "recovery_code", "passkey"
+USER_VERIFICATION = "user_verification"  # the passkey's PIN or biometric, asked for every passwordless login
+
 
 @dataclass(frozen=True, slots=True)
 class SessionRecord:
@@ -15,6 +19,13 @@ class SessionRecord:
     absolute_expires_at: float
     ip: str | None = None
     user_agent: str | None = None
+    factors: tuple[str, ...] = ()  # how it was proven: password, totp, recovery_code, passkey, user_verification
+    proven_at: float | None = None  # when the last of them was
+
+    @property
+    def two_factors(self) -> bool:
+        """Proven with two different factors: what a two_factor access rule asks for."""
+        return len(set(self.factors)) >= 2
 
     @property
     def handle(self) -> str:

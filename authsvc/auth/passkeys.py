@@ -12,7 +12,7 @@ import logging
 import secrets
 from typing import Any
 
-from authsvc.auth.models import Passkey, PasskeyChallenge
+from authsvc.auth.models import PASSKEY, USER_VERIFICATION, Passkey, PasskeyChallenge
 from authsvc.auth.ports import PasskeyChallengeRepository, PasskeyRepository
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.sessions import SessionRegistry
@@ -205,7 +205,11 @@ class PasskeyService:
             self._metrics.login("failure")
             audit.info("passwordless login failed", extra={"event": "login.failure", "ip": client.ip})
             raise Unauthorized(PASSKEY_REFUSED)
-        return user, await self._auth.open_session(user, attempt, client, previous_session_id, remember=False)
+        # A passwordless assertion always carries user verification (webauthn.py): something held and known.
+        factors = (PASSKEY, USER_VERIFICATION)
+        return user, await self._auth.open_session(
+            user, attempt, client, previous_session_id, remember=False, factors=factors
+        )
 
     async def remove_all(self, user_id: str) -> int:
         return await self._passkeys.delete_for_user(user_id)

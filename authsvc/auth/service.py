@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from authsvc.auth.audit import AccountPseudonyms
 from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
-from authsvc.auth.models import SecondFactors, SessionRecord
+from authsvc.auth.models import PASSWORD, SecondFactors, SessionRecord
 from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import Attempt, Device, LoginThrottle
@@ -62,7 +62,11 @@ class AuthService:
         pseudonyms: AccountPseudonyms,
         factors: SecondFactorRepository,
         passkeys: PasskeyRepository,
+        second_factor_at_login: bool = True,
     ) -> None:
+        """second_factor_at_login False: a password alone opens a one-factor session even for a user with a second
+        factor, which access_control's two_factor rules then ask for (step-up), as Authelia does."""
+        self._second_factor_at_login = second_factor_at_login
         self._passkeys = passkeys
         self._metrics = metrics
         self._pseudonyms = pseudonyms
@@ -130,11 +134,13 @@ class AuthService:
             account = self._pseudonyms.of(name or typed)
             audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
             raise Unauthorized(INVALID_CREDENTIALS)
-        if methods := (await self.second_factors(user.id))[1]:
+        if self._second_factor_at_login and (methods := (await self.second_factors(user.id))[1]):
             # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
             audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
             raise SecondFactorRequired(user, methods, remember)
-        return user, await self.open_session(user, attempt, client, previous_session_id, remember=remember)
+        return user, await self.open_session(
+            user, attempt, client, previous_session_id, remember=remember, factors=(PASSWORD,)
+        )
 
     async def open_session(
         self,
@@ -144,15 +150,19 @@ class AuthService:
         previous_session_id: str | None,
         *,
         remember: bool,
+        factors: tuple[str, ...],
     ) -> str:
-        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens.
+        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens,
+        recording the factors that proved it.
 
         `user` is as it was read before the proof: when a remedy (SessionRegistry.revoke_user) moved the user's
         generation on meanwhile, the new session ends at once and the login is refused."""
         await attempt.succeeded()
         if previous_session_id is not None:
             await self.logout(previous_session_id)
-        session_id, _ = await self._sessions.create(user.id, client.ip, client.user_agent, remember=remember)
+        session_id, _ = await self._sessions.create(
+            user.id, client.ip, client.user_agent, remember=remember, factors=factors
+        )
         # By name: read from the database itself, never from a replica's cache, so the lag does not apply here.
         now = await self._users.find_by_username(user.username)
         if now is None or now.id != user.id or now.generation != user.generation:

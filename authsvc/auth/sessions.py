@@ -47,9 +47,16 @@ class SessionRegistry:
         self._metrics = metrics
 
     async def create(
-        self, user_id: str, ip: str | None = None, user_agent: str | None = None, *, remember: bool = False
+        self,
+        user_id: str,
+        ip: str | None = None,
+        user_agent: str | None = None,
+        *,
+        remember: bool = False,
+        factors: tuple[str, ...] = (),
     ) -> tuple[str, SessionRecord]:
-        """A new session; `remember` ("keep me signed in") lives session.remember_me_lifetime when that is on."""
+        """A new session; `remember` ("keep me signed in") lives session.remember_me_lifetime when that is on;
+        `factors`: how the login proved who it is."""
         session_id = secrets.token_urlsafe(SESSION_ID_BYTES)
         now = self._clock.now()
         lifetime = self._settings.absolute_lifetime
@@ -65,6 +72,8 @@ class SessionRegistry:
             absolute_expires_at=absolute,
             ip=ip,
             user_agent=user_agent[:256] if user_agent else None,
+            factors=factors,
+            proven_at=now,
         )
         await self._repository.create(record)
         self._metrics.sessions_created()
@@ -91,6 +100,23 @@ class SessionRegistry:
         expires_at = min(now + self._settings.idle_timeout, record.absolute_expires_at)
         await self._repository.touch(record.id_hash, now, expires_at, seen_before=now - renew_window)
         return ResolvedSession(dataclasses.replace(record, last_seen_at=now, expires_at=expires_at), renewed=True)
+
+    async def step_up(self, session_id: str, record: SessionRecord, factor: str) -> str:
+        """The session proven once more (a second factor): a new id for it (no fixation of the stronger session),
+        the same lifetime, the factor added; the old id ends."""
+        new_id = secrets.token_urlsafe(SESSION_ID_BYTES)
+        now = self._clock.now()
+        stronger = dataclasses.replace(
+            record,
+            id_hash=hash_session_id(new_id),
+            last_seen_at=now,
+            expires_at=min(now + self._settings.idle_timeout, record.absolute_expires_at),
+            factors=tuple(dict.fromkeys((*record.factors, factor))),
+            proven_at=now,
+        )
+        await self._repository.create(stronger)
+        await self._delete(hash_session_id(session_id))
+        return new_id
 
     async def _delete(self, id_hash: str) -> bool:
         deleted = await self._repository.delete(id_hash)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from authsvc.auth.models import Passkey, SessionRecord
 from authsvc.users.models import User
@@ -17,13 +18,15 @@ def user_view(user: User) -> dict[str, str]:
     return {"userId": user.id, "userName": user.username}
 
 
-def session_view(record: SessionRecord) -> dict[str, str]:
+def session_view(record: SessionRecord) -> dict[str, Any]:
     return {
         "id": record.handle,
         "createdAt": iso(record.created_at),
         "lastSeenAt": iso(record.last_seen_at),
         "idleExpiresAt": iso(record.expires_at),
         "absoluteExpiresAt": iso(record.absolute_expires_at),
+        "factors": list(record.factors),
+        "provenAt": iso(record.proven_at) if record.proven_at is not None else None,
     }
 
 

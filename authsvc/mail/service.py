@@ -145,6 +145,11 @@ class AccountMail:
             raise FieldRefused("The email address is not valid.", {"email": f"email {problem}"})
         return address
 
+    async def verified_address(self, user_id: str) -> str | None:
+        """The user's address once verified (for the gateway's email header); None otherwise."""
+        address = await self._addresses.get(user_id)
+        return address.address if address is not None and address.verified else None
+
     async def ensure_free(self, address: str, user_id: str | None = None) -> None:
         """DuplicateEmail when the address belongs to another existing account."""
         holder = await self._addresses.find_by_key(address_key(address))

@@ -23,6 +23,7 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import TOTP, WEBAUTHN, SecondFactorRequired
+from authsvc.auth.gate import STEP_UP_PATH, GatewayCheck
 from authsvc.auth.guards import SessionGuard, client_info
 from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import WRONG_CODE, MfaService
@@ -194,9 +195,14 @@ async def login_page(
     guard: SessionGuard = Provide[Container.session_guard],
     tokens: FormTokens = Provide[Container.form_tokens],
     settings: Settings = Provide[Container.settings],
+    check: GatewayCheck = Provide[Container.gateway_check],
 ) -> web.Response:
     rd = request.query.get("rd")
     authenticated = await guard.authenticate(request)
+    if authenticated is not None and check.needs_step_up(
+        request, authenticated, allowed := _allowed(request, settings, rd)
+    ):
+        return _see_other(f"{STEP_UP_PATH}?rd={quote(allowed or '', safe='')}")
     if authenticated is not None:
         return _render(
             request,

@@ -52,6 +52,13 @@ class MemoryUserRepository:
         self._by_id[user_id] = dataclasses.replace(user, generation=next_generation(user.generation, now))
         return self._by_id[user_id].generation
 
+    async def set_groups(self, user_id: str, groups: tuple[str, ...], now: float) -> bool:
+        user = self._by_id.get(user_id)
+        if user is None:
+            return False
+        self._by_id[user_id] = dataclasses.replace(user, groups=groups, updated_at=now)
+        return True
+
     async def delete(self, user_id: str) -> bool:
         user = self._by_id.pop(user_id, None)
         if user is None:

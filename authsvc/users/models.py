@@ -22,6 +22,7 @@ class User:
     # older one (a pending login, a reset link, a device cookie) is refused. Milliseconds of the last move, so that
     # what is issued before its user is known (a passwordless challenge) can be ordered against it too.
     generation: int = 0
+    groups: tuple[str, ...] = ()  # names the access rules match with `group:`; sorted, no duplicates
 
     def issued_before_revocation(self, issued_at: float) -> bool:
         """Whether something issued at this time (seconds) predates the user's last revocation."""
@@ -31,6 +32,19 @@ class User:
 def next_generation(previous: int, now: float) -> int:
     """The generation after previous: the revocation's time in milliseconds, always above previous."""
     return max(previous + 1, math.ceil(now * 1000))
+
+
+GROUP_PATTERN = re.compile(r"[A-Za-z0-9._:@-]{1,64}")
+GROUPS_MAX = 64
+
+
+def group_problem(groups: list[str]) -> str | None:
+    """Why these group names cannot be stored, or None when they can (header-safe: they travel in Remote-Groups)."""
+    if len(set(groups)) > GROUPS_MAX:
+        return f"at most {GROUPS_MAX} groups"
+    if bad := [group for group in groups if not GROUP_PATTERN.fullmatch(group)]:
+        return f"{bad[0]!r} is not a group name (1 to 64 of A-Z a-z 0-9 . _ : @ -)"
+    return None
 
 
 def normalize_username(raw: str) -> str:

@@ -27,6 +27,10 @@ class UserRepository(Protocol):
     async def bump_generation(self, user_id: str, now: float) -> int | None:
         """Move the user's revocation generation on (next_generation, atomic: concurrent bumps each move it);
         the new value, or None when there is no such user."""
+
+    async def set_groups(self, user_id: str, groups: tuple[str, ...], now: float) -> bool:
+        """Replace the user's groups; False when there is no such user. The next check sees them (every replica's
+        within mongodb.revocation_lag_ms)."""
         ...
 
     async def delete(self, user_id: str) -> bool: ...

@@ -8,7 +8,8 @@ from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import UserSettings
 from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden
-from authsvc.users.models import User, normalize_username, tutorial_username, username_problem
+from authsvc.users.lookup import find_by_typed_name
+from authsvc.users.models import User, group_problem, normalize_username, tutorial_username, username_problem
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy
 from authsvc.users.ports import UserRepository
 
@@ -72,3 +73,21 @@ class UsersService:
             return True
         tutorial_form = tutorial_username(typed)  # normalises elsewhere only for rare letters (U+03F9)
         return tutorial_form != canonical and await self._repository.find_by_username(tutorial_form) is not None
+
+    async def find(self, username: str) -> User | None:
+        """The user a typed name means (an administrator's look-up)."""
+        return await find_by_typed_name(self._repository, username)
+
+    async def set_groups(self, username: str, groups: list[str]) -> User | None:
+        """Replace a user's groups (an administrator's change); None when there is no such user, FieldRefused for a
+        name that cannot be a group. The access rules see the change on the user's next check."""
+        if problem := group_problem(groups):
+            raise FieldRefused("The groups break the input rules.", {"groups": problem})
+        user = await find_by_typed_name(self._repository, username)
+        if user is None:
+            return None
+        stored = tuple(sorted(set(groups)))
+        if not await self._repository.set_groups(user.id, stored, self._clock.now()):
+            return None
+        audit.info("groups set by an administrator", extra={"event": "user.groups", "user_id": user.id})
+        return await self._repository.find_by_id(user.id)

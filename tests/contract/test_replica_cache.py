@@ -152,6 +152,10 @@ async def _new_password(storage: MongoStorage, user_id: str) -> None:
     await storage.users.update_password_hash(user_id, HASH.replace("x", "y"), now())
 
 
+async def _groups_set(storage: MongoStorage, user_id: str) -> None:
+    await storage.users.set_groups(user_id, ("admins",), now())
+
+
 async def _delete_user(storage: MongoStorage, user_id: str) -> None:
     await storage.users.delete(user_id)
 
@@ -187,6 +191,7 @@ CHANGES = [
     _end_all,
     _end_others,
     _new_password,
+    _groups_set,
     _delete_user,
     _factor_removed,
     _factor_confirmed,

@@ -7,7 +7,7 @@ conftest makes their `container` and `make_container` stand on memory, mongodb+p
 
 from __future__ import annotations
 
-from tests.unit import test_auth_service, test_throttling
+from tests.unit import test_auth_service, test_groups, test_throttling
 
-for unit in (test_auth_service, test_throttling):
+for unit in (test_auth_service, test_groups, test_throttling):
     globals().update({name: test for name, test in vars(unit).items() if name.startswith("test_")})

@@ -100,6 +100,20 @@ async def test_16_concurrent_bumps_of_one_generation_each_move_it(storage: Stora
     assert sorted(r for r in results if r is not None) == [round(NOW * 1000) + i for i in range(16)]
 
 
+async def test_user_set_groups_replaces_them_and_the_next_look_up_sees_them(storage: Storage) -> None:
+    user = await storage.users.create("alice", HASH, NOW)
+    assert user.groups == ()
+    assert await storage.users.set_groups(user.id, ("admins", "dev"), NOW + 60)
+    for found in (await storage.users.find_by_id(user.id), await storage.users.find_by_username("alice")):
+        assert found is not None
+        assert (found.groups, found.password_hash, found.updated_at) == (("admins", "dev"), HASH, NOW + 60)
+    assert await storage.users.set_groups(user.id, (), NOW + 120)
+    found = await storage.users.find_by_id(user.id)
+    assert found is not None and found.groups == ()
+    assert not await storage.users.set_groups("6267c2a07b61b72e5f4689b0", ("x",), NOW)
+    assert not await storage.users.set_groups("not an id", ("x",), NOW)
+
+
 async def test_user_delete_frees_the_name(storage: Storage) -> None:
     user = await storage.users.create("alice", HASH, NOW)
     assert await storage.users.delete(user.id)

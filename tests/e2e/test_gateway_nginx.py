@@ -131,13 +131,15 @@ def test_session_gates_the_app_and_logout_closes_it(gateway: Gateway) -> None:
     cookie = session_cookie(login)
 
     # With the cookie the request reaches the app, carrying authsvc's answer in place of the client's forgeries.
-    forged = {"Cookie": cookie, "X-Auth-User-Id": "0" * 24, "X-Auth-User-Name": "admin"}
+    forged = {"Cookie": cookie, "X-Auth-User-Id": "0" * 24, "X-Auth-User-Name": "admin", "X-Auth-User-Groups": "admins"}
     allowed = client.request("GET", "/app/report?page=2", forged)
     assert allowed.status == 200, allowed.body
     assert allowed.json() == {
         "path": "/app/report?page=2",
         "userIds": [user_id],
         "userNames": [name],
+        "userGroups": [],  # none: nginx drops the empty header, and the client's forgery with it
+        "host": "127.0.0.1",
         "forwardedFor": client.source,
     }
     assert upstream.requests == 1
@@ -147,7 +149,7 @@ def test_session_gates_the_app_and_logout_closes_it(gateway: Gateway) -> None:
     # use 127.0.0.2, the proxy's 127.0.0.1.
     whoami = client.request("GET", "/auth/session", {"Cookie": cookie})
     assert whoami.status == 200
-    assert whoami.json()["user"] == {"userId": user_id, "userName": name}
+    assert whoami.json()["user"] == {"userId": user_id, "userName": name, "groups": []}
     sessions = client.request("GET", "/users/me/sessions", {"Cookie": cookie})
     assert sessions.status == 200
     [session] = sessions.json()["sessions"]

@@ -36,7 +36,10 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None)
     )
 
 
-@pytest.mark.parametrize("command", ["serve", "gen-key", "check-config", "create-user", "revoke-sessions", "mfa-reset"])
+@pytest.mark.parametrize(
+    "command",
+    ["serve", "gen-key", "check-config", "create-user", "users", "revoke-sessions", "mfa-reset", "check-policy"],
+)
 def test_every_command_has_help(command: str) -> None:
     result = cli(command, "--help")
     assert result.returncode == 0 and "usage: authsvc" in result.stdout

@@ -156,7 +156,8 @@ async def assert_same(pair: Pair, arrange: Arrange, method: str, path: str, extr
             headers.add("Cookie", line)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
             response = await bare.request(method, client.make_url(path), headers=headers, allow_redirects=False)
-            answers.append((response.status, await response.read(), comparable(response)))
+            body = re.sub(rb"127\.0\.0\.1:\d+", b"<this server>", await response.read())  # the denied page's link
+            answers.append((response.status, body, comparable(response)))
     fast, generic = answers
     assert fast == generic
     return fast[0]
@@ -326,3 +327,97 @@ async def test_gateway_port_answers_as_the_main_port(ports: Pair, state: str, me
 async def test_gateway_port_keeps_the_forwarded_rules(ports: Pair, headers: dict[str, str], path: str) -> None:
     await assert_same(ports, ARRANGEMENTS["live"], "GET", path, headers)
     await assert_same(ports, ARRANGEMENTS["missing"], "GET", path, headers)
+
+
+RULES = {
+    "default_policy": "one_factor",
+    "networks": [],
+    "rules": [
+        {"domain": "public.test", "policy": "bypass"},
+        {"domain": "admin.test", "subject": "group:admins", "policy": "two_factor"},
+        {"domain": "admin.test", "policy": "deny"},
+        {"domain": "secure.test", "policy": "two_factor"},
+        {"domain": "*.test", "resources": ["^/forbidden"], "policy": "deny"},
+    ],
+}
+
+
+@pytest.fixture
+async def ruled_pair(make_container: Callable[..., Container], aiohttp_client: Any, clock: ManualClock) -> Pair:
+    sections = {"server": {"trusted_proxies": ["127.0.0.1/32"]}, "access_control": RULES}
+    fast_container = make_container(**sections)
+    generic_container = make_container(**sections)
+    generic_container.storage.override(providers.Object(fast_container.storage()))
+    fast: Client = await aiohttp_client(create_app(fast_container))
+    generic: Client = await aiohttp_client(create_app(generic_container, fast_path=False))
+    for name in ("alice", "root"):
+        assert (await fast.post("/users/signup", json={"username": name, "password": PASSWORD})).status == 201
+    assert await fast_container.users_service().set_groups("root", ["admins"]) is not None
+    fast.session.cookie_jar.clear()
+    return Pair(fast, generic, clock)
+
+
+async def root(pair: Pair) -> str | None:
+    return await pair.login("root")
+
+
+def original(url: str, method: str = "GET", **extra: str) -> dict[str, str]:
+    return {"X-Original-URL": url, "X-Original-Method": method, **extra}
+
+
+def forwarded(host: str, uri: str, method: str = "GET", **extra: str) -> dict[str, str]:
+    return {"X-Forwarded-Host": host, "X-Forwarded-Uri": uri, "X-Forwarded-Method": method, **extra}
+
+
+HTML = {"Accept": "text/html"}
+RULE_CASES = [
+    # (who, headers, status on /auth/verify, status on /auth/forward-auth)
+    (missing, original("https://public.test/"), 200, 200),  # bypass: no session read
+    (missing, forwarded("public.test", "/x?y=1"), 200, 200),
+    (missing, original("https://app.test/forbidden"), 403, 403),  # a deny without subject: no session read
+    (live, original("https://app.test/forbidden"), 403, 403),
+    (missing, original("https://app.test/"), 401, 401),
+    (missing, original("https://app.test/", **HTML), 401, 302),
+    (live, original("https://app.test/"), 200, 200),
+    (live, forwarded("app.test:8443", "/a"), 200, 200),
+    (missing, original("https://admin.test/"), 401, 401),  # a subject rule: sign in first
+    (live, original("https://admin.test/"), 403, 403),  # alice is not an admin: the next rule denies
+    (live, original("https://admin.test/", **HTML), 403, 403),  # a short HTML page on forward-auth
+    (root, original("https://admin.test/"), 401, 401),  # an admin with one factor: step up
+    (root, original("https://admin.test/", **HTML), 401, 302),
+    (live, forwarded("secure.test", "/", **HTML), 401, 302),
+    (live, original("not a url"), 400, 400),
+    (live, forwarded("app.test", "no-slash"), 400, 400),
+    (live, {}, 200, 200),  # no original request: default_policy
+]
+
+
+@pytest.mark.parametrize(("arrange", "headers", "on_verify", "on_forward_auth"), RULE_CASES)
+async def test_fast_path_decides_access_rules_as_the_generic_chain(
+    ruled_pair: Pair, arrange: Arrange, headers: dict[str, str], on_verify: int, on_forward_auth: int
+) -> None:
+    assert await assert_same(ruled_pair, arrange, "GET", "/auth/verify", headers) == on_verify
+    assert await assert_same(ruled_pair, arrange, "GET", "/auth/forward-auth", headers) == on_forward_auth
+
+
+async def test_rule_answers_carry_identity_groups_and_where_to_go(ruled_pair: Pair) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
+        url = ruled_pair.generic.make_url("/auth/forward-auth")  # its /metrics is the one wired last
+        allowed = await bare.get(url, headers={"Cookie": await root(ruled_pair), **original("https://app.test/")})
+        assert allowed.headers["X-Auth-User-Name"] == "root" and allowed.headers["X-Auth-User-Groups"] == "admins"
+        bypassed = await bare.get(url, headers=original("https://public.test/"))
+        assert (
+            bypassed.status == 200
+            and bypassed.headers["X-Auth-User-Id"] == bypassed.headers["X-Auth-User-Groups"] == ""
+        )
+        step_up = await bare.get(
+            url,
+            headers={"Cookie": await root(ruled_pair), **original("https://admin.test/x?a=1", **HTML)},
+            allow_redirects=False,
+        )
+        assert step_up.headers["Location"].endswith("/login/step-up?rd=https%3A%2F%2Fadmin.test%2Fx%3Fa%3D1")
+        denied = await bare.get(url, headers={"Cookie": await live(ruled_pair), **original("https://admin.test/")})
+        assert denied.status == 403 and denied.headers["Content-Type"].startswith("application/problem+json")
+    metrics = await (await ruled_pair.generic.get("/metrics")).text()
+    assert 'authsvc_access_decisions_total{policy="bypass",rule="0"} 1.0' in metrics
+    assert 'authsvc_access_decisions_total{policy="deny",rule="2"} 1.0' in metrics

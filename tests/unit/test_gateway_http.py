@@ -51,7 +51,10 @@ async def test_whoami_shows_user_and_session_times(gateway: Client) -> None:
     await signup_and_login(gateway)
     body = await (await gateway.get("/auth/session")).json()
     assert body["user"]["userName"] == "alice"
-    assert body["session"].keys() == {"id", "createdAt", "lastSeenAt", "idleExpiresAt", "absoluteExpiresAt"}
+    assert body["session"].keys() == {
+        "id", "createdAt", "lastSeenAt", "idleExpiresAt", "absoluteExpiresAt", "factors", "provenAt"
+    }  # fmt: skip
+    assert (body["user"]["groups"], body["session"]["factors"]) == ([], ["password"])
     gateway.session.cookie_jar.clear()
     assert (await gateway.get("/auth/session")).status == 401
     assert (await gateway.get("/auth/session", headers={"Cookie": "sid=forged"})).status == 401

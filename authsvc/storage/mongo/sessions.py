@@ -22,6 +22,8 @@ def _session_doc(record: SessionRecord) -> dict[str, Any]:
         "absoluteExpiresAt": to_datetime(record.absolute_expires_at),
         "ip": record.ip,
         "userAgent": record.user_agent,
+        "factors": list(record.factors),
+        "provenAt": to_datetime(record.proven_at) if record.proven_at is not None else None,
     }
 
 
@@ -35,6 +37,8 @@ def _session(doc: dict[str, Any]) -> SessionRecord:
         absolute_expires_at=to_seconds(doc["absoluteExpiresAt"]),
         ip=doc.get("ip"),
         user_agent=doc.get("userAgent"),
+        factors=tuple(doc.get("factors") or ()),  # none recorded (written before issue 25): one factor at most
+        proven_at=to_seconds(doc["provenAt"]) if doc.get("provenAt") else None,
     )
 
 

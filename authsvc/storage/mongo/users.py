@@ -48,6 +48,9 @@ def _user(doc: dict[str, Any]) -> User | None:
         created_at, updated_at = to_seconds(created), to_seconds(updated)
     except (OverflowError, OSError, ValueError):
         return None
+    groups = doc.get("groups", [])  # absent on the tutorial's documents: no groups
+    if not isinstance(groups, list) or not all(isinstance(group, str) for group in groups):
+        return None
     return User(
         id=str(object_id),
         username=username,
@@ -55,6 +58,7 @@ def _user(doc: dict[str, Any]) -> User | None:
         created_at=created_at,
         updated_at=updated_at,
         generation=generation,
+        groups=tuple(groups),
     )
 
 
@@ -186,6 +190,17 @@ class MongoUserRepository:
                         return_document=ReturnDocument.AFTER,
                     )
         return int(doc["revocationGeneration"]) if doc is not None else None
+
+    async def set_groups(self, user_id: str, groups: tuple[str, ...], now: float) -> bool:
+        object_id = _object_id(user_id)
+        if object_id is None:
+            return False
+        async with self._revocations.changing_user(user_id):  # the other replicas drop their copy of the user
+            with self._available.guard():
+                result = await self._collection.update_one(
+                    {"_id": object_id}, {"$set": {"groups": list(groups), "updatedAt": to_datetime(now)}}
+                )
+        return bool(result.matched_count)
 
     async def delete(self, user_id: str) -> bool:
         object_id = _object_id(user_id)
