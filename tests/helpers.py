@@ -117,7 +117,7 @@ class AuthsvcProcess:
 FAST_CONFIG: dict[str, Any] = {
     "passwords": {"bcrypt_cost": 4, "hash_threads": 2},
     "server": {"access_log": True},
-    # A module's tests sign up dozens of users from 127.0.0.1 (16 at once in the race tests); the sign-up bucket
-    # itself is pinned by tests/unit/test_throttling.py and tests/e2e/test_limits_process.py.
-    "throttle": {"signup_burst": 200},
 }
+# The tutorial flow's process: a module's tests sign up dozens of users from 127.0.0.1 (16 at once in the race
+# test); the sign-up bucket itself is pinned by tests/unit/test_throttling.py and tests/e2e/test_limits_process.py.
+TUTORIAL_FLOW_CONFIG: dict[str, Any] = {**FAST_CONFIG, "throttle": {"signup_burst": 200}}

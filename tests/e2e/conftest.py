@@ -6,12 +6,12 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.helpers import FAST_CONFIG, AuthsvcProcess
+from tests.helpers import TUTORIAL_FLOW_CONFIG, AuthsvcProcess
 
 
 @pytest.fixture(scope="module")
 def authsvc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AuthsvcProcess]:
-    process = AuthsvcProcess(Path(tmp_path_factory.mktemp("authsvc")), FAST_CONFIG).start()
+    process = AuthsvcProcess(Path(tmp_path_factory.mktemp("authsvc")), TUTORIAL_FLOW_CONFIG).start()
     yield process
     process.stop()
 

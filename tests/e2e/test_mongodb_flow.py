@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e import test_tutorial_flow as tutorial_flow
 from tests.e2e.test_tutorial_flow import PASSWORD, new_name, session_cookie
-from tests.helpers import FAST_CONFIG, AuthsvcProcess
+from tests.helpers import TUTORIAL_FLOW_CONFIG, AuthsvcProcess
 from tests.mongodb import MONGO_DRIVERS, mongo_sections, new_database_name
 
 pytestmark = [pytest.mark.mongodb, pytest.mark.e2e]
@@ -25,7 +25,7 @@ globals().update({name: test for name, test in vars(tutorial_flow).items() if na
 def mongo_config(request: pytest.FixtureRequest, mongodb_url: str, mongodb_admin: Any) -> Iterator[dict[str, Any]]:
     """This module's database, on one driver; dropped afterwards."""
     database = new_database_name()
-    yield {**FAST_CONFIG, **mongo_sections(mongodb_url, database, request.param)}
+    yield {**TUTORIAL_FLOW_CONFIG, **mongo_sections(mongodb_url, database, request.param)}
     mongodb_admin.drop_database(database)
 
 
