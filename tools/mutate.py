@@ -64,7 +64,15 @@ TARGETS = [
     "authsvc/portal",
     "authsvc/mail/service.py",
 ]
-TESTS = ["tests/unit", "tests/contract/test_services_contract.py", "tests/contract/test_storage_contract.py"]
+TESTS = [  # the unit tests, and the memory backend's runs of these contract tests (-m "not mongodb")
+    "tests/unit",
+    "tests/contract/test_services_contract.py",
+    "tests/contract/test_storage_contract.py",
+    "tests/contract/test_mail_flows.py",
+    "tests/contract/test_mail_storage.py",
+    "tests/contract/test_passkeys_contract.py",
+    "tests/contract/test_second_factors_contract.py",
+]
 REPORT = ROOT / "docs" / "mutation.md"
 RESULTS = ROOT / "docs" / "mutation.json"
 
