@@ -443,9 +443,11 @@ class MutationPlugin:
 
     @pytest.fixture(autouse=True)
     def _garbage_of_this_test(self) -> Iterator[None]:
-        """Collected at the test's own teardown: a finalizer's warning fails the test that left the garbage."""
+        """Collected at the test's own teardown: a finalizer's warning fails the test that left the garbage. What
+        survives is frozen, so the next collection walks only the next test's objects."""
         yield
         gc.collect()
+        gc.freeze()
 
     def pytest_runtestloop(self, session: Any) -> bool:
         items = list(session.items)
