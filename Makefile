@@ -86,9 +86,10 @@ lint: install-test
 test: install-test system-packages container-packages node-packages lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
-# Mutation testing of the security core against the fast tests (minutes; not part of CI): docs/mutation.md.
+# Mutation testing of the security core against the fast tests (not part of CI): docs/mutation.md. After a change,
+# make mutate ARGS="--rerun-survivors" runs only survivors, new mutants and mutants of changed functions.
 mutate: install-test
-	$(BIN)/python tools/mutate.py
+	$(BIN)/python tools/mutate.py $(ARGS)
 
 bench: install-test system-packages
 	$(BIN)/python -m bench

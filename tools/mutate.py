@@ -1,20 +1,32 @@
 """Mutation testing of the security core: does a test fail when the code is changed a little?
 
-    python tools/mutate.py [--jobs 2] [--timeout 120] [--rerun-survivors]     (or: make mutate)
+    python tools/mutate.py [--jobs 2] [--timeout 120] [--rerun-survivors] [--only PART ...] [--baseline-only]
+    (or: make mutate, make mutate ARGS="--rerun-survivors")
 
 Our own small mutator, because mutmut 3 copies the tree into mutants/ and trampolines every function, which this
 layout (dependency-injector wiring, decorated handlers) does not survive. This one
 
-- walks the AST of each file of the security core (auth/, middlewares.py, bodies.py, storage/memory.py) and makes
-  one mutant per candidate: a comparison flipped (``<`` -> ``<=``, ``==`` -> ``!=``, ``in`` -> ``not in``), ``and``
-  <-> ``or``, a ``not`` dropped, ``+`` <-> ``-`` (and ``*``, ``/``, ``//``), ``True`` <-> ``False``, an integer
-  plus one, an ``if``/``while`` test made ``True`` or ``False``, a call statement deleted, an element dropped from
-  a literal set/list/tuple of a module constant;
-- collects the fast tests once (tests/unit and the memory backend's contract tests), then forks per mutant: the
-  child swaps the mutated function's ``__code__`` in place (so every reference, wired or imported, runs the
-  mutant), runs the tests until one fails and reports which; tests that killed a mutant of the same function run
-  first, so most mutants die in their first test;
-- writes the score and every survivor to docs/mutation.md (and docs/mutation.json for --rerun-survivors).
+- walks the AST of each file of the security core (TARGETS) and makes one mutant per candidate: a comparison
+  flipped (``<`` -> ``<=``, ``==`` -> ``!=``, ``in`` -> ``not in``), ``and`` <-> ``or``, a ``not`` dropped, ``+``
+  <-> ``-`` (and ``*``, ``/``, ``//``), ``True`` <-> ``False``, an integer plus one, an ``if``/``while`` test made
+  ``True`` or ``False``, a call statement deleted, an element dropped from a literal set/list/tuple of a module
+  constant;
+- collects the fast tests once (tests/unit and the memory backend's contract tests), then runs them all once in a
+  forked child without a mutant (the baseline), with a probe at the top of every function of the security core
+  that notes which tests run it; then forks per mutant: the child swaps the mutated function's ``__code__`` in
+  place (so every reference, wired or imported, runs the mutant), runs the tests that run that function until one
+  fails and reports which; tests that killed a mutant of the same function run first;
+- keeps every child's conditions those of a plain ``pytest`` run: no profiler (the probes cost nothing elsewhere),
+  the collected objects frozen before forking, and the garbage of each test collected at its own teardown, so a
+  warning raised by a finalizer (an unclosed socket, under ``filterwarnings = error``) fails the test that leaked
+  it and not whichever test the collector happens to interrupt next;
+- writes the score and every survivor to docs/mutation.md, and every result to docs/mutation.json with a
+  fingerprint of the mutated function's code.
+
+``--rerun-survivors`` keeps a previous kill while the mutated function's code (its fingerprint) is unchanged and
+the killing test still exists; survivors, new mutants and mutants of changed functions run again. ``--only PART``
+(repeatable; a part of the file path) runs those files' mutants and keeps the other files' previous results, so a
+run can be split in pieces. ``--baseline-only`` checks that the fast tests pass under the harness.
 
 Survivors that cannot be killed because they change nothing observable are listed in EQUIVALENT below, each with
 its reason. Not part of CI (minutes, not seconds); run it before resolving a security issue.
@@ -24,6 +36,8 @@ from __future__ import annotations
 
 import argparse
 import ast
+import gc
+import hashlib
 import importlib
 import inspect
 import json
@@ -32,17 +46,33 @@ import select
 import signal
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import CodeType, ModuleType
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = ["authsvc/auth", "authsvc/middlewares.py", "authsvc/bodies.py", "authsvc/storage/memory.py"]
-TESTS = ["tests/unit", "tests/contract/test_services_contract.py", "tests/contract/test_storage_contract.py"]
+TARGETS = [
+    "authsvc/auth",
+    "authsvc/middlewares.py",
+    "authsvc/bodies.py",
+    "authsvc/storage/memory.py",
+    "authsvc/portal",
+    "authsvc/mail/service.py",
+]
+TESTS = [  # the unit tests, and the memory backend's runs of these contract tests (-m "not mongodb")
+    "tests/unit",
+    "tests/contract/test_services_contract.py",
+    "tests/contract/test_storage_contract.py",
+    "tests/contract/test_mail_flows.py",
+    "tests/contract/test_mail_storage.py",
+    "tests/contract/test_passkeys_contract.py",
+    "tests/contract/test_second_factors_contract.py",
+]
 REPORT = ROOT / "docs" / "mutation.md"
 RESULTS = ROOT / "docs" / "mutation.json"
 
@@ -90,8 +120,10 @@ class Mutant:
     description: str
     index: int  # which candidate of the file, in walk order
     occurrence: int = 0  # how many earlier mutants of this scope have the same description
-    status: str = "pending"  # killed, survived, timeout, error
+    status: str = "pending"  # killed, survived, timeout, error; pending: not run (yet)
     killed_by: str = ""
+    fingerprint: str = ""  # of the mutated function's code (or the module statement): a change means run again
+    seconds: float = 0.0  # how long its child ran
 
     @property
     def key(self) -> str:
@@ -106,14 +138,10 @@ Candidate = tuple[ast.AST, str, str, int]  # node, scope, description, variant
 
 def _candidates(tree: ast.Module) -> Iterator[Candidate]:
     """(node, scope, description, variant) for every mutation of this module, in a fixed order."""
+    for function, scope in _functions(tree):
+        yield from _in_function(function, scope)
     for statement in tree.body:
-        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
-            yield from _in_function(statement, statement.name)
-        elif isinstance(statement, ast.ClassDef):
-            for member in statement.body:
-                if isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef):
-                    yield from _in_function(member, f"{statement.name}.{member.name}")
-        elif isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
+        if isinstance(statement, ast.Assign | ast.AnnAssign) and statement.value is not None:
             yield from _in_expression(statement.value, "<module>", constants=True)
 
 
@@ -233,17 +261,42 @@ class _Replace(ast.NodeTransformer):
         return super().visit(node)
 
 
-def discover() -> list[Mutant]:
-    mutants = []
+def target_files() -> list[str]:
+    files = []
     for target in TARGETS:
         path = ROOT / target
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            relative = str(file.relative_to(ROOT))
-            tree = ast.parse(file.read_text(), relative)
-            seen: dict[tuple[str, str], int] = {}
-            for index, (node, scope, description, _) in enumerate(_candidates(tree)):
-                occurrence = seen[scope, description] = seen.get((scope, description), -1) + 1
-                mutants.append(Mutant(relative, getattr(node, "lineno", 0), scope, description, index, occurrence))
+        files += [str(file.relative_to(ROOT)) for file in (sorted(path.rglob("*.py")) if path.is_dir() else [path])]
+    return files
+
+
+def _functions(tree: ast.Module) -> Iterator[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str]]:
+    """The module's functions and methods that mutants live in, with their scope (qualname)."""
+    for statement in tree.body:
+        if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield statement, statement.name
+        elif isinstance(statement, ast.ClassDef):
+            for member in statement.body:
+                if isinstance(member, ast.FunctionDef | ast.AsyncFunctionDef):
+                    yield member, f"{statement.name}.{member.name}"
+
+
+def _fingerprint(node: ast.AST) -> str:
+    """Of the code, not its layout or comments: a reformatted function keeps its results."""
+    return hashlib.sha256(ast.unparse(node).encode()).hexdigest()[:16]
+
+
+def discover() -> list[Mutant]:
+    mutants = []
+    for relative in target_files():
+        tree = ast.parse((ROOT / relative).read_text(), relative)
+        prints = {scope: _fingerprint(function) for function, scope in _functions(tree)}
+        seen: dict[tuple[str, str], int] = {}
+        for index, (node, scope, description, _) in enumerate(_candidates(tree)):
+            occurrence = seen[scope, description] = seen.get((scope, description), -1) + 1
+            fingerprint = prints.get(scope) or _fingerprint(_enclosing_module_statement(tree, node))
+            mutant = Mutant(relative, getattr(node, "lineno", 0), scope, description, index, occurrence)
+            mutant.fingerprint = fingerprint
+            mutants.append(mutant)
     return mutants
 
 
@@ -262,7 +315,7 @@ def _enclosing_module_statement(tree: ast.Module, node: ast.AST) -> ast.AST:
     raise LookupError(node)
 
 
-# Applying a mutant inside the forked child.
+# Applying a mutant, or the coverage probes, inside a forked child.
 
 
 def _module_name(file: str) -> str:
@@ -298,15 +351,13 @@ def apply(mutant: Mutant) -> None:
     module = importlib.import_module(_module_name(mutant.file))
     tree, statement = mutated_tree(mutant)
     if mutant.scope == "<module>":
-        targets = getattr(statement, "targets", None) or [getattr(statement, "target", None)]
-        old = {t.id: module.__dict__[t.id] for t in targets if isinstance(t, ast.Name)}
+        old = {name: module.__dict__[name] for name in _assigned_names(statement)}
         assert isinstance(statement, ast.stmt)  # mutated in place by _Replace
         exec(compile(ast.Module([statement], []), mutant.file, "exec"), module.__dict__)  # noqa: S102
-        for other in list(sys.modules.values()):  # modules that imported the constant by name
-            if getattr(other, "__name__", "").startswith("authsvc") and other is not module:
-                for name, value in old.items():
-                    if other.__dict__.get(name) is value:
-                        other.__dict__[name] = module.__dict__[name]
+        for other in _importers(module, old):
+            for name, value in old.items():
+                if other.__dict__.get(name) is value:
+                    other.__dict__[name] = module.__dict__[name]
         return
     code = _find_code(compile(tree, str(ROOT / mutant.file), "exec"), mutant.scope)
     if code is None:
@@ -314,64 +365,167 @@ def apply(mutant: Mutant) -> None:
     _live_function(module, mutant.scope).__code__ = code
 
 
+def _assigned_names(statement: ast.AST) -> list[str]:
+    targets = getattr(statement, "targets", None) or [getattr(statement, "target", None)]
+    return [target.id for target in targets if isinstance(target, ast.Name)]
+
+
+def _importers(module: ModuleType, names: dict[str, Any]) -> list[ModuleType]:
+    """The other authsvc modules that imported one of these module constants by name."""
+    return [
+        other
+        for other in list(sys.modules.values())
+        if getattr(other, "__name__", "").startswith("authsvc")
+        and other is not module
+        and any(other.__dict__.get(name) is value for name, value in names.items())
+    ]
+
+
+PROBE = "__mutation_probe__"
+
+
+def instrument(files: list[str], probe: Callable[[str], None]) -> set[str]:
+    """A call of probe("file:scope") at the top of every function of these files (and of the functions nested in
+    them), swapped into the live functions; returns the scopes that have one. Instead of a profiler: the tests run
+    at their usual speed and allocate as usual, so what they do under the harness is what they do in pytest."""
+    probed = set()
+    for file in files:
+        module = importlib.import_module(_module_name(file))
+        tree = ast.parse((ROOT / file).read_text(), file)
+        scopes = []
+        for function, scope in _functions(tree):
+            for inner in ast.walk(function):
+                if isinstance(inner, ast.FunctionDef | ast.AsyncFunctionDef):
+                    call = ast.Expr(ast.Call(ast.Name(PROBE, ast.Load()), [ast.Constant(f"{file}:{scope}")], []))
+                    docstring = ast.get_docstring(inner, clean=False) is not None
+                    inner.body.insert(1 if docstring else 0, ast.copy_location(call, inner.body[0]))
+            scopes.append(scope)
+        code = compile(ast.fix_missing_locations(tree), str(ROOT / file), "exec")
+        module.__dict__[PROBE] = probe
+        for scope in scopes:
+            found = _find_code(code, scope)
+            try:
+                function = _live_function(module, scope)
+                if found is None or len(found.co_freevars) != len(function.__code__.co_freevars):
+                    continue
+                function.__code__ = found
+            except (AttributeError, KeyError, TypeError, ValueError):  # not a plain function at run time
+                continue
+            probed.add(f"{file}:{scope}")
+    return probed
+
+
 # Running: collect once, fork per mutant.
 
 
+@dataclass
+class Baseline:
+    failed: str  # the first failing test's id, "" when all passed
+    detail: str  # why it failed
+    covering: dict[str, set[str]]  # "file:scope" -> the tests that run it
+    probed: set[str]  # the scopes that have a probe; a mutant of any other runs every test
+    durations: dict[str, float]  # test id -> seconds
+
+
 class MutationPlugin:
-    def __init__(self, mutants: list[Mutant], jobs: int, timeout: float) -> None:
+    def __init__(
+        self, mutants: list[Mutant], to_run: list[Mutant], jobs: int, timeout: float, baseline_only: bool = False
+    ) -> None:
         self.mutants = mutants
+        self.to_run = to_run
         self.jobs = jobs
         self.timeout = timeout
+        self.baseline_only = baseline_only
         self.killers: dict[str, list[str]] = {}  # scope -> test ids that killed its mutants, most recent first
-        self.covering: dict[str, set[str]] = {}  # scope -> test ids that run its code (from the baseline)
+        self.baseline = Baseline("", "", {}, set(), {})
+        self.ran = 0  # mutants run by this invocation
+        self.baseline_seconds = 0.0
+
+    @pytest.fixture(autouse=True)
+    def _garbage_of_this_test(self) -> Iterator[None]:
+        """Collected at the test's own teardown: a finalizer's warning fails the test that left the garbage. What
+        survives is frozen, so the next collection walks only the next test's objects."""
+        yield
+        gc.collect()
+        gc.freeze()
 
     def pytest_runtestloop(self, session: Any) -> bool:
         items = list(session.items)
         by_id = {item.nodeid: item for item in items}
-        baseline = self._baseline(items)
-        if baseline != "":
-            raise SystemExit(f"the fast tests fail without any mutant (first: {baseline}); fix that first")
-        pending = [m for m in self.mutants if m.status == "pending"]
-        running: dict[int, tuple[Mutant, float, int]] = {}
-        started_all = time.monotonic()
-        done = 0
+        gc.collect()
+        gc.freeze()  # what collection made stays out of every child's collections (and is shared, not copied)
+        started_baseline = time.monotonic()
+        self.baseline = self._baseline(items)
+        self.baseline_seconds = time.monotonic() - started_baseline
+        if self.baseline.failed:
+            alone = self._alone(by_id[self.baseline.failed]) if self.baseline.failed in by_id else ""
+            raise SystemExit(
+                f"the fast tests fail without any mutant (first: {self.baseline.failed}; {alone}):\n"
+                f"{self.baseline.detail}\nfix that first"
+            )
+        print(f"baseline: {len(items)} tests pass in {self.baseline_seconds:.0f}s", file=sys.__stderr__, flush=True)
+        if self.baseline_only:
+            return True
+        for mutant in self.mutants:  # a kept kill whose test is gone (renamed, removed) is no kill any more
+            if mutant.status == "killed" and mutant.killed_by not in by_id and mutant not in self.to_run:
+                mutant.status, mutant.killed_by = "pending", ""
+                self.to_run.append(mutant)
+        pending = list(self.to_run)
+        total = len(pending)
+        running: dict[int, tuple[Mutant, float, float, int]] = {}
+        started_all = saved = time.monotonic()
         while pending or running:
+            if time.monotonic() - saved > 30:  # an interrupted run keeps what it found: --rerun-survivors resumes
+                save_results(self.mutants)
+                saved = time.monotonic()
             while pending and len(running) < self.jobs:
                 mutant = pending.pop(0)
-                scope = f"{mutant.file}:{mutant.scope}"
-                first = [by_id[n] for n in self.killers.get(scope, []) if n in by_id]
-                # a module constant may be read anywhere: every test; a function: the tests that run it
-                candidates = (
-                    items
-                    if mutant.scope == "<module>"
-                    else [i for i in items if i.nodeid in self.covering.get(scope, ())]
-                )
-                ordered = first + [item for item in candidates if item not in first]
+                ordered = self._tests_for(mutant, items, by_id)
+                expected = sum(self.baseline.durations.get(item.nodeid, 0.0) for item in ordered)
                 read_end, write_end = os.pipe()
                 pid = os.fork()
                 if pid == 0:  # the child
                     os.close(read_end)
                     self._child(mutant, ordered, write_end)
                 os.close(write_end)
-                running[pid] = (mutant, time.monotonic(), read_end)
+                # A hang is a run far past what its tests took in the baseline (a loaded machine is slow, not hung).
+                running[pid] = (mutant, time.monotonic(), max(self.timeout, 5 * expected), read_end)
             time.sleep(0.02)
-            for pid, (mutant, started, read_end) in list(running.items()):
+            for pid, (mutant, started, limit, read_end) in list(running.items()):
                 finished, status = os.waitpid(pid, os.WNOHANG)
-                if finished == 0 and time.monotonic() - started < self.timeout:
+                if finished == 0 and time.monotonic() - started < limit:
                     continue
                 if finished == 0:
                     os.kill(pid, signal.SIGKILL)
                     os.waitpid(pid, 0)
-                    mutant.status = "timeout"
+                    mutant.status, mutant.killed_by = "timeout", f"ran past {limit:.0f}s"
                 else:
                     self._record(mutant, os.waitstatus_to_exitcode(status), read_end)
+                mutant.seconds = round(time.monotonic() - started, 2)
                 os.close(read_end)
                 del running[pid]
-                done += 1
+                self.ran += 1
                 elapsed = time.monotonic() - started_all
-                print(f"[{done}/{len(self.mutants)}] {elapsed:6.0f}s {mutant.status:8} {mutant.file}:{mutant.line} "
+                print(f"[{self.ran}/{total}] {elapsed:6.0f}s {mutant.status:8} {mutant.file}:{mutant.line} "
                       f"{mutant.description[:70]}", file=sys.__stderr__, flush=True)  # fmt: skip
         return True
+
+    def _tests_for(self, mutant: Mutant, items: list[Any], by_id: dict[str, Any]) -> list[Any]:
+        """The tests that can see the mutant, those that killed its function's mutants first."""
+        scope = f"{mutant.file}:{mutant.scope}"
+        first = [by_id[n] for n in self.killers.get(scope, []) if n in by_id]
+        if mutant.scope == "<module>":
+            # a constant is read by its module's functions, or anywhere when another module imported it by name
+            module = importlib.import_module(_module_name(mutant.file))
+            names = _assigned_names(mutated_tree(mutant)[1])
+            shared = _importers(module, {name: module.__dict__.get(name) for name in names})
+            in_file = set().union(*(t for s, t in self.baseline.covering.items() if s.startswith(mutant.file + ":")))
+            candidates = items if shared else [i for i in items if i.nodeid in in_file]
+        elif scope not in self.baseline.probed:
+            candidates = items
+        else:
+            candidates = [i for i in items if i.nodeid in self.baseline.covering.get(scope, ())]
+        return first + [item for item in candidates if item not in first]
 
     def _record(self, mutant: Mutant, code: int, read_end: int) -> None:
         output = b""
@@ -381,14 +535,15 @@ class MutationPlugin:
                 break
             output += chunk
         message = output.decode(errors="replace")
-        uncovered = mutant.scope != "<module>" and not self.covering.get(f"{mutant.file}:{mutant.scope}")
+        scope = f"{mutant.file}:{mutant.scope}"
+        uncovered = scope in self.baseline.probed and not self.baseline.covering.get(scope)
         if code == 0 and message == "survived" and uncovered:
             mutant.status, mutant.killed_by = "survived", "no test runs this code"
         elif code == 0 and message.startswith("killed:"):
             mutant.status, mutant.killed_by = "killed", message.removeprefix("killed:")
-            self.killers.setdefault(f"{mutant.file}:{mutant.scope}", []).insert(0, mutant.killed_by)
+            self.killers.setdefault(scope, []).insert(0, mutant.killed_by)
         elif code == 0 and message == "survived":
-            mutant.status = "survived"
+            mutant.status, mutant.killed_by = "survived", ""
         else:
             mutant.status, mutant.killed_by = "error", message[:300]
 
@@ -401,17 +556,16 @@ class MutationPlugin:
             except Exception as exc:  # a mutant that cannot be applied is reported, not counted
                 os.write(write_end, f"cannot apply: {type(exc).__name__}: {exc}".encode())
                 os._exit(3)
-            failed = self._run_items(items)
+            failed, _ = _run_items(items)
             os.write(write_end, (f"killed:{failed}" if failed else "survived").encode())
             os._exit(0)
         finally:
             os._exit(4)
 
-    def _baseline(self, items: list[Any]) -> str:
-        """Run every test once without a mutant, in a child (the parent stays unused), noting which tests run
-        which function of the security core; the first failing test's id, or "" when all pass."""
-        files = {str(ROOT / m.file): m.file for m in self.mutants}
-        handle, name = tempfile.mkstemp(prefix="mutate-coverage-", suffix=".json")
+    def _baseline(self, items: list[Any]) -> Baseline:
+        """Run every test once without a mutant, in a child (the parent stays unused), with the probes noting
+        which tests run which function of the security core."""
+        handle, name = tempfile.mkstemp(prefix="mutate-baseline-", suffix=".json")
         os.close(handle)
         output = Path(name)
         pid = os.fork()
@@ -420,39 +574,67 @@ class MutationPlugin:
             covering: dict[str, set[str]] = {}
             current = [""]
 
-            def profile(frame: Any, event: str, arg: Any) -> None:
-                if event == "call" and (file := files.get(frame.f_code.co_filename)):
-                    scope = frame.f_code.co_qualname.split(".<locals>")[0]
-                    covering.setdefault(f"{file}:{scope}", set()).add(current[0])
+            def probe(scope: str) -> None:
+                covering.setdefault(scope, set()).add(current[0])
 
-            threading.setprofile(profile)
-            sys.setprofile(profile)
-            failed = self._run_items(items, current)
-            sys.setprofile(None)
-            output.write_text(json.dumps({"failed": failed, "covering": {k: sorted(v) for k, v in covering.items()}}))
+            probed = instrument(sorted({m.file for m in self.mutants}), probe)
+            durations: dict[str, float] = {}
+            failed, detail = _run_items(items, current, durations)
+            result = {"failed": failed, "detail": detail, "durations": durations, "probed": sorted(probed)}
+            output.write_text(json.dumps({**result, "covering": {k: sorted(v) for k, v in covering.items()}}))
             os._exit(0)
         os.waitpid(pid, 0)
-        if not output.read_text():
-            return "the baseline crashed"
-        result = json.loads(output.read_text())
+        text = output.read_text()
         output.unlink()
-        self.covering = {scope: set(tests) for scope, tests in result["covering"].items()}
-        return str(result["failed"])
+        if not text:
+            return Baseline("the baseline crashed", "", {}, set(), {})
+        result = json.loads(text)
+        covering = {scope: set(tests) for scope, tests in result["covering"].items()}
+        return Baseline(result["failed"], result["detail"], covering, set(result["probed"]), result["durations"])
 
     @staticmethod
-    def _run_items(items: list[Any], current: list[str] | None = None) -> str:
-        if not items:
-            return ""
-        session = items[0].session
-        for position, item in enumerate(items):
-            if current is not None:
-                current[0] = item.nodeid
-            before = session.testsfailed
-            following = items[position + 1] if position + 1 < len(items) else None
-            item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
-            if session.testsfailed > before:
-                return str(item.nodeid)
-        return ""
+    def _alone(item: Any) -> str:
+        """Run one test by itself in a fresh child: does it fail alone, or only after the others?"""
+        pid = os.fork()
+        if pid == 0:
+            _silence(item.config)
+            failed, _ = _run_items([item])
+            os._exit(1 if failed else 0)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) == 0:
+            return "it passes alone: it depends on what an earlier test left (state, garbage, time)"
+        return "it fails alone too"
+
+
+def _run_items(
+    items: list[Any], current: list[str] | None = None, durations: dict[str, float] | None = None
+) -> tuple[str, str]:
+    """Run the tests in order until one fails: its id and its report's text, or ("", "")."""
+    if not items:
+        return "", ""
+    session = items[0].session
+    reports: list[Any] = []
+
+    class Failures:
+        @staticmethod
+        def pytest_runtest_logreport(report: Any) -> None:
+            if report.failed:
+                reports.append(report)
+
+    session.config.pluginmanager.register(Failures())
+    for position, item in enumerate(items):
+        if current is not None:
+            current[0] = item.nodeid
+        before = session.testsfailed
+        following = items[position + 1] if position + 1 < len(items) else None
+        started = time.monotonic()
+        item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+        if durations is not None:
+            durations[item.nodeid] = round(time.monotonic() - started, 4)
+        if session.testsfailed > before or reports:
+            detail = "\n".join(f"[{r.when}] {r.longreprtext[-2000:]}" for r in reports)
+            return str(item.nodeid), detail
+    return "", ""
 
 
 def _silence(config: Any) -> None:
@@ -470,13 +652,15 @@ def _silence(config: Any) -> None:
 # The report.
 
 
-def write_report(mutants: list[Mutant], seconds: float, rerun: bool) -> None:
-    counted = [m for m in mutants if m.status != "error"]
+def write_report(mutants: list[Mutant], run: RunInfo) -> None:
+    counted = [m for m in mutants if m.status in {"killed", "timeout", "survived"}]
     killed = [m for m in counted if m.status in {"killed", "timeout"}]
     equivalent = [m for m in counted if m.status == "survived" and m.key in EQUIVALENT]
     survivors = [m for m in counted if m.status == "survived" and m.key not in EQUIVALENT]
     errors = [m for m in mutants if m.status == "error"]
+    not_run = [m for m in mutants if m.status == "pending"]
     score = len(killed) / len(counted) if counted else 0.0
+    cost = sum(m.seconds for m in mutants)
     lines = [
         "# Mutation score of the security core",
         "",
@@ -484,24 +668,24 @@ def write_report(mutants: list[Mutant], seconds: float, rerun: bool) -> None:
         + ", ".join(f"`{t}`" for t in TARGETS)
         + ". Tests: the fast ones (tests/unit and the memory backend's contract tests).",
         "",
-        f"- mutants: {len(mutants)} ({len(errors)} could not be applied and are not counted)",
+        f"- mutants: {len(mutants)} ({len(errors)} could not be applied and are not counted"
+        + (f"; **{len(not_run)} not run yet**" if not_run else "")
+        + ")",
         f"- killed: {len(killed)} of {len(counted)}: **{score:.1%}** (timeouts count as killed)",
         f"- equivalent (listed below with the reason no test can tell them apart): {len(equivalent)}",
         f"- survivors not explained: {len(survivors)}",
-        f"- run time: {seconds / 60:.1f} minutes"
-        + (
-            " (--rerun-survivors: only the last survivors and new mutants ran; the others keep their kill)"
-            if rerun
-            else ""
-        ),
+        f"- last run: {run.describe()}",
+        f"- every mutant's child together: {cost / 60:.1f} minutes (a full run: about"
+        f" {cost / 60 / run.jobs:.1f} minutes on {run.jobs} jobs, plus the baseline)",
         "",
-        "| file | mutants | killed | survived |",
-        "|---|---|---|---|",
+        "| file | mutants | killed | survived | minutes |",
+        "|---|---|---|---|---|",
     ]
     for file in sorted({m.file for m in counted}):
         in_file = [m for m in counted if m.file == file]
         alive = sum(m.status == "survived" for m in in_file)
-        lines.append(f"| `{file}` | {len(in_file)} | {len(in_file) - alive} | {alive} |")
+        minutes = sum(m.seconds for m in in_file) / 60
+        lines.append(f"| `{file}` | {len(in_file)} | {len(in_file) - alive} | {alive} | {minutes:.1f} |")
     lines += ["", "## Survivors", ""]
     lines += [
         f"- `{m.file}:{m.line}` `{m.scope}`: {m.description}{f' ({m.killed_by})' if m.killed_by else ''}"
@@ -514,40 +698,98 @@ def write_report(mutants: list[Mutant], seconds: float, rerun: bool) -> None:
     if errors:
         lines += ["", "## Not applied", ""]
         lines += [f"- `{m.file}:{m.line}` `{m.scope}`: {m.description}: {m.killed_by}" for m in errors]
+    if not_run:
+        lines += ["", "## Not run yet", ""]
+        lines += [f"- `{file}`: {sum(m.file == file for m in not_run)}" for file in sorted({m.file for m in not_run})]
     REPORT.write_text("\n".join(lines) + "\n")
-    RESULTS.write_text(json.dumps([asdict(m) for m in mutants], indent=1) + "\n")
+    save_results(mutants)
     print(f"{score:.1%} killed ({len(killed)}/{len(counted)}), {len(survivors)} unexplained; see {REPORT}")
 
 
+def save_results(mutants: list[Mutant]) -> None:
+    RESULTS.write_text(json.dumps([asdict(m) for m in mutants], indent=1) + "\n")
+
+
+@dataclass
+class RunInfo:
+    jobs: int
+    seconds: float
+    baseline_seconds: float
+    ran: int
+    options: str
+
+    def describe(self) -> str:
+        return (
+            f"{self.seconds / 60:.1f} minutes ({self.baseline_seconds:.0f} s of it the baseline), {self.ran} mutants"
+            f" run on {self.jobs} jobs" + (f" with `{self.options}`" if self.options else "")
+        )
+
+
+def _previous_results() -> dict[str, dict[str, Any]]:
+    if not RESULTS.exists():
+        return {}
+    fields = set(Mutant.__dataclass_fields__)
+    mutants = [Mutant(**{k: v for k, v in m.items() if k in fields}) for m in json.loads(RESULTS.read_text())]
+    return {m.key: asdict(m) for m in mutants}
+
+
+def choose(mutants: list[Mutant], only: list[str], rerun_survivors: bool) -> list[Mutant]:
+    """Which mutants run: the selected files' (all, or with --rerun-survivors those without a kept kill); the
+    others keep their last result. A result is kept only while the mutated code's fingerprint is the same."""
+    previous = _previous_results()
+    to_run = []
+    for mutant in mutants:
+        selected = not only or any(part in mutant.file for part in only)
+        old = previous.get(mutant.key)
+        if old is not None and old["fingerprint"] == mutant.fingerprint and old["status"] != "pending":
+            kept_kill = rerun_survivors and old["status"] in {"killed", "timeout"}
+            if not selected or kept_kill:
+                mutant.status, mutant.killed_by, mutant.seconds = old["status"], old["killed_by"], old["seconds"]
+        if selected and mutant.status == "pending":
+            to_run.append(mutant)
+    return to_run
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--timeout", type=float, default=120.0, help="seconds before a mutant counts as a hang")
-    parser.add_argument("--rerun-survivors", action="store_true", help="only re-test the last run's survivors")
-    parser.add_argument("--only", help="only mutants whose file contains this")
+    parser.add_argument(
+        "--timeout", type=float, default=120.0, help="seconds before a mutant counts as a hang (at least 5x its tests)"
+    )
+    parser.add_argument(
+        "--rerun-survivors",
+        action="store_true",
+        help="keep the last run's kills of unchanged code; run survivors, new and changed mutants",
+    )
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="PART",
+        help="only the mutants of files whose path contains PART (repeatable); the others keep their last results",
+    )
+    parser.add_argument("--baseline-only", action="store_true", help="only check the fast tests pass under the harness")
+    parser.add_argument(
+        "--report", action="store_true", help="run nothing: rewrite docs/mutation.md from docs/mutation.json"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
     mutants = discover()
-    if args.rerun_survivors:
-        previous = {Mutant(**{k: v for k, v in m.items()}).key: m for m in json.loads(RESULTS.read_text())}
-        for mutant in mutants:
-            if (old := previous.get(mutant.key)) and old["status"] != "survived":
-                mutant.status, mutant.killed_by = old["status"], old["killed_by"]
-    if args.only:
-        for mutant in mutants:
-            if args.only not in mutant.file:
-                mutant.status = "error"
-                mutant.killed_by = "not selected (--only)"
-    import pytest
-
+    if args.report:  # e.g. after an interrupted run, or after explaining an equivalent mutant
+        choose(mutants, ["\0"], rerun_survivors=False)
+        write_report(mutants, RunInfo(args.jobs, 0.0, 0.0, 0, "--report (rewritten from docs/mutation.json)"))
+        return 0
+    to_run = choose(mutants, args.only, args.rerun_survivors)
+    print(f"{len(to_run)} of {len(mutants)} mutants to run", file=sys.__stderr__, flush=True)
     started = time.monotonic()
-    plugin = MutationPlugin(mutants, args.jobs, args.timeout)
+    plugin = MutationPlugin(mutants, to_run, args.jobs, args.timeout, args.baseline_only)
     pytest_args = [*TESTS, "-q", "-p", "no:cacheprovider", "-m", "not mongodb and not e2e", "--no-header"]
     code = pytest.main(pytest_args, plugins=[plugin])
-    if code not in (0, 5) and any(m.status == "pending" for m in mutants):
+    if args.baseline_only or (code not in (0, 5) and any(m.status == "pending" for m in to_run)):
         return int(code)
-    write_report(mutants, time.monotonic() - started, args.rerun_survivors)
+    options = " ".join(sys.argv[1:])
+    write_report(mutants, RunInfo(args.jobs, time.monotonic() - started, plugin.baseline_seconds, plugin.ran, options))
     return 0
 
 
