@@ -12,9 +12,17 @@ from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth import passkey_handlers as passkeys
 from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
 from authsvc.containers import Container, running
+from authsvc.deadline import outage_bound
 from authsvc.gateway import GatewayFastPath
 from authsvc.mail.handlers import setup_mail_routes
-from authsvc.middlewares import Edge, csrf_middleware, forwarded_middleware, untrusted_forwarded_middleware
+from authsvc.middlewares import (
+    DRAIN,
+    Drain,
+    Edge,
+    csrf_middleware,
+    forwarded_middleware,
+    untrusted_forwarded_middleware,
+)
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
@@ -62,7 +70,14 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     drop_server_header()
     settings = container.settings()
     server = settings.server
-    edge = Edge(container.metrics(), access_log=server.access_log, access_log_verify=server.access_log_verify)
+    drain = Drain()
+    edge = Edge(
+        container.metrics(),
+        access_log=server.access_log,
+        access_log_verify=server.access_log_verify,
+        drain=drain,
+        storage_deadline=outage_bound(settings.mongodb.server_selection_timeout_ms),
+    )
     trusted = [str(network) for network in server.trusted_proxies]
     forwarded = [untrusted_forwarded_middleware(trusted, container.metrics())]
     if server.trusted_proxies:
@@ -86,6 +101,7 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[SESSION_GUARD] = container.session_guard()
     app[CONTAINER] = container
+    app[DRAIN] = drain
     app.cleanup_ctx.append(_running)
     if server.gateway_port is not None:
         app.cleanup_ctx.append(gateway.listener(server.host, server.gateway_port, server.max_body_bytes, reuse_port))

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError, WTimeoutError
 
+from authsvc import deadline
 from authsvc.config import MongoSettings
 from authsvc.errors import StorageUnavailable
 
@@ -68,11 +70,16 @@ class Availability:
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
+        """One operation; after the request's first storage failure, under what is left of its deadline."""
+        request = deadline.current()
         try:
-            yield
+            with _within(request):
+                yield
         except PyMongoError as exc:
             if not _unavailable(exc):
                 raise
+            if request is not None:
+                request.failed = True
             if not self.down:
                 self.down = True
                 log.warning(
@@ -82,6 +89,16 @@ class Availability:
         if self.down:
             self.down = False
             log.info("MongoDB answers again")
+
+
+def _within(request: deadline.StorageDeadline | None) -> contextlib.AbstractContextManager[None]:
+    """No bound but the driver's own until the request met a failure; then what is left, or StorageUnavailable at
+    once when nothing is (the caller logs what it skipped)."""
+    if request is None or not request.failed:
+        return contextlib.nullcontext()
+    if (left := request.remaining()) <= 0:
+        raise StorageUnavailable()
+    return pymongo.timeout(left)
 
 
 def to_datetime(seconds: float) -> datetime:
