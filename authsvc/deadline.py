@@ -1,10 +1,11 @@
 """One storage deadline per request, so that an outage answers 503 within one bound, however much work remains.
 
 The Edge starts a deadline when a request arrives: the database's outage bound (the server selection timeout rounded
-up to the next half second). Until the request meets a storage failure, storage work runs under the driver's own
-limits. From the first failure on, the rest of it (throttle give-backs, notices) runs under what is left of the
-deadline, and work that finds nothing left is skipped at once, as a StorageUnavailable its caller logs. Background
-work (the purge loop, the revocation follower, the mail sender) has no deadline.
+up to the next half second). Every storage operation of the request runs within what is left of it (the MongoDB
+adapters hand it to the driver), so a server that stops answering mid-operation cannot hold a request for the socket
+timeout; once the request met a storage failure, the rest of its storage work (throttle give-backs, notices) that
+finds nothing left is skipped at once, as a StorageUnavailable its caller logs. Background work (the purge loop, the
+revocation follower, the mail sender) has no deadline.
 """
 
 from __future__ import annotations

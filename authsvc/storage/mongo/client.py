@@ -18,6 +18,7 @@ from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure
 
 from authsvc import deadline
 from authsvc.config import MongoSettings
+from authsvc.deadline import DRIVER_RECHECK_SECONDS
 from authsvc.errors import StorageUnavailable
 
 log = logging.getLogger("authsvc.storage")
@@ -70,7 +71,7 @@ class Availability:
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
-        """One operation; after the request's first storage failure, under what is left of its deadline."""
+        """One operation, within what is left of the request's deadline."""
         request = deadline.current()
         try:
             with _within(request):
@@ -92,13 +93,18 @@ class Availability:
 
 
 def _within(request: deadline.StorageDeadline | None) -> contextlib.AbstractContextManager[None]:
-    """No bound but the driver's own until the request met a failure; then what is left, or StorageUnavailable at
-    once when nothing is (the caller logs what it skipped)."""
-    if request is None or not request.failed:
+    """What is left of the request's deadline, as the driver's own operation timeout (outside a request, the driver's
+    limits only): a server that stops answering mid-operation would otherwise hold it for the socket timeout. The
+    driver's server selection notices its timeout only when it wakes, every half second: the timeout given is half a
+    second short, so it fails by the deadline. Once the request met a failure, nothing left means StorageUnavailable at
+    once, without asking (the caller logs what it skipped). Not asyncio cancellation: PyMongo's topology lock does
+    not survive a cancelled server selection."""
+    if request is None:
         return contextlib.nullcontext()
-    if (left := request.remaining()) <= 0:
+    left = request.remaining()
+    if left <= DRIVER_RECHECK_SECONDS and request.failed:
         raise StorageUnavailable()
-    return pymongo.timeout(left)
+    return pymongo.timeout(max(left - DRIVER_RECHECK_SECONDS, left / 2))
 
 
 def to_datetime(seconds: float) -> datetime:
