@@ -295,6 +295,7 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
         o for o in errors if o.replica == 1 and kill <= o.started + o.latency and o.started <= restarted
     ]
     by_sigterm = [o for o in errors if o.replica == 0 and term <= o.started + o.latency and o.started <= term_exit]
+    drained = [o for o in record.outcomes if o.replica == 0 and o.status and term <= o.started + o.latency <= term_exit]
     lost = [name for name in record.signed_up if name not in stored]
     mailed = len({message["To"] for message in smtp_server.messages})
     with capsys.disabled():
@@ -302,8 +303,9 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
             f"\nfaults over {until - began:.0f} s, {len(record.outcomes)} answers or errors: "
             f"statuses {dict(statuses)}; "
             f"503s {len(unavailable)}, slowest {slowest:.3f} s (bound {BOUND} s); connection errors {len(errors)} "
-            f"({len(killed_in_flight)} at kill -9, {len(by_sigterm)} at SIGTERM); refused and retried "
-            f"{record.refused}; sign-ups acknowledged {len(record.signed_up)}, lost {len(lost)}; revocations "
+            f"({len(killed_in_flight)} at kill -9, {len(by_sigterm)} at SIGTERM, which answered {len(drained)} "
+            f"meanwhile); refused and retried {record.refused}; "
+            f"sign-ups acknowledged {len(record.signed_up)}, lost {len(lost)}; revocations "
             f"acknowledged {len(record.revoked)}, alive after {REVOCATION_LAG:.0f} s on either replica {alive}; "
             f"mails queued {queued}, delivered by the end {mailed}; replica RSS {rss} KiB; "
             f"events {[(name, round(at - began, 1)) for name, at in record.events.items()]}"
