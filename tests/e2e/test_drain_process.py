@@ -65,6 +65,15 @@ async def client(
                 tally.kept_alive_after_signal += 1
 
 
+async def until_draining(probe: aiohttp.ClientSession) -> aiohttp.ClientResponse:
+    """/readyz once it answers 503: the signal reaches the process a moment after it was sent."""
+    deadline = time.monotonic() + 5
+    while (ready := await probe.get("/readyz")).status != 503:
+        assert time.monotonic() < deadline, "/readyz never said draining"
+        await asyncio.sleep(0.01)
+    return ready
+
+
 async def test_sigterm_drains_keep_alive_clients_get_answers_not_resets(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -86,9 +95,8 @@ async def test_sigterm_drains_keep_alive_clients_get_answers_not_resets(
             authsvc.process.send_signal(signal.SIGTERM)
             signalled.set()
             sent = time.monotonic()
-            ready = await probe.get("/readyz")
+            ready = await until_draining(probe)
             ready_after = time.monotonic() - sent
-            assert ready.status == 503
             assert "draining" in (await ready.json())["detail"]
             await asyncio.sleep(HEALTH_INTERVAL)  # the gateway's next check sees it: it stops routing here
             stop.set()
@@ -115,3 +123,22 @@ async def test_sigterm_drains_keep_alive_clients_get_answers_not_resets(
     assert exit_code == 0
     assert DRAIN <= exited_after < DRAIN + SHUTDOWN_TIMEOUT
     assert "draining for 2.5 s" in authsvc.logs()
+
+
+async def test_a_second_sigterm_ends_the_drain_at_once(tmp_path: Path) -> None:
+    config = {**FAST_CONFIG, "server": {"drain_seconds": 60, "shutdown_timeout": SHUTDOWN_TIMEOUT}}
+    authsvc = AuthsvcProcess(tmp_path, config).start()
+    try:
+        assert authsvc.process is not None
+        async with aiohttp.ClientSession(authsvc.url) as probe:
+            authsvc.process.send_signal(signal.SIGTERM)
+            await until_draining(probe)
+            assert (await probe.get("/healthz")).status == 200  # still serving: alive, only not ready
+        authsvc.process.send_signal(signal.SIGTERM)
+        sent = time.monotonic()
+        exit_code = await asyncio.to_thread(authsvc.process.wait, 30)
+        exited_after = time.monotonic() - sent
+    finally:
+        authsvc.stop()
+    assert exit_code == 0
+    assert exited_after < 10  # not the 60 s drain
