@@ -69,7 +69,8 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/healthz', timeout=2)"]
 
-# Exec form, and the entrypoint execs: authsvc is PID 1 and gets SIGTERM itself; it lets in-flight requests finish
-# (server.shutdown_timeout). Nothing writes to the root filesystem: run it read-only, with a tmpfs on /tmp.
+# Exec form, and the entrypoint execs: authsvc is PID 1 and gets SIGTERM itself; it drains (server.drain_seconds, 5 s)
+# and lets in-flight requests finish (server.shutdown_timeout, 10 s): stop it with a grace period of 20 s
+# (docker stop -t 20, compose's stop_grace_period; Docker's default of 10 s would cut in-flight requests). Nothing writes to the root filesystem: run it read-only, with a tmpfs on /tmp.
 ENTRYPOINT ["authsvc-entrypoint"]
 CMD ["authsvc", "serve", "--host", "0.0.0.0", "--port", "8080"]

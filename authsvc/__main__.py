@@ -64,6 +64,7 @@ def serve(args: argparse.Namespace) -> int:
         host=settings.server.host,
         port=settings.server.port,
         shutdown_timeout=settings.server.shutdown_timeout,
+        drain_seconds=settings.server.drain_seconds,
         reuse_port=args.reuse_port,
         on_listening=lambda: _announce(settings),
         loop=loop,

@@ -16,9 +16,17 @@ from authsvc.auth import passkey_handlers as passkeys
 from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
 from authsvc.config import ConfigError, Settings
 from authsvc.containers import Container, running
+from authsvc.deadline import outage_bound
 from authsvc.gateway import GatewayFastPath
 from authsvc.mail.handlers import setup_mail_routes
-from authsvc.middlewares import Edge, csrf_middleware, forwarded_middleware, untrusted_forwarded_middleware
+from authsvc.middlewares import (
+    DRAIN,
+    Drain,
+    Edge,
+    csrf_middleware,
+    forwarded_middleware,
+    untrusted_forwarded_middleware,
+)
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
 from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
@@ -100,7 +108,14 @@ def create_app(
     drop_server_header()
     settings = container.settings()
     server = settings.server
-    edge = Edge(container.metrics(), access_log=server.access_log, access_log_verify=server.access_log_verify)
+    drain = Drain()
+    edge = Edge(
+        container.metrics(),
+        access_log=server.access_log,
+        access_log_verify=server.access_log_verify,
+        drain=drain,
+        storage_deadline=outage_bound(settings.mongodb.server_selection_timeout_ms),
+    )
     trusted = [str(network) for network in server.trusted_proxies]
     forwarded = [untrusted_forwarded_middleware(trusted, container.metrics())]
     if server.trusted_proxies:
@@ -124,6 +139,7 @@ def create_app(
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
     app[SESSION_GUARD] = container.session_guard()
     app[CONTAINER] = container
+    app[DRAIN] = drain
     app.cleanup_ctx.append(_running)
     if reload_settings is not None:
         app.cleanup_ctx.append(_reload_on_sighup(container, reload_settings))

@@ -80,6 +80,7 @@ class ServerSettings(Section):
     gateway_port: int | None = Field(ge=0, le=65535)
     access_log: bool
     access_log_verify: bool
+    drain_seconds: float = Field(ge=0, le=300)
     shutdown_timeout: float = Field(ge=0)
     log_format: Literal["text", "json", "auto"]
     public_url: str | None

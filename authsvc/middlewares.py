@@ -18,6 +18,7 @@ from aiohttp_remotes import XForwardedFiltered
 from aiohttp_remotes.exceptions import RemoteError
 from yarl import URL
 
+from authsvc.deadline import request_deadline
 from authsvc.errors import BadRequest, Forbidden, Problem
 from authsvc.logs import access_log, request_id_var
 from authsvc.metrics import Metrics
@@ -86,15 +87,37 @@ def _from_http_exception(exc: web.HTTPException) -> Problem:
     return problem
 
 
+class Drain:
+    """Whether the process is draining: SIGTERM came, it still serves (serving.run), /readyz answers 503 and every
+    answer closes its connection, so gateways stop routing to it and drop their idle connections first."""
+
+    def __init__(self) -> None:
+        self.draining = False
+
+
+DRAIN = web.AppKey("drain", Drain)
+
+
 class Edge:
     """What every answer gets, in one place: a request id, problem+json for errors, the security headers, the
-    latency metric and the access-log line. The generic middleware and the gateway's fast path both serve through it.
+    latency metric and the access-log line, `Connection: close` while draining, and the request's storage deadline.
+    The generic middleware and the gateway's fast path both serve through it.
     """
 
-    def __init__(self, metrics: Metrics, access_log: bool, access_log_verify: bool) -> None:
+    def __init__(
+        self,
+        metrics: Metrics,
+        access_log: bool,
+        access_log_verify: bool,
+        *,
+        drain: Drain | None = None,
+        storage_deadline: float | None = None,
+    ) -> None:
         self._metrics = metrics
         self._access_log = access_log
         self._access_log_verify = access_log_verify
+        self._drain = drain or Drain()
+        self._storage_deadline = storage_deadline
 
     async def serve(
         self, request: web.Request, handler: Handler, *, gateway_check: bool, route: str | None = None
@@ -107,7 +130,8 @@ class Edge:
         token = request_id_var.set(request_id)
         try:
             try:
-                response = await handler(request)
+                with request_deadline(self._storage_deadline):
+                    response = await handler(request)
             except Problem as problem:  # every error becomes problem+json: no HTML page, no stack trace, ever
                 response = problem_response(problem, request)
             except web.HTTPException as exc:
@@ -123,6 +147,8 @@ class Edge:
             for name, value in SECURITY_HEADERS.items():  # a handler may choose its own (the docs' CSP)
                 headers.setdefault(name, value)
             headers["X-Request-Id"] = request_id
+            if self._drain.draining:
+                response.force_close()  # Connection: close: the client opens its next connection elsewhere
             if request.secure:
                 headers["Strict-Transport-Security"] = HSTS
             elapsed = time.perf_counter() - started

@@ -12,9 +12,9 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 from collections.abc import Awaitable, Callable
 from http import HTTPStatus
-from typing import Any
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
@@ -23,7 +23,7 @@ from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from authsvc.middlewares import SECURITY_HEADERS
+from authsvc.middlewares import DRAIN, SECURITY_HEADERS
 
 log = logging.getLogger("authsvc")
 
@@ -98,19 +98,40 @@ async def _serve(
     app: web.Application,
     host: str,
     port: int,
+    drain_seconds: float,
     shutdown_timeout: float,
     reuse_port: bool,
     on_listening: Callable[[], None] | None,
 ) -> None:
-    runner = AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout, handle_signals=True)
+    runner = AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout, handle_signals=False)
     await runner.setup()
+    signalled = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, signalled.set)
     try:
         await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
         if on_listening is not None:
             on_listening()
-        await asyncio.Event().wait()  # until SIGTERM/SIGINT raise GracefulExit
+        await signalled.wait()
+        signalled.clear()
+        await _drain(app, drain_seconds, signalled)
     finally:
-        await runner.cleanup()  # in-flight requests get shutdown_timeout seconds
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
+        await runner.cleanup()  # stops accepting, closes idle connections; in-flight requests get shutdown_timeout
+
+
+async def _drain(app: web.Application, seconds: float, signalled: asyncio.Event) -> None:
+    """Keep serving for seconds (or until a second signal): /readyz 503, every answer with Connection: close."""
+    drain = app.get(DRAIN)
+    if drain is None or seconds <= 0:
+        return
+    drain.draining = True
+    log.info("draining for %.1f s before shutting down", seconds, extra={"event": "server.drain"})
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(signalled.wait(), seconds)
+    log.info("drained: no longer accepting connections", extra={"event": "server.drained"})
 
 
 def run(
@@ -119,21 +140,18 @@ def run(
     host: str,
     port: int,
     shutdown_timeout: float,
+    drain_seconds: float = 0.0,
     reuse_port: bool = False,
     loop: asyncio.AbstractEventLoop | None = None,
     on_listening: Callable[[], None] | None = None,
 ) -> None:
-    """web.run_app, with our AppRunner; on_listening is called once the port is bound."""
+    """web.run_app, with our AppRunner and a drain: on SIGTERM (or SIGINT) the app's Drain is set for drain_seconds
+    while it still serves, then it stops accepting and in-flight requests get shutdown_timeout; on_listening is
+    called once the port is bound."""
     loop = loop or asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    main: asyncio.Task[Any] = loop.create_task(_serve(app, host, port, shutdown_timeout, reuse_port, on_listening))
     try:
-        loop.run_until_complete(main)
-    except (web.GracefulExit, KeyboardInterrupt):
-        pass
+        loop.run_until_complete(_serve(app, host, port, drain_seconds, shutdown_timeout, reuse_port, on_listening))
     finally:
-        main.cancel()
-        with contextlib.suppress(asyncio.CancelledError, web.GracefulExit):
-            loop.run_until_complete(main)
         loop.run_until_complete(loop.shutdown_asyncgens())
         loop.close()

@@ -18,6 +18,7 @@ Keys are short hashes: no counter holds a name or an address. Nothing here knows
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import math
@@ -30,7 +31,7 @@ from ipaddress import IPv6Address, ip_address, ip_network
 from authsvc.auth.ports import AttemptCounter
 from authsvc.clock import Clock
 from authsvc.config import ThrottleSettings
-from authsvc.errors import ServiceUnavailable, TooManyRequests
+from authsvc.errors import ServiceUnavailable, StorageUnavailable, TooManyRequests
 from authsvc.metrics import Metrics
 from authsvc.users.models import User
 
@@ -101,12 +102,14 @@ class Attempt:
             await action()
 
     async def abandoned(self) -> None:
-        """The attempt never reached a verdict (throttled by a later rule, an error, a dropped connection)."""
-        for action in self._on_abandon:
-            try:
-                await action()
-            except Exception:  # the count stays: erring on the side of counting
-                log.warning("could not give a throttled attempt back", exc_info=True)
+        """The attempt never reached a verdict (throttled by a later rule, an error, a dropped connection). The
+        give-backs are independent: they run together, so a request that met an outage waits once, not once each."""
+        outcomes = await asyncio.gather(*(action() for action in self._on_abandon), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, StorageUnavailable):  # the count stays: erring on the side of counting
+                log.warning("a throttle count was not given back: the storage is unavailable")
+            elif isinstance(outcome, BaseException):
+                log.warning("could not give a throttled attempt back", exc_info=outcome)
 
 
 class LoginThrottle:

@@ -23,7 +23,8 @@ from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import MailSettings, ServerSettings, UserSettings
-from authsvc.errors import FieldRefused, Forbidden
+from authsvc.deadline import follow_up
+from authsvc.errors import FieldRefused, Forbidden, StorageUnavailable
 from authsvc.mail.models import (
     NOT_ME,
     RESET,
@@ -207,13 +208,30 @@ class AccountMail:
     ) -> None:
         """After a successful login: Forbidden, and the new session ended, while users.require_verified_email is on
         and the user has no verified address (checked after the password, so only the account's owner learns it);
-        else a notice when the browser had no device cookie of this user."""
-        address = await self._addresses.get(user.id)
-        verified = address is not None and address.verified
-        if self._user_settings.require_verified_email and not verified:
+        else a notice when the browser had no device cookie of this user.
+
+        The session is written: unless the address decides the login (require_verified_email), a storage failure
+        here skips the notice, logged, and the login stands."""
+        if not self._user_settings.require_verified_email:
+            if not known_device:
+                await follow_up("a new-device notice", self._new_device(user, ip, user_agent), user_id=user.id)
+            return
+        try:
+            address = await self._addresses.get(user.id)
+        except StorageUnavailable:  # the login cannot be checked: 503, and the session (no cookie carries it) ends
+            await follow_up("ending an unchecked login's session", end_session(session_id), user_id=user.id)
+            raise
+        if address is None or not address.verified:
             await end_session(session_id)
             raise Forbidden(UNVERIFIED)
-        if not known_device and address is not None and verified:
+        if not known_device:
+            await follow_up("a new-device notice", self._new_device(user, ip, user_agent, address), user_id=user.id)
+
+    async def _new_device(
+        self, user: User, ip: str | None, user_agent: str | None, address: EmailAddress | None = None
+    ) -> None:
+        address = address or await self._addresses.get(user.id)
+        if address is not None and address.verified:
             agent = (user_agent or "unknown browser")[:200]
             await self._notify(user, address.address, "new_device", ip=ip or "unknown", user_agent=agent)
 

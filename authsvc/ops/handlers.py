@@ -8,6 +8,7 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.containers import Container
 from authsvc.errors import ServiceUnavailable, StorageUnavailable
 from authsvc.metrics import Metrics
+from authsvc.middlewares import DRAIN
 from authsvc.storage.ports import Storage
 
 
@@ -17,6 +18,8 @@ async def healthz(request: web.Request) -> web.Response:
 
 @inject
 async def readyz(request: web.Request, storage: Storage = Provide[Container.storage]) -> web.Response:
+    if request.app[DRAIN].draining:  # from SIGTERM on: the gateway stops routing here while we still serve
+        raise ServiceUnavailable("draining: the process is shutting down.")
     try:
         await storage.ping()
     except StorageUnavailable:

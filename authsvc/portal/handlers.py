@@ -31,7 +31,15 @@ from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import Settings
 from authsvc.containers import Container
-from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden, Problem, TooManyRequests, Unauthorized
+from authsvc.errors import (
+    DuplicateUsername,
+    FieldRefused,
+    Forbidden,
+    Problem,
+    StorageUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 from authsvc.portal.forms import FormTokens, read_form
 from authsvc.portal.redirects import normalize_origin, safe_redirect
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
@@ -47,6 +55,7 @@ PAGE_POLICY = "default-src 'self'; script-src 'none'; object-src 'none'; base-ur
 # The pages with a passkey button load the one same-origin script, passkeys.js; no inline script anywhere.
 SCRIPTED_PAGE_POLICY = PAGE_POLICY.replace("script-src 'none'", "script-src 'self'")
 FORM_EXPIRED = "The form expired or did not come from this page. Please try again."
+SIGNED_UP_NOT_IN = "Your account is ready, but signing you in failed for now. Please sign in in a moment."
 
 
 def portal_page(handler: H) -> H:
@@ -421,9 +430,12 @@ async def signup(
     # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
     previous = cookies.read(request)
     client = client_info(request, devices)
-    user, session_id = await auth.login(
-        user.username, fields["password"], client, previous.session_id if previous else None
-    )
+    try:
+        user, session_id = await auth.login(
+            user.username, fields["password"], client, previous.session_id if previous else None
+        )
+    except StorageUnavailable:  # the account is made (201): only signing in failed, and the page says so
+        return LoginForm(request, settings, tokens).render(rd, SIGNED_UP_NOT_IN, 201, user.username)
     landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
     try:
         return await finish(request, landing, client, user, session_id)

@@ -8,6 +8,7 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.views import user_view
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
+from authsvc.deadline import follow_up
 from authsvc.mail.service import AccountMail
 from authsvc.users.service import UsersService
 
@@ -22,6 +23,6 @@ async def signup(
     if (email := fields.get("email")) is not None:  # refused before the user exists, not after
         await mail.ensure_free(mail.check_address(email))
     user = await users.signup(fields["username"], fields["password"], request.remote)
-    if email is not None:
-        await mail.set_address(user, email)
+    if email is not None:  # the account is made: an outage now leaves it without the address, never answers 503
+        await follow_up("the address of a new account", mail.set_address(user, email), user_id=user.id)
     return web.json_response({"msg": "User successfully registered", **user_view(user)}, status=201)

@@ -202,3 +202,9 @@ def test_production_refuses_plain_http_passkey_origins_except_localhost() -> Non
 def test_passkey_settings_name_what_is_wrong(environ: dict[str, str], problem: str) -> None:
     with pytest.raises(ConfigError, match=re.escape(problem)):
         load_settings(environ=environ)
+
+
+def test_drain_is_off_in_development_and_a_few_seconds_behind_a_gateway() -> None:
+    assert load_settings(environ={}).server.drain_seconds == 0
+    assert load_settings(env="staging", environ=production()).server.drain_seconds == 5
+    assert load_settings(env="production", environ=production()).server.drain_seconds == 5

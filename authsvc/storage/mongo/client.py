@@ -13,9 +13,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import pymongo
 from pymongo.errors import ConnectionFailure, ExecutionTimeout, OperationFailure, PyMongoError, WTimeoutError
 
+from authsvc import deadline
 from authsvc.config import MongoSettings
+from authsvc.deadline import DRIVER_RECHECK_SECONDS
 from authsvc.errors import StorageUnavailable
 
 log = logging.getLogger("authsvc.storage")
@@ -68,11 +71,16 @@ class Availability:
 
     @contextlib.contextmanager
     def guard(self) -> Iterator[None]:
+        """One operation, within what is left of the request's deadline."""
+        request = deadline.current()
         try:
-            yield
+            with _within(request):
+                yield
         except PyMongoError as exc:
             if not _unavailable(exc):
                 raise
+            if request is not None:
+                request.failed = True
             if not self.down:
                 self.down = True
                 log.warning(
@@ -82,6 +90,21 @@ class Availability:
         if self.down:
             self.down = False
             log.info("MongoDB answers again")
+
+
+def _within(request: deadline.StorageDeadline | None) -> contextlib.AbstractContextManager[None]:
+    """What is left of the request's deadline, as the driver's own operation timeout (outside a request, the driver's
+    limits only): a server that stops answering mid-operation would otherwise hold it for the socket timeout. The
+    driver's server selection notices its timeout only when it wakes, every half second: the timeout given is half a
+    second short, so it fails by the deadline. Once the request met a failure, nothing left means StorageUnavailable at
+    once, without asking (the caller logs what it skipped). Not asyncio cancellation: PyMongo's topology lock does
+    not survive a cancelled server selection."""
+    if request is None:
+        return contextlib.nullcontext()
+    left = request.remaining()
+    if left <= DRIVER_RECHECK_SECONDS and request.failed:
+        raise StorageUnavailable()
+    return pymongo.timeout(max(left - DRIVER_RECHECK_SECONDS, left / 2))
 
 
 def to_datetime(seconds: float) -> datetime:

@@ -1,0 +1,74 @@
+"""One storage deadline per request, so that an outage answers 503 within one bound, however much work remains.
+
+The Edge starts a deadline when a request arrives: the database's outage bound (the server selection timeout rounded
+up to the next half second). Every storage operation of the request runs within what is left of it (the MongoDB
+adapters hand it to the driver), so a server that stops answering mid-operation cannot hold a request for the socket
+timeout; once the request met a storage failure, the rest of its storage work (throttle give-backs, notices) that
+finds nothing left is skipped at once, as a StorageUnavailable its caller logs. Background work (the purge loop, the
+revocation follower, the mail sender) has no deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Iterator
+from contextvars import ContextVar
+
+from authsvc.errors import StorageUnavailable
+
+log = logging.getLogger("authsvc")
+
+DRIVER_RECHECK_SECONDS = 0.5  # PyMongo re-checks an unknown server every half second while a request waits
+
+
+class StorageDeadline:
+    """The deadline of one request; failed once one of its storage operations found the storage unavailable."""
+
+    __slots__ = ("at", "failed")
+
+    def __init__(self, seconds: float) -> None:
+        self.at = time.monotonic() + seconds
+        self.failed = False
+
+    def remaining(self) -> float:
+        return self.at - time.monotonic()
+
+
+_current: ContextVar[StorageDeadline | None] = ContextVar("storage_deadline", default=None)
+
+
+def outage_bound(server_selection_timeout_ms: int) -> float:
+    """Seconds within which a request answers 503 while the database is away (docs/scaling.md): the selection
+    timeout rounded up to the next half second (2000 ms: 2.5 s)."""
+    return (server_selection_timeout_ms // 500 + 1) * DRIVER_RECHECK_SECONDS
+
+
+def current() -> StorageDeadline | None:
+    """This request's deadline, or None outside a request."""
+    return _current.get()
+
+
+@contextlib.contextmanager
+def request_deadline(seconds: float | None) -> Iterator[None]:
+    """A deadline for the storage work of the request being served (None: no deadline)."""
+    if seconds is None:
+        yield
+        return
+    token = _current.set(StorageDeadline(seconds))
+    try:
+        yield
+    finally:
+        _current.reset(token)
+
+
+async def follow_up(what: str, work: Awaitable[object], **extra: object) -> bool:
+    """Work after the write that decided a request's answer (a notice, a counter): it cannot undo that answer, so a
+    storage failure skips it, logged, instead of turning a landed write into a 503. False when it was skipped."""
+    try:
+        await work
+    except StorageUnavailable:
+        log.warning("%s skipped: the storage is unavailable", what, extra={"event": "follow_up.skipped", **extra})
+        return False
+    return True

@@ -1,0 +1,36 @@
+"""The request's storage deadline: what it bounds, and what a request that met a failure skips."""
+
+from __future__ import annotations
+
+import pytest
+
+from authsvc import deadline
+from authsvc.errors import StorageUnavailable
+from authsvc.storage.mongo.client import Availability
+
+
+def test_outage_bound_is_the_selection_timeout_rounded_up_to_the_next_half_second() -> None:
+    assert deadline.outage_bound(2000) == 2.5
+    assert deadline.outage_bound(1000) == 1.5
+    assert deadline.outage_bound(1200) == 1.5
+    assert deadline.outage_bound(12000) == 12.5
+
+
+def test_storage_work_after_a_failure_with_nothing_left_is_skipped_without_asking() -> None:
+    ran = False
+    with deadline.request_deadline(0.0):
+        request = deadline.current()
+        assert request is not None
+        request.failed = True
+        with pytest.raises(StorageUnavailable), Availability().guard():
+            ran = True
+    assert not ran
+    assert deadline.current() is None  # the deadline was the request's only
+
+
+async def test_follow_up_skips_and_logs_a_storage_failure(caplog: pytest.LogCaptureFixture) -> None:
+    async def notice() -> None:
+        raise StorageUnavailable()
+
+    assert await deadline.follow_up("a notice", notice(), user_id="u1") is False
+    assert "a notice skipped: the storage is unavailable" in caplog.text
