@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp_session import session_middleware
 
+from authsvc.admin.handlers import admin_app
 from authsvc.auth import handlers as auth
 from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth import passkey_handlers as passkeys
@@ -121,6 +122,8 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app.router.add_get("/auth/session", auth.whoami)
     if settings.introspection.enabled:
         app.add_subapp("/internal/", _internal_app(container))
+    if container.admin_tokens().configured:  # no token, no admin surface at all
+        app.add_subapp("/admin/", admin_app(container.admin_tokens()))
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     if server.metrics_port is None:

@@ -42,7 +42,7 @@ PUBLIC_SUFFIXES = frozenset(
 )
 
 
-def token_variety_problem(name: str, token: str) -> str | None:
+def token_variety_problem(name: str, token: str, key: str = "introspection.tokens") -> str | None:
     """Why production refuses this service token, naming the service (never the token), or None.
 
     The estimate is the token's length times the Shannon entropy of its own characters' frequencies."""
@@ -51,7 +51,7 @@ def token_variety_problem(name: str, token: str) -> str | None:
     if distinct >= TOKEN_DISTINCT_MIN and bits >= TOKEN_BITS_MIN:
         return None
     return (
-        f"introspection.tokens: the token of {name} has too little variety ({distinct} distinct characters, about "
+        f"{key}: the token of {name} has too little variety ({distinct} distinct characters, about "
         f"{bits:.0f} bits; production needs at least {TOKEN_DISTINCT_MIN} and {TOKEN_BITS_MIN}): make one with "
         "`authsvc gen-key`"
     )
@@ -260,6 +260,34 @@ class IntrospectionSettings(Section):
         return pairs
 
 
+ADMIN_SCOPES = ("users:read", "users:write", "sessions:write", "events:read")
+AdminScope = Literal["users:read", "users:write", "sessions:write", "events:read"]
+
+
+class AdminToken(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    token: str = Field(min_length=32)
+    scopes: list[AdminScope] = Field(min_length=1)
+
+
+class AdminSettings(Section):
+    tokens: list[AdminToken]
+    max_page_size: int = Field(ge=1, le=1000)
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None or value == "" else value
+
+    @field_validator("tokens")
+    @classmethod
+    def _distinct_names(cls, value: list[AdminToken]) -> list[AdminToken]:
+        names = [token.name for token in value]
+        if len(names) != len(set(names)):
+            raise ValueError("each admin token needs a name of its own (the audit trail names the caller by it)")
+        return value
+
+
 class GatewaySettings(Section):
     user_id_header: str
     user_name_header: str
@@ -361,6 +389,7 @@ class Settings(Section):
     webauthn: WebAuthnSettings
     csrf: CsrfSettings
     introspection: IntrospectionSettings
+    admin: AdminSettings
     gateway: GatewaySettings
     storage: StorageSettings
     mongodb: MongoSettings
@@ -480,6 +509,8 @@ class Settings(Section):
         if self.introspection.enabled:
             weak = (token_variety_problem(service.name, service.token) for service in self.introspection.tokens)
             problems += [problem for problem in weak if problem]
+        weak_admin = (token_variety_problem(t.name, t.token, "admin.tokens") for t in self.admin.tokens)
+        problems += [problem for problem in weak_admin if problem]
         for origin in self.csrf.allowed_origins:
             if not origin.lower().startswith("https://"):
                 problems.append(f"csrf.allowed_origins: {origin!r} is not an https:// origin (nor may it be null)")

@@ -10,6 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from dependency_injector import containers, providers
 
+from authsvc.admin.service import AdminService
+from authsvc.admin.tokens import AdminTokens
 from authsvc.auth.audit import AccountPseudonyms, load_audit_key
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
@@ -38,6 +40,7 @@ from authsvc.portal.forms import FormTokens
 from authsvc.storage.memory import MemoryStorage
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.ports import Storage
+from authsvc.users.enabled import EnabledUsers
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.users.service import UsersService
 
@@ -60,6 +63,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.mail.handlers",
             "authsvc.portal.mail_pages",
             "authsvc.portal.security_pages",
+            "authsvc.admin.handlers",
         ]
     )
 
@@ -94,7 +98,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryStorage),
         mongodb=providers.Singleton(MongoStorage, settings=settings.provided.mongodb, clock=clock, metrics=metrics),
     )
-    users_repository = storage.provided.users
+    # Every login path sees users through this view, which hides disabled ones; the admin service reads them all.
+    users_repository = providers.Singleton(EnabledUsers, storage.provided.users)
     sessions_repository = storage.provided.sessions
     attempts_counter = storage.provided.attempts
     second_factors_repository = storage.provided.second_factors
@@ -220,6 +225,21 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mail,
         server=settings.provided.server,
         user_settings=settings.provided.users,
+    )
+    # Operators: the admin API's tokens and the service behind it and the `authsvc users` commands
+    admin_tokens = providers.Singleton(AdminTokens, tokens=settings.provided.admin.tokens)
+    admin_service = providers.Singleton(
+        AdminService,
+        users=storage.provided.users,
+        directory=storage.provided.directory,
+        addresses=storage.provided.email_addresses,
+        signup=users_service,
+        sessions=session_registry,
+        factors=second_factors_repository,
+        passkeys=passkeys_repository,
+        mail=account_mail,
+        clock=clock,
+        settings=settings.provided.admin,
     )
     # The HTTP edge's end of every login (JSON routes and portal pages alike)
     login_finish = providers.Singleton(

@@ -232,6 +232,28 @@ class AccountMail:
         )
         audit.info("password reset mailed", extra={"event": "password.reset_mailed", "user_id": user.id})
 
+    async def send_reset_link(self, user: User) -> bool:
+        """An administrator's "send a reset link": to the verified address, unthrottled; False when there is none."""
+        address = await self._addresses.get(user.id)
+        if address is None or not address.verified:
+            return False
+        await self._send_reset(user, address.address)
+        return True
+
+    async def invite(self, user: User, address: str) -> None:
+        """Mail a new account's owner a link to choose the password (the reset page), valid as long as a
+        verification link. The address is stored verified: an administrator typed it, and only its owner can use
+        the link."""
+        self.check_address(address)
+        await self.ensure_free(address, user.id)
+        await self._addresses.set(EmailAddress(user.id, address, address_key(address), verified=True))
+        ttl = self._settings.verify_token_ttl
+        token = await self._issue(user.id, RESET, password_stamp(user.password_hash), ttl)
+        await self._outbox.put(
+            address, "invitation", username=user.username, link=self.link("reset", token), hours=ttl // 3600 or 1
+        )
+        audit.info("invitation mailed", extra={"event": "account.invited", "user_id": user.id})
+
     async def reset(self, token: str, new_password: str, ip: str | None = None) -> User:
         """Set the password a reset link was mailed for; every session ends and the account's counters clear."""
         refused = FieldRefused(BAD_LINK, {"token": "token is invalid, used or expired"})

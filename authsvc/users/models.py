@@ -17,6 +17,7 @@ class User:
     password_hash: str
     created_at: float
     updated_at: float
+    disabled: bool = False  # by an administrator: no login path accepts the user until enabled again
 
 
 def normalize_username(raw: str) -> str:

@@ -44,7 +44,12 @@ def _user(doc: dict[str, Any]) -> User | None:
     except (OverflowError, OSError, ValueError):
         return None
     return User(
-        id=str(object_id), username=username, password_hash=password, created_at=created_at, updated_at=updated_at
+        id=str(object_id),
+        username=username,
+        password_hash=password,
+        created_at=created_at,
+        updated_at=updated_at,
+        disabled=doc.get("disabled") is True,
     )
 
 
@@ -153,6 +158,17 @@ class MongoUserRepository:
             with self._available.guard():
                 result = await self._collection.update_one(
                     {"_id": object_id}, {"$set": {"password": password_hash, "updatedAt": to_datetime(now)}}
+                )
+        return bool(result.matched_count)
+
+    async def set_disabled(self, user_id: str, disabled: bool, now: float) -> bool:
+        object_id = _object_id(user_id)
+        if object_id is None:
+            return False
+        async with self._revocations.changing_user(user_id):  # every replica drops its copy of the user
+            with self._available.guard():
+                result = await self._collection.update_one(
+                    {"_id": object_id}, {"$set": {"disabled": disabled, "updatedAt": to_datetime(now)}}
                 )
         return bool(result.matched_count)
 
