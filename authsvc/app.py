@@ -13,6 +13,7 @@ from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth import passkey_handlers as passkeys
 from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
 from authsvc.containers import Container, running
+from authsvc.events.edge import event_context_middleware
 from authsvc.gateway import GatewayFastPath
 from authsvc.mail.handlers import setup_mail_routes
 from authsvc.middlewares import Edge, csrf_middleware, forwarded_middleware, untrusted_forwarded_middleware
@@ -72,6 +73,7 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
         page_headers_middleware(),
         *forwarded,
         edge.middleware(),
+        event_context_middleware(),
         page_errors_middleware(),
         csrf_middleware(
             settings.csrf.allowed_origins,

@@ -288,6 +288,11 @@ class AdminSettings(Section):
         return value
 
 
+class EventSettings(Section):
+    retention_days: int = Field(ge=1, le=3650)
+    memory_max: int = Field(ge=100, le=10_000_000)
+
+
 class GatewaySettings(Section):
     user_id_header: str
     user_name_header: str
@@ -390,6 +395,7 @@ class Settings(Section):
     csrf: CsrfSettings
     introspection: IntrospectionSettings
     admin: AdminSettings
+    events: EventSettings
     gateway: GatewaySettings
     storage: StorageSettings
     mongodb: MongoSettings

@@ -29,6 +29,8 @@ from authsvc.auth.throttle import LoginThrottle
 from authsvc.auth.webauthn import Ceremonies
 from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
+from authsvc.events.service import AuditReader
+from authsvc.events.trail import AuditTrail
 from authsvc.mail.metrics import MailMetrics
 from authsvc.mail.outbox import Outbox
 from authsvc.mail.sender import MailSender
@@ -37,6 +39,7 @@ from authsvc.mail.templates import MailTemplates
 from authsvc.mail.transport import make_transport
 from authsvc.metrics import Metrics
 from authsvc.portal.forms import FormTokens
+from authsvc.storage.events_memory import MemoryEventLog
 from authsvc.storage.memory import MemoryStorage
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.ports import Storage
@@ -226,6 +229,14 @@ class Container(containers.DeclarativeContainer):
         server=settings.provided.server,
         user_settings=settings.provided.users,
     )
+    # The audit trail: the services' audit lines stored as events (memory: a bounded ring; MongoDB: `events`)
+    event_log = providers.Selector(
+        settings.provided.storage.backend,
+        memory=providers.Singleton(MemoryEventLog, max_events=settings.provided.events.memory_max),
+        mongodb=storage.provided.events,
+    )
+    audit_trail = providers.Singleton(AuditTrail, repository=event_log, clock=clock, settings=settings.provided.events)
+    audit_reader = providers.Singleton(AuditReader, trail=audit_trail, settings=settings.provided.admin)
     # Operators: the admin API's tokens and the service behind it and the `authsvc users` commands
     admin_tokens = providers.Singleton(AdminTokens, tokens=settings.provided.admin.tokens)
     admin_service = providers.Singleton(
@@ -285,14 +296,23 @@ async def running(container: Container) -> AsyncIterator[Storage]:
         log.warning("server.public_url is not set: links in mails point at http://%s:%s", *_listen(settings))
     sender = container.mail_sender()
     mail_sender = asyncio.create_task(sender.run_forever())
+    trail = container.audit_trail()
+    trail.attach()
+    trail_writer = asyncio.create_task(trail.run_forever())
     try:
         yield storage
     finally:
         sender.stop()
-        for task in (mail_sender, purger):
+        trail.stopped = True
+        for task in (mail_sender, purger, trail_writer):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        trail.detach()
+        try:
+            await trail.flush()  # what the last requests recorded, before the storage closes
+        except Exception:
+            log.warning("audit events could not be written at shutdown", exc_info=True)
         await shutdown(container)
 
 

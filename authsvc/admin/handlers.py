@@ -8,6 +8,7 @@ decides.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from aiohttp import web
@@ -21,6 +22,8 @@ from authsvc.auth.views import iso
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from authsvc.events.models import Event, EventQuery
+from authsvc.events.service import AuditReader
 from authsvc.middlewares import csrf_exempt
 from authsvc.users.models import User
 
@@ -81,11 +84,11 @@ def account_view(account: Account) -> dict[str, Any]:
     }
 
 
-def _query(request: web.Request) -> dict[str, str]:
+def _query(request: web.Request, known: dict[str, int] = QUERY_MAX) -> dict[str, str]:
     """The query's known parameters, each once and short; 400 otherwise."""
     values: dict[str, str] = {}
     errors = []
-    for name, most in QUERY_MAX.items():
+    for name, most in known.items():
         given = request.query.getall(name, [])
         if len(given) > 1:
             errors.append({"pointer": f"#/{name}", "detail": f"{name} may be given once"})
@@ -100,6 +103,39 @@ def _query(request: web.Request) -> dict[str, str]:
     if errors:
         raise BadRequest("The query parameters are not the expected ones.", errors=errors)
     return values
+
+
+EVENT_QUERY_MAX = {"user": 64, "type": 64, "since": 40, "until": 40, "cursor": 64, "limit": 8}
+
+
+def _moment(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest(
+            "The query parameters are not the expected ones.",
+            errors=[{"pointer": f"#/{name}", "detail": f"{name} must be an ISO 8601 time with a zone, e.g. ...Z"}],
+        )
+    return moment.timestamp()
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "type": event.type,
+        "actor": event.actor,
+        "userId": event.user_id,
+        "ip": event.ip,
+        "userAgent": event.user_agent,
+        "requestId": event.request_id,
+        "outcome": event.outcome,
+        "details": event.details,
+    }
 
 
 def _actor(request: web.Request) -> str:
@@ -182,6 +218,19 @@ async def send_reset_link(request: web.Request, admin: AdminService = Provide[Co
     return web.json_response({"sent": True}, status=202)
 
 
+@requires("events:read")
+@inject
+async def list_events(request: web.Request, reader: AuditReader = Provide[Container.audit_reader]) -> web.Response:
+    query = _query(request, EVENT_QUERY_MAX)
+    since, until = _moment("since", query.get("since")), _moment("until", query.get("until"))
+    page = await reader.page(
+        EventQuery(user_id=query.get("user"), type=query.get("type"), since=since, until=until),
+        query.get("cursor"),
+        int(query["limit"]) if "limit" in query else None,
+    )
+    return web.json_response({"events": [event_view(e) for e in page.events], "nextCursor": page.next_cursor})
+
+
 def admin_app(tokens: AdminTokens) -> web.Application:
     """The sub-application create_app mounts at /admin/ while an admin token is configured."""
     admin = web.Application(middlewares=[admin_token_middleware(tokens)])
@@ -195,4 +244,5 @@ def admin_app(tokens: AdminTokens) -> web.Application:
     admin.router.add_delete("/users/{id}/mfa", reset_mfa)
     admin.router.add_post("/users/{id}/reset-link", send_reset_link)
     admin.router.add_post("/invitations", invite_user)
+    admin.router.add_get("/events", list_events, allow_head=False)
     return admin

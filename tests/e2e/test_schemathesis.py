@@ -218,6 +218,7 @@ EXPECTED = {
     "GET /auth/session": {200, 401},
     "POST /internal/sessions/introspect": {"active=True", "active=False", 400, 401, 415},
     "GET /admin/users": {200, 400, 401},
+    "GET /admin/events": {200, 400, 401},
     "POST /admin/users": {201, 400, 401, 415, 422},
     "POST /admin/invitations": {201, 400, 401, 415, 422},
     "GET /admin/users/{id}": {200, 401},
