@@ -228,6 +228,7 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mail,
         server=settings.provided.server,
         user_settings=settings.provided.users,
+        stored_users=storage.provided.users,
     )
     # The audit trail: the services' audit lines stored as events (memory: a bounded ring; MongoDB: `events`)
     event_log = providers.Selector(

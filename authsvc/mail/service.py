@@ -70,8 +70,11 @@ class AccountMail:
         settings: MailSettings,
         server: ServerSettings,
         user_settings: UserSettings,
+        stored_users: UserRepository,
     ) -> None:
         self._users = users
+        # Disabled users too: their address stays theirs (`users` hides them, as every login path must).
+        self._stored_users = stored_users
         self._addresses = addresses
         self._tokens = tokens
         self._outbox = outbox
@@ -117,7 +120,7 @@ class AccountMail:
         holder = await self._addresses.find_by_key(address_key(address))
         if holder is None or holder.user_id == user_id:
             return
-        if await self._users.find_by_id(holder.user_id) is None:  # its account was deleted: the address is free
+        if await self._stored_users.find_by_id(holder.user_id) is None:  # its account was deleted: the address is free
             await self._addresses.delete(holder.user_id)
             return
         raise DuplicateEmail()

@@ -263,3 +263,12 @@ def test_admin_tokens_need_distinct_names_and_production_refuses_weak_ones() -> 
     assert load_settings(env="production", environ=production(AUTHSVC__ADMIN__TOKENS=strong)).admin.tokens
     with pytest.raises(ConfigError, match=r"admin\.tokens"):
         load_settings(environ={"AUTHSVC__ADMIN__TOKENS": '[{name: ops, token: "' + "c3" * 16 + '", scopes: [root]}]'})
+
+
+async def test_a_disabled_users_address_stays_theirs(client: Client) -> None:
+    body = {"username": "jill", "password": PASSWORD, "email": "jill@example.com"}
+    jill = await (await client.post("/admin/users", json=body, headers=ROOT)).json()
+    assert (await client.post(f"/admin/users/{jill['id']}/disable", headers=ROOT)).status == 200
+    taker = {"username": "mallory", "password": PASSWORD, "email": "jill@example.com"}
+    assert (await client.post("/users/signup", json=taker)).status == 409
+    assert (await (await client.get(f"/admin/users/{jill['id']}", headers=ROOT)).json())["email"] == "jill@example.com"
