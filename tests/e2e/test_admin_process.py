@@ -62,6 +62,12 @@ async def test_the_users_verbs_act_on_what_the_api_serves(service: AuthsvcProces
         assert code == 0 and "state: disabled" in out and "live sessions: 0" in out
         assert await users(service, "list", "--prefix", name, "--state", "active") == (0, "\n")
         assert (await users(service, "enable", name))[0] == 0
+        trail = await http.get("/admin/events", params={"user": user_id}, headers=admin)
+        assert [(e["type"], e["actor"]) for e in (await trail.json())["events"]] == [
+            ("signup", "user"),
+            ("account.disabled", "cli"),  # written by the CLI's process before it closed the database
+            ("account.enabled", "cli"),
+        ]
         assert (await http.post("/users/login", json=credentials)).status == 200
 
         invitee = new_name("erin")
