@@ -16,6 +16,7 @@ from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in
 from tests.unit.test_mfa_http import PASSWORD, code_at, enrol, login, protected_with, signup
 from tests.unit.test_passkeys_http import enrolled, passwordless
+from tests.unit.test_portal_http import post_login
 from tests.unit.test_production_guards import production, refusal
 from tests.webauthn_authenticator import SoftAuthenticator
 
@@ -272,3 +273,15 @@ async def test_a_disabled_users_address_stays_theirs(client: Client) -> None:
     taker = {"username": "mallory", "password": PASSWORD, "email": "jill@example.com"}
     assert (await client.post("/users/signup", json=taker)).status == 409
     assert (await (await client.get(f"/admin/users/{jill['id']}", headers=ROOT)).json())["email"] == "jill@example.com"
+
+
+async def test_a_disabled_user_gets_the_portals_wrong_password_page(client: Client) -> None:
+    await signup(client, "alice")
+    wrong = await post_login(client, password="wrong password")
+    await client.post(f"/admin/users/{await user_id(client, 'alice')}/disable", headers=ROOT)
+    refused = await post_login(client)
+    assert refused.status == wrong.status == 401
+    assert "Invalid username or password." in await refused.text()
+    assert not any(
+        line.startswith("sid=") and "Max-Age=0" not in line for line in refused.headers.getall("Set-Cookie", [])
+    )
