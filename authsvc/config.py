@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
@@ -293,6 +294,32 @@ class EventSettings(Section):
     memory_max: int = Field(ge=100, le=10_000_000)
 
 
+class WebhookEndpoint(Section):
+    url: str = Field(pattern=r"^https?://[A-Za-z0-9.:\[\]-]+(/[^\s]*)?$")
+    secrets: list[str] = Field(min_length=1, max_length=2)
+    events: list[str] = Field(min_length=1)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: list[str]) -> list[str]:
+        for secret in value:
+            try:
+                key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except ValueError:
+                key = b""
+            if not secret.startswith("whsec_") or len(key) < 24:
+                raise ValueError("each secret is whsec_ and the base64 of at least 24 random bytes")
+        return value
+
+
+class WebhookSettings(Section):
+    endpoints: list[WebhookEndpoint]
+    retry_initial: float = Field(gt=0, le=3600)
+    retry_max: float = Field(gt=0, le=86400)
+    timeout: float = Field(gt=0, le=60)
+    send_interval: float = Field(gt=0, le=60)
+
+
 class GatewaySettings(Section):
     user_id_header: str
     user_name_header: str
@@ -396,6 +423,7 @@ class Settings(Section):
     introspection: IntrospectionSettings
     admin: AdminSettings
     events: EventSettings
+    webhooks: WebhookSettings
     gateway: GatewaySettings
     storage: StorageSettings
     mongodb: MongoSettings

@@ -31,6 +31,8 @@ from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
 from authsvc.events.service import AuditReader
 from authsvc.events.trail import AuditTrail
+from authsvc.events.webhook_transport import HttpPoster, WebhookMetrics
+from authsvc.events.webhooks import Webhooks, WebhookSender
 from authsvc.mail.metrics import MailMetrics
 from authsvc.mail.outbox import Outbox
 from authsvc.mail.sender import MailSender
@@ -43,6 +45,7 @@ from authsvc.storage.events_memory import MemoryEventLog
 from authsvc.storage.memory import MemoryStorage
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.ports import Storage
+from authsvc.storage.webhooks_memory import MemoryDeliveries
 from authsvc.users.enabled import EnabledUsers
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.users.service import UsersService
@@ -236,7 +239,23 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryEventLog, max_events=settings.provided.events.memory_max),
         mongodb=storage.provided.events,
     )
-    audit_trail = providers.Singleton(AuditTrail, repository=event_log, clock=clock, settings=settings.provided.events)
+    webhook_queue = providers.Selector(
+        settings.provided.storage.backend,
+        memory=providers.Singleton(MemoryDeliveries),
+        mongodb=storage.provided.webhook_deliveries,
+    )
+    webhooks = providers.Singleton(Webhooks, queue=webhook_queue, clock=clock, settings=settings.provided.webhooks)
+    webhook_metrics = providers.Singleton(WebhookMetrics, metrics)
+    webhook_sender = providers.Singleton(
+        WebhookSender,
+        webhooks=webhooks,
+        transport=providers.Singleton(HttpPoster, timeout=settings.provided.webhooks.timeout),
+        failed=webhook_metrics.provided.failed,
+        interval=settings.provided.webhooks.send_interval,
+    )
+    audit_trail = providers.Singleton(
+        AuditTrail, repository=event_log, clock=clock, settings=settings.provided.events, webhooks=webhooks
+    )
     audit_reader = providers.Singleton(AuditReader, trail=audit_trail, settings=settings.provided.admin)
     # Operators: the admin API's tokens and the service behind it and the `authsvc users` commands
     admin_tokens = providers.Singleton(AdminTokens, tokens=settings.provided.admin.tokens)
@@ -300,12 +319,15 @@ async def running(container: Container) -> AsyncIterator[Storage]:
     trail = container.audit_trail()
     trail.attach()
     trail_writer = asyncio.create_task(trail.run_forever())
+    webhook_sender = container.webhook_sender()
+    webhook_task = asyncio.create_task(webhook_sender.run_forever())
     try:
         yield storage
     finally:
         sender.stop()
         trail.stopped = True
-        for task in (mail_sender, purger, trail_writer):
+        webhook_sender.stopped = True
+        for task in (mail_sender, purger, trail_writer, webhook_task):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from authsvc.events.models import Event, EventQuery
@@ -17,3 +18,28 @@ class EventRepository(Protocol):
     async def purge_before(self, at: float) -> int:
         """Drop the events recorded before `at`; returns how many."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One webhook message to one endpoint (its index in webhooks.endpoints), due at next_at."""
+
+    id: str
+    endpoint: int
+    body: str
+    attempts: int
+    next_at: float
+
+
+class DeliveryRepository(Protocol):
+    async def add(self, deliveries: list[Delivery]) -> None: ...
+
+    async def claim(self, now: float, lease_until: float) -> Delivery | None:
+        """Take the earliest due delivery and push it to lease_until (atomic: one replica gets it)."""
+        ...
+
+    async def delivered(self, delivery_id: str) -> None: ...
+
+    async def failed(self, delivery_id: str, attempts: int, next_at: float) -> None: ...
+
+    async def pending(self) -> int: ...

@@ -23,6 +23,7 @@ from authsvc.config import EventSettings
 from authsvc.events.context import request_context
 from authsvc.events.models import Event, EventIds, EventQuery, Outcome
 from authsvc.events.ports import EventRepository
+from authsvc.events.webhooks import Webhooks
 from authsvc.logs import request_id_var
 
 log = logging.getLogger("authsvc")
@@ -48,8 +49,9 @@ class _TrailHandler(logging.Handler):
 
 
 class AuditTrail:
-    def __init__(self, repository: EventRepository, clock: Clock, settings: EventSettings) -> None:
+    def __init__(self, repository: EventRepository, clock: Clock, settings: EventSettings, webhooks: Webhooks) -> None:
         self._repository = repository
+        self._webhooks = webhooks
         self._clock = clock
         self._retention = settings.retention_days * 86400.0
         self._pending: deque[Event] = deque(maxlen=MAX_PENDING)
@@ -95,6 +97,7 @@ class AuditTrail:
             if not batch:
                 return
             await self._repository.append(batch)
+            await self._webhooks.enqueue(batch)  # a crash between the two loses deliveries, never sends a phantom
             for _ in batch:
                 self._pending.popleft()
 

@@ -27,6 +27,7 @@ from authsvc.storage.mongo.passkeys import MongoPasskeyChallenges, MongoPasskeyR
 from authsvc.storage.mongo.revocations import RevocationFollower, RevocationLog
 from authsvc.storage.mongo.sessions import MongoSessionRepository
 from authsvc.storage.mongo.users import MongoUserRepository
+from authsvc.storage.mongo.webhooks import MongoDeliveries
 
 __all__ = ["MongoStorage"]
 
@@ -55,6 +56,7 @@ class MongoStorage:
             self._db["users"], self._available, self.indexes.ensure, self._cache, self.revocations
         )
         self.events = MongoEventLog(self._db["events"], self._available)
+        self.webhook_deliveries = MongoDeliveries(self._db["webhook_deliveries"], self._available)
         self.directory = MongoUserDirectory(self._db["users"], self._available)
         self.sessions = MongoSessionRepository(self._db["sessions"], self._available, self._cache, self.revocations)
         self.attempts = MongoAttemptCounter(self._db["login_attempts"], self._available)
