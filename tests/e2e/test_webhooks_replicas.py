@@ -84,3 +84,42 @@ async def test_two_replicas_send_each_event_once_per_endpoint(
     for message_id, body, headers in every.received + signups.received:
         assert message_id == headers["webhook-id"]
         assert receiver_example.verify(SECRET, headers, body, now=int(headers["webhook-timestamp"]))
+
+
+async def test_deliveries_wait_in_mongodb_across_a_restart_and_another_replica_sends_them(
+    tmp_path: Path, mongodb_url: str, mongodb_database: str
+) -> None:
+    receiver = Receiver()  # not listening yet: every attempt fails
+    config: dict[str, Any] = {
+        **FAST_CONFIG,
+        **mongo_sections(mongodb_url, mongodb_database),
+        "webhooks": {
+            "endpoints": [{"url": f"http://127.0.0.1:{receiver.port}/hook", "secrets": [SECRET], "events": ["*"]}],
+            "send_interval": 0.05,
+            "retry_initial": 0.1,
+            "retry_max": 0.2,
+        },
+    }
+    first = AuthsvcProcess(tmp_path, config).start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            for _ in range(3):
+                body = {"username": new_name("later"), "password": PASSWORD}
+                assert (await http.post(f"{first.url}/users/signup", json=body)).status == 201
+            await asyncio.sleep(0.5)
+            metrics = await (await http.get(f"{first.url}/metrics")).text()
+        assert "authsvc_webhook_delivery_failures_total{" in metrics  # it tried while nobody listened
+    finally:
+        first.stop()
+    await receiver.start()
+    second = AuthsvcProcess(tmp_path, config).start()  # a replica that never saw the events
+    try:
+        for _ in range(500):
+            if len({m for m, _, _ in receiver.received}) >= 3:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        second.stop()
+        await receiver.stop()
+    assert {json.loads(body)["type"] for _, body, _ in receiver.received} == {"signup"}
+    assert len({m for m, _, _ in receiver.received}) == 3
