@@ -1,4 +1,5 @@
-"""Command line: serve, gen-key, check-config, create-user, users, revoke-sessions, mfa-reset, check-policy."""
+"""Command line: serve, gen-key, check-config, create-user, users list|show|set-groups|disable|enable|delete|invite,
+revoke-sessions, mfa-reset, check-policy."""
 
 from __future__ import annotations
 
@@ -203,19 +204,6 @@ def _user_lines(user: User) -> str:
     )
 
 
-def users_show(args: argparse.Namespace) -> int:
-    if (settings := _persistent_settings(args)) is None:
-        return 2
-
-    async def show(container: Container) -> str:
-        user = await container.users_service().find(args.username)
-        return "no such user" if user is None else _user_lines(user)
-
-    output = _with_container(settings, show)
-    print(output)
-    return 1 if output == "no such user" else 0
-
-
 def users_set_groups(args: argparse.Namespace) -> int:
     if (settings := _persistent_settings(args)) is None:
         return 2
@@ -282,6 +270,55 @@ def check_policy(args: argparse.Namespace) -> int:
     return 0
 
 
+def users_command(args: argparse.Namespace) -> int:
+    """`authsvc users VERB ...`: the admin API's verbs, through the same AdminService, acting as "cli"."""
+    if (settings := _persistent_settings(args)) is None:
+        return 2
+
+    async def run(container: Container) -> str:
+        admin = container.admin_service()
+        if args.verb == "list":
+            page = await admin.list_users(
+                prefix=args.prefix, email=args.email, state=args.state, cursor=args.cursor, limit=args.limit
+            )
+            lines = [f"{user.id}\t{user.username}\t{_state(user.disabled)}" for user in page.users]
+            return "\n".join([*lines, *([f"next page: --cursor {page.next_cursor}"] if page.next_cursor else [])])
+        if args.verb == "invite":
+            return (await admin.invite(CLI_ACTOR, args.username, args.email)).id
+        user = await admin.named(args.username)
+        if args.verb == "show":
+            account = await admin.account(user.id)
+            return "\n".join(
+                [
+                    f"id: {user.id}",
+                    f"username: {user.username}",
+                    f"state: {_state(user.disabled)}",
+                    f"groups: {' '.join(user.groups) if user.groups else '(none)'}",
+                    f"email: {account.email or '-'}{' (verified)' if account.email_verified else ''}",
+                    f"second factors: {', '.join(account.second_factors) or '-'}",
+                    f"live sessions: {account.sessions}",
+                ]
+            )
+        if args.verb == "disable":
+            await admin.disable(CLI_ACTOR, user.id)
+            return f"{user.username} disabled; every session ended"
+        if args.verb == "enable":
+            await admin.enable(CLI_ACTOR, user.id)
+            return f"{user.username} enabled"
+        await admin.delete(CLI_ACTOR, user.id)
+        return f"{user.username} deleted"
+
+    print(_with_container(settings, run))
+    return 0
+
+
+CLI_ACTOR = "cli"
+
+
+def _state(disabled: bool) -> str:
+    return "disabled" if disabled else "active"
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="authsvc", description="Session-based login service.")
     root.add_argument("--version", action="version", version=f"authsvc {version('authsvc')}")
@@ -309,22 +346,6 @@ def parser() -> argparse.ArgumentParser:
     revoke = command("revoke-sessions", "End every session of a user (an administrator's logout-everywhere).")
     revoke.add_argument("username")
     revoke.set_defaults(func=revoke_sessions)
-    users = commands.add_parser("users", help="Look at or change a user.", description="Look at or change a user.")
-    users_commands = users.add_subparsers(dest="users_command", required=True)
-
-    def users_command(name: str, help_text: str) -> argparse.ArgumentParser:
-        sub = users_commands.add_parser(name, help=help_text, description=help_text)
-        sub.add_argument("--config", metavar="FILE", help="a YAML file merged over config.yaml")
-        sub.add_argument("--env", help="environment: loads config.<env>.yaml too (default: $AUTHSVC_ENV)")
-        sub.add_argument("username")
-        return sub
-
-    users_command("show", "Print a user's id, name and groups.").set_defaults(func=users_show)
-    set_groups = users_command(
-        "set-groups", "Replace a user's groups (none: no groups); the access rules see them on the next check."
-    )
-    set_groups.add_argument("groups", nargs="*", metavar="GROUP")
-    set_groups.set_defaults(func=users_set_groups)
     policy = command("check-policy", "Show how access_control decides one request: each rule, then the decision.")
     policy.add_argument("--url", required=True, help="the original URL, e.g. https://app.example.com/admin?x=1")
     policy.add_argument("--method", default="GET", help="the original method (default: GET)")
@@ -336,6 +357,38 @@ def parser() -> argparse.ArgumentParser:
     reset = command("mfa-reset", "Remove every second factor of a user and end their sessions (a lost phone).")
     reset.add_argument("username")
     reset.set_defaults(func=mfa_reset)
+    users = commands.add_parser("users", help="Find and manage users (the admin API's verbs).")
+    verbs = users.add_subparsers(dest="verb", required=True)
+
+    def verb(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = verbs.add_parser(name, help=help_text, description=help_text)
+        sub.add_argument("--config", metavar="FILE", help="a YAML file merged over config.yaml")
+        sub.add_argument("--env", help="environment: loads config.<env>.yaml too (default: $AUTHSVC_ENV)")
+        sub.set_defaults(func=users_command, command=f"users {name}")
+        return sub
+
+    listing = verb("list", "One page of users in name order: id, name, state.")
+    listing.add_argument("--prefix", help="names starting with this")
+    listing.add_argument("--email", help="the user with this address")
+    listing.add_argument("--state", choices=["active", "disabled"])
+    listing.add_argument("--limit", type=int, help="users per page (default 50, at most admin.max_page_size)")
+    listing.add_argument("--cursor", help="the next page's cursor, as the previous page printed it")
+    for name, help_text in (
+        ("show", "A user's state, address, second factors and live sessions."),
+        ("disable", "Refuse every login of a user and end their sessions."),
+        ("enable", "Let a disabled user log in again."),
+        ("delete", "Delete a user and everything of theirs."),
+    ):
+        verb(name, help_text).add_argument("username")
+    set_groups = verb(
+        "set-groups", "Replace a user's groups (none: no groups); the access rules see them on the next check."
+    )
+    set_groups.add_argument("username")
+    set_groups.add_argument("groups", nargs="*", metavar="GROUP")
+    set_groups.set_defaults(func=users_set_groups)
+    invite = verb("invite", "Create a user and mail them a link to choose their password; prints the id.")
+    invite.add_argument("username")
+    invite.add_argument("email")
     return root
 
 

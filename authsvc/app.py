@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp_session import session_middleware
 
+from authsvc.admin.handlers import admin_app
 from authsvc.auth import handlers as auth
 from authsvc.auth import mfa_handlers as mfa
 from authsvc.auth import passkey_handlers as passkeys
@@ -17,6 +18,7 @@ from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
 from authsvc.config import ConfigError, Settings
 from authsvc.containers import Container, running
 from authsvc.deadline import outage_bound
+from authsvc.events.edge import event_context_middleware
 from authsvc.gateway import GatewayFastPath
 from authsvc.mail.handlers import setup_mail_routes
 from authsvc.middlewares import (
@@ -124,6 +126,7 @@ def create_app(
         page_headers_middleware(),
         *forwarded,
         edge.middleware(),
+        event_context_middleware(),
         page_errors_middleware(),
         csrf_middleware(
             settings.csrf.allowed_origins,
@@ -177,6 +180,8 @@ def create_app(
     app.router.add_get("/auth/session", auth.whoami)
     if settings.introspection.enabled:
         app.add_subapp("/internal/", _internal_app(container))
+    if container.admin_tokens().configured:  # no token, no admin surface at all
+        app.add_subapp("/admin/", admin_app(container.admin_tokens()))
     app.router.add_get("/healthz", ops.healthz)
     app.router.add_get("/readyz", ops.readyz)
     if server.metrics_port is None:

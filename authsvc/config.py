@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import os
 import re
@@ -42,7 +43,7 @@ PUBLIC_SUFFIXES = frozenset(
 )
 
 
-def token_variety_problem(name: str, token: str) -> str | None:
+def token_variety_problem(name: str, token: str, key: str = "introspection.tokens") -> str | None:
     """Why production refuses this service token, naming the service (never the token), or None.
 
     The estimate is the token's length times the Shannon entropy of its own characters' frequencies."""
@@ -51,7 +52,7 @@ def token_variety_problem(name: str, token: str) -> str | None:
     if distinct >= TOKEN_DISTINCT_MIN and bits >= TOKEN_BITS_MIN:
         return None
     return (
-        f"introspection.tokens: the token of {name} has too little variety ({distinct} distinct characters, about "
+        f"{key}: the token of {name} has too little variety ({distinct} distinct characters, about "
         f"{bits:.0f} bits; production needs at least {TOKEN_DISTINCT_MIN} and {TOKEN_BITS_MIN}): make one with "
         "`authsvc gen-key`"
     )
@@ -263,6 +264,65 @@ class IntrospectionSettings(Section):
 
 
 HEADER_NAME = r"^[A-Za-z0-9-]{1,64}$"
+
+
+ADMIN_SCOPES = ("users:read", "users:write", "sessions:write", "events:read")
+AdminScope = Literal["users:read", "users:write", "sessions:write", "events:read"]
+
+
+class AdminToken(Section):
+    name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
+    token: str = Field(min_length=32)
+    scopes: list[AdminScope] = Field(min_length=1)
+
+
+class AdminSettings(Section):
+    tokens: list[AdminToken]
+    max_page_size: int = Field(ge=1, le=1000)
+
+    @field_validator("tokens", mode="before")
+    @classmethod
+    def _none_is_empty(cls, value: Any) -> Any:
+        return [] if value is None or value == "" else value
+
+    @field_validator("tokens")
+    @classmethod
+    def _distinct_names(cls, value: list[AdminToken]) -> list[AdminToken]:
+        names = [token.name for token in value]
+        if len(names) != len(set(names)):
+            raise ValueError("each admin token needs a name of its own (the audit trail names the caller by it)")
+        return value
+
+
+class EventSettings(Section):
+    retention_days: int = Field(ge=1, le=3650)
+    memory_max: int = Field(ge=100, le=10_000_000)
+
+
+class WebhookEndpoint(Section):
+    url: str = Field(pattern=r"^https?://[A-Za-z0-9.:\[\]-]+(/[^\s]*)?$")
+    secrets: list[str] = Field(min_length=1, max_length=2)
+    events: list[str] = Field(min_length=1)
+
+    @field_validator("secrets")
+    @classmethod
+    def _secrets(cls, value: list[str]) -> list[str]:
+        for secret in value:
+            try:
+                key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+            except ValueError:
+                key = b""
+            if not secret.startswith("whsec_") or len(key) < 24:
+                raise ValueError("each secret is whsec_ and the base64 of at least 24 random bytes")
+        return value
+
+
+class WebhookSettings(Section):
+    endpoints: list[WebhookEndpoint]
+    retry_initial: float = Field(gt=0, le=3600)
+    retry_max: float = Field(gt=0, le=86400)
+    timeout: float = Field(gt=0, le=60)
+    send_interval: float = Field(gt=0, le=60)
 
 
 class GatewaySettings(Section):
@@ -501,6 +561,9 @@ class Settings(Section):
     webauthn: WebAuthnSettings
     csrf: CsrfSettings
     introspection: IntrospectionSettings
+    admin: AdminSettings
+    events: EventSettings
+    webhooks: WebhookSettings
     gateway: GatewaySettings
     access_control: AccessControlSettings
     storage: StorageSettings
@@ -635,6 +698,8 @@ class Settings(Section):
         if self.introspection.enabled:
             weak = (token_variety_problem(service.name, service.token) for service in self.introspection.tokens)
             problems += [problem for problem in weak if problem]
+        weak_admin = (token_variety_problem(t.name, t.token, "admin.tokens") for t in self.admin.tokens)
+        problems += [problem for problem in weak_admin if problem]
         for origin in self.csrf.allowed_origins:
             if not origin.lower().startswith("https://"):
                 problems.append(f"csrf.allowed_origins: {origin!r} is not an https:// origin (nor may it be null)")

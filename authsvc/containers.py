@@ -11,6 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dependency_injector import containers, providers
 
 from authsvc.access.policy import AccessRules
+from authsvc.admin.service import AdminService
+from authsvc.admin.tokens import AdminTokens
 from authsvc.auth.audit import AccountPseudonyms, load_audit_key
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
@@ -29,6 +31,10 @@ from authsvc.auth.throttle import LoginThrottle
 from authsvc.auth.webauthn import Ceremonies
 from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
+from authsvc.events.service import AuditReader
+from authsvc.events.trail import AuditTrail
+from authsvc.events.webhook_transport import HttpPoster, WebhookMetrics
+from authsvc.events.webhooks import Webhooks, WebhookSender
 from authsvc.mail.metrics import MailMetrics
 from authsvc.mail.outbox import Outbox
 from authsvc.mail.sender import MailSender
@@ -37,9 +43,12 @@ from authsvc.mail.templates import MailTemplates
 from authsvc.mail.transport import make_transport
 from authsvc.metrics import Metrics
 from authsvc.portal.forms import FormTokens
+from authsvc.storage.events_memory import MemoryEventLog
 from authsvc.storage.memory import MemoryStorage
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.ports import Storage
+from authsvc.storage.webhooks_memory import MemoryDeliveries
+from authsvc.users.enabled import EnabledUsers
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.users.service import UsersService
 
@@ -63,6 +72,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.portal.mail_pages",
             "authsvc.portal.step_up",
             "authsvc.portal.security_pages",
+            "authsvc.admin.handlers",
         ]
     )
 
@@ -97,7 +107,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryStorage),
         mongodb=providers.Singleton(MongoStorage, settings=settings.provided.mongodb, clock=clock, metrics=metrics),
     )
-    users_repository = storage.provided.users
+    # Every login path sees users through this view, which hides disabled ones; the admin service reads them all.
+    users_repository = providers.Singleton(EnabledUsers, storage.provided.users)
     sessions_repository = storage.provided.sessions
     attempts_counter = storage.provided.attempts
     second_factors_repository = storage.provided.second_factors
@@ -228,10 +239,50 @@ class Container(containers.DeclarativeContainer):
         user_settings=settings.provided.users,
         factors=second_factors_repository,
         passkeys=passkeys_repository,
+        stored_users=storage.provided.users,
     )
     # The gateway's check: the session guard and the access rules
     gateway_check = providers.Singleton(
         GatewayCheck, guard=session_guard, settings=settings, rules=access_rules, mail=account_mail, metrics=metrics
+    )
+    # The audit trail: the services' audit lines stored as events (memory: a bounded ring; MongoDB: `events`)
+    event_log = providers.Selector(
+        settings.provided.storage.backend,
+        memory=providers.Singleton(MemoryEventLog, max_events=settings.provided.events.memory_max),
+        mongodb=storage.provided.events,
+    )
+    webhook_queue = providers.Selector(
+        settings.provided.storage.backend,
+        memory=providers.Singleton(MemoryDeliveries),
+        mongodb=storage.provided.webhook_deliveries,
+    )
+    webhooks = providers.Singleton(Webhooks, queue=webhook_queue, clock=clock, settings=settings.provided.webhooks)
+    webhook_metrics = providers.Singleton(WebhookMetrics, metrics)
+    webhook_sender = providers.Singleton(
+        WebhookSender,
+        webhooks=webhooks,
+        transport=providers.Singleton(HttpPoster, timeout=settings.provided.webhooks.timeout),
+        failed=webhook_metrics.provided.failed,
+        interval=settings.provided.webhooks.send_interval,
+    )
+    audit_trail = providers.Singleton(
+        AuditTrail, repository=event_log, clock=clock, settings=settings.provided.events, webhooks=webhooks
+    )
+    audit_reader = providers.Singleton(AuditReader, trail=audit_trail, settings=settings.provided.admin)
+    # Operators: the admin API's tokens and the service behind it and the `authsvc users` commands
+    admin_tokens = providers.Singleton(AdminTokens, tokens=settings.provided.admin.tokens)
+    admin_service = providers.Singleton(
+        AdminService,
+        users=storage.provided.users,
+        directory=storage.provided.directory,
+        addresses=storage.provided.email_addresses,
+        signup=users_service,
+        sessions=session_registry,
+        factors=second_factors_repository,
+        passkeys=passkeys_repository,
+        mail=account_mail,
+        clock=clock,
+        settings=settings.provided.admin,
     )
     # The HTTP edge's end of every login (JSON routes and portal pages alike)
     login_finish = providers.Singleton(
@@ -277,14 +328,26 @@ async def running(container: Container) -> AsyncIterator[Storage]:
         log.warning("server.public_url is not set: links in mails point at http://%s:%s", *_listen(settings))
     sender = container.mail_sender()
     mail_sender = asyncio.create_task(sender.run_forever())
+    trail = container.audit_trail()
+    trail.attach()
+    trail_writer = asyncio.create_task(trail.run_forever())
+    webhook_sender = container.webhook_sender()
+    webhook_task = asyncio.create_task(webhook_sender.run_forever())
     try:
         yield storage
     finally:
         sender.stop()
-        for task in (mail_sender, purger):
+        trail.stopped = True
+        webhook_sender.stopped = True
+        for task in (mail_sender, purger, trail_writer, webhook_task):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        trail.detach()
+        try:
+            await trail.flush()  # what the last requests recorded, before the storage closes
+        except Exception:
+            log.warning("audit events could not be written at shutdown", exc_info=True)
         await shutdown(container)
 
 

@@ -102,10 +102,13 @@ class AccountMail:
         user_settings: UserSettings,
         factors: SecondFactorRepository,
         passkeys: PasskeyRepository,
+        stored_users: UserRepository,
     ) -> None:
         self._factors = factors
         self._passkeys = passkeys
         self._users = users
+        # Disabled users too: their address stays theirs (`users` hides them, as every login path must).
+        self._stored_users = stored_users
         self._addresses = addresses
         self._tokens = tokens
         self._outbox = outbox
@@ -156,7 +159,7 @@ class AccountMail:
         holder = await self._addresses.find_by_key(address_key(address))
         if holder is None or holder.user_id == user_id:
             return
-        if await self._users.find_by_id(holder.user_id) is None:  # its account was deleted: the address is free
+        if await self._stored_users.find_by_id(holder.user_id) is None:  # its account was deleted: the address is free
             await self._addresses.delete(holder.user_id)
             return
         raise DuplicateEmail()
@@ -287,6 +290,28 @@ class AccountMail:
             minutes=self._settings.reset_token_ttl // 60,
         )
         audit.info("password reset mailed", extra={"event": "password.reset_mailed", "user_id": user.id})
+
+    async def send_reset_link(self, user: User) -> bool:
+        """An administrator's "send a reset link": to the verified address, unthrottled; False when there is none."""
+        address = await self._addresses.get(user.id)
+        if address is None or not address.verified:
+            return False
+        await self._send_reset(user, address.address)
+        return True
+
+    async def invite(self, user: User, address: str) -> None:
+        """Mail a new account's owner a link to choose the password (the reset page), valid as long as a
+        verification link. The address is stored verified: an administrator typed it, and only its owner can use
+        the link."""
+        self.check_address(address)
+        await self.ensure_free(address, user.id)
+        await self._addresses.set(EmailAddress(user.id, address, address_key(address), verified=True))
+        ttl = self._settings.verify_token_ttl
+        token = await self._issue(user.id, RESET, reset_stamp(user), ttl)
+        await self._outbox.put(
+            address, "invitation", username=user.username, link=self.link("reset", token), hours=ttl // 3600 or 1
+        )
+        audit.info("invitation mailed", extra={"event": "account.invited", "user_id": user.id})
 
     async def reset(self, token: str, new_password: str, ip: str | None = None) -> User:
         """Set the password a reset link was mailed for; every session ends and the account's counters clear."""

@@ -17,6 +17,7 @@ SUBJECTS = {
     "email_changed": "Your email address was changed",
     "new_device": "New sign-in to your account",
     "mfa_changed": "Your two-factor settings were changed",
+    "invitation": "You have been invited: choose your password",
 }
 
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from authsvc.auth.models import Passkey, PasskeyChallenge, SecondFactors, SessionRecord
 from authsvc.errors import DuplicateUsername
+from authsvc.storage.directory_memory import MemoryUserDirectory
 from authsvc.storage.mail_memory import MemoryEmailAddresses, MemoryMailTokens, MemoryOutbox
 from authsvc.users.models import User, next_generation, normalize_username
 
@@ -66,6 +68,17 @@ class MemoryUserRepository:
         del self._id_by_name[user.username]
         self._ids_by_canonical[normalize_username(user.username)].discard(user_id)
         return True
+
+    async def set_disabled(self, user_id: str, disabled: bool, now: float) -> bool:
+        user = self._by_id.get(user_id)
+        if user is None:
+            return False
+        self._by_id[user_id] = dataclasses.replace(user, disabled=disabled, updated_at=now)
+        return True
+
+    def everyone(self) -> Iterator[User]:
+        """Every stored user, in no particular order (for the admin directory)."""
+        return iter(list(self._by_id.values()))
 
 
 class MemorySessionRepository:
@@ -373,6 +386,7 @@ class MemoryStorage:
         self.second_factors = MemorySecondFactorRepository()
         self.passkeys = MemoryPasskeyRepository()
         self.passkey_challenges = MemoryPasskeyChallenges()
+        self.directory = MemoryUserDirectory(self.users)
 
     async def open(self) -> None:
         return None

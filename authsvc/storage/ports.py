@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from authsvc.admin.ports import UserDirectory
 from authsvc.auth.ports import (
     AttemptCounter,
     PasskeyChallengeRepository,
@@ -25,6 +26,7 @@ class Storage(Protocol):
     second_factors: SecondFactorRepository
     passkeys: PasskeyRepository
     passkey_challenges: PasskeyChallengeRepository
+    directory: UserDirectory
 
     async def open(self) -> None: ...
 

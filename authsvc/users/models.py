@@ -23,6 +23,7 @@ class User:
     # what is issued before its user is known (a passwordless challenge) can be ordered against it too.
     generation: int = 0
     groups: tuple[str, ...] = ()  # names the access rules match with `group:`; sorted, no duplicates
+    disabled: bool = False  # by an administrator: no login path accepts the user until enabled again
 
     def issued_before_revocation(self, issued_at: float) -> bool:
         """Whether something issued at this time (seconds) predates the user's last revocation."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
 from tests.mongodb import mongo_sections
 
 CLIENT_MAX_FAILURES = 3
+ADMIN_TOKEN = secrets.token_urlsafe(32)
 pytestmark = [pytest.mark.mongodb, pytest.mark.e2e]
 
 
@@ -31,6 +33,7 @@ def replicas(tmp_path: Path, mongodb_url: str, mongodb_database: str) -> Iterato
         **mongo_sections(mongodb_url, mongodb_database),
         "throttle": {"client_max_failures": CLIENT_MAX_FAILURES},
         "session": {"max_per_user": 2},
+        "admin": {"tokens": [{"name": "ops", "token": ADMIN_TOKEN, "scopes": ["users:read", "users:write"]}]},
     }
     processes = (AuthsvcProcess(tmp_path, config), AuthsvcProcess(tmp_path, config))
     try:
@@ -118,13 +121,21 @@ async def session_limit(scene: Scene) -> None:
     assert third.status == 200  # session.max_per_user: 2 ends the least recently used, the victim's
 
 
-def by_cli(command: str) -> Callable[[Scene], Awaitable[None]]:
+async def admin_disable(scene: Scene) -> None:
+    """Disabling the user through the admin API ends every session of theirs (and refuses their logins)."""
+    admin = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    found = await (await scene.on_a.get("/admin/users", params={"prefix": scene.name}, headers=admin)).json()
+    (user,) = [user for user in found["users"] if user["username"] == scene.name]
+    assert (await scene.on_a.post(f"/admin/users/{user['id']}/disable", headers=admin)).status == 200
+
+
+def by_cli(*command: str) -> Callable[[Scene], Awaitable[None]]:
     async def revoke(scene: Scene) -> None:
-        args = (command, scene.name, "--config", str(scene.a.config_path))
+        args = (*command, scene.name, "--config", str(scene.a.config_path))
         result = await asyncio.to_thread(cli, *args, env={"AUTHSVC_SESSION_KEY": TEST_KEY})
         assert result.returncode == 0, result.stderr
 
-    revoke.__name__ = command.replace("-", "_")
+    revoke.__name__ = "_".join(command).replace("-", "_")
     return revoke
 
 
@@ -137,6 +148,8 @@ REVOCATIONS = [
     session_limit,
     by_cli("revoke-sessions"),
     by_cli("mfa-reset"),
+    admin_disable,
+    by_cli("users", "disable"),
 ]
 
 
@@ -159,7 +172,7 @@ async def test_a_revocation_through_one_replica_reaches_the_others_cache_within_
 
         await revoke(Scene(a, on_a, name, victim, actor))
         revoked_at = time.monotonic()
-        if revoke.__name__ not in ("revoke_sessions", "mfa_reset"):  # the CLI is a third process
+        if revoke.__name__ not in ("revoke_sessions", "mfa_reset", "users_disable"):  # the CLI is a third process
             assert (await on_a.get("/auth/verify", headers=victim)).status == 401  # the same replica: at once
         while (await on_b.get("/auth/verify", headers=victim)).status == 200:
             assert time.monotonic() - revoked_at <= LAG_S, "replica B still accepts the revoked session"

@@ -38,11 +38,26 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None)
 
 @pytest.mark.parametrize(
     "command",
-    ["serve", "gen-key", "check-config", "create-user", "users", "revoke-sessions", "mfa-reset", "check-policy"],
+    [
+        "serve",
+        "gen-key",
+        "check-config",
+        "create-user",
+        "revoke-sessions",
+        "mfa-reset",
+        "check-policy",
+        "users",
+        *(f"users {verb}" for verb in ("list", "show", "set-groups", "disable", "enable", "delete", "invite")),
+    ],
 )
 def test_every_command_has_help(command: str) -> None:
-    result = cli(command, "--help")
+    result = cli(*command.split(), "--help")
     assert result.returncode == 0 and "usage: authsvc" in result.stdout
+
+
+def test_users_verbs_refuse_the_memory_backend_which_forgets_at_exit() -> None:
+    result = cli("users", "list")
+    assert result.returncode == 2 and "users list needs a persistent backend" in result.stderr
 
 
 def test_version_is_the_installed_package_version() -> None:

@@ -7,7 +7,8 @@ and fuzzing phases.
 Credentials are real. Where an operation needs a session and schemathesis did not generate the cookie as negative
 data on purpose, the case gets the cookie of a fresh user signed up and logged in for it alone; the users share the
 password of the document's examples, so the examples for changing the password and deleting the account succeed.
-Introspection cases get the service token unless the Authorization header is the negative data. Where a generated
+Introspection cases get the service token, admin cases the admin token (every scope), unless the Authorization
+header is the negative data; half the admin cases on one user get the id of a fresh user. Where a generated
 value can only ever miss (a session handle, a cookie value to introspect), half the cases, chosen by a hash of the
 generated value, get a live one instead, so both answers are exercised.
 """
@@ -43,6 +44,7 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "correct horse battery"  # the password in openapi.yaml's request examples
 SERVICE_TOKEN = secrets.token_urlsafe(32)
+ADMIN_TOKEN = secrets.token_urlsafe(32)
 MAX_EXAMPLES = 30
 VERIFY_MAX_EXAMPLES = 8
 SEED = 20260401
@@ -55,6 +57,15 @@ SERVICE_CONFIG: dict[str, Any] = {
     # reaches its client and account limits: 429 is documented.
     "throttle": {"address_free_names": 1_000_000, "signup_burst": 1_000_000},
     "introspection": {"enabled": True, "tokens": [{"name": "schemathesis", "token": SERVICE_TOKEN}]},
+    "admin": {
+        "tokens": [
+            {
+                "name": "schemathesis",
+                "token": ADMIN_TOKEN,
+                "scopes": ["users:read", "users:write", "sessions:write", "events:read"],
+            }
+        ]
+    },
 }
 
 VERIFY_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE")
@@ -71,6 +82,7 @@ CHECKS = [
 class Account:
     cookie: str  # the session cookie's value
     handle: str  # the session's public handle
+    user_id: str
 
 
 class Accounts:
@@ -83,13 +95,14 @@ class Accounts:
         username = f"st-{secrets.token_hex(6)}"
         with requests.Session() as http:
             body = {"username": username, "password": PASSWORD}
-            assert http.post(f"{self.url}/users/signup", json=body, timeout=10).status_code == 201
+            signup = http.post(f"{self.url}/users/signup", json=body, timeout=10)
+            assert signup.status_code == 201
             login = http.post(f"{self.url}/users/login", json=body, timeout=10)
             assert login.status_code == 200, login.text
             cookie = login.cookies["sid"]
             whoami = http.get(f"{self.url}/auth/session", timeout=10)
             assert whoami.status_code == 200, whoami.text
-        return Account(cookie, whoami.json()["session"]["id"])
+        return Account(cookie, whoami.json()["session"]["id"], signup.json()["userId"])
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +152,11 @@ def prepare(case: Case, accounts: Accounts) -> None:
         case.cookies = {**(case.cookies or {}), "sid": account.cookie}
         if label == "DELETE /users/me/sessions/{id}" and _half(case.path_parameters):
             case.path_parameters = {**(case.path_parameters or {}), "id": account.handle}
+    if case.path.startswith("/admin/"):
+        if not case.meta.is_negative_at(ParameterLocation.HEADER):
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {ADMIN_TOKEN}"}
+        if "{id}" in case.path and _half(case.path_parameters):
+            case.path_parameters = {**(case.path_parameters or {}), "id": accounts.new().user_id}
     if label == "POST /internal/sessions/introspect":
         if not case.meta.is_negative_at(ParameterLocation.HEADER):
             case.headers = {**(case.headers or {}), "Authorization": f"Bearer {SERVICE_TOKEN}"}
@@ -199,6 +217,17 @@ EXPECTED = {
     "POST /users/login/webauthn": {400, 401, 415},
     "GET /auth/session": {200, 401},
     "POST /internal/sessions/introspect": {"active=True", "active=False", 400, 401, 415},
+    "GET /admin/users": {200, 400, 401},
+    "GET /admin/events": {200, 400, 401},
+    "POST /admin/users": {201, 400, 401, 415, 422},
+    "POST /admin/invitations": {201, 400, 401, 415, 422},
+    "GET /admin/users/{id}": {200, 401},
+    "DELETE /admin/users/{id}": {204, 401, 404},
+    "POST /admin/users/{id}/disable": {200, 401, 404},
+    "POST /admin/users/{id}/enable": {200, 401, 404},
+    "DELETE /admin/users/{id}/sessions": {200, 401, 404},
+    "DELETE /admin/users/{id}/mfa": {200, 401, 404},
+    "POST /admin/users/{id}/reset-link": {401, 404, 409},
     "GET /healthz": {200},
     "GET /readyz": {200},
     "GET /metrics": {200},

@@ -18,6 +18,8 @@ from authsvc.metrics import Metrics
 from authsvc.storage.mongo.attempts import MongoAttemptCounter
 from authsvc.storage.mongo.cache import ReplicaCache
 from authsvc.storage.mongo.client import Availability, connect, disconnect
+from authsvc.storage.mongo.directory import MongoUserDirectory
+from authsvc.storage.mongo.events import MongoEventLog
 from authsvc.storage.mongo.factors import MongoSecondFactorRepository
 from authsvc.storage.mongo.indexes import Indexes
 from authsvc.storage.mongo.mail import MailIndexes, MongoEmailAddresses, MongoMailTokens, MongoOutbox
@@ -25,6 +27,7 @@ from authsvc.storage.mongo.passkeys import MongoPasskeyChallenges, MongoPasskeyR
 from authsvc.storage.mongo.revocations import RevocationFollower, RevocationLog
 from authsvc.storage.mongo.sessions import MongoSessionRepository
 from authsvc.storage.mongo.users import MongoUserRepository
+from authsvc.storage.mongo.webhooks import MongoDeliveries
 
 __all__ = ["MongoStorage"]
 
@@ -52,6 +55,9 @@ class MongoStorage:
         self.users = MongoUserRepository(
             self._db["users"], self._available, self.indexes.ensure, self._cache, self.revocations
         )
+        self.events = MongoEventLog(self._db["events"], self._available)
+        self.webhook_deliveries = MongoDeliveries(self._db["webhook_deliveries"], self._available)
+        self.directory = MongoUserDirectory(self._db["users"], self._available)
         self.sessions = MongoSessionRepository(self._db["sessions"], self._available, self._cache, self.revocations)
         self.attempts = MongoAttemptCounter(self._db["login_attempts"], self._available)
         mail_indexes = MailIndexes(self._db, self._available)

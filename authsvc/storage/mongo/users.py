@@ -59,6 +59,7 @@ def _user(doc: dict[str, Any]) -> User | None:
         updated_at=updated_at,
         generation=generation,
         groups=tuple(groups),
+        disabled=doc.get("disabled") is True,
     )
 
 
@@ -199,6 +200,17 @@ class MongoUserRepository:
             with self._available.guard():
                 result = await self._collection.update_one(
                     {"_id": object_id}, {"$set": {"groups": list(groups), "updatedAt": to_datetime(now)}}
+                )
+        return bool(result.matched_count)
+
+    async def set_disabled(self, user_id: str, disabled: bool, now: float) -> bool:
+        object_id = _object_id(user_id)
+        if object_id is None:
+            return False
+        async with self._revocations.changing_user(user_id):  # every replica drops its copy of the user
+            with self._available.guard():
+                result = await self._collection.update_one(
+                    {"_id": object_id}, {"$set": {"disabled": disabled, "updatedAt": to_datetime(now)}}
                 )
         return bool(result.matched_count)
 

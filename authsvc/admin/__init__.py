@@ -1,0 +1,1 @@
+"""The operators' package: the admin service, its tokens and its storage port; no aiohttp."""

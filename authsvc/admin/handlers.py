@@ -1,0 +1,248 @@
+"""The admin API under /admin/: bearer tokens with scopes, JSON in and out, problem+json errors.
+
+Its own sub-application (created only while admin.tokens is not empty): the token middleware answers 401 without a
+known token and 403 without the route's scope before any handler runs. Handlers parse and answer; AdminService
+decides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+from dependency_injector.wiring import Provide, inject
+
+from authsvc.admin.models import Account, AdminCaller, State
+from authsvc.admin.service import AdminService
+from authsvc.admin.tokens import AdminTokens
+from authsvc.auth.views import iso
+from authsvc.bodies import read_fields
+from authsvc.containers import Container
+from authsvc.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from authsvc.events.models import Event, EventQuery
+from authsvc.events.service import AuditReader
+from authsvc.middlewares import csrf_exempt
+from authsvc.users.models import User
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+ADMIN_CALLER = web.RequestKey("admin_caller", AdminCaller)
+SCOPE = "__authsvc_admin_scope__"
+STATES: tuple[State, ...] = ("active", "disabled")
+QUERY_MAX = {"prefix": 256, "email": 320, "cursor": 1024, "state": 16, "limit": 8}
+
+
+def requires(scope: str) -> Callable[[H], H]:
+    """The scope a route's token must carry; the token middleware checks it before the handler runs."""
+
+    def mark(handler: H) -> H:
+        setattr(handler, SCOPE, scope)
+        return csrf_exempt(handler)  # a bearer token, never a cookie: nothing for a cross-site page to ride on
+
+    return mark
+
+
+def admin_token_middleware(tokens: AdminTokens) -> Middleware:
+    @web.middleware
+    async def admin_token(request: web.Request, handler: Handler) -> web.StreamResponse:
+        caller = tokens.identify(request.headers.get("Authorization"))
+        if caller is None:
+            raise Unauthorized("A valid admin token is required.", headers={"WWW-Authenticate": "Bearer"})
+        scope = getattr(request.match_info.handler, SCOPE, None)
+        if scope is not None and scope not in caller.scopes:
+            raise Forbidden(
+                f"This admin token lacks the scope {scope}.",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+            )
+        request[ADMIN_CALLER] = caller
+        return await handler(request)
+
+    return admin_token
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "state": "disabled" if user.disabled else "active",
+        "createdAt": iso(user.created_at),
+        "updatedAt": iso(user.updated_at),
+    }
+
+
+def account_view(account: Account) -> dict[str, Any]:
+    return {
+        **user_view(account.user),
+        "email": account.email,
+        "emailVerified": account.email_verified,
+        "secondFactors": account.second_factors,
+        "sessions": account.sessions,
+    }
+
+
+def _query(request: web.Request, known: dict[str, int] = QUERY_MAX) -> dict[str, str]:
+    """The query's known parameters, each once and short; 400 otherwise."""
+    values: dict[str, str] = {}
+    errors = []
+    for name, most in known.items():
+        given = request.query.getall(name, [])
+        if len(given) > 1:
+            errors.append({"pointer": f"#/{name}", "detail": f"{name} may be given once"})
+        elif given and not 0 < len(given[0]) <= most:
+            errors.append({"pointer": f"#/{name}", "detail": f"{name} must be 1 to {most} characters"})
+        elif given:
+            values[name] = given[0]
+    if "state" in values and values["state"] not in STATES:
+        errors.append({"pointer": "#/state", "detail": "state must be active or disabled"})
+    if not (limit := values.get("limit", "1")).isascii() or not limit.isdigit():
+        errors.append({"pointer": "#/limit", "detail": "limit must be a whole number"})
+    if errors:
+        raise BadRequest("The query parameters are not the expected ones.", errors=errors)
+    return values
+
+
+EVENT_QUERY_MAX = {"user": 64, "type": 64, "since": 40, "until": 40, "cursor": 64, "limit": 8}
+
+
+def _moment(name: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRequest(
+            "The query parameters are not the expected ones.",
+            errors=[{"pointer": f"#/{name}", "detail": f"{name} must be an ISO 8601 time with a zone, e.g. ...Z"}],
+        )
+    return moment.timestamp()
+
+
+def event_view(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": iso(event.at),
+        "type": event.type,
+        "actor": event.actor,
+        "userId": event.user_id,
+        "ip": event.ip,
+        "userAgent": event.user_agent,
+        "requestId": event.request_id,
+        "outcome": event.outcome,
+        "details": event.details,
+    }
+
+
+def _actor(request: web.Request) -> str:
+    return f"admin:{request[ADMIN_CALLER].name}"
+
+
+@requires("users:read")
+@inject
+async def list_users(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    query = _query(request)
+    page = await admin.list_users(
+        prefix=query.get("prefix"),
+        email=query.get("email"),
+        state=cast(State | None, query.get("state")),
+        cursor=query.get("cursor"),
+        limit=int(query["limit"]) if "limit" in query else None,
+    )
+    return web.json_response({"users": [user_view(user) for user in page.users], "nextCursor": page.next_cursor})
+
+
+@requires("users:read")
+@inject
+async def get_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    return web.json_response(account_view(await admin.account(request.match_info["id"])))
+
+
+@requires("users:write")
+@inject
+async def create_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    fields = await read_fields(request, "username", "password", optional=("email",))
+    user = await admin.create(_actor(request), fields["username"], fields["password"], fields.get("email"))
+    return web.json_response(user_view(user), status=201)
+
+
+@requires("users:write")
+@inject
+async def invite_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    fields = await read_fields(request, "username", "email")
+    user = await admin.invite(_actor(request), fields["username"], fields["email"])
+    return web.json_response(user_view(user), status=201)
+
+
+@requires("users:write")
+@inject
+async def delete_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    await admin.delete(_actor(request), request.match_info["id"])
+    return web.Response(status=204)
+
+
+@requires("users:write")
+@inject
+async def disable_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    return web.json_response(user_view(await admin.disable(_actor(request), request.match_info["id"])))
+
+
+@requires("users:write")
+@inject
+async def enable_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    return web.json_response(user_view(await admin.enable(_actor(request), request.match_info["id"])))
+
+
+@requires("sessions:write")
+@inject
+async def end_sessions(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    return web.json_response({"ended": await admin.end_sessions(_actor(request), request.match_info["id"])})
+
+
+@requires("users:write")
+@inject
+async def reset_mfa(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    removed = await admin.reset_second_factors(_actor(request), request.match_info["id"])
+    return web.json_response({"removed": removed})
+
+
+@requires("users:write")
+@inject
+async def send_reset_link(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    if not await admin.send_reset_link(_actor(request), request.match_info["id"]):
+        raise Conflict("The user has no verified email address to send a reset link to.")
+    return web.json_response({"sent": True}, status=202)
+
+
+@requires("events:read")
+@inject
+async def list_events(request: web.Request, reader: AuditReader = Provide[Container.audit_reader]) -> web.Response:
+    query = _query(request, EVENT_QUERY_MAX)
+    since, until = _moment("since", query.get("since")), _moment("until", query.get("until"))
+    page = await reader.page(
+        EventQuery(user_id=query.get("user"), type=query.get("type"), since=since, until=until),
+        query.get("cursor"),
+        int(query["limit"]) if "limit" in query else None,
+    )
+    return web.json_response({"events": [event_view(e) for e in page.events], "nextCursor": page.next_cursor})
+
+
+def admin_app(tokens: AdminTokens) -> web.Application:
+    """The sub-application create_app mounts at /admin/ while an admin token is configured."""
+    admin = web.Application(middlewares=[admin_token_middleware(tokens)])
+    admin.router.add_get("/users", list_users, allow_head=False)
+    admin.router.add_post("/users", create_user)
+    admin.router.add_get("/users/{id}", get_user, allow_head=False)
+    admin.router.add_delete("/users/{id}", delete_user)
+    admin.router.add_post("/users/{id}/disable", disable_user)
+    admin.router.add_post("/users/{id}/enable", enable_user)
+    admin.router.add_delete("/users/{id}/sessions", end_sessions)
+    admin.router.add_delete("/users/{id}/mfa", reset_mfa)
+    admin.router.add_post("/users/{id}/reset-link", send_reset_link)
+    admin.router.add_post("/invitations", invite_user)
+    admin.router.add_get("/events", list_events, allow_head=False)
+    return admin

@@ -1,0 +1,15 @@
+"""Who is asking, for the events a request's services raise: set by the HTTP edge, read by the trail."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    ip: str | None
+    user_agent: str | None
+
+
+request_context: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)
