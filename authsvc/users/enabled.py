@@ -16,7 +16,7 @@ def _enabled(user: User | None) -> User | None:
     return None if user is None or user.disabled else user
 
 
-class EnabledUsers:
+class EnabledUsers(UserRepository):
     def __init__(self, stored: UserRepository) -> None:
         self._stored = stored
 
@@ -34,6 +34,12 @@ class EnabledUsers:
 
     async def update_password_hash(self, user_id: str, password_hash: str, now: float) -> bool:
         return await self._stored.update_password_hash(user_id, password_hash, now)
+
+    async def bump_generation(self, user_id: str, now: float) -> int | None:
+        return await self._stored.bump_generation(user_id, now)
+
+    async def set_groups(self, user_id: str, groups: tuple[str, ...], now: float) -> bool:
+        return await self._stored.set_groups(user_id, groups, now)
 
     async def delete(self, user_id: str) -> bool:
         return await self._stored.delete(user_id)

@@ -45,7 +45,7 @@ def test_set_groups_refuses_a_bad_name_and_an_unknown_user(config: str) -> None:
     bad = cli("users", "set-groups", "alice", "has space", "--config", config, env=env)
     assert bad.returncode == 1 and "not a group name" in bad.stderr
     unknown = cli("users", "show", "nobody", "--config", config, env=env)
-    assert unknown.returncode == 1 and "no such user" in unknown.stdout
+    assert unknown.returncode == 1 and "There is no user with this name." in unknown.stderr
 
 
 def test_users_commands_refuse_the_memory_backend() -> None:
