@@ -96,6 +96,7 @@ async def test_sessions_and_counters_carry_expiry_datetimes(
     assert doc is not None
     assert doc.keys() == {
         "_id", "userId", "createdAt", "lastSeenAt", "expiresAt", "absoluteExpiresAt", "ip", "userAgent",
+        "factors", "provenAt",
     }  # fmt: skip
     assert doc["expiresAt"].timestamp() == NOW + 1800
     counter = database["login_attempts"].find_one({"_id": "p:alice"})

@@ -53,8 +53,12 @@ def replicas(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         url: str = request.getfixturevalue("mongodb_url")
         admin = request.getfixturevalue("mongodb_admin")
         database = new_database_name()
+        # The serialized test server queues 60 concurrent logins' writes for seconds: a storage deadline (the outage
+        # bound) well above that, so these tests see the throttle's answers, not load shedding's 503.
+        sections = {"server_selection_timeout_ms": 10_000}
         processes = [
-            AuthsvcProcess(tmp_path, {**CONFIG, **mongo_sections(url, database, driver)}) for driver in MONGO_DRIVERS
+            AuthsvcProcess(tmp_path, {**CONFIG, **mongo_sections(url, database, driver, **sections)})
+            for driver in MONGO_DRIVERS
         ]
     try:
         yield Replicas([process.start().url for process in processes])
