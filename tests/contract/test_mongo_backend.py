@@ -163,6 +163,8 @@ def storage_over(**collections: Any) -> MongoStorage:
         "revocations": None,
         "passkeys": None,
         "passkey_challenges": None,
+        "events": None,
+        "webhook_deliveries": None,
         **dict.fromkeys(MAIL_COLLECTIONS),
         **collections,
     }
