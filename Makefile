@@ -38,10 +38,10 @@ lock-upgrade:
 run: install
 	$(BIN)/authsvc serve --host 127.0.0.1 --port 8080
 
-# nginx for the gateway end-to-end test, wrk for the benchmarks, chromium and chromium-driver (its chromedriver) for
-# the browser tests of the portal and /docs (Debian packages; needs root or sudo).
+# nginx and caddy for the gateway end-to-end tests, wrk for the benchmarks, chromium and chromium-driver (its
+# chromedriver) for the browser tests of the portal and /docs (Debian packages; needs root or sudo).
 system-packages:
-	@missing=""; for tool in nginx wrk chromium chromium-driver:chromedriver; do \
+	@missing=""; for tool in nginx caddy wrk chromium chromium-driver:chromedriver; do \
 		package=$${tool%%:*}; binary=$${tool##*:}; \
 		command -v $$binary >/dev/null || [ -x /usr/sbin/$$binary ] || missing="$$missing $$package"; done; \
 	if [ -n "$$missing" ]; then \

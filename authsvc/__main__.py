@@ -1,4 +1,4 @@
-"""Command line: serve, gen-key, check-config, create-user, revoke-sessions, mfa-reset."""
+"""Command line: serve, gen-key, check-config, routes, create-user, revoke-sessions, mfa-reset."""
 
 from __future__ import annotations
 
@@ -122,6 +122,21 @@ def check_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def routes(args: argparse.Namespace) -> int:
+    """The app's own route table: with --public, the paths a gateway must send to authsvc (one a line)."""
+    from authsvc.app import create_app, public_paths
+    from authsvc.containers import create_container
+
+    app = create_app(create_container(_settings(args)))
+    if args.public:
+        print("\n".join(public_paths(app)))
+        return 0
+    for route in app.router.routes():
+        if route.resource is not None:
+            print(f"{route.method} {route.resource.canonical}")
+    return 0
+
+
 def _with_container(settings: Settings, work: Callable[[Container], Awaitable[str]]) -> str:
     """Run one piece of work against the configured storage, opened and closed around it."""
     from authsvc.containers import create_container, running
@@ -215,6 +230,11 @@ def parser() -> argparse.ArgumentParser:
     revoke = command("revoke-sessions", "End every session of a user (an administrator's logout-everywhere).")
     revoke.add_argument("username")
     revoke.set_defaults(func=revoke_sessions)
+    routes_cmd = command("routes", "Print the HTTP routes (method and path).")
+    routes_cmd.add_argument(
+        "--public", action="store_true", help="only the paths a gateway must route to authsvc, one a line"
+    )
+    routes_cmd.set_defaults(func=routes)
     reset = command("mfa-reset", "Remove every second factor of a user and end their sessions (a lost phone).")
     reset.add_argument("username")
     reset.set_defaults(func=mfa_reset)

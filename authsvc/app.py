@@ -17,13 +17,15 @@ from authsvc.mail.handlers import setup_mail_routes
 from authsvc.middlewares import Edge, csrf_middleware, forwarded_middleware, untrusted_forwarded_middleware
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
-from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
+from authsvc.portal.handlers import is_portal_page, page_errors_middleware, page_headers_middleware, setup_portal
 from authsvc.portal.mail_pages import setup_mail_pages
 from authsvc.portal.security_pages import setup_security_pages
 from authsvc.serving import AppRunner, drop_server_header
 from authsvc.users import handlers as users
 
 CONTAINER = web.AppKey("container", Container)
+# The JSON routes a gateway sends to authsvc; /internal/, /metrics, /readyz and /docs stay on the inside.
+PUBLIC_API_PREFIXES = ("/users/", "/auth/")
 
 
 async def _running(app: web.Application) -> AsyncIterator[None]:
@@ -132,3 +134,19 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     setup_mail_pages(app)
     setup_security_pages(app)
     return app
+
+
+def public_paths(app: web.Application) -> list[str]:
+    """Every path a gateway must send to authsvc, from the route table: the portal's pages and the JSON routes.
+
+    Dynamic parts keep their placeholder ({id}); `authsvc routes --public` prints this list, one a line.
+    """
+    paths: set[str] = set()
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None:
+            continue
+        path = resource.canonical
+        if is_portal_page(route.handler) or path.startswith(PUBLIC_API_PREFIXES):
+            paths.add(path)
+    return sorted(paths)

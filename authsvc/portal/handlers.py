@@ -60,8 +60,12 @@ def scripted_page(handler: H) -> H:
     return portal_page(handler)
 
 
+def is_portal_page(handler: object) -> bool:
+    return bool(getattr(handler, PORTAL_PAGE, False))
+
+
 def _is_page(request: web.Request) -> bool:
-    return getattr(request.match_info.handler, PORTAL_PAGE, False)
+    return is_portal_page(request.match_info.handler)
 
 
 def setup_portal(app: web.Application) -> None:
