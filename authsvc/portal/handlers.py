@@ -30,7 +30,17 @@ from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import Settings
 from authsvc.containers import Container
-from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden, Problem, TooManyRequests, Unauthorized
+from authsvc.errors import (
+    DuplicateUsername,
+    FieldRefused,
+    Forbidden,
+    NotFound,
+    Problem,
+    TooManyRequests,
+    Unauthorized,
+)
+from authsvc.mail.models import DuplicateEmail
+from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
 from authsvc.portal.redirects import normalize_origin, safe_redirect
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
@@ -46,6 +56,7 @@ PAGE_POLICY = "default-src 'self'; script-src 'none'; object-src 'none'; base-ur
 # The pages with a passkey button load the one same-origin script, passkeys.js; no inline script anywhere.
 SCRIPTED_PAGE_POLICY = PAGE_POLICY.replace("script-src 'none'", "script-src 'self'")
 FORM_EXPIRED = "The form expired or did not come from this page. Please try again."
+SIGNED_UP_VERIFY = "Your account is ready. Open the link we mailed to your address to verify it, then sign in."
 
 
 def portal_page(handler: H) -> H:
@@ -80,6 +91,7 @@ def setup_portal(app: web.Application) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/signup", signup_page)
     app.router.add_post("/signup", signup)
+    app.router.add_get("/", root)
     app.router.add_get("/portal/style.css", stylesheet)
     app.router.add_get("/portal/static/passkeys.js", passkeys_script)
 
@@ -130,12 +142,14 @@ def _render(
     headers: dict[str, str] | None = None,
     *,
     tokens: FormTokens | None = None,
+    success: bool = False,
     **context: Any,
 ) -> web.Response:
+    """A page; its message says what went wrong, or with success=True what went right (each styled its own way)."""
     response = web.Response(status=status, headers=headers, content_type="text/html", charset="utf-8")
     if tokens is not None:
         context["csrf"] = tokens.token(request, response)
-    context.update(title=title, message=message)
+    context.update(title=title, message=message, success=success)
     response.text = aiohttp_jinja2.render_string(template, request, context)
     return response
 
@@ -157,8 +171,10 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
 
 
 def _wait(seconds: int) -> str:
-    minutes = -(-seconds // 60)
-    return f"{seconds} seconds" if seconds < 120 else f"{minutes} minutes"
+    """A wait as people say it: "1 second", "45 seconds", "3 minutes"."""
+    if seconds < 120:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
 
 
 class LoginForm:
@@ -360,6 +376,7 @@ class SignupForm:
         status: int = 200,
         username: str = "",
         problems: dict[str, str] | None = None,
+        email: str = "",
     ) -> web.Response:
         users, passwords = self.settings.users, self.settings.passwords
         return _render(
@@ -371,6 +388,8 @@ class SignupForm:
             tokens=self.tokens,
             rd=_allowed(self.request, self.settings, rd),
             username=username,
+            email=email,
+            email_required=users.require_verified_email,
             problems={name: why[0].upper() + why[1:] + "." for name, why in (problems or {}).items()},
             username_rules=(
                 f"{users.username_min_length} to {users.username_max_length} characters: "
@@ -398,6 +417,7 @@ async def signup(
     request: web.Request,
     users: UsersService = Provide[Container.users_service],
     auth: AuthService = Provide[Container.auth_service],
+    mail: AccountMail = Provide[Container.account_mail],
     cookies: SessionCookies = Provide[Container.session_cookies],
     devices: DeviceCookies = Provide[Container.device_cookies],
     tokens: FormTokens = Provide[Container.form_tokens],
@@ -406,16 +426,23 @@ async def signup(
 ) -> web.StreamResponse:
     if not settings.users.self_signup:
         raise Forbidden(SIGNUP_CLOSED)
-    fields = await read_form(request, ("username", "password", "csrf"), ("rd",))
+    fields = await read_form(request, ("username", "password", "csrf"), ("rd", "email"))
     rd, form = fields.get("rd"), SignupForm(request, settings, tokens)
+    username, email = fields["username"], fields.get("email", "").strip()
     if not tokens.valid(request, fields["csrf"]):
-        return form.render(rd, FORM_EXPIRED, 403, fields["username"])
+        return form.render(rd, FORM_EXPIRED, 403, username, email=email)
     try:
-        user = await users.signup(fields["username"], fields["password"], request.remote)
+        if not email and settings.users.require_verified_email:
+            raise FieldRefused("An email address is required.", {"email": "enter the address we may mail a link to"})
+        if email:  # as POST /users/signup: refused before the user exists, not after
+            await mail.ensure_free(mail.check_address(email))
+        user = await users.signup(username, fields["password"], request.remote)
+        if email:
+            await mail.set_address(user, email)
     except FieldRefused as refused:
-        return form.render(rd, "Please fix the fields below.", 422, fields["username"], refused.fields)
-    except DuplicateUsername as taken:
-        return form.render(rd, taken.detail, 409, fields["username"])
+        return form.render(rd, "Please fix the fields below.", 422, username, refused.fields, email)
+    except (DuplicateUsername, DuplicateEmail) as taken:
+        return form.render(rd, taken.detail, 409, username, email=email)
     # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
     previous = cookies.read(request)
     client = client_info(request, devices)
@@ -425,8 +452,15 @@ async def signup(
     landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
     try:
         return await finish(request, landing, client, user, session_id)
-    except Forbidden as unverified:
-        return LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403, user.username)
+    except Forbidden:  # users.require_verified_email: the account waits for the mailed link
+        return _render(request, "done.html", "Check your mail", SIGNED_UP_VERIFY, 202, success=True)
+
+
+async def root(request: web.Request) -> web.Response:
+    """authsvc's own origin has no home page: a browser goes to the account page (the sign-in when signed out)."""
+    if "text/html" in request.headers.get(hdrs.ACCEPT, ""):
+        return _see_other("/account")
+    raise NotFound("No such route.")
 
 
 @portal_page
