@@ -17,6 +17,7 @@ from authsvc.mail.handlers import setup_mail_routes
 from authsvc.middlewares import Edge, csrf_middleware, forwarded_middleware, untrusted_forwarded_middleware
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
+from authsvc.portal.account_pages import setup_account_pages
 from authsvc.portal.handlers import is_portal_page, page_errors_middleware, page_headers_middleware, setup_portal
 from authsvc.portal.mail_pages import setup_mail_pages
 from authsvc.portal.security_pages import setup_security_pages
@@ -133,6 +134,7 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     setup_portal(app)
     setup_mail_pages(app)
     setup_security_pages(app)
+    setup_account_pages(app)
     return app
 
 

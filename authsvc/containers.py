@@ -60,6 +60,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.mail.handlers",
             "authsvc.portal.mail_pages",
             "authsvc.portal.security_pages",
+            "authsvc.portal.account_pages",
         ]
     )
 

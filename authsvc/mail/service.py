@@ -180,6 +180,18 @@ class AccountMail:
         if old is not None and old.key != key and old.verified:
             await self._notify(user, old.address, EMAIL_CHANGED, at=changed_at, new_address=address)
 
+    async def address_of(self, user_id: str) -> EmailAddress | None:
+        """The user's address and whether it is verified (the account page shows both)."""
+        return await self._addresses.get(user_id)
+
+    async def resend_verification(self, user: User) -> bool:
+        """A fresh verification link to the user's unverified address (the old link dies); False when there is none."""
+        address = await self._addresses.get(user.id)
+        if address is None or address.verified:
+            return False
+        await self.set_address(user, address.address)
+        return True
+
     async def verify_address(self, token: str) -> None:
         record = await self._live_token(token, VERIFY)
         if record is None:

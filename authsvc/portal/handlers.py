@@ -217,6 +217,9 @@ async def login_page(
 ) -> web.Response:
     rd = request.query.get("rd")
     authenticated = await guard.authenticate(request)
+    continue_to = _allowed(request, settings, rd)
+    if authenticated is not None and continue_to is None:
+        return _see_other("/account")  # signed in already, nowhere to return to: the account page, not a dead end
     if authenticated is not None:
         return _render(
             request,
@@ -224,7 +227,7 @@ async def login_page(
             "Signed in",
             tokens=tokens,
             username=authenticated.user.username,
-            continue_to=_allowed(request, settings, rd),
+            continue_to=continue_to,
         )
     return LoginForm(request, settings, tokens).render(rd)
 

@@ -176,7 +176,7 @@ def test_redirect_allowlist_follows_the_cookie_domain_unless_set() -> None:
     assert load_settings(environ={}, overrides=own).portal.allowed_redirect_domains == ["apps.example.com"]
     defaults = load_settings(environ={})
     assert defaults.session.cookie_domain is None and defaults.server.public_url is None
-    assert defaults.users.self_signup is True and defaults.portal.default_redirect == "/login"
+    assert defaults.users.self_signup is True and defaults.portal.default_redirect == "/account"
 
 
 def test_production_refuses_plain_http_passkey_origins_except_localhost() -> None:

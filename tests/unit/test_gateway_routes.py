@@ -98,7 +98,7 @@ def paths() -> list[str]:
 
 
 def test_route_list_names_the_portal_pages_and_the_json_routes(paths: list[str]) -> None:
-    for page in ("/login", "/login/mfa", "/signup", "/forgot", "/reset", "/verify-email", "/not-me"):
+    for page in ("/login", "/login/mfa", "/signup", "/forgot", "/reset", "/verify-email", "/not-me", "/account"):
         assert page in paths
     assert "/portal/static/passkeys.js" in paths and "/users/login" in paths and "/auth/verify" in paths
     for inside in ("/metrics", "/readyz", "/healthz", "/internal/sessions/introspect", "/docs"):
