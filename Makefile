@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    install into .venv and serve on 127.0.0.1:8080 (in-memory backend, no MongoDB needed)
+#   make run    install into .venv and serve on 127.0.0.1:8080 (in-memory backend, no MongoDB needed; PORT=, HOST=)
 #   make test   install everything the tests need, then lint, type-check and run the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -35,8 +35,11 @@ lock: $(UV)
 lock-upgrade:
 	$(MAKE) lock LOCK_FLAGS=--upgrade
 
+# make run PORT=8081 HOST=0.0.0.0 to serve elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 8080
 run: install
-	$(BIN)/authsvc serve --host 127.0.0.1 --port 8080
+	$(BIN)/authsvc serve --host $(HOST) --port $(PORT)
 
 # nginx and caddy for the gateway end-to-end tests, wrk for the benchmarks, chromium and chromium-driver (its
 # chromedriver) for the browser tests of the portal and /docs (Debian packages; needs root or sudo).

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -58,26 +60,46 @@ def serve(args: argparse.Namespace) -> int:
     container.session_keys()  # fail before binding the port when a key is unusable
     container.audit_pseudonyms()
     app = create_app(container, reuse_port=args.reuse_port)
-    serving.run(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        shutdown_timeout=settings.server.shutdown_timeout,
-        reuse_port=args.reuse_port,
-        on_listening=lambda: _announce(settings),
-        loop=loop,
-    )
+    try:
+        serving.run(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            shutdown_timeout=settings.server.shutdown_timeout,
+            reuse_port=args.reuse_port,
+            on_listening=lambda: _announce(settings),
+            loop=loop,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        # One line, no traceback: the address (the main port's, or a listener's named in the error) and the way out.
+        bound = re.search(r"\('([^']*)', (\d+)", str(exc))
+        where = f"{bound[1]}:{bound[2]}" if bound else f"{settings.server.host}:{settings.server.port}"
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(
+            f"authsvc: cannot listen on {where}: {why.lower()} (pick another: --port, make run PORT=...)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _url_host(host: str) -> str:
+    browsable = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{browsable}]" if ":" in browsable else browsable
 
 
 def _announce(settings: Settings) -> None:
     host = f"[{settings.server.host}]" if ":" in settings.server.host else settings.server.host
+    own = f"http://{_url_host(settings.server.host)}:{settings.server.port}"
     logging.getLogger("authsvc").info(
-        "authsvc listening on http://%s:%s (%s backend, %s)",
+        "authsvc listening on http://%s:%s (%s backend, %s); sign in at %s/login",
         host,
         settings.server.port,
         settings.storage.backend,
         settings.env,
+        (settings.server.public_url or own).rstrip("/"),
     )
 
 
