@@ -46,10 +46,10 @@ def render_server_block(authsvc_port: int, app_port: int, listen_port: int) -> s
 class NginxProcess:
     """nginx in the foreground (daemon off) with everything it writes under one temporary prefix."""
 
-    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int) -> None:
+    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int, port: int | None = None) -> None:
         self.binary = binary
         self.prefix = prefix
-        self.port = free_port()
+        self.port = port or free_port()
         self.conf_path = prefix / "nginx.conf"
         self.error_log = prefix / "error.log"
         self.access_log = prefix / "access.log"
@@ -171,7 +171,8 @@ class ForwardAuthGateway:
     lets it through to the app with the auth answer's X-Auth-User-Id/-Name in place of the client's; anything
     else (the 302 to the portal, a 401) is returned to the client as it came, as Traefik does."""
 
-    PORTAL = ("/login", "/logout", "/signup", "/security", "/portal/")
+    PORTAL = ("/login", "/login/mfa", "/logout", "/signup", "/forgot", "/reset", "/verify-email", "/not-me", "/account")
+    PORTAL_PREFIXES = ("/account/", "/security", "/portal/")
     AUTH_REQUEST_HEADERS = ("Cookie", "Accept")
     AUTH_RESPONSE_HEADERS = ("X-Auth-User-Id", "X-Auth-User-Name")
     HOP_BY_HOP = frozenset(
@@ -247,7 +248,8 @@ class ForwardAuthGateway:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else None
         client_headers = {name: value for name, value in request.headers.items() if name.lower() not in self.HOP_BY_HOP}
-        if request.path.split("?")[0] in self.PORTAL[:3] or request.path.startswith(self.PORTAL[3]):
+        path = request.path.split("?")[0]
+        if path in self.PORTAL or path.startswith(self.PORTAL_PREFIXES):
             headers = {**client_headers, **self._forwarded(request)}
             del headers["X-Forwarded-Host"], headers["X-Forwarded-Uri"], headers["X-Forwarded-Method"]
             self._answer(request, *self._call(self.authsvc_port, request.command, request.path, headers, body))
@@ -262,3 +264,62 @@ class ForwardAuthGateway:
         upstream = {name: value for name, value in client_headers.items() if name.lower() not in identity}
         upstream.update({name: value for name, value in headers if name.lower() in identity})
         self._answer(request, *self._call(self.app_port, request.command, request.path, upstream, body))
+
+
+SHIPPED_CADDYFILE = ROOT / "deploy" / "caddy" / "Caddyfile"
+
+
+def find_caddy() -> str | None:
+    return shutil.which("caddy") or ("/usr/bin/caddy" if os.access("/usr/bin/caddy", os.X_OK) else None)
+
+
+def render_caddyfile(authsvc_port: int, app_port: int, listen_port: int) -> str:
+    """The shipped deploy/caddy/Caddyfile with its container addresses swapped for 127.0.0.1 ports; bound to
+    127.0.0.1 only (default_bind), everything else as shipped."""
+    text = SHIPPED_CADDYFILE.read_text()
+    for line, replacement, count in [
+        ("authsvc:8080", f"127.0.0.1:{authsvc_port}", 2),
+        ("whoami:80", f"127.0.0.1:{app_port}", 1),
+        ("\n:80 {", f"\n:{listen_port} {{", 1),
+        ("\tadmin off\n", "\tadmin off\n\tdefault_bind 127.0.0.1\n", 1),
+    ]:
+        found = text.count(line)
+        if found != count:
+            raise AssertionError(f"{SHIPPED_CADDYFILE} must contain {line!r} {count} time(s) (found {found})")
+        text = text.replace(line, replacement)
+    return text
+
+
+class CaddyProcess:
+    """Debian's caddy running the shipped Caddyfile in the foreground, its state under one temporary prefix."""
+
+    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int, port: int | None = None) -> None:
+        self.binary, self.prefix, self.port = binary, prefix, port or free_port()
+        self.config = prefix / "Caddyfile"
+        self.config.write_text(render_caddyfile(authsvc_port, app_port, self.port))
+        self.log = prefix / "caddy.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> CaddyProcess:
+        env = {**os.environ, "HOME": str(self.prefix), "XDG_DATA_HOME": str(self.prefix / "data")}
+        env["XDG_CONFIG_HOME"] = str(self.prefix / "config")
+        command = [self.binary, "run", "--config", str(self.config), "--adapter", "caddyfile"]
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_port(self.port, timeout=15, process=self.process)
+        except (RuntimeError, TimeoutError) as exc:
+            self.stop()
+            raise RuntimeError(f"caddy did not start: {exc}\n{self.logs()}") from None
+        return self
+
+    def stop(self) -> None:
+        stop_process(self.process, signal.SIGTERM, timeout=10)
+        self.process = None
+
+    def logs(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
