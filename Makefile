@@ -10,7 +10,7 @@ UV := $(BIN)/uv
 UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
 LOCK := $(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: run test install install-test system-packages container-packages image node-packages lint bench lock lock-upgrade mutate
+.PHONY: run test install install-test system-packages container-packages image node-packages lint bench lock lock-upgrade mutate messages
 
 $(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
@@ -95,3 +95,9 @@ mutate: install-test
 
 bench: install-test system-packages
 	$(BIN)/python -m bench
+
+# The portal's message catalogues: German and French texts (tools/portal_translations.py) into .po, compiled to the
+# .mo files that ship in the package (tests/unit/test_portal_i18n.py checks both are complete and in step).
+messages: install-test
+	$(BIN)/python tools/portal_translations.py
+	$(BIN)/pybabel compile -D portal -d authsvc/portal/locales

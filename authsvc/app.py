@@ -131,7 +131,7 @@ def create_app(container: Container, *, reuse_port: bool = False, fast_path: boo
     app.router.add_get("/openapi.json", docs.openapi)
     app.router.add_get("/docs", docs.page)
     app.router.add_get("/docs/static/{name}", docs.static)
-    setup_portal(app)
+    setup_portal(app, settings.portal)
     setup_mail_pages(app)
     setup_security_pages(app)
     setup_account_pages(app)

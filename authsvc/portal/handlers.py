@@ -8,7 +8,10 @@ Content-Security-Policy (one stylesheet; script-src 'self' only on the pages wit
 
 from __future__ import annotations
 
+import gettext
+import re
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,7 +31,7 @@ from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import WRONG_CODE, MfaService
 from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
-from authsvc.config import Settings
+from authsvc.config import PortalSettings, Settings
 from authsvc.containers import Container
 from authsvc.errors import (
     DuplicateUsername,
@@ -55,6 +58,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 PAGE_POLICY = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 # The pages with a passkey button load the one same-origin script, passkeys.js; no inline script anywhere.
 SCRIPTED_PAGE_POLICY = PAGE_POLICY.replace("script-src 'none'", "script-src 'self'")
+LOCALES = Path(__file__).resolve().parent / "locales"
+LANGUAGES = ("en", "de", "fr")  # English is the templates' own text; the others are catalogues in LOCALES
+LANGUAGE_RANGE = re.compile(r"\s*([A-Za-z]{1,8}|\*)(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*")
+_TRANSLATIONS = ContextVar[gettext.NullTranslations | None]("portal_translations", default=None)
+STYLESHEET = web.AppKey("portal_stylesheet", bytes)
+DEFAULT_PRIMARY = b"#1d4ed8"  # style.css's primary colour, replaced by portal.primary_color
 FORM_EXPIRED = "The form expired or did not come from this page. Please try again."
 SIGNED_UP_VERIFY = "Your account is ready. Open the link we mailed to your address to verify it, then sign in."
 
@@ -79,11 +88,48 @@ def _is_page(request: web.Request) -> bool:
     return is_portal_page(request.match_info.handler)
 
 
-def setup_portal(app: web.Application) -> None:
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The compiled catalogue of one of LANGUAGES (English: the templates' own text)."""
+    if language == "en":
+        return gettext.NullTranslations()
+    return gettext.translation("portal", LOCALES, [language])
+
+
+def language(request: web.Request) -> str:
+    """The best of LANGUAGES for the request's Accept-Language (q-values honoured), else English."""
+    best, best_q = "en", 0.0
+    for part in request.headers.get(hdrs.ACCEPT_LANGUAGE, "")[:512].split(","):
+        match = LANGUAGE_RANGE.fullmatch(part)
+        if not match:
+            continue
+        tag, q = match[1].lower(), float(match[2]) if match[2] else 1.0
+        if tag in LANGUAGES and q > best_q:
+            best, best_q = tag, q
+    return best
+
+
+def _gettext(message: str) -> str:
+    return (_TRANSLATIONS.get() or translations("en")).gettext(message)
+
+
+def _ngettext(singular: str, plural: str, count: int) -> str:
+    return (_TRANSLATIONS.get() or translations("en")).ngettext(singular, plural, count)
+
+
+def setup_portal(app: web.Application, settings: PortalSettings) -> None:
     environment = aiohttp_jinja2.setup(
-        app, loader=jinja2.PackageLoader("authsvc.portal"), autoescape=True, trim_blocks=True, lstrip_blocks=True
+        app,
+        loader=jinja2.PackageLoader("authsvc.portal"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     environment.filters["query_value"] = lambda value: quote(str(value), safe="")
+    environment.globals.update(portal_title=settings.title, logo_url=settings.logo_url)
+    app[STYLESHEET] = _static("style.css").replace(DEFAULT_PRIMARY, settings.primary_color.lower().encode("ascii"))
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/login/mfa", login_code)
@@ -149,8 +195,15 @@ def _render(
     response = web.Response(status=status, headers=headers, content_type="text/html", charset="utf-8")
     if tokens is not None:
         context["csrf"] = tokens.token(request, response)
-    context.update(title=title, message=message, success=success)
-    response.text = aiohttp_jinja2.render_string(template, request, context)
+    lang = language(request)
+    chosen = _TRANSLATIONS.set(translations(lang))
+    try:  # a title or message the catalogue knows is shown in the reader's language; others stay English
+        context.update(title=_gettext(title), message=_gettext(message) if message else message, success=success)
+        response.text = aiohttp_jinja2.render_string(template, request, {**context, "lang": lang})
+    finally:
+        _TRANSLATIONS.reset(chosen)
+    response.headers[hdrs.CONTENT_LANGUAGE] = lang
+    response.headers[hdrs.VARY] = "Accept-Language"
     return response
 
 
@@ -468,7 +521,7 @@ async def root(request: web.Request) -> web.Response:
 
 @portal_page
 async def stylesheet(request: web.Request) -> web.Response:
-    return web.Response(body=_static("style.css"), content_type="text/css", charset="utf-8")
+    return web.Response(body=request.app[STYLESHEET], content_type="text/css", charset="utf-8")
 
 
 @portal_page

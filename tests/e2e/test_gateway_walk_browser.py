@@ -8,7 +8,7 @@ add a passkey with Chromium's virtual authenticator and sign in with it alone; a
 protected app URL signed out and come back to it after the sign-in.
 
 Through nginx, every page is saved under tests/artifacts/walk/ at desktop and 390x844 phone width, light and dark
-(prefers-color-scheme emulated).
+(prefers-color-scheme emulated), and the account, sign-in and sign-up pages in German too (Accept-Language).
 """
 
 from __future__ import annotations
@@ -297,3 +297,18 @@ def test_a_new_users_whole_walk_through_the_gateway(fresh: Any, gateway: tuple[s
     walk.submit("/login/mfa")
     wait_for_path(driver, "/app/report")
     assert driver.current_url == protected and echoed(driver)["userNames"] == [username]
+
+    # In German (Accept-Language), the pages a user sees most.
+    driver.execute_cdp_cmd("Network.enable", {})
+    driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {"Accept-Language": "de-DE,de;q=0.9"}})
+    try:
+        driver.get(f"{url}/account")
+        assert wait_for(driver, "h1").text == "Ihr Konto"
+        walk.page("de-account")
+        walk.sign_out()
+        assert wait_for(driver, "a", "Passwort vergessen?")
+        walk.page("de-login")
+        driver.get(f"{url}/signup")
+        walk.page("de-signup")
+    finally:
+        driver.execute_cdp_cmd("Network.setExtraHTTPHeaders", {"headers": {}})

@@ -161,6 +161,11 @@ def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
         ({"portal": {"default_redirect": "//evil.example"}}, "portal.default_redirect"),
         ({"portal": {"default_redirect": "javascript:alert(1)"}}, "portal.default_redirect"),
         ({"portal": {"allowed_redirect_domains": ["evil.example/"]}}, "portal.allowed_redirect_domains"),
+        ({"portal": {"logo_url": "https://cdn.example/logo.svg"}}, "portal.logo_url"),
+        ({"portal": {"logo_url": "//cdn.example/logo.svg"}}, "portal.logo_url"),
+        ({"portal": {"logo_url": '/logo.svg" onerror="x'}}, "portal.logo_url"),
+        ({"portal": {"primary_color": "red; background: url(x)"}}, "portal.primary_color"),
+        ({"portal": {"title": ""}}, "portal.title"),
     ],
 )
 def test_portal_settings_are_checked(overrides: dict[str, dict[str, object]], key: str) -> None:
