@@ -230,7 +230,10 @@ async def resend_verification(request: web.Request) -> web.Response:
     page, _, answer = await _action(request, ())
     if answer is not None or page is None:
         return answer or to_login()
-    if not await page.mail.resend_verification(page.me.user):
+    sent = await page.mail.resend_verification(page.me.user)
+    if sent is None:
+        return await page.render("A link went out a moment ago: please wait a few minutes before asking again.", 429)
+    if not sent:
         return await page.render("There is no address waiting to be verified.", 409)
     return await page.done("A new link is on its way; the one before no longer works.")
 

@@ -114,6 +114,8 @@ async def test_add_an_address_takes_the_password_then_mails_a_link_and_resend_re
     first = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
     resent = await post(mailed, "email/resend")
     assert resent.status == 200 and message(await resent.text()).startswith("success: A new link")
+    again = await post(mailed, "email/resend")  # one link per throttle.reset_mail_interval, as reset mails
+    assert again.status == 429 and "please wait" in message(await again.text())
     second = token_in(await nth_mail(smtp_server, "alice@example.com", "Confirm your email address", 2), "verify-email")
     assert second != first
     assert (await mailed.post("/users/email/verify", json={"token": first})).status == 422  # the old link died
