@@ -1,5 +1,5 @@
 # Two commands do all the set-up on a fresh machine:
-#   make run    install into .venv and serve on 127.0.0.1:8080 (in-memory backend, no MongoDB needed)
+#   make run    install into .venv and serve on 127.0.0.1:8080 (in-memory backend, no MongoDB needed; PORT=, HOST=)
 #   make test   install everything the tests need, then lint, type-check and run the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -10,7 +10,7 @@ UV := $(BIN)/uv
 UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
 LOCK := $(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: run test install install-test system-packages container-packages image node-packages lint bench lock lock-upgrade mutate
+.PHONY: run test install install-test system-packages container-packages image node-packages lint bench lock lock-upgrade mutate messages
 
 $(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +35,14 @@ lock: $(UV)
 lock-upgrade:
 	$(MAKE) lock LOCK_FLAGS=--upgrade
 
+# make run PORT=8081 HOST=0.0.0.0 to serve elsewhere.
+HOST ?= 127.0.0.1
+PORT ?= 8080
 run: install
-	$(BIN)/authsvc serve --host 127.0.0.1 --port 8080
+	$(BIN)/authsvc serve --host $(HOST) --port $(PORT)
 
-# nginx and caddy for the gateway end-to-end tests, wrk for the benchmarks, chromium and chromium-driver (its chromedriver) for
-# the browser tests of the portal and /docs (Debian packages; needs root or sudo).
+# nginx and caddy for the gateway end-to-end tests, wrk for the benchmarks, chromium and chromium-driver (its
+# chromedriver) for the browser tests of the portal and /docs (Debian packages; needs root or sudo).
 system-packages:
 	@missing=""; for tool in nginx caddy wrk chromium chromium-driver:chromedriver; do \
 		package=$${tool%%:*}; binary=$${tool##*:}; \
@@ -93,3 +96,9 @@ mutate: install-test
 
 bench: install-test system-packages
 	$(BIN)/python -m bench
+
+# The portal's message catalogues: German and French texts (tools/portal_translations.py) into .po, compiled to the
+# .mo files that ship in the package (tests/unit/test_portal_i18n.py checks both are complete and in step).
+messages: install-test
+	$(BIN)/python tools/portal_translations.py
+	$(BIN)/pybabel compile -D portal -d authsvc/portal/locales

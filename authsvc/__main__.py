@@ -1,13 +1,15 @@
-"""Command line: serve, gen-key, check-config, create-user, users list|show|set-groups|disable|enable|delete|invite,
-revoke-sessions, mfa-reset, check-policy."""
+"""Command line: serve, gen-key, check-config, routes, create-user,
+users list|show|set-groups|disable|enable|delete|invite, revoke-sessions, mfa-reset, check-policy."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import errno
 import getpass
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -60,27 +62,47 @@ def serve(args: argparse.Namespace) -> int:
     container.session_keys()  # fail before binding the port when a key is unusable
     container.audit_pseudonyms()
     app = create_app(container, reuse_port=args.reuse_port, reload_settings=lambda: _settings(args))
-    serving.run(
-        app,
-        host=settings.server.host,
-        port=settings.server.port,
-        shutdown_timeout=settings.server.shutdown_timeout,
-        drain_seconds=settings.server.drain_seconds,
-        reuse_port=args.reuse_port,
-        on_listening=lambda: _announce(settings),
-        loop=loop,
-    )
+    try:
+        serving.run(
+            app,
+            host=settings.server.host,
+            port=settings.server.port,
+            shutdown_timeout=settings.server.shutdown_timeout,
+            drain_seconds=settings.server.drain_seconds,
+            reuse_port=args.reuse_port,
+            on_listening=lambda: _announce(settings),
+            loop=loop,
+        )
+    except OSError as exc:
+        if exc.errno not in (errno.EADDRINUSE, errno.EADDRNOTAVAIL, errno.EACCES):
+            raise
+        # One line, no traceback: the address (the main port's, or a listener's named in the error) and the way out.
+        bound = re.search(r"\('([^']*)', (\d+)", str(exc))
+        where = f"{bound[1]}:{bound[2]}" if bound else f"{settings.server.host}:{settings.server.port}"
+        why = os.strerror(exc.errno) if exc.errno else str(exc)
+        print(
+            f"authsvc: cannot listen on {where}: {why.lower()} (pick another: --port, make run PORT=...)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def _url_host(host: str) -> str:
+    browsable = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"[{browsable}]" if ":" in browsable else browsable
 
 
 def _announce(settings: Settings) -> None:
     host = f"[{settings.server.host}]" if ":" in settings.server.host else settings.server.host
+    own = f"http://{_url_host(settings.server.host)}:{settings.server.port}"
     logging.getLogger("authsvc").info(
-        "authsvc listening on http://%s:%s (%s backend, %s)",
+        "authsvc listening on http://%s:%s (%s backend, %s); sign in at %s/login",
         host,
         settings.server.port,
         settings.storage.backend,
         settings.env,
+        (settings.server.public_url or own).rstrip("/"),
     )
 
 
@@ -122,6 +144,21 @@ def check_config(args: argparse.Namespace) -> int:
     load_session_keys(settings.session.keys, settings.session.key_file, settings.env)
     load_audit_key(settings.logging.audit_key, settings.env)
     print(f"configuration OK (env={settings.env}, storage={settings.storage.backend})")
+    return 0
+
+
+def routes(args: argparse.Namespace) -> int:
+    """The app's own route table: with --public, the paths a gateway must send to authsvc (one a line)."""
+    from authsvc.app import create_app, public_paths
+    from authsvc.containers import create_container
+
+    app = create_app(create_container(_settings(args)))
+    if args.public:
+        print("\n".join(public_paths(app)))
+        return 0
+    for route in app.router.routes():
+        if route.resource is not None:
+            print(f"{route.method} {route.resource.canonical}")
     return 0
 
 
@@ -354,6 +391,11 @@ def parser() -> argparse.ArgumentParser:
     policy.add_argument("--ip", help="the client address")
     policy.add_argument("--two-factors", action="store_true", help="the session was proven with two factors")
     policy.set_defaults(func=check_policy)
+    routes_cmd = command("routes", "Print the HTTP routes (method and path).")
+    routes_cmd.add_argument(
+        "--public", action="store_true", help="only the paths a gateway must route to authsvc, one a line"
+    )
+    routes_cmd.set_defaults(func=routes)
     reset = command("mfa-reset", "Remove every second factor of a user and end their sessions (a lost phone).")
     reset.add_argument("username")
     reset.set_defaults(func=mfa_reset)

@@ -31,7 +31,8 @@ from authsvc.middlewares import (
 )
 from authsvc.ops import docs
 from authsvc.ops import handlers as ops
-from authsvc.portal.handlers import page_errors_middleware, page_headers_middleware, setup_portal
+from authsvc.portal.account_pages import setup_account_pages
+from authsvc.portal.handlers import is_portal_page, page_errors_middleware, page_headers_middleware, setup_portal
 from authsvc.portal.mail_pages import setup_mail_pages
 from authsvc.portal.security_pages import setup_security_pages
 from authsvc.portal.step_up import setup_step_up
@@ -40,6 +41,8 @@ from authsvc.users import handlers as users
 
 CONTAINER = web.AppKey("container", Container)
 log = logging.getLogger("authsvc")
+# The JSON routes a gateway sends to authsvc; /internal/, /metrics, /readyz and /docs stay on the inside.
+PUBLIC_API_PREFIXES = ("/users/", "/auth/")
 
 
 async def _running(app: web.Application) -> AsyncIterator[None]:
@@ -189,8 +192,25 @@ def create_app(
     app.router.add_get("/openapi.json", docs.openapi)
     app.router.add_get("/docs", docs.page)
     app.router.add_get("/docs/static/{name}", docs.static)
-    setup_portal(app)
+    setup_portal(app, settings.portal)
     setup_step_up(app)
     setup_mail_pages(app)
     setup_security_pages(app)
+    setup_account_pages(app)
     return app
+
+
+def public_paths(app: web.Application) -> list[str]:
+    """Every path a gateway must send to authsvc, from the route table: the portal's pages and the JSON routes.
+
+    Dynamic parts keep their placeholder ({id}); `authsvc routes --public` prints this list, one a line.
+    """
+    paths: set[str] = set()
+    for route in app.router.routes():
+        resource = route.resource
+        if resource is None:
+            continue
+        path = resource.canonical
+        if is_portal_page(route.handler) or path.startswith(PUBLIC_API_PREFIXES):
+            paths.add(path)
+    return sorted(paths)

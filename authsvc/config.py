@@ -492,6 +492,17 @@ class MongoSettings(Section):
 class PortalSettings(Section):
     default_redirect: str
     allowed_redirect_domains: list[str]
+    title: str = Field(min_length=1, max_length=60)
+    logo_url: str
+    primary_color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+
+    @field_validator("logo_url")
+    @classmethod
+    def _logo(cls, value: str) -> str:
+        # Same origin only: the pages' policy (default-src 'self') would block another site's image anyway.
+        if value and (not re.fullmatch(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*", value) or value.startswith("//")):
+            raise ValueError("must be a path on the portal's origin such as /static/logo.svg, or empty")
+        return value
 
     @field_validator("default_redirect")
     @classmethod

@@ -73,6 +73,7 @@ class Container(containers.DeclarativeContainer):
             "authsvc.portal.step_up",
             "authsvc.portal.security_pages",
             "authsvc.admin.handlers",
+            "authsvc.portal.account_pages",
         ]
     )
 

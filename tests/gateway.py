@@ -46,10 +46,10 @@ def render_server_block(authsvc_port: int, app_port: int, listen_port: int) -> s
 class NginxProcess:
     """nginx in the foreground (daemon off) with everything it writes under one temporary prefix."""
 
-    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int) -> None:
+    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int, port: int | None = None) -> None:
         self.binary = binary
         self.prefix = prefix
-        self.port = free_port()
+        self.port = port or free_port()
         self.conf_path = prefix / "nginx.conf"
         self.error_log = prefix / "error.log"
         self.access_log = prefix / "access.log"
@@ -110,7 +110,7 @@ SHIPPED_CADDYFILE = ROOT / "deploy" / "caddy" / "Caddyfile"
 
 
 def find_caddy() -> str | None:
-    return shutil.which("caddy")
+    return shutil.which("caddy") or ("/usr/bin/caddy" if os.access("/usr/bin/caddy", os.X_OK) else None)
 
 
 def render_caddyfile(authsvc_port: int, app_port: int, listen_port: int) -> str:
@@ -137,9 +137,9 @@ def render_caddyfile(authsvc_port: int, app_port: int, listen_port: int) -> str:
 class CaddyProcess:
     """Debian's caddy running the shipped Caddyfile (admin API off), everything it writes under one prefix."""
 
-    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int) -> None:
+    def __init__(self, binary: str, prefix: Path, authsvc_port: int, app_port: int, port: int | None = None) -> None:
         self.binary, self.prefix = binary, prefix
-        self.port = free_port()
+        self.port = port or free_port()
         self.caddyfile = prefix / "Caddyfile"
         self.caddyfile.write_text(render_caddyfile(authsvc_port, app_port, self.port))
         self.process: subprocess.Popen[bytes] | None = None
@@ -241,7 +241,8 @@ class ForwardAuthGateway:
     lets it through to the app with the auth answer's X-Auth-User-Id/-Name in place of the client's; anything
     else (the 302 to the portal, a 401) is returned to the client as it came, as Traefik does."""
 
-    PORTAL = ("/login", "/logout", "/signup", "/security", "/portal/")
+    PORTAL = ("/login", "/login/mfa", "/logout", "/signup", "/forgot", "/reset", "/verify-email", "/not-me", "/account")
+    PORTAL_PREFIXES = ("/account/", "/security", "/portal/")
     AUTH_REQUEST_HEADERS = ("Cookie", "Accept")
     AUTH_RESPONSE_HEADERS = ("X-Auth-User-Id", "X-Auth-User-Name")
     HOP_BY_HOP = frozenset(
@@ -317,7 +318,8 @@ class ForwardAuthGateway:
         length = int(request.headers.get("Content-Length") or 0)
         body = request.rfile.read(length) if length else None
         client_headers = {name: value for name, value in request.headers.items() if name.lower() not in self.HOP_BY_HOP}
-        if request.path.split("?")[0] in self.PORTAL[:3] or request.path.startswith(self.PORTAL[3]):
+        path = request.path.split("?")[0]
+        if path in self.PORTAL or path.startswith(self.PORTAL_PREFIXES):
             headers = {**client_headers, **self._forwarded(request)}
             del headers["X-Forwarded-Host"], headers["X-Forwarded-Uri"], headers["X-Forwarded-Method"]
             self._answer(request, *self._call(self.authsvc_port, request.command, request.path, headers, body))

@@ -171,6 +171,21 @@ class MfaService:
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("totp removed", extra={"event": "mfa.totp.remove", "user_id": auth.user.id})
 
+    async def regenerate_recovery_codes(
+        self, auth: Authenticated, password: str, code: str | None, client: ClientInfo
+    ) -> list[str]:
+        """New recovery codes in place of the old ones (shown this once), after the proof a factor change takes."""
+        factors = await self._factors.get(auth.user.id)
+        if factors is None or not factors.totp_confirmed:
+            raise NotFound("No TOTP is enrolled.")
+        await self._prove(auth, factors, password, code, client)
+        codes = new_recovery_codes()
+        hashes = [h for h in map(hash_recovery_code, codes) if h is not None]
+        if not await self._factors.replace_recovery_codes(auth.user.id, hashes):
+            raise NotFound("No TOTP is enrolled.")
+        audit.info("recovery codes replaced", extra={"event": "mfa.recovery.regenerate", "user_id": auth.user.id})
+        return codes
+
     async def remove_passkey(
         self, auth: Authenticated, credential_id: str, password: str, code: str | None, client: ClientInfo
     ) -> None:

@@ -96,6 +96,10 @@ class SecondFactorRepository(Protocol):
         """Remove one recovery code; False when it was not there (unknown or used)."""
         ...
 
+    async def replace_recovery_codes(self, user_id: str, recovery_code_hashes: list[str]) -> bool:
+        """Put a new set of recovery codes in place of every old one; False when no TOTP is confirmed."""
+        ...
+
     async def delete(self, user_id: str) -> bool: ...
 
 

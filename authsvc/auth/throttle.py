@@ -176,6 +176,18 @@ class LoginThrottle:
         await self._counter.return_token(spacing, self._clock.now(), settings.reset_mail_interval)
         return False
 
+    async def verify_mail_allowed(self, user_id: str) -> bool:
+        """Whether the account may be mailed its verification link again now: like reset mails, at most one per
+        reset_mail_interval and reset_mails_per_day in a row (a signed-in page must not become a mail cannon)."""
+        settings, account = self._settings, digest("account", user_id)
+        spacing, per_day = f"v:{account}", settings.reset_mails_per_day
+        if not await self._took("verify_mail", spacing, 1, settings.reset_mail_interval):
+            return False
+        if await self._took("verify_mail", f"vd:{account}", per_day, DAY / per_day):
+            return True
+        await self._counter.return_token(spacing, self._clock.now(), settings.reset_mail_interval)
+        return False
+
     async def begin_passwordless(self, ip: str | None, store_max: int, lifetime: float) -> None:
         """Count a request for a passwordless challenge: the client's bucket (passwordless_burst, then one every
         passwordless_refill_seconds; else TooManyRequests), then the store's (else ServiceUnavailable, 503: a full

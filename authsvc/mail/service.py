@@ -189,6 +189,21 @@ class AccountMail:
         if old is not None and old.key != key and old.verified:
             await self._notify(user, old.address, EMAIL_CHANGED, at=changed_at, new_address=address)
 
+    async def address_of(self, user_id: str) -> EmailAddress | None:
+        """The user's address and whether it is verified (the account page shows both)."""
+        return await self._addresses.get(user_id)
+
+    async def resend_verification(self, user: User) -> bool | None:
+        """A fresh verification link to the user's unverified address (the old link dies); False when there is none,
+        None when the account was mailed one too recently (throttle.reset_mail_interval, as reset mails)."""
+        address = await self._addresses.get(user.id)
+        if address is None or address.verified:
+            return False
+        if not await self._throttle.verify_mail_allowed(user.id):
+            return None
+        await self.set_address(user, address.address)
+        return True
+
     async def verify_address(self, token: str) -> None:
         record = await self._live_token(token, VERIFY)
         if record is None:

@@ -8,7 +8,10 @@ Content-Security-Policy (one stylesheet; script-src 'self' only on the pages wit
 
 from __future__ import annotations
 
+import gettext
+import re
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,17 +32,20 @@ from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import WRONG_CODE, MfaService
 from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
-from authsvc.config import Settings
+from authsvc.config import PortalSettings, Settings
 from authsvc.containers import Container
 from authsvc.errors import (
     DuplicateUsername,
     FieldRefused,
     Forbidden,
+    NotFound,
     Problem,
     StorageUnavailable,
     TooManyRequests,
     Unauthorized,
 )
+from authsvc.mail.models import DuplicateEmail
+from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
 from authsvc.portal.redirects import normalize_origin, safe_redirect
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
@@ -54,8 +60,15 @@ STATIC = Path(__file__).resolve().parent / "static"
 PAGE_POLICY = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 # The pages with a passkey button load the one same-origin script, passkeys.js; no inline script anywhere.
 SCRIPTED_PAGE_POLICY = PAGE_POLICY.replace("script-src 'none'", "script-src 'self'")
+LOCALES = Path(__file__).resolve().parent / "locales"
+LANGUAGES = ("en", "de", "fr")  # English is the templates' own text; the others are catalogues in LOCALES
+LANGUAGE_RANGE = re.compile(r"\s*([A-Za-z]{1,8}|\*)(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*")
+_TRANSLATIONS = ContextVar[gettext.NullTranslations | None]("portal_translations", default=None)
+STYLESHEET = web.AppKey("portal_stylesheet", bytes)
+DEFAULT_PRIMARY = b"#1d4ed8"  # style.css's primary colour, replaced by portal.primary_color
 FORM_EXPIRED = "The form expired or did not come from this page. Please try again."
 SIGNED_UP_NOT_IN = "Your account is ready, but signing you in failed for now. Please sign in in a moment."
+SIGNED_UP_VERIFY = "Your account is ready. Open the link we mailed to your address to verify it, then sign in."
 
 
 def portal_page(handler: H) -> H:
@@ -70,15 +83,56 @@ def scripted_page(handler: H) -> H:
     return portal_page(handler)
 
 
+def is_portal_page(handler: object) -> bool:
+    return bool(getattr(handler, PORTAL_PAGE, False))
+
+
 def _is_page(request: web.Request) -> bool:
-    return getattr(request.match_info.handler, PORTAL_PAGE, False)
+    return is_portal_page(request.match_info.handler)
 
 
-def setup_portal(app: web.Application) -> None:
+@cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The compiled catalogue of one of LANGUAGES (English: the templates' own text)."""
+    if language == "en":
+        return gettext.NullTranslations()
+    return gettext.translation("portal", LOCALES, [language])
+
+
+def language(request: web.Request) -> str:
+    """The best of LANGUAGES for the request's Accept-Language (q-values honoured), else English."""
+    best, best_q = "en", 0.0
+    for part in request.headers.get(hdrs.ACCEPT_LANGUAGE, "")[:512].split(","):
+        match = LANGUAGE_RANGE.fullmatch(part)
+        if not match:
+            continue
+        tag, q = match[1].lower(), float(match[2]) if match[2] else 1.0
+        if tag in LANGUAGES and q > best_q:
+            best, best_q = tag, q
+    return best
+
+
+def _gettext(message: str) -> str:
+    return (_TRANSLATIONS.get() or translations("en")).gettext(message)
+
+
+def _ngettext(singular: str, plural: str, count: int) -> str:
+    return (_TRANSLATIONS.get() or translations("en")).ngettext(singular, plural, count)
+
+
+def setup_portal(app: web.Application, settings: PortalSettings) -> None:
     environment = aiohttp_jinja2.setup(
-        app, loader=jinja2.PackageLoader("authsvc.portal"), autoescape=True, trim_blocks=True, lstrip_blocks=True
+        app,
+        loader=jinja2.PackageLoader("authsvc.portal"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
     environment.filters["query_value"] = lambda value: quote(str(value), safe="")
+    environment.globals.update(portal_title=settings.title, logo_url=settings.logo_url)
+    app[STYLESHEET] = _static("style.css").replace(DEFAULT_PRIMARY, settings.primary_color.lower().encode("ascii"))
     app.router.add_get("/login", login_page)
     app.router.add_post("/login", login)
     app.router.add_post("/login/mfa", login_code)
@@ -86,6 +140,7 @@ def setup_portal(app: web.Application) -> None:
     app.router.add_post("/logout", logout)
     app.router.add_get("/signup", signup_page)
     app.router.add_post("/signup", signup)
+    app.router.add_get("/", root)
     app.router.add_get("/portal/style.css", stylesheet)
     app.router.add_get("/portal/static/passkeys.js", passkeys_script)
 
@@ -136,13 +191,22 @@ def _render(
     headers: dict[str, str] | None = None,
     *,
     tokens: FormTokens | None = None,
+    success: bool = False,
     **context: Any,
 ) -> web.Response:
+    """A page; its message says what went wrong, or with success=True what went right (each styled its own way)."""
     response = web.Response(status=status, headers=headers, content_type="text/html", charset="utf-8")
     if tokens is not None:
         context["csrf"] = tokens.token(request, response)
-    context.update(title=title, message=message)
-    response.text = aiohttp_jinja2.render_string(template, request, context)
+    lang = language(request)
+    chosen = _TRANSLATIONS.set(translations(lang))
+    try:  # a title or message the catalogue knows is shown in the reader's language; others stay English
+        context.update(title=_gettext(title), message=_gettext(message) if message else message, success=success)
+        response.text = aiohttp_jinja2.render_string(template, request, {**context, "lang": lang})
+    finally:
+        _TRANSLATIONS.reset(chosen)
+    response.headers[hdrs.CONTENT_LANGUAGE] = lang
+    response.headers[hdrs.VARY] = "Accept-Language"
     return response
 
 
@@ -163,8 +227,10 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
 
 
 def _wait(seconds: int) -> str:
-    minutes = -(-seconds // 60)
-    return f"{seconds} seconds" if seconds < 120 else f"{minutes} minutes"
+    """A wait as people say it: "1 second", "45 seconds", "3 minutes"."""
+    if seconds < 120:
+        return "1 second" if seconds == 1 else f"{seconds} seconds"
+    return f"{-(-seconds // 60)} minutes"
 
 
 class LoginForm:
@@ -208,10 +274,11 @@ async def login_page(
 ) -> web.Response:
     rd = request.query.get("rd")
     authenticated = await guard.authenticate(request)
-    if authenticated is not None and check.needs_step_up(
-        request, authenticated, allowed := _allowed(request, settings, rd)
-    ):
-        return _see_other(f"{STEP_UP_PATH}?rd={quote(allowed or '', safe='')}")
+    continue_to = _allowed(request, settings, rd)
+    if authenticated is not None and check.needs_step_up(request, authenticated, continue_to):
+        return _see_other(f"{STEP_UP_PATH}?rd={quote(continue_to or '', safe='')}")
+    if authenticated is not None and continue_to is None:
+        return _see_other("/account")  # signed in already, nowhere to return to: the account page, not a dead end
     if authenticated is not None:
         return _render(
             request,
@@ -219,7 +286,7 @@ async def login_page(
             "Signed in",
             tokens=tokens,
             username=authenticated.user.username,
-            continue_to=_allowed(request, settings, rd),
+            continue_to=continue_to,
         )
     return LoginForm(request, settings, tokens).render(rd)
 
@@ -371,6 +438,7 @@ class SignupForm:
         status: int = 200,
         username: str = "",
         problems: dict[str, str] | None = None,
+        email: str = "",
     ) -> web.Response:
         users, passwords = self.settings.users, self.settings.passwords
         return _render(
@@ -382,6 +450,8 @@ class SignupForm:
             tokens=self.tokens,
             rd=_allowed(self.request, self.settings, rd),
             username=username,
+            email=email,
+            email_required=users.require_verified_email,
             problems={name: why[0].upper() + why[1:] + "." for name, why in (problems or {}).items()},
             username_rules=(
                 f"{users.username_min_length} to {users.username_max_length} characters: "
@@ -409,6 +479,7 @@ async def signup(
     request: web.Request,
     users: UsersService = Provide[Container.users_service],
     auth: AuthService = Provide[Container.auth_service],
+    mail: AccountMail = Provide[Container.account_mail],
     cookies: SessionCookies = Provide[Container.session_cookies],
     devices: DeviceCookies = Provide[Container.device_cookies],
     tokens: FormTokens = Provide[Container.form_tokens],
@@ -417,16 +488,23 @@ async def signup(
 ) -> web.StreamResponse:
     if not settings.users.self_signup:
         raise Forbidden(SIGNUP_CLOSED)
-    fields = await read_form(request, ("username", "password", "csrf"), ("rd",))
+    fields = await read_form(request, ("username", "password", "csrf"), ("rd", "email"))
     rd, form = fields.get("rd"), SignupForm(request, settings, tokens)
+    username, email = fields["username"], fields.get("email", "").strip()
     if not tokens.valid(request, fields["csrf"]):
-        return form.render(rd, FORM_EXPIRED, 403, fields["username"])
+        return form.render(rd, FORM_EXPIRED, 403, username, email=email)
     try:
-        user = await users.signup(fields["username"], fields["password"], request.remote)
+        if not email and settings.users.require_verified_email:
+            raise FieldRefused("An email address is required.", {"email": "enter the address we may mail a link to"})
+        if email:  # as POST /users/signup: refused before the user exists, not after
+            await mail.ensure_free(mail.check_address(email))
+        user = await users.signup(username, fields["password"], request.remote)
+        if email:
+            await mail.set_address(user, email)
     except FieldRefused as refused:
-        return form.render(rd, "Please fix the fields below.", 422, fields["username"], refused.fields)
-    except DuplicateUsername as taken:
-        return form.render(rd, taken.detail, 409, fields["username"])
+        return form.render(rd, "Please fix the fields below.", 422, username, refused.fields, email)
+    except (DuplicateUsername, DuplicateEmail) as taken:
+        return form.render(rd, taken.detail, 409, username, email=email)
     # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
     previous = cookies.read(request)
     client = client_info(request, devices)
@@ -439,13 +517,20 @@ async def signup(
     landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
     try:
         return await finish(request, landing, client, user, session_id)
-    except Forbidden as unverified:
-        return LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403, user.username)
+    except Forbidden:  # users.require_verified_email: the account waits for the mailed link
+        return _render(request, "done.html", "Check your mail", SIGNED_UP_VERIFY, 202, success=True)
+
+
+async def root(request: web.Request) -> web.Response:
+    """authsvc's own origin has no home page: a browser goes to the account page (the sign-in when signed out)."""
+    if "text/html" in request.headers.get(hdrs.ACCEPT, ""):
+        return _see_other("/account")
+    raise NotFound("No such route.")
 
 
 @portal_page
 async def stylesheet(request: web.Request) -> web.Response:
-    return web.Response(body=_static("style.css"), content_type="text/css", charset="utf-8")
+    return web.Response(body=request.app[STYLESHEET], content_type="text/css", charset="utf-8")
 
 
 @portal_page

@@ -32,8 +32,30 @@ def setup_mail_pages(app: web.Application) -> None:
     app.router.add_post("/not-me", not_me)
 
 
+# A dead or used link's page offers the way to a new one instead of the form.
+DEAD_LINKS = {
+    "reset": {"text": "Reset links work once, for a limited time.", "href": "/forgot", "label": "Mail me a new link"},
+    "verify-email": {
+        "text": "Verification links work once, for a limited time. Your account page sends a new one.",
+        "href": "/account",
+        "label": "Send a new link from my account",
+    },
+    "not-me": {
+        "text": "This link was used already or is too old. If someone else has your password, reset it now.",
+        "href": "/forgot",
+        "label": "Reset my password",
+    },
+}
+
+
 def _token_form(
-    request: web.Request, tokens: FormTokens, page: str, message: str | None = None, status: int = 200
+    request: web.Request,
+    tokens: FormTokens,
+    page: str,
+    message: str | None = None,
+    status: int = 200,
+    *,
+    dead: bool = False,
 ) -> web.Response:
     titles = {"reset": "Choose a new password", "verify-email": "Verify your email address", "not-me": "Not me"}
     buttons = {"reset": "Set the password", "verify-email": "Verify", "not-me": "End every session"}
@@ -48,6 +70,7 @@ def _token_form(
         token=request.query.get("token", "") if request.method == "GET" else request.get(MAIL_TOKEN, ""),
         password=page == "reset",
         button=buttons[page],
+        dead_link=DEAD_LINKS[page] if dead else None,
     )
 
 
@@ -68,7 +91,7 @@ async def forgot(
     if not tokens.valid(request, fields["csrf"]):
         return _render(request, "forgot.html", "Forgot your password?", FORM_EXPIRED, 403, tokens=tokens)
     await mail.forgot_any(fields["account"], request.remote)
-    return _render(request, "done.html", "Check your mail", FORGOT_SENT)
+    return _render(request, "done.html", "Check your mail", FORGOT_SENT, success=True)
 
 
 async def _token_action(request: web.Request, tokens: FormTokens, page: str, *extra: str) -> dict[str, str] | None:
@@ -96,8 +119,11 @@ async def reset(
     try:
         await mail.reset(fields["token"], fields["newPassword"], request.remote)
     except FieldRefused as refused:
+        if "token" in refused.fields:
+            return _token_form(request, tokens, "reset", refused.detail, 422, dead=True)
         return _token_form(request, tokens, "reset", " ".join(refused.fields.values()), 422)
-    return _render(request, "done.html", "Password changed", "Every session has ended. Sign in with the new password.")
+    message = "Every session has ended. Sign in with the new password."
+    return _render(request, "done.html", "Password changed", message, success=True)
 
 
 @portal_page
@@ -119,8 +145,8 @@ async def verify(
     try:
         await mail.verify_address(fields["token"])
     except FieldRefused as refused:
-        return _token_form(request, tokens, "verify-email", refused.detail, 422)
-    return _render(request, "done.html", "Address verified", "Your email address is verified.")
+        return _token_form(request, tokens, "verify-email", refused.detail, 422, dead=True)
+    return _render(request, "done.html", "Address verified", "Your email address is verified.", success=True)
 
 
 @portal_page
@@ -142,5 +168,5 @@ async def not_me(
     try:
         await mail.not_me(fields["token"])
     except FieldRefused as refused:
-        return _token_form(request, tokens, "not-me", refused.detail, 422)
-    return _render(request, "done.html", "Sessions ended", NOT_ME_DONE)
+        return _token_form(request, tokens, "not-me", refused.detail, 422, dead=True)
+    return _render(request, "done.html", "Sessions ended", NOT_ME_DONE, success=True)

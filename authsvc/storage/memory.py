@@ -314,6 +314,13 @@ class MemorySecondFactorRepository:
         self._by_user[user_id] = dataclasses.replace(existing, recovery_code_hashes=left)
         return True
 
+    async def replace_recovery_codes(self, user_id: str, recovery_code_hashes: list[str]) -> bool:
+        existing = self._by_user.get(user_id)
+        if existing is None or not existing.totp_confirmed:
+            return False
+        self._by_user[user_id] = dataclasses.replace(existing, recovery_code_hashes=tuple(recovery_code_hashes))
+        return True
+
     async def delete(self, user_id: str) -> bool:
         return self._by_user.pop(user_id, None) is not None
 

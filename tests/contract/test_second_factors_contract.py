@@ -68,6 +68,22 @@ async def test_recovery_code_is_used_once(storage: Storage) -> None:
     assert left.recovery_code_hashes == tuple(h for h in HASHES if h != HASHES[3])
 
 
+async def test_recovery_codes_are_replaced_as_a_set_only_for_a_confirmed_totp(storage: Storage) -> None:
+    factors = storage.second_factors
+    fresh = [f"{i:064x}" for i in range(100, 110)]
+    assert not await factors.replace_recovery_codes(USER, fresh)  # nothing enrolled
+    await factors.begin_totp(USER, "sealed", NOW)
+    assert not await factors.replace_recovery_codes(USER, fresh)  # not confirmed yet
+    await factors.confirm_totp(USER, 100, HASHES, NOW)
+    assert await factors.use_recovery_code(USER, HASHES[0])
+    assert await factors.replace_recovery_codes(USER, fresh)
+    replaced = await factors.get(USER)
+    assert replaced is not None and replaced.recovery_code_hashes == tuple(fresh)
+    assert not await factors.use_recovery_code(USER, HASHES[1])  # every old code is gone
+    assert await factors.use_recovery_code(USER, fresh[0])
+    assert replaced.totp_secret == "sealed" and replaced.last_used_step == 100
+
+
 async def test_delete_removes_every_factor_of_the_user_only(storage: Storage) -> None:
     factors = storage.second_factors
     other = "6267c2a07b61b72e5f4689b1"

@@ -186,9 +186,10 @@ def sign_in_round_trip(driver: Any, gateway_url: str, authsvc: AuthsvcProcess, n
     session = next(cookie for cookie in driver.get_cookies() if cookie["name"] == "__Host-sid")
     assert session["httpOnly"] and session["secure"] and session["sameSite"] == "Lax"
 
-    # The portal knows who is signed in.
+    # The portal knows who is signed in: the sign-in page, with nowhere to return to, is the account page.
     driver.get(f"{gateway_url}/login")
-    assert f"You are signed in as {username}." in driver.find_element(By.TAG_NAME, "main").text
+    wait_for_path(driver, "/account")
+    assert driver.find_element(By.ID, "username").text == username
 
     # Sign out: a confirmation page with a button, then the portal; the protected URL sends the browser there again.
     driver.get(f"{gateway_url}/logout")

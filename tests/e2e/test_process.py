@@ -8,6 +8,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 from importlib.metadata import version
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import requests
 from cryptography.fernet import Fernet
 
 from tests.helpers import FAST_CONFIG, ROOT, AuthsvcProcess
@@ -164,6 +166,39 @@ async def test_text_logs_by_default_in_development_one_readable_line_each(tmp_pa
     assert re.search(r" INFO +authsvc\.access request method=GET path=/users/protected status=401 ", access[0])
 
 
+def test_a_taken_port_is_one_line_naming_it_and_no_traceback(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "authsvc", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+            env={**os.environ, "AUTHSVC_SESSION_KEY": Fernet.generate_key().decode()},
+        )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("authsvc:")]
+    assert errors == [
+        f"authsvc: cannot listen on 127.0.0.1:{port}: address already in use (pick another: --port, make run PORT=...)"
+    ]
+
+
+def test_the_start_line_names_the_sign_in_page_and_it_answers(tmp_path: Path) -> None:
+    process = AuthsvcProcess(tmp_path, FAST_CONFIG).start()
+    try:
+        line = next(line for line in process.logs().splitlines() if STARTED.search(line))
+        sign_in = re.search(r"; sign in at (\S+)$", line)
+        assert sign_in and sign_in[1] == f"{process.url}/login"
+        page = requests.get(sign_in[1], timeout=10)
+        assert page.status_code == 200 and page.headers["Content-Type"].startswith("text/html")
+    finally:
+        process.stop()
+
+
 async def test_json_logs_outside_development_and_the_start_line_in_them(tmp_path: Path) -> None:
     # log_format: auto resolves to json outside development, where an audit key is required
     env = {
@@ -181,7 +216,8 @@ async def test_json_logs_outside_development_and_the_start_line_in_them(tmp_path
     lines = [json.loads(line) for line in process.logs().splitlines()]  # every line is one JSON object
     started = [line for line in lines if line["message"].startswith("authsvc listening on")]
     assert [line["message"] for line in started] == [
-        f"authsvc listening on http://127.0.0.1:{process.port} (memory backend, staging)"
+        f"authsvc listening on http://127.0.0.1:{process.port} (memory backend, staging);"
+        " sign in at https://auth.example.com/login"
     ]
     assert started[0]["level"] == "INFO" and started[0]["name"] == "authsvc"
     access = [line for line in lines if line.get("request_id") == "req-json-1"]

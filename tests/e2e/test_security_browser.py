@@ -73,11 +73,12 @@ def test_totp_then_passkeys_through_the_pages(fresh: Any, portal: tuple[str, Aut
     driver, (url, process) = fresh, portal
     username, _ = make_user(process)
     sign_in_with_password(driver, url, username)
-    wait_for(driver, "main", f"You are signed in as {username}.")
+    wait_for(driver, "#username", username)
 
     # An authenticator app through the pages: the password, the QR code, the key, a code computed from it, the
     # recovery codes.
-    driver.get(f"{url}/security")
+    driver.get(f"{url}/security")  # now the account page
+    wait_for(driver, "summary", "Add an authenticator app").click()
     wait_for(driver, "#totp-add-password").send_keys(PASSWORD)
     driver.find_element("css selector", "form[action='/security/totp'] button").click()
     assert wait_for(driver, "#qr svg")
@@ -92,7 +93,7 @@ def test_totp_then_passkeys_through_the_pages(fresh: Any, portal: tuple[str, Aut
     sign_in_with_password(driver, url, username)
     wait_for(driver, "#code").send_keys(pyotp.TOTP(secret).at(time.time() + 30))
     driver.find_element("css selector", "form[action='/login/mfa'] button").click()
-    wait_for(driver, "main", f"You are signed in as {username}.")
+    wait_for(driver, "#username", username)
 
     # A passkey, made by the browser's virtual authenticator through the page's button.
     options = VirtualAuthenticatorOptions(
@@ -100,7 +101,8 @@ def test_totp_then_passkeys_through_the_pages(fresh: Any, portal: tuple[str, Aut
     )
     driver.add_virtual_authenticator(options)
     try:
-        driver.get(f"{url}/security")
+        driver.get(f"{url}/account")
+        wait_for(driver, "summary", "Add a passkey").click()
         wait_for(driver, "button[data-passkey=register]").click()  # no password typed: refused before the ceremony
         wait_for(driver, "#passkey-message", "The password is wrong.")
         assert driver.get_credentials() == []
@@ -115,12 +117,12 @@ def test_totp_then_passkeys_through_the_pages(fresh: Any, portal: tuple[str, Aut
         sign_out(driver, url)
         sign_in_with_password(driver, url, username)
         wait_for(driver, "button[data-passkey=second-factor]").click()
-        wait_for(driver, "main", f"You are signed in as {username}.")
+        wait_for(driver, "#username", username)
 
         # Passwordless: no name, no password, the discoverable passkey alone.
         sign_out(driver, url)
         wait_for(driver, "button[data-passkey=passwordless]").click()
-        wait_for(driver, "main", f"You are signed in as {username}.")
+        wait_for(driver, "#username", username)
         assert driver.get_credentials()[0].sign_count >= 2
     finally:
         driver.remove_virtual_authenticator()

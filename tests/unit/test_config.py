@@ -161,6 +161,11 @@ def test_unreadable_config_file_is_a_config_error(tmp_path: Path) -> None:
         ({"portal": {"default_redirect": "//evil.example"}}, "portal.default_redirect"),
         ({"portal": {"default_redirect": "javascript:alert(1)"}}, "portal.default_redirect"),
         ({"portal": {"allowed_redirect_domains": ["evil.example/"]}}, "portal.allowed_redirect_domains"),
+        ({"portal": {"logo_url": "https://cdn.example/logo.svg"}}, "portal.logo_url"),
+        ({"portal": {"logo_url": "//cdn.example/logo.svg"}}, "portal.logo_url"),
+        ({"portal": {"logo_url": '/logo.svg" onerror="x'}}, "portal.logo_url"),
+        ({"portal": {"primary_color": "red; background: url(x)"}}, "portal.primary_color"),
+        ({"portal": {"title": ""}}, "portal.title"),
     ],
 )
 def test_portal_settings_are_checked(overrides: dict[str, dict[str, object]], key: str) -> None:
@@ -176,7 +181,7 @@ def test_redirect_allowlist_follows_the_cookie_domain_unless_set() -> None:
     assert load_settings(environ={}, overrides=own).portal.allowed_redirect_domains == ["apps.example.com"]
     defaults = load_settings(environ={})
     assert defaults.session.cookie_domain is None and defaults.server.public_url is None
-    assert defaults.users.self_signup is True and defaults.portal.default_redirect == "/login"
+    assert defaults.users.self_signup is True and defaults.portal.default_redirect == "/account"
 
 
 def test_production_refuses_plain_http_passkey_origins_except_localhost() -> None:

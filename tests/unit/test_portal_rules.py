@@ -9,7 +9,7 @@ from authsvc.portal.handlers import _wait as wait_text
 
 @pytest.mark.parametrize(
     ("seconds", "told"),
-    [(1, "1 seconds"), (119, "119 seconds"), (120, "2 minutes"), (121, "3 minutes"), (900, "15 minutes")],
+    [(1, "1 second"), (119, "119 seconds"), (120, "2 minutes"), (121, "3 minutes"), (900, "15 minutes")],
 )
 def test_a_wait_under_two_minutes_is_told_in_seconds_and_longer_ones_in_whole_minutes_rounded_up(
     seconds: int, told: str

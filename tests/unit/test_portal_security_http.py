@@ -22,7 +22,7 @@ Client = TestClient[Any, Any]
 
 
 async def security(client: Client) -> str:
-    page = await client.get("/security", allow_redirects=False)
+    page = await client.get("/account", allow_redirects=False)
     assert page.status == 200, page.status
     return await page.text()
 
@@ -54,15 +54,17 @@ async def enrol_through_pages(client: Client, clock: ManualClock) -> tuple[str, 
 
 
 async def test_security_needs_a_session(client: Client) -> None:
-    page = await client.get("/security", allow_redirects=False)
-    assert page.status == 303 and page.headers["Location"] == "/login?rd=/security"
+    old = await client.get("/security", allow_redirects=False)
+    assert old.status == 303 and old.headers["Location"] == "/account"  # the second factors live on /account now
+    page = await client.get("/account", allow_redirects=False)
+    assert page.status == 303 and page.headers["Location"] == "/login?rd=/account"
 
 
 async def test_totp_enrolled_through_the_pages_signs_in_through_the_portal(client: Client, clock: ManualClock) -> None:
     await signup(client)
     await login(client)
     secret, codes = await enrol_through_pages(client, clock)
-    assert "Recovery codes left: 10." in await security(client)
+    assert 'Recovery codes left: <strong id="codes-left">10</strong>.' in await security(client)
     client.session.cookie_jar.clear()
     code_page = await post_login(client, rd="/app")
     code_html = await code_page.text()
@@ -105,14 +107,16 @@ async def test_security_forms_need_their_form_token(client: Client) -> None:
 async def test_security_page_lists_passkeys_with_the_passkey_script_and_removes_one(client: Client) -> None:
     await signup(client)
     await login(client)
-    page = await client.get("/security")
+    page = await client.get("/account")
     assert "script-src 'self'" in page.headers["Content-Security-Policy"]
     html = await page.text()
     assert 'data-passkey="register"' in html and "No passkey yet." in html
     assert (await register(client, SoftAuthenticator(), name="Work <laptop>")).status == 201
     html = await security(client)
     assert "Work &lt;laptop&gt;" in html  # escaped
-    passkey_id = re.search(r'name="id" value="([^"]+)"', html)
+    passkey_id = re.search(
+        r'action="/security/passkeys/remove">\s*<input[^>]*>\s*<input[^>]*name="id" value="([^"]+)"', html
+    )
     assert passkey_id
     form = {"id": html_text.unescape(passkey_id.group(1)), "password": PASSWORD, "code": "", "csrf": form_token(html)}
     removed = await client.post("/security/passkeys/remove", data=form)

@@ -85,6 +85,13 @@ class MongoSecondFactorRepository:
             )
         return bool(result.modified_count)
 
+    async def replace_recovery_codes(self, user_id: str, recovery_code_hashes: list[str]) -> bool:
+        with self._available.guard():
+            result = await self._collection.update_one(
+                {"_id": user_id, "totpConfirmed": True}, {"$set": {"recoveryCodes": recovery_code_hashes}}
+            )
+        return bool(result.matched_count)
+
     async def delete(self, user_id: str) -> bool:
         async with self._revocations.changing_user(user_id):
             with self._available.guard():

@@ -1,0 +1,92 @@
+"""The portal speaks English, German and French, chosen from Accept-Language: over HTTP against the app, and the
+catalogues themselves (every text the templates mark is translated; the shipped .mo files are the .po files
+compiled; the package ships them)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo
+from babel.messages.pofile import read_po
+
+from authsvc.app import create_app
+from tests.helpers import ROOT
+
+Client = TestClient[Any, Any]
+LOCALES = ROOT / "authsvc" / "portal" / "locales"
+
+
+@pytest.mark.parametrize(
+    ("accept", "lang", "text"),
+    [
+        ("de-DE,de;q=0.9,en;q=0.8", "de", "Passwort vergessen?"),
+        ("fr-CH, fr;q=0.9, en;q=0.8", "fr", "Mot de passe oublié ?"),
+        ("en-GB,de;q=0.5", "en", "Forgot password?"),
+        ("es, fr;q=0.3", "fr", "Mot de passe oublié ?"),
+        ("es", "en", "Forgot password?"),
+        ("de;q=0.2, fr;q=0.7", "fr", "Mot de passe oublié ?"),
+        ("x" * 2000, "en", "Forgot password?"),
+        ("", "en", "Forgot password?"),
+    ],
+)
+async def test_the_sign_in_page_speaks_the_readers_language(
+    make_container: Any, aiohttp_client: Any, accept: str, lang: str, text: str
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container()))
+    page = await web.get("/login", headers={"Accept-Language": accept})
+    html = await page.text()
+    assert f'<html lang="{lang}">' in html and text in html
+    assert page.headers["Content-Language"] == lang and "Accept-Language" in page.headers["Vary"]
+
+
+async def test_titles_and_messages_from_the_handlers_are_translated_too(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container()))
+    german = {"Accept-Language": "de"}
+    page = await web.get("/login", headers=german)
+    assert "<title>Anmelden · authsvc</title>" in await page.text()
+    refused = await web.post("/login", data={"username": "a", "password": "b", "csrf": "forged"}, headers=german)
+    assert refused.status == 403 and "Das Formular ist abgelaufen" in await refused.text()
+
+
+def template_texts() -> set[str]:
+    found = extract_from_dir(
+        str(ROOT / "authsvc" / "portal" / "templates"),
+        method_map=[("**.html", "jinja2")],
+        options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
+    )
+    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+
+
+@pytest.mark.parametrize("language", ["de", "fr"])
+def test_every_template_text_is_translated_and_the_mo_is_the_po_compiled(language: str) -> None:
+    folder = LOCALES / language / "LC_MESSAGES"
+    with (folder / "portal.po").open("rb") as po_file:
+        po = read_po(po_file)
+    with (folder / "portal.mo").open("rb") as mo_file:
+        mo = read_mo(mo_file)
+    translated = {message.id: message.string for message in po if message.id and message.string}
+    texts = template_texts()
+    assert len(texts) > 40
+    assert sorted(texts - translated.keys()) == []
+    assert {message.id: message.string for message in mo if message.id} == translated
+
+
+def test_the_compiled_catalogues_are_package_data() -> None:
+    # The wheel's file list as setuptools builds it from pyproject.toml's package-data.
+    script = (
+        "import setuptools, sys; from setuptools.dist import Distribution; d = Distribution();"
+        "d.parse_config_files(); print(d.package_data)"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert "portal/locales/*/LC_MESSAGES/*.mo" in out
+    assert sorted(p.relative_to(LOCALES).as_posix() for p in LOCALES.glob("*/LC_MESSAGES/*.mo")) == [
+        "de/LC_MESSAGES/portal.mo",
+        "fr/LC_MESSAGES/portal.mo",
+    ]
