@@ -93,10 +93,10 @@ async def test_sigterm_drains_keep_alive_clients_get_answers_not_resets(
             await asyncio.sleep(0.5)  # every client has a kept-alive connection by now
 
             authsvc.process.send_signal(signal.SIGTERM)
-            signalled.set()
             sent = time.monotonic()
             ready = await until_draining(probe)
             ready_after = time.monotonic() - sent
+            signalled.set()  # from here on the process has said it drains: every answer must say Connection: close
             assert "draining" in (await ready.json())["detail"]
             await asyncio.sleep(HEALTH_INTERVAL)  # the gateway's next check sees it: it stops routing here
             stop.set()
