@@ -21,6 +21,7 @@ from authsvc.auth.factors import (
 )
 from authsvc.auth.factors import enrolled_methods as methods_of
 from authsvc.auth.models import SecondFactors
+from authsvc.users.models import User
 from tests.helpers import ManualClock
 
 SECRET = pyotp.random_base32(32)
@@ -94,15 +95,18 @@ def pending_logins(clock: ManualClock, lifetime: int = 300) -> PendingLogins:
     return PendingLogins([KEY], clock, lifetime)
 
 
+ALICE = User("u1", "alice", "hash", NOW, NOW, generation=7)
+
+
 def test_a_pending_login_opens_with_what_it_was_issued_for_until_its_lifetime_ends() -> None:
     clock = ManualClock(NOW)
     logins = pending_logins(clock)
-    token = logins.issue("u1", remember=True)
+    token = logins.issue(ALICE, remember=True)
     clock.advance(300)
     opened = logins.open(token)
     assert opened is not None
-    assert (opened.user_id, opened.remember, opened.issued_at) == ("u1", True, NOW)
-    another = logins.open(logins.issue("u1", remember=True))
+    assert (opened.user_id, opened.remember, opened.issued_at, opened.generation) == ("u1", True, NOW, 7)
+    another = logins.open(logins.issue(ALICE, remember=True))
     assert another is not None and another.login_id != opened.login_id
     clock.advance(1)
     assert logins.open(token) is None
