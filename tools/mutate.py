@@ -72,6 +72,11 @@ TESTS = [  # the unit tests, and the memory backend's runs of these contract tes
     "tests/contract/test_mail_storage.py",
     "tests/contract/test_passkeys_contract.py",
     "tests/contract/test_second_factors_contract.py",
+    "tests/contract/test_mfa_flow_contract.py",
+    "tests/contract/test_revocation_generation.py",
+    "tests/contract/test_not_me_recovery.py",
+    "tests/contract/test_outbox_sealed.py",
+    "tests/contract/test_access_table.py",
 ]
 REPORT = ROOT / "docs" / "mutation.md"
 RESULTS = ROOT / "docs" / "mutation.json"
