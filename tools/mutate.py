@@ -118,9 +118,6 @@ EQUIVALENT: dict[str, str] = {
     "authsvc/auth/passkeys.py:PasskeyService._take:`challenge` -> True": (
         "no challenge is stored under the empty string: taking it finds nothing either; the guard spares a look-up"
     ),
-    "authsvc/auth/passkeys.py:PasskeyService.check_assertion:`credential_id` -> True": (
-        "no passkey is stored under the empty id: finding it gives None either; the guard spares a look-up"
-    ),
     "authsvc/auth/passkeys.py:PasskeyService.login:`credential_id` -> True": (
         "no passkey is stored under the empty id: finding it gives None either; the guard spares a look-up"
     ),
