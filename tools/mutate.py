@@ -72,6 +72,11 @@ TESTS = [  # the unit tests, and the memory backend's runs of these contract tes
     "tests/contract/test_mail_storage.py",
     "tests/contract/test_passkeys_contract.py",
     "tests/contract/test_second_factors_contract.py",
+    "tests/contract/test_mfa_flow_contract.py",
+    "tests/contract/test_revocation_generation.py",
+    "tests/contract/test_not_me_recovery.py",
+    "tests/contract/test_outbox_sealed.py",
+    "tests/contract/test_access_table.py",
 ]
 REPORT = ROOT / "docs" / "mutation.md"
 RESULTS = ROOT / "docs" / "mutation.json"
@@ -83,6 +88,52 @@ EQUIVALENT: dict[str, str] = {
     ),
     "authsvc/storage/memory.py:MemoryUserRepository.find_by_username:`user_id` -> True": (
         "`dict.get(None)` is None as well: the guard only spares a look-up"
+    ),
+    "authsvc/auth/factors.py:matching_step:`not _TOTP_CODE.fullmatch(code)` -> False": (
+        "what is not six digits never equals a six-digit code in compare_digest either: the early answer only spares"
+        " three HMACs"
+    ),
+    "authsvc/portal/handlers.py:portal_page:delete `setattr(handler, PORTAL_PAGE, True)`": (
+        "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant"
+        " never runs; what it marks (the pages' HTML errors and Content-Security-Policy) the portal tests pin"
+    ),
+    "authsvc/portal/handlers.py:portal_page:`True` -> `False`": (
+        "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant"
+        " never runs; what it marks (the pages' HTML errors and Content-Security-Policy) the portal tests pin"
+    ),
+    "authsvc/portal/handlers.py:scripted_page:delete `setattr(handler, SCRIPTED_PAGE, True)`": (
+        "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant"
+        " never runs; what it marks (the pages' HTML errors and Content-Security-Policy) the portal tests pin"
+    ),
+    "authsvc/portal/handlers.py:scripted_page:`True` -> `False`": (
+        "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant"
+        " never runs; what it marks (the pages' HTML errors and Content-Security-Policy) the portal tests pin"
+    ),
+    "authsvc/portal/handlers.py:setup_portal:`True` -> `False`#1": (
+        "trim_blocks: only the whitespace of the rendered HTML changes (test_portal_escaping pins autoescape, #0)"
+    ),
+    "authsvc/portal/handlers.py:setup_portal:`True` -> `False`#2": (
+        "lstrip_blocks: only the whitespace of the rendered HTML changes"
+    ),
+    "authsvc/auth/passkeys.py:PasskeyService._take:`challenge` -> True": (
+        "no challenge is stored under the empty string: taking it finds nothing either; the guard spares a look-up"
+    ),
+    "authsvc/auth/passkeys.py:PasskeyService.login:`credential_id` -> True": (
+        "no passkey is stored under the empty id: finding it gives None either; the guard spares a look-up"
+    ),
+    "authsvc/auth/passkeys.py:PasskeyService.login_options:`user_id is not None` -> True": (
+        "no passkey belongs to the user id None: listing them gives [] either; the guard spares a look-up"
+    ),
+    "authsvc/auth/mfa.py:MfaService.check_recent_proof:`not methods or self._recent(auth)` -> False": (
+        "the proof it then asks for is the current password, which change_password checks next anyway, counted the"
+        " same, with the same field and message; the code part returns at once for a recent session or no TOTP"
+    ),
+    "authsvc/auth/mfa.py:MfaService.check_recent_proof:`not methods or self._recent(auth)`: `or` -> `and`": (
+        "as `-> False`: asking a recent or unenrolled session for the proof checks only the current password,"
+        " which change_password checks next with the same answer and count"
+    ),
+    "authsvc/auth/factors.py:PendingLogins.issue:`16` -> `17`": (
+        "a login id of 136 random bits instead of 128 is as unique; it is sealed in the token, nobody sees its length"
     ),
 }
 
@@ -520,7 +571,8 @@ class MutationPlugin:
             names = _assigned_names(mutated_tree(mutant)[1])
             shared = _importers(module, {name: module.__dict__.get(name) for name in names})
             in_file = set().union(*(t for s, t in self.baseline.covering.items() if s.startswith(mutant.file + ":")))
-            candidates = items if shared else [i for i in items if i.nodeid in in_file]
+            reading = [i for i in items if i.nodeid in in_file]  # the tests that run the file's code: likelier killers
+            candidates = reading + [i for i in items if i.nodeid not in in_file] if shared else reading
         elif scope not in self.baseline.probed:
             candidates = items
         else:
@@ -652,7 +704,7 @@ def _silence(config: Any) -> None:
 # The report.
 
 
-def write_report(mutants: list[Mutant], run: RunInfo) -> None:
+def write_report(mutants: list[Mutant], run: RunInfo, notes: list[str] | None = None) -> None:
     counted = [m for m in mutants if m.status in {"killed", "timeout", "survived"}]
     killed = [m for m in counted if m.status in {"killed", "timeout"}]
     equivalent = [m for m in counted if m.status == "survived" and m.key in EQUIVALENT]
@@ -677,6 +729,7 @@ def write_report(mutants: list[Mutant], run: RunInfo) -> None:
         f"- last run: {run.describe()}",
         f"- every mutant's child together: {cost / 60:.1f} minutes (a full run: about"
         f" {cost / 60 / run.jobs:.1f} minutes on {run.jobs} jobs, plus the baseline)",
+        *(f"- {note}" for note in notes or []),
         "",
         "| file | mutants | killed | survived | minutes |",
         "|---|---|---|---|---|",
@@ -719,6 +772,8 @@ class RunInfo:
     options: str
 
     def describe(self) -> str:
+        if self.options.startswith("--report"):
+            return "none: this report was rewritten by `--report` from docs/mutation.json"
         return (
             f"{self.seconds / 60:.1f} minutes ({self.baseline_seconds:.0f} s of it the baseline), {self.ran} mutants"
             f" run on {self.jobs} jobs" + (f" with `{self.options}`" if self.options else "")
@@ -772,13 +827,17 @@ def main() -> int:
     parser.add_argument(
         "--report", action="store_true", help="run nothing: rewrite docs/mutation.md from docs/mutation.json"
     )
+    parser.add_argument(
+        "--note", action="append", default=[], help="with --report: a line for the report (e.g. what was not run)"
+    )
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
     mutants = discover()
     if args.report:  # e.g. after an interrupted run, or after explaining an equivalent mutant
         choose(mutants, ["\0"], rerun_survivors=False)
-        write_report(mutants, RunInfo(args.jobs, 0.0, 0.0, 0, "--report (rewritten from docs/mutation.json)"))
+        run = RunInfo(args.jobs, 0.0, 0.0, 0, "--report (rewritten from docs/mutation.json)")
+        write_report(mutants, run, args.note)
         return 0
     to_run = choose(mutants, args.only, args.rerun_survivors)
     print(f"{len(to_run)} of {len(mutants)} mutants to run", file=sys.__stderr__, flush=True)

@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-import statistics
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -166,9 +165,10 @@ async def test_finding4_unknown_user_and_legacy_cost_user_take_equal_time(make_c
     for _ in range(7):
         for name, samples in timings.items():
             samples.append(await seconds(name))
-    unknown = statistics.median(timings["nobody"])
+    # The fastest of each: on a busy machine waiting only ever adds time, so the minimum is the work itself.
+    unknown = min(timings["nobody"])
     for name in ("legacy", "malformed"):
-        ratio = statistics.median(timings[name]) / unknown
+        ratio = min(timings[name]) / unknown
         assert 0.5 < ratio < 2, f"{name}: {ratio:.2f} times the unknown user's time"
 
 

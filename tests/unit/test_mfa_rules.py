@@ -95,16 +95,18 @@ def pending_logins(clock: ManualClock, lifetime: int = 300) -> PendingLogins:
     return PendingLogins([KEY], clock, lifetime)
 
 
+ALICE = User("u1", "alice", "hash", NOW, NOW, generation=7)
+
+
 def test_a_pending_login_opens_with_what_it_was_issued_for_until_its_lifetime_ends() -> None:
     clock = ManualClock(NOW)
     logins = pending_logins(clock)
-    user = User("u1", "alice", "hash", NOW, NOW, generation=7)
-    token = logins.issue(user, remember=True)
+    token = logins.issue(ALICE, remember=True)
     clock.advance(300)
     opened = logins.open(token)
     assert opened is not None
     assert (opened.user_id, opened.remember, opened.issued_at, opened.generation) == ("u1", True, NOW, 7)
-    another = logins.open(logins.issue(user, remember=True))
+    another = logins.open(logins.issue(ALICE, remember=True))
     assert another is not None and another.login_id != opened.login_id
     clock.advance(1)
     assert logins.open(token) is None
