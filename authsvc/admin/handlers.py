@@ -124,18 +124,7 @@ def _moment(name: str, value: str | None) -> float | None:
 
 
 def event_view(event: Event) -> dict[str, Any]:
-    return {
-        "id": event.id,
-        "at": iso(event.at),
-        "type": event.type,
-        "actor": event.actor,
-        "userId": event.user_id,
-        "ip": event.ip,
-        "userAgent": event.user_agent,
-        "requestId": event.request_id,
-        "outcome": event.outcome,
-        "details": event.details,
-    }
+    return event.fields() | {"at": iso(event.at)}
 
 
 def _actor(request: web.Request) -> str:

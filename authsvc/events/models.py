@@ -25,6 +25,22 @@ class Event:
     outcome: Outcome
     details: dict[str, str | int | bool] = field(default_factory=dict)
 
+    def fields(self) -> dict[str, object]:
+        """The event under its wire names, its time in seconds: the one shape GET /admin/events, the webhook payload
+        and the MongoDB document write, each then giving `at` its own form."""
+        return {
+            "id": self.id,
+            "at": self.at,
+            "type": self.type,
+            "actor": self.actor,
+            "userId": self.user_id,
+            "ip": self.ip,
+            "userAgent": self.user_agent,
+            "requestId": self.request_id,
+            "outcome": self.outcome,
+            "details": self.details,
+        }
+
 
 class EventIds:
     """Ids whose string order is the order they were made in: milliseconds, then a sequence within one (never going

@@ -45,18 +45,7 @@ def signature(secrets: list[str], message_id: str, timestamp: int, body: bytes) 
 def event_body(event: Event) -> bytes:
     """The Standard Webhooks payload shape: {type, timestamp, data}, data as GET /admin/events shows an event."""
     at = datetime.fromtimestamp(event.at, tz=UTC).isoformat().replace("+00:00", "Z")
-    data = {
-        "id": event.id,
-        "at": at,
-        "type": event.type,
-        "actor": event.actor,
-        "userId": event.user_id,
-        "ip": event.ip,
-        "userAgent": event.user_agent,
-        "requestId": event.request_id,
-        "outcome": event.outcome,
-        "details": event.details,
-    }
+    data = event.fields() | {"at": at}
     return json.dumps({"type": event.type, "timestamp": at, "data": data}, separators=(",", ":")).encode()
 
 

@@ -9,18 +9,8 @@ from authsvc.storage.mongo.client import Availability, to_datetime, to_seconds
 
 
 def _document(event: Event) -> dict[str, Any]:
-    return {
-        "_id": event.id,
-        "at": to_datetime(event.at),
-        "type": event.type,
-        "actor": event.actor,
-        "userId": event.user_id,
-        "ip": event.ip,
-        "userAgent": event.user_agent,
-        "requestId": event.request_id,
-        "outcome": event.outcome,
-        "details": event.details,
-    }
+    fields = event.fields() | {"at": to_datetime(event.at)}
+    return {"_id": fields.pop("id"), **fields}
 
 
 def _event(doc: dict[str, Any]) -> Event:
