@@ -29,14 +29,19 @@ SERVICE = web.RequestKey("service", str)  # the name of the internal service who
 SESSION_REQUIRED = "A live session is required."
 
 
+async def require_session(request: web.Request) -> Authenticated:
+    """The live session behind the request's cookie, or 401; what @login_required runs before its handler."""
+    authenticated = await request.app[SESSION_GUARD].authenticate(request)
+    if authenticated is None:
+        raise Unauthorized(SESSION_REQUIRED)
+    return authenticated
+
+
 def login_required(handler: H) -> H:
     """The route answers only a caller with a live session: the app's SessionGuard checks before the handler runs."""
 
     async def guarded(request: web.Request) -> web.StreamResponse:
-        authenticated = await request.app[SESSION_GUARD].authenticate(request)
-        if authenticated is None:
-            raise Unauthorized(SESSION_REQUIRED)
-        request[AUTHENTICATED] = authenticated
+        request[AUTHENTICATED] = await require_session(request)
         return await handler(request)
 
     # Name and route marks, but no __wrapped__: dependency-injector's wiring would read the handler's Provide[...]

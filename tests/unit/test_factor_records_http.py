@@ -1,0 +1,80 @@
+"""What the mutation run found unpinned around the second factors (docs/mutation.md): which factor a session records,
+the session a passkey sign-in replaces, the passwordless challenge cookie's name and its end, and the order of the
+checks before new recovery codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from authsvc.app import create_app
+from tests.helpers import ManualClock
+from tests.unit.test_mfa_http import code_at, enrol, mfa_login, protected_with
+from tests.unit.test_passkeys_http import enrolled, passwordless
+from tests.unit.test_portal_account_http import post, signed_up
+from tests.webauthn_authenticator import SoftAuthenticator
+
+Client = TestClient[Any, Any]
+
+
+@pytest.fixture
+def authenticator() -> SoftAuthenticator:
+    return SoftAuthenticator()
+
+
+@pytest.fixture
+async def web(make_container: Any, aiohttp_client: Any) -> Client:
+    client: Client = await aiohttp_client(create_app(make_container()))
+    return client
+
+
+async def current_factors(client: Client) -> list[str]:
+    sessions = (await (await client.get("/users/me/sessions")).json())["sessions"]
+    current = [session for session in sessions if session["current"]]
+    assert len(current) == 1, sessions
+    factors: list[str] = current[0]["factors"]
+    return factors
+
+
+async def test_a_session_records_whether_a_totp_or_a_recovery_code_proved_it(
+    client: Client, clock: ManualClock
+) -> None:
+    secret, codes = await enrol(client, clock)
+    client.session.cookie_jar.clear()
+    assert (await mfa_login(client, code_at(secret, clock))).status == 200
+    assert await current_factors(client) == ["password", "totp"]
+    client.session.cookie_jar.clear()
+    assert (await mfa_login(client, codes[0])).status == 200
+    assert await current_factors(client) == ["password", "recovery_code"]
+
+
+async def test_a_passwordless_sign_in_ends_the_session_it_replaces_and_its_challenge_cookie(
+    client: Client, authenticator: SoftAuthenticator
+) -> None:
+    await enrolled(client, authenticator)
+    before = next(cookie.value for cookie in client.session.cookie_jar if cookie.key == "sid")  # registered with it
+    assert await protected_with(client, before) == 200
+    done = await passwordless(client, authenticator)
+    assert done.status == 200
+    after = done.cookies["sid"].value
+    assert after != before
+    assert await protected_with(client, before) == 401 and await protected_with(client, after) == 200
+    challenge = done.cookies["sid_wa"]
+    assert challenge.value == "" and challenge["max-age"] == "0"
+
+
+async def test_the_passwordless_challenge_cookie_takes_the_host_prefix_with_the_session_cookie(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    container = make_container(session={"secure": True, "host_prefix": True})
+    prefixed: Client = await aiohttp_client(create_app(container))
+    asked = await prefixed.post("/users/login/webauthn/options")
+    assert asked.status == 200 and asked.headers["Set-Cookie"].startswith("__Host-sid_wa=")
+
+
+async def test_new_recovery_codes_without_totp_are_not_found_before_any_password_is_checked(web: Client) -> None:
+    await signed_up(web)
+    guessed = await post(web, "recovery-codes", password="a guessed password")
+    assert guessed.status == 404
