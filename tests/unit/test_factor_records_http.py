@@ -78,3 +78,16 @@ async def test_new_recovery_codes_without_totp_are_not_found_before_any_password
     await signed_up(web)
     guessed = await post(web, "recovery-codes", password="a guessed password")
     assert guessed.status == 404
+
+
+async def test_a_passwordless_answer_without_its_challenge_cookie_is_refused_before_it_counts(
+    client: Client, authenticator: SoftAuthenticator
+) -> None:
+    await enrolled(client, authenticator)
+    client.session.cookie_jar.clear()
+    options = await (await client.post("/users/login/webauthn/options")).json()
+    credential = authenticator.get(options)
+    client.session.cookie_jar.clear()  # the browser that asked is not the one answering: nothing to look up
+    statuses = [(await client.post("/users/login/webauthn", json={"credential": credential})).status for _ in range(12)]
+    assert statuses == [401] * 12  # past the ten failed logins the limit allows, and still no 429 for the owner
+    assert (await passwordless(client, authenticator)).status == 200
