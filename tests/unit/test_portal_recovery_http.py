@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
-from authsvc.portal.handlers import _wait
+from authsvc.portal.i18n import wait as _wait
 from tests.smtp import SmtpServer, smtp_sections, token_in
 from tests.unit.test_portal_http import HTML, form_token, open_form
 from tests.unit.test_security_http import PASSWORD
