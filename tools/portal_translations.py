@@ -150,9 +150,9 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Wir senden einen Link, um sie zu bestätigen.",
         "Nous envoyons un lien pour la vérifier.",
     ),
-    "%(min)s to %(max)s characters: letters a-z, digits and . _ - @": (
-        "%(min)s bis %(max)s Zeichen: Buchstaben a-z, Ziffern und . _ - @",
-        "%(min)s à %(max)s caractères : lettres a-z, chiffres et . _ - @",
+    "%(min)s to %(max)s characters: letters a-z, digits and %(symbols)s": (
+        "%(min)s bis %(max)s Zeichen: Buchstaben a-z, Ziffern und %(symbols)s",
+        "%(min)s à %(max)s caractères : lettres a-z, chiffres et %(symbols)s",
     ),
     "At least %(min)s characters; not a common password.": (
         "Mindestens %(min)s Zeichen; kein gängiges Passwort.",
@@ -318,6 +318,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         " maintenant.",
     ),
     "Reset my password": ("Mein Passwort zurücksetzen", "Réinitialiser mon mot de passe"),
+    "Back to your account": ("Zurück zu Ihrem Konto", "Retour à votre compte"),
     # What the services say that a page shows (authsvc's English; the portal localizes it when rendering).
     "That username is already taken.": (
         "Dieser Benutzername ist schon vergeben.",

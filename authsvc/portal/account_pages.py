@@ -21,12 +21,13 @@ from authsvc.auth.mfa import MfaService, TotpEnrolment
 from authsvc.auth.passkeys import PasskeyService
 from authsvc.auth.service import Authenticated, AuthService
 from authsvc.auth.views import iso
+from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import FieldRefused, NotFound, Problem, TooManyRequests
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.handlers import FORM_EXPIRED, _render, _see_other, portal_page, scripted_page
+from authsvc.portal.handlers import FORM_EXPIRED, _render, _see_other, password_rules, portal_page, scripted_page
 from authsvc.portal.i18n import N_, field_problem, gettext, wait
 
 ACCOUNT = "/account"
@@ -71,9 +72,10 @@ class AccountPage:
         passkeys: PasskeyService,
         mail: AccountMail,
         tokens: FormTokens,
+        settings: Settings,
     ) -> None:
         self.request, self.me, self.auth, self.mfa = request, me, auth, mfa
-        self.passkeys, self.mail, self.tokens = passkeys, mail, tokens
+        self.passkeys, self.mail, self.tokens, self.settings = passkeys, mail, tokens, settings
 
     async def render(
         self,
@@ -119,6 +121,7 @@ class AccountPage:
             totp="totp" in found.methods,
             recovery_codes_left=found.recovery_codes_left,
             passkeys=listed,
+            password_rules=password_rules(self.settings),
             next=ACCOUNT,
         )
 
@@ -182,10 +185,11 @@ async def open_account(
     passkeys: PasskeyService = Provide[Container.passkey_service],
     mail: AccountMail = Provide[Container.account_mail],
     tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
 ) -> AccountPage | None:
     """The signed-in user's page, or None without a live session."""
     me = await guard.authenticate(request)
-    return AccountPage(request, me, auth, mfa, passkeys, mail, tokens) if me is not None else None
+    return AccountPage(request, me, auth, mfa, passkeys, mail, tokens, settings) if me is not None else None
 
 
 def to_login() -> web.Response:

@@ -19,6 +19,7 @@ import jinja2
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
+from markupsafe import Markup
 
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
@@ -64,6 +65,7 @@ FORM_EXPIRED = N_("The form expired or did not come from this page. Please try a
 SIGNED_UP_NOT_IN = N_("Your account is ready, but signing you in failed for now. Please sign in in a moment.")
 SIGNED_UP_VERIFY = N_("Your account is ready. Open the link we mailed to your address to verify it, then sign in.")
 WRONG_CODE_AGAIN = N_("That code is not valid. Please try again.")
+USERNAME_SYMBOLS = Markup('<span class="nowrap">. _ - @</span>')  # a line never breaks inside the list
 
 
 def portal_page(handler: H) -> H:
@@ -188,6 +190,11 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
         allowed_domains=settings.portal.allowed_redirect_domains,
         https_only=settings.env != "development",
     )
+
+
+def password_rules(settings: Settings) -> str:
+    """The hint under a new password's field, in the reader's language."""
+    return gettext("At least %(min)s characters; not a common password.") % {"min": settings.passwords.min_length}
 
 
 class LoginForm:
@@ -397,7 +404,7 @@ class SignupForm:
         problems: dict[str, str] | None = None,
         email: str = "",
     ) -> web.Response:
-        users, passwords = self.settings.users, self.settings.passwords
+        users = self.settings.users
         return _render(
             self.request,
             "signup.html",
@@ -410,10 +417,9 @@ class SignupForm:
             email=email,
             email_required=users.require_verified_email,
             problems={name: field_problem(why) for name, why in (problems or {}).items()},
-            username_rules=gettext("%(min)s to %(max)s characters: letters a-z, digits and . _ - @")
-            % {"min": users.username_min_length, "max": users.username_max_length},
-            password_rules=gettext("At least %(min)s characters; not a common password.")
-            % {"min": passwords.min_length},
+            username_rules=Markup.escape(gettext("%(min)s to %(max)s characters: letters a-z, digits and %(symbols)s"))
+            % {"min": users.username_min_length, "max": users.username_max_length, "symbols": USERNAME_SYMBOLS},
+            password_rules=password_rules(self.settings),
         )
 
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
+from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import FieldRefused
 from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.handlers import FORM_EXPIRED, _render, portal_page
+from authsvc.portal.handlers import FORM_EXPIRED, _render, password_rules, portal_page
 from authsvc.portal.i18n import N_, field_problem
 
 NOT_ME_DONE = N_(
@@ -61,6 +62,7 @@ def _token_form(
     status: int = 200,
     *,
     dead: bool = False,
+    rules: str | None = None,
 ) -> web.Response:
     titles = {
         "reset": N_("Choose a new password"),
@@ -78,6 +80,7 @@ def _token_form(
         action=f"/{page}",
         token=request.query.get("token", "") if request.method == "GET" else request.get(MAIL_TOKEN, ""),
         password=page == "reset",
+        password_rules=rules,
         button=buttons[page],
         dead_link=DEAD_LINKS[page] if dead else None,
     )
@@ -111,8 +114,12 @@ async def _token_action(request: web.Request, tokens: FormTokens, page: str, *ex
 
 @portal_page
 @inject
-async def reset_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
-    return _token_form(request, tokens, "reset")
+async def reset_page(
+    request: web.Request,
+    tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
+) -> web.Response:
+    return _token_form(request, tokens, "reset", rules=password_rules(settings))
 
 
 @portal_page
@@ -121,16 +128,19 @@ async def reset(
     request: web.Request,
     mail: AccountMail = Provide[Container.account_mail],
     tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
 ) -> web.Response:
     fields = await _token_action(request, tokens, "reset", "newPassword")
+    rules = password_rules(settings)
     if fields is None:
-        return _token_form(request, tokens, "reset", FORM_EXPIRED, 403)
+        return _token_form(request, tokens, "reset", FORM_EXPIRED, 403, rules=rules)
     try:
         await mail.reset(fields["token"], fields["newPassword"], request.remote)
     except FieldRefused as refused:
         if "token" in refused.fields:
             return _token_form(request, tokens, "reset", refused.detail, 422, dead=True)
-        return _token_form(request, tokens, "reset", " ".join(map(field_problem, refused.fields.values())), 422)
+        problems = " ".join(map(field_problem, refused.fields.values()))
+        return _token_form(request, tokens, "reset", problems, 422, rules=rules)
     message = N_("Every session has ended. Sign in with the new password.")
     return _render(request, "done.html", N_("Password changed"), message, success=True)
 
@@ -156,7 +166,7 @@ async def verify(
     except FieldRefused as refused:
         return _token_form(request, tokens, "verify-email", refused.detail, 422, dead=True)
     verified = N_("Your email address is verified.")
-    return _render(request, "done.html", N_("Address verified"), verified, success=True)
+    return _render(request, "done.html", N_("Address verified"), verified, success=True, to_account=True)
 
 
 @portal_page

@@ -96,10 +96,10 @@ class Walk:
     def open_details(self, summary: str) -> None:
         wait_for(self.driver, "summary", summary).click()
 
-    def sign_out(self) -> None:
+    def sign_out(self, shot: str = "logout") -> None:
         self.driver.get(f"{self.url}/logout")
         wait_for(self.driver, "form[action='/logout'] button")
-        self.page("logout")
+        self.page(shot)
         self.submit("/logout")
         wait_for_path(self.driver, "/login")
 
@@ -305,7 +305,7 @@ def test_a_new_users_whole_walk_through_the_gateway(fresh: Any, gateway: tuple[s
         driver.get(f"{url}/account")
         assert wait_for(driver, "h1").text == "Ihr Konto"
         walk.page("de-account")
-        walk.sign_out()
+        walk.sign_out("de-logout")  # the English page's shots stay
         assert wait_for(driver, "a", "Passwort vergessen?")
         walk.page("de-login")
         driver.get(f"{url}/signup")

@@ -108,3 +108,17 @@ async def test_root_sends_a_browser_to_the_portal_and_anyone_else_a_problem(
     assert browser.status == 303 and browser.headers["Location"] == "/account"
     script = await web.get("/", allow_redirects=False)
     assert script.status == 404 and script.content_type == "application/problem+json"
+
+
+async def test_every_new_password_field_says_the_rules_and_sign_out_offers_a_way_back(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container()))
+    rules = "At least 8 characters; not a common password."
+    reset = await (await web.get("/reset?token=anything")).text()
+    assert 'aria-describedby="newPassword-rules"' in reset and f'id="newPassword-rules" class="hint">{rules}<' in reset
+    token = await open_form(web, "/signup")
+    signed_up = await web.post("/signup", data={"username": "alice", "password": PASSWORD, "csrf": token})
+    assert signed_up.status == 200 and f'id="new-password-rules" class="hint">{rules}<' in await signed_up.text()
+    leaving = await (await web.get("/logout")).text()
+    assert '<a href="/account">Back to your account</a>' in leaving
