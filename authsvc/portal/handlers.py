@@ -19,7 +19,6 @@ import jinja2
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
-from markupsafe import Markup
 
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.devices import DeviceCookies
@@ -65,7 +64,6 @@ FORM_EXPIRED = N_("The form expired or did not come from this page. Please try a
 SIGNED_UP_NOT_IN = N_("Your account is ready, but signing you in failed for now. Please sign in in a moment.")
 SIGNED_UP_VERIFY = N_("Your account is ready. Open the link we mailed to your address to verify it, then sign in.")
 WRONG_CODE_AGAIN = N_("That code is not valid. Please try again.")
-USERNAME_SYMBOLS = Markup('<span class="nowrap">. _ - @</span>')  # a line never breaks inside the list
 
 
 def portal_page(handler: H) -> H:
@@ -417,8 +415,7 @@ class SignupForm:
             email=email,
             email_required=users.require_verified_email,
             problems={name: field_problem(why) for name, why in (problems or {}).items()},
-            username_rules=Markup.escape(gettext("%(min)s to %(max)s characters: letters a-z, digits and %(symbols)s"))
-            % {"min": users.username_min_length, "max": users.username_max_length, "symbols": USERNAME_SYMBOLS},
+            username_lengths={"min": users.username_min_length, "max": users.username_max_length},
             password_rules=password_rules(self.settings),
         )
 

@@ -122,3 +122,12 @@ async def test_every_new_password_field_says_the_rules_and_sign_out_offers_a_way
     assert signed_up.status == 200 and f'id="new-password-rules" class="hint">{rules}<' in await signed_up.text()
     leaving = await (await web.get("/logout")).text()
     assert '<a href="/account">Back to your account</a>' in leaving
+
+
+async def test_the_username_rule_keeps_its_symbols_on_one_line_in_every_language(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container()))
+    for language, rule in (("en", "3 to 64 characters"), ("de", "3 bis 64 Zeichen"), ("fr", "3 à 64 caractères")):
+        html = await (await web.get("/signup", headers={"Accept-Language": language})).text()
+        assert f"{rule}" in html and '<span class="nowrap">. _ - @</span></p>' in html, language
