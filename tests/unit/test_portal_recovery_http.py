@@ -130,4 +130,4 @@ async def test_the_username_rule_keeps_its_symbols_on_one_line_in_every_language
     web: Client = await aiohttp_client(create_app(make_container()))
     for language, rule in (("en", "3 to 64 characters"), ("de", "3 bis 64 Zeichen"), ("fr", "3 à 64 caractères")):
         html = await (await web.get("/signup", headers={"Accept-Language": language})).text()
-        assert f"{rule}" in html and '<span class="nowrap">. _ - @</span></p>' in html, language
+        assert rule in html and '<span class="nowrap">. _ - @</span></p>' in html, language
