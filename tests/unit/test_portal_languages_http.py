@@ -160,6 +160,9 @@ async def second_factors(client: Client, clock: ManualClock) -> list[str]:
     code = pyotp.TOTP(secret.group(1)).at(clock.now())
     pages.append(await text(await client.post("/security/totp/confirm", data={**confirm, "code": code})))
     clock.advance(30)
+    step_up = await text(await client.get("/login/step-up"))  # this session proved one factor
+    wrong = {"code": "000000", "csrf": form_token(step_up)}
+    pages += [step_up, await text(await client.post("/login/step-up", data=wrong))]
     assert (await register(client, SoftAuthenticator(), name="laptop")).status == 201
     pages.append(await text(await client.get("/account")))
     pages.append(await account_post(client, "/account/recovery-codes", password=PASSWORD))
