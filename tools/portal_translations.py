@@ -319,6 +319,12 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "Reset my password": ("Mein Passwort zurücksetzen", "Réinitialiser mon mot de passe"),
     "Back to your account": ("Zurück zu Ihrem Konto", "Retour à votre compte"),
+    # The gateway check's page for a browser an access rule refuses (authsvc/auth/gate.py).
+    "Access denied": ("Zugriff verweigert", "Accès refusé"),
+    "Your account may not open this page.": (
+        "Ihr Konto darf diese Seite nicht öffnen.",
+        "Votre compte ne peut pas ouvrir cette page.",
+    ),
     # What the services say that a page shows (authsvc's English; the portal localizes it when rendering).
     "That username is already taken.": (
         "Dieser Benutzername ist schon vergeben.",

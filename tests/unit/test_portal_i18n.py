@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
@@ -61,7 +61,8 @@ KEYWORDS: dict[str, Any] = {"_": None, "gettext": None, "ngettext": (1, 2), "N_"
 
 
 def marked_texts() -> set[Message]:
-    """What the templates mark (`_()`) and the portal's code marks (N_, gettext, ngettext): singular or plural."""
+    """What the templates mark (`_()`) and the portal's code and the gateway check's denied page mark (N_, gettext,
+    ngettext): singular or plural."""
     portal = ROOT / "authsvc" / "portal"
     templates = extract_from_dir(
         str(portal / "templates"),
@@ -70,7 +71,8 @@ def marked_texts() -> set[Message]:
         keywords=KEYWORDS,
     )
     code = extract_from_dir(str(portal), method_map=[("*.py", "python")], keywords=KEYWORDS)
-    found = {message for _, _, message, _, _ in [*templates, *code]}
+    gate = extract_from_file("python", str(ROOT / "authsvc" / "auth" / "gate.py"), keywords=KEYWORDS)  # denied page
+    found = {message for _, _, message, _, _ in [*templates, *code]} | {message for _, message, _, _ in gate}
     return {message if isinstance(message, str) else tuple(message) for message in found if message}
 
 
