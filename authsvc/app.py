@@ -173,6 +173,7 @@ def create_app(
     app.router.add_post("/users/me/mfa/totp", mfa.begin_totp)
     app.router.add_delete("/users/me/mfa/totp", mfa.remove_totp)
     app.router.add_post("/users/me/mfa/totp/confirm", mfa.confirm_totp)
+    app.router.add_post("/users/me/mfa/recovery-codes", mfa.regenerate_recovery_codes)
     app.router.add_get("/users/me/webauthn", passkeys.list_passkeys)
     app.router.add_post("/users/me/webauthn/register/options", passkeys.registration_options)
     app.router.add_post("/users/me/webauthn/register", passkeys.register)

@@ -23,13 +23,14 @@ from authsvc.errors import BadRequest, Forbidden, Unauthorized
 from authsvc.mail.service import AccountMail
 from authsvc.metrics import Metrics
 from authsvc.middlewares import client_address
+from authsvc.portal.i18n import gettext, language, reading
 from authsvc.users.models import User
 
 SECOND_FACTOR_REQUIRED = "A second factor is required for this resource."
 ACCESS_DENIED = "Access to this resource is denied."
 DENIED_PAGE = (
-    "<!doctype html><html lang=en><meta charset=utf-8><title>Access denied</title>"
-    '<h1>Access denied</h1><p>Your account may not open this page.</p><p><a href="{portal}/">Your account</a></p>'
+    '<!doctype html><html lang="{lang}"><meta charset=utf-8><title>{title}</title>'
+    '<h1>{title}</h1><p>{why}</p><p><a href="{portal}/">{account}</a></p>'
 )
 STEP_UP_PATH = "/login/step-up"
 
@@ -181,5 +182,17 @@ class GatewayCheck:
         return f"{proto}://{host}{uri}"
 
     def _denied_page(self, request: web.Request) -> web.Response:
-        page = DENIED_PAGE.format(portal=html.escape(self._portal(request), quote=True))
-        return web.Response(status=403, text=page, content_type="text/html")
+        """A short page in the reader's language (the gateway passes the browser's Accept-Language on)."""
+        lang = language(request)
+        with reading(lang):
+            page = DENIED_PAGE.format(
+                lang=lang,
+                title=html.escape(gettext("Access denied")),
+                why=html.escape(gettext("Your account may not open this page.")),
+                account=html.escape(gettext("Your account")),
+                portal=html.escape(self._portal(request), quote=True),
+            )
+        response = web.Response(status=403, text=page, content_type="text/html")
+        response.headers[hdrs.CONTENT_LANGUAGE] = lang
+        response.headers[hdrs.VARY] = "Accept-Language"
+        return response

@@ -1,4 +1,5 @@
-"""Second factors over HTTP: enrol, confirm and remove TOTP, see what is enrolled, and the login's second step."""
+"""Second factors over HTTP: enrol, confirm and remove TOTP, new recovery codes, see what is enrolled, and the login's
+second step."""
 
 from __future__ import annotations
 
@@ -69,6 +70,23 @@ async def remove_totp(
     await mfa.remove_totp(current(request), fields["password"], fields.get("code"), client_info(request, devices))
     await mail.mfa_changed(current(request).user, "the authenticator app was removed")  # after the change
     return web.json_response({"msg": "TOTP removed; every other session has ended"})
+
+
+@login_required
+@inject
+async def regenerate_recovery_codes(
+    request: web.Request,
+    mfa: MfaService = Provide[Container.mfa_service],
+    devices: DeviceCookies = Provide[Container.device_cookies],
+    mail: AccountMail = Provide[Container.account_mail],
+) -> web.Response:
+    fields = await read_fields(request, "password", optional=("code",))
+    me = current(request)
+    codes = await mfa.regenerate_recovery_codes(
+        me, fields["password"], fields.get("code"), client_info(request, devices)
+    )
+    await mail.mfa_changed(me.user, "new recovery codes were made; the old ones no longer work")  # after the change
+    return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 
 @inject

@@ -21,12 +21,14 @@ from authsvc.auth.mfa import MfaService, TotpEnrolment
 from authsvc.auth.passkeys import PasskeyService
 from authsvc.auth.service import Authenticated, AuthService
 from authsvc.auth.views import iso
+from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import FieldRefused, NotFound, Problem, TooManyRequests
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.handlers import FORM_EXPIRED, _render, _see_other, _wait, portal_page, scripted_page
+from authsvc.portal.handlers import FORM_EXPIRED, _render, _see_other, password_rules, portal_page, scripted_page
+from authsvc.portal.i18n import N_, field_problem, gettext, wait
 
 ACCOUNT = "/account"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -54,8 +56,8 @@ def device_name(user_agent: str | None) -> str:
     browser = next((name for token, name in BROWSERS if token in agent), None)
     system = next((name for token, name in SYSTEMS if token in agent), None)
     if browser and system:
-        return f"{browser} on {system}"
-    return browser or system or (agent[:40] or "Unknown device")
+        return gettext("%(browser)s on %(system)s") % {"browser": browser, "system": system}
+    return browser or system or (agent[:40] or gettext("Unknown device"))
 
 
 class AccountPage:
@@ -70,9 +72,10 @@ class AccountPage:
         passkeys: PasskeyService,
         mail: AccountMail,
         tokens: FormTokens,
+        settings: Settings,
     ) -> None:
         self.request, self.me, self.auth, self.mfa = request, me, auth, mfa
-        self.passkeys, self.mail, self.tokens = passkeys, mail, tokens
+        self.passkeys, self.mail, self.tokens, self.settings = passkeys, mail, tokens, settings
 
     async def render(
         self,
@@ -89,7 +92,7 @@ class AccountPage:
             {
                 "handle": record.handle,
                 "device": device_name(record.user_agent),
-                "place": record.ip or "unknown address",
+                "place": record.ip or gettext("unknown address"),
                 "last_seen": iso(record.last_seen_at)[:16].replace("T", " ") + " UTC",
                 "current": record.id_hash == self.me.session.id_hash,
             }
@@ -104,7 +107,7 @@ class AccountPage:
         return _render(
             self.request,
             "account.html",
-            "Your account",
+            N_("Your account"),
             message,
             status,
             headers,
@@ -118,6 +121,7 @@ class AccountPage:
             totp="totp" in found.methods,
             recovery_codes_left=found.recovery_codes_left,
             passkeys=listed,
+            password_rules=password_rules(self.settings),
             next=ACCOUNT,
         )
 
@@ -127,24 +131,27 @@ class AccountPage:
     async def refused(self, problem: Problem) -> web.Response:
         """The page again, saying why a change was refused (a wrong password, a missing code, throttled...)."""
         if isinstance(problem, TooManyRequests):
-            message = f"Too many wrong passwords. Try again in {_wait(problem.retry_after)}."
+            message = gettext("Too many wrong passwords. Try again in %(wait)s.") % {"wait": wait(problem.retry_after)}
             return await self.render(message, 429, problem.headers)
-        return await self.render(problem.detail or "That did not work.", problem.status)
+        if isinstance(problem, FieldRefused) and set(problem.fields) & {"newPassword", "email"}:
+            # Which rule the new password or the address breaks, not only that it breaks one.
+            return await self.render(" ".join(map(field_problem, problem.fields.values())), problem.status)
+        return await self.render(problem.detail or N_("That did not work."), problem.status)
 
-    async def removed(self, removal: Awaitable[None], change: str) -> web.Response:
+    async def removed(self, removal: Awaitable[None], change: str, done: str) -> web.Response:
         """Run a factor's removal (it checks the password, and a code for an old session); the page says how it went."""
         try:
             await removal
         except (FieldRefused, NotFound, TooManyRequests) as problem:
             return await self.refused(problem)
         await self.mail.mfa_changed(self.me.user, change)  # after the change
-        return await self.done(f"Done: {change}; every other session has ended.")
+        return await self.done(done)
 
     def enrolment(self, enrolment: TotpEnrolment, message: str | None = None, status: int = 200) -> web.Response:
         return _render(
             self.request,
             "totp_enrol.html",
-            "Add an authenticator app",
+            N_("Add an authenticator app"),
             message,
             status,
             NO_STORE,
@@ -159,7 +166,7 @@ class AccountPage:
         return _render(
             self.request,
             "recovery_codes.html",
-            "Recovery codes",
+            N_("Recovery codes"),
             intro,
             200,
             NO_STORE,
@@ -178,10 +185,11 @@ async def open_account(
     passkeys: PasskeyService = Provide[Container.passkey_service],
     mail: AccountMail = Provide[Container.account_mail],
     tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
 ) -> AccountPage | None:
     """The signed-in user's page, or None without a live session."""
     me = await guard.authenticate(request)
-    return AccountPage(request, me, auth, mfa, passkeys, mail, tokens) if me is not None else None
+    return AccountPage(request, me, auth, mfa, passkeys, mail, tokens, settings) if me is not None else None
 
 
 def to_login() -> web.Response:
@@ -222,7 +230,7 @@ async def set_email(request: web.Request, devices: DeviceCookies = Provide[Conta
         await page.mail.set_address(page.me.user, email)
     except (FieldRefused, DuplicateEmail, TooManyRequests) as problem:
         return await page.refused(problem)
-    return await page.done(f"A link to verify {email} is on its way to it.")
+    return await page.done(gettext("A link to verify %(email)s is on its way to it.") % {"email": email})
 
 
 @scripted_page
@@ -232,10 +240,12 @@ async def resend_verification(request: web.Request) -> web.Response:
         return answer or to_login()
     sent = await page.mail.resend_verification(page.me.user)
     if sent is None:
-        return await page.render("A link went out a moment ago: please wait a few minutes before asking again.", 429)
+        return await page.render(
+            N_("A link went out a moment ago: please wait a few minutes before asking again."), 429
+        )
     if not sent:
-        return await page.render("There is no address waiting to be verified.", 409)
-    return await page.done("A new link is on its way; the one before no longer works.")
+        return await page.render(N_("There is no address waiting to be verified."), 409)
+    return await page.done(N_("A new link is on its way; the one before no longer works."))
 
 
 @scripted_page
@@ -256,7 +266,7 @@ async def change_password(
         return await page.refused(problem)
     devices.issue(request, changed)  # this browser proved the password: still a known device under the new generation
     await page.mail.password_changed(changed)  # after the change: no mail for a change that failed
-    return await page.done("Password changed; every other session has ended.")
+    return await page.done(N_("Password changed; every other session has ended."))
 
 
 @scripted_page
@@ -268,11 +278,11 @@ async def end_session(
     if answer is not None or page is None:
         return answer or to_login()
     if not await page.auth.revoke_session(page.me.user.id, fields["id"]):
-        return await page.render("That session has ended already.", 404)
+        return await page.render(N_("That session has ended already."), 404)
     if fields["id"] == page.me.session.handle:  # this browser's own: signed out here
         await cookies.clear(request)
         return _see_other("/login")
-    return await page.done("The session has ended.")
+    return await page.done(N_("The session has ended."))
 
 
 @scripted_page
@@ -281,7 +291,7 @@ async def end_other_sessions(request: web.Request) -> web.Response:
     if answer is not None or page is None:
         return answer or to_login()
     count = await page.auth.revoke_other_sessions(page.me)
-    return await page.done("Every other session has ended." if count else "There was no other session.")
+    return await page.done(N_("Every other session has ended.") if count else N_("There was no other session."))
 
 
 @scripted_page
@@ -300,7 +310,7 @@ async def regenerate_recovery_codes(
     except (FieldRefused, NotFound, TooManyRequests) as problem:
         return await page.refused(problem)
     await page.mail.mfa_changed(page.me.user, "new recovery codes were made; the old ones no longer work")
-    return page.recovery_codes(codes, "New recovery codes: the old ones no longer work.")
+    return page.recovery_codes(codes, N_("New recovery codes: the old ones no longer work."))
 
 
 @portal_page
@@ -311,8 +321,11 @@ async def download_recovery_codes(request: web.Request) -> web.StreamResponse:
         return answer or to_login()
     codes = fields["codes"].split()
     if not codes or len(codes) > 32 or not all(RECOVERY_CODE.fullmatch(code) for code in codes):
-        raise FieldRefused("These are not recovery codes.", {"codes": "are not recovery codes"})
-    text = f"Recovery codes for {page.me.user.username}; each signs in once in place of a code.\n\n"
+        raise FieldRefused(N_("These are not recovery codes."), {"codes": "are not recovery codes"})
+    text = gettext("Recovery codes for %(username)s; each signs in once in place of a code.") % {
+        "username": page.me.user.username
+    }
+    text += "\n\n"
     return web.Response(
         text=text + "\n".join(codes) + "\n",
         content_type="text/plain",
@@ -339,4 +352,5 @@ async def delete_account(
     except (FieldRefused, TooManyRequests) as problem:
         return await page.refused(problem)
     await cookies.clear(request)
-    return _render(request, "done.html", "Account deleted", "Your account and its sessions are gone.", success=True)
+    gone = N_("Your account and its sessions are gone.")
+    return _render(request, "done.html", N_("Account deleted"), gone, success=True)

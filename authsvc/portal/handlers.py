@@ -8,10 +8,7 @@ Content-Security-Policy (one stylesheet; script-src 'self' only on the pages wit
 
 from __future__ import annotations
 
-import gettext
-import re
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 from typing import Any, TypeVar
@@ -47,6 +44,7 @@ from authsvc.errors import (
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
+from authsvc.portal.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
 from authsvc.portal.redirects import normalize_origin, safe_redirect
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
 
@@ -60,15 +58,12 @@ STATIC = Path(__file__).resolve().parent / "static"
 PAGE_POLICY = "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 # The pages with a passkey button load the one same-origin script, passkeys.js; no inline script anywhere.
 SCRIPTED_PAGE_POLICY = PAGE_POLICY.replace("script-src 'none'", "script-src 'self'")
-LOCALES = Path(__file__).resolve().parent / "locales"
-LANGUAGES = ("en", "de", "fr")  # English is the templates' own text; the others are catalogues in LOCALES
-LANGUAGE_RANGE = re.compile(r"\s*([A-Za-z]{1,8}|\*)(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*")
-_TRANSLATIONS = ContextVar[gettext.NullTranslations | None]("portal_translations", default=None)
 STYLESHEET = web.AppKey("portal_stylesheet", bytes)
 DEFAULT_PRIMARY = b"#1d4ed8"  # style.css's primary colour, replaced by portal.primary_color
-FORM_EXPIRED = "The form expired or did not come from this page. Please try again."
-SIGNED_UP_NOT_IN = "Your account is ready, but signing you in failed for now. Please sign in in a moment."
-SIGNED_UP_VERIFY = "Your account is ready. Open the link we mailed to your address to verify it, then sign in."
+FORM_EXPIRED = N_("The form expired or did not come from this page. Please try again.")
+SIGNED_UP_NOT_IN = N_("Your account is ready, but signing you in failed for now. Please sign in in a moment.")
+SIGNED_UP_VERIFY = N_("Your account is ready. Open the link we mailed to your address to verify it, then sign in.")
+WRONG_CODE_AGAIN = N_("That code is not valid. Please try again.")
 
 
 def portal_page(handler: H) -> H:
@@ -91,35 +86,6 @@ def _is_page(request: web.Request) -> bool:
     return is_portal_page(request.match_info.handler)
 
 
-@cache
-def translations(language: str) -> gettext.NullTranslations:
-    """The compiled catalogue of one of LANGUAGES (English: the templates' own text)."""
-    if language == "en":
-        return gettext.NullTranslations()
-    return gettext.translation("portal", LOCALES, [language])
-
-
-def language(request: web.Request) -> str:
-    """The best of LANGUAGES for the request's Accept-Language (q-values honoured), else English."""
-    best, best_q = "en", 0.0
-    for part in request.headers.get(hdrs.ACCEPT_LANGUAGE, "")[:512].split(","):
-        match = LANGUAGE_RANGE.fullmatch(part)
-        if not match:
-            continue
-        tag, q = match[1].lower(), float(match[2]) if match[2] else 1.0
-        if tag in LANGUAGES and q > best_q:
-            best, best_q = tag, q
-    return best
-
-
-def _gettext(message: str) -> str:
-    return (_TRANSLATIONS.get() or translations("en")).gettext(message)
-
-
-def _ngettext(singular: str, plural: str, count: int) -> str:
-    return (_TRANSLATIONS.get() or translations("en")).ngettext(singular, plural, count)
-
-
 def setup_portal(app: web.Application, settings: PortalSettings) -> None:
     environment = aiohttp_jinja2.setup(
         app,
@@ -129,7 +95,7 @@ def setup_portal(app: web.Application, settings: PortalSettings) -> None:
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
     )
-    environment.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+    environment.install_gettext_callables(gettext, ngettext, newstyle=True)  # type: ignore[attr-defined]
     environment.filters["query_value"] = lambda value: quote(str(value), safe="")
     environment.globals.update(portal_title=settings.title, logo_url=settings.logo_url)
     app[STYLESHEET] = _static("style.css").replace(DEFAULT_PRIMARY, settings.primary_color.lower().encode("ascii"))
@@ -152,14 +118,15 @@ def page_errors_middleware() -> Middleware:
     async def page_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
         if not _is_page(request):
             return await handler(request)
-        try:
-            return await handler(request)
-        except Problem as problem:
-            return _render(request, "error.html", problem.title, problem.detail, problem.status, problem.headers)
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            return _render(request, "error.html", exc.reason, None, exc.status)
+        with reading(language(request)):  # what the handler says, it says in the reader's language
+            try:
+                return await handler(request)
+            except Problem as problem:
+                return _render(request, "error.html", problem.title, problem.detail, problem.status, problem.headers)
+            except web.HTTPException as exc:
+                if exc.status < 400:
+                    raise
+                return _render(request, "error.html", exc.reason, None, exc.status)
 
     return page_errors
 
@@ -199,12 +166,9 @@ def _render(
     if tokens is not None:
         context["csrf"] = tokens.token(request, response)
     lang = language(request)
-    chosen = _TRANSLATIONS.set(translations(lang))
-    try:  # a title or message the catalogue knows is shown in the reader's language; others stay English
-        context.update(title=_gettext(title), message=_gettext(message) if message else message, success=success)
+    with reading(lang):  # the title and message as the catalogue has them (a service's text included)
+        context.update(title=localize(title), message=localize(message) if message else message, success=success)
         response.text = aiohttp_jinja2.render_string(template, request, {**context, "lang": lang})
-    finally:
-        _TRANSLATIONS.reset(chosen)
     response.headers[hdrs.CONTENT_LANGUAGE] = lang
     response.headers[hdrs.VARY] = "Accept-Language"
     return response
@@ -226,11 +190,9 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
     )
 
 
-def _wait(seconds: int) -> str:
-    """A wait as people say it: "1 second", "45 seconds", "3 minutes"."""
-    if seconds < 120:
-        return "1 second" if seconds == 1 else f"{seconds} seconds"
-    return f"{-(-seconds // 60)} minutes"
+def password_rules(settings: Settings) -> str:
+    """The hint under a new password's field, in the reader's language."""
+    return gettext("At least %(min)s characters; not a common password.") % {"min": settings.passwords.min_length}
 
 
 class LoginForm:
@@ -250,7 +212,7 @@ class LoginForm:
         return _render(
             self.request,
             "login.html",
-            "Sign in",
+            N_("Sign in"),
             message,
             status,
             headers,
@@ -283,7 +245,7 @@ async def login_page(
         return _render(
             request,
             "signed_in.html",
-            "Signed in",
+            N_("Signed in"),
             tokens=tokens,
             username=authenticated.user.username,
             continue_to=continue_to,
@@ -328,7 +290,7 @@ async def login(
     except Unauthorized:
         return form.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
     except TooManyRequests as throttled:
-        message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
+        message = gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
         return form.render(rd, message, 429, fields["username"], throttled.headers)
 
 
@@ -347,7 +309,7 @@ def _code_page(
     return _render(
         request,
         "login_code.html",
-        "Second factor",
+        N_("Second factor"),
         message,
         status,
         headers,
@@ -388,13 +350,13 @@ async def login_code(
         pending.clear(response)
         return response
     except TooManyRequests as throttled:
-        message = f"Too many failed sign-ins. Try again in {_wait(throttled.retry_after)}."
+        message = gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
         return _code_page(request, settings, tokens, rd, methods, message, 429, throttled.headers)
     except Unauthorized as refused:
         if refused.detail == WRONG_CODE:
-            message = "That code is not valid. Please try again."
-            return _code_page(request, settings, tokens, rd, methods, message, 401)
-        return LoginForm(request, settings, tokens).render(rd, "Your sign-in expired. Please sign in again.", 401)
+            return _code_page(request, settings, tokens, rd, methods, WRONG_CODE_AGAIN, 401)
+        expired = N_("Your sign-in expired. Please sign in again.")
+        return LoginForm(request, settings, tokens).render(rd, expired, 401)
 
 
 @portal_page
@@ -407,7 +369,7 @@ async def logout_page(
     authenticated = await guard.authenticate(request)
     if authenticated is None:
         return _see_other("/login")
-    return _render(request, "logout.html", "Sign out", tokens=tokens, username=authenticated.user.username)
+    return _render(request, "logout.html", N_("Sign out"), tokens=tokens, username=authenticated.user.username)
 
 
 @portal_page
@@ -420,7 +382,7 @@ async def logout(
 ) -> web.Response:
     fields = await read_form(request, ("csrf",))
     if not tokens.valid(request, fields["csrf"]):
-        return _render(request, "logout.html", "Sign out", FORM_EXPIRED, 403, tokens=tokens, username=None)
+        return _render(request, "logout.html", N_("Sign out"), FORM_EXPIRED, 403, tokens=tokens, username=None)
     for ids in cookies.read_all(request):  # as the JSON logout: a planted second cookie ends with the real one
         await auth.logout(ids.session_id)
     await cookies.clear(request)
@@ -440,11 +402,11 @@ class SignupForm:
         problems: dict[str, str] | None = None,
         email: str = "",
     ) -> web.Response:
-        users, passwords = self.settings.users, self.settings.passwords
+        users = self.settings.users
         return _render(
             self.request,
             "signup.html",
-            "Create an account",
+            N_("Create an account"),
             message,
             status,
             tokens=self.tokens,
@@ -452,12 +414,9 @@ class SignupForm:
             username=username,
             email=email,
             email_required=users.require_verified_email,
-            problems={name: why[0].upper() + why[1:] + "." for name, why in (problems or {}).items()},
-            username_rules=(
-                f"{users.username_min_length} to {users.username_max_length} characters: "
-                "letters a-z, digits and . _ - @"
-            ),
-            password_rules=f"At least {passwords.min_length} characters; not a common password.",
+            problems={name: field_problem(why) for name, why in (problems or {}).items()},
+            username_lengths={"min": users.username_min_length, "max": users.username_max_length},
+            password_rules=password_rules(self.settings),
         )
 
 
@@ -495,14 +454,16 @@ async def signup(
         return form.render(rd, FORM_EXPIRED, 403, username, email=email)
     try:
         if not email and settings.users.require_verified_email:
-            raise FieldRefused("An email address is required.", {"email": "enter the address we may mail a link to"})
+            raise FieldRefused(
+                N_("An email address is required."), {"email": N_("Enter the address we may mail a link to.")}
+            )
         if email:  # as POST /users/signup: refused before the user exists, not after
             await mail.ensure_free(mail.check_address(email))
         user = await users.signup(username, fields["password"], request.remote)
         if email:
             await mail.set_address(user, email)
     except FieldRefused as refused:
-        return form.render(rd, "Please fix the fields below.", 422, username, refused.fields, email)
+        return form.render(rd, N_("Please fix the fields below."), 422, username, refused.fields, email)
     except (DuplicateUsername, DuplicateEmail) as taken:
         return form.render(rd, taken.detail, 409, username, email=email)
     # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
@@ -518,7 +479,7 @@ async def signup(
     try:
         return await finish(request, landing, client, user, session_id)
     except Forbidden:  # users.require_verified_email: the account waits for the mailed link
-        return _render(request, "done.html", "Check your mail", SIGNED_UP_VERIFY, 202, success=True)
+        return _render(request, "done.html", N_("Check your mail"), SIGNED_UP_VERIFY, 202, success=True)
 
 
 async def root(request: web.Request) -> web.Response:

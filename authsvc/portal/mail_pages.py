@@ -8,17 +8,19 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
+from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import FieldRefused
 from authsvc.mail.service import AccountMail
 from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.handlers import FORM_EXPIRED, _render, portal_page
+from authsvc.portal.handlers import FORM_EXPIRED, _render, password_rules, portal_page
+from authsvc.portal.i18n import N_, field_problem
 
-NOT_ME_DONE = (
+NOT_ME_DONE = N_(
     "Every session has ended; a link to choose a new password is on its way to the address this notice went to."
 )
 MAIL_TOKEN = web.RequestKey("mail_token", str)
-FORGOT_SENT = "If the account has a verified email address, a link to reset the password is on its way to it."
+FORGOT_SENT = N_("If the account has a verified email address, a link to reset the password is on its way to it.")
 
 
 def setup_mail_pages(app: web.Application) -> None:
@@ -34,16 +36,20 @@ def setup_mail_pages(app: web.Application) -> None:
 
 # A dead or used link's page offers the way to a new one instead of the form.
 DEAD_LINKS = {
-    "reset": {"text": "Reset links work once, for a limited time.", "href": "/forgot", "label": "Mail me a new link"},
+    "reset": {
+        "text": N_("Reset links work once, for a limited time."),
+        "href": "/forgot",
+        "label": N_("Mail me a new link"),
+    },
     "verify-email": {
-        "text": "Verification links work once, for a limited time. Your account page sends a new one.",
+        "text": N_("Verification links work once, for a limited time. Your account page sends a new one."),
         "href": "/account",
-        "label": "Send a new link from my account",
+        "label": N_("Send a new link from my account"),
     },
     "not-me": {
-        "text": "This link was used already or is too old. If someone else has your password, reset it now.",
+        "text": N_("This link was used already or is too old. If someone else has your password, reset it now."),
         "href": "/forgot",
-        "label": "Reset my password",
+        "label": N_("Reset my password"),
     },
 }
 
@@ -56,9 +62,14 @@ def _token_form(
     status: int = 200,
     *,
     dead: bool = False,
+    rules: str | None = None,
 ) -> web.Response:
-    titles = {"reset": "Choose a new password", "verify-email": "Verify your email address", "not-me": "Not me"}
-    buttons = {"reset": "Set the password", "verify-email": "Verify", "not-me": "End every session"}
+    titles = {
+        "reset": N_("Choose a new password"),
+        "verify-email": N_("Verify your email address"),
+        "not-me": N_("Not me"),
+    }
+    buttons = {"reset": N_("Set the password"), "verify-email": N_("Verify"), "not-me": N_("End every session")}
     return _render(
         request,
         "mail_link.html",
@@ -69,6 +80,7 @@ def _token_form(
         action=f"/{page}",
         token=request.query.get("token", "") if request.method == "GET" else request.get(MAIL_TOKEN, ""),
         password=page == "reset",
+        password_rules=rules,
         button=buttons[page],
         dead_link=DEAD_LINKS[page] if dead else None,
     )
@@ -77,7 +89,7 @@ def _token_form(
 @portal_page
 @inject
 async def forgot_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
-    return _render(request, "forgot.html", "Forgot your password?", tokens=tokens)
+    return _render(request, "forgot.html", N_("Forgot your password?"), tokens=tokens)
 
 
 @portal_page
@@ -89,9 +101,9 @@ async def forgot(
 ) -> web.Response:
     fields = await read_form(request, ("account", "csrf"))
     if not tokens.valid(request, fields["csrf"]):
-        return _render(request, "forgot.html", "Forgot your password?", FORM_EXPIRED, 403, tokens=tokens)
+        return _render(request, "forgot.html", N_("Forgot your password?"), FORM_EXPIRED, 403, tokens=tokens)
     await mail.forgot_any(fields["account"], request.remote)
-    return _render(request, "done.html", "Check your mail", FORGOT_SENT, success=True)
+    return _render(request, "done.html", N_("Check your mail"), FORGOT_SENT, success=True)
 
 
 async def _token_action(request: web.Request, tokens: FormTokens, page: str, *extra: str) -> dict[str, str] | None:
@@ -102,8 +114,12 @@ async def _token_action(request: web.Request, tokens: FormTokens, page: str, *ex
 
 @portal_page
 @inject
-async def reset_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
-    return _token_form(request, tokens, "reset")
+async def reset_page(
+    request: web.Request,
+    tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
+) -> web.Response:
+    return _token_form(request, tokens, "reset", rules=password_rules(settings))
 
 
 @portal_page
@@ -112,18 +128,21 @@ async def reset(
     request: web.Request,
     mail: AccountMail = Provide[Container.account_mail],
     tokens: FormTokens = Provide[Container.form_tokens],
+    settings: Settings = Provide[Container.settings],
 ) -> web.Response:
     fields = await _token_action(request, tokens, "reset", "newPassword")
+    rules = password_rules(settings)
     if fields is None:
-        return _token_form(request, tokens, "reset", FORM_EXPIRED, 403)
+        return _token_form(request, tokens, "reset", FORM_EXPIRED, 403, rules=rules)
     try:
         await mail.reset(fields["token"], fields["newPassword"], request.remote)
     except FieldRefused as refused:
         if "token" in refused.fields:
             return _token_form(request, tokens, "reset", refused.detail, 422, dead=True)
-        return _token_form(request, tokens, "reset", " ".join(refused.fields.values()), 422)
-    message = "Every session has ended. Sign in with the new password."
-    return _render(request, "done.html", "Password changed", message, success=True)
+        problems = " ".join(map(field_problem, refused.fields.values()))
+        return _token_form(request, tokens, "reset", problems, 422, rules=rules)
+    message = N_("Every session has ended. Sign in with the new password.")
+    return _render(request, "done.html", N_("Password changed"), message, success=True)
 
 
 @portal_page
@@ -146,7 +165,8 @@ async def verify(
         await mail.verify_address(fields["token"])
     except FieldRefused as refused:
         return _token_form(request, tokens, "verify-email", refused.detail, 422, dead=True)
-    return _render(request, "done.html", "Address verified", "Your email address is verified.", success=True)
+    verified = N_("Your email address is verified.")
+    return _render(request, "done.html", N_("Address verified"), verified, success=True, to_account=True)
 
 
 @portal_page
@@ -169,4 +189,4 @@ async def not_me(
         await mail.not_me(fields["token"])
     except FieldRefused as refused:
         return _token_form(request, tokens, "not-me", refused.detail, 422, dead=True)
-    return _render(request, "done.html", "Sessions ended", NOT_ME_DONE, success=True)
+    return _render(request, "done.html", N_("Sessions ended"), NOT_ME_DONE, success=True)

@@ -17,7 +17,8 @@ from authsvc.containers import Container
 from authsvc.errors import Conflict, FieldRefused, TooManyRequests
 from authsvc.portal.account_pages import ACCOUNT, open_account, to_login
 from authsvc.portal.forms import read_form
-from authsvc.portal.handlers import FORM_EXPIRED, _see_other, portal_page, scripted_page
+from authsvc.portal.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _see_other, portal_page, scripted_page
+from authsvc.portal.i18n import N_
 
 SECURITY = "/security"
 
@@ -60,7 +61,7 @@ async def confirm_totp(request: web.Request) -> web.Response:
     try:  # shown again only to whoever holds this session's enrolment token, given out after the password
         pending = await page.mfa.pending_totp(page.me, fields["enrolment"])
     except Conflict:
-        return await page.render("No authenticator app is waiting to be confirmed.", 409)
+        return await page.render(N_("No authenticator app is waiting to be confirmed."), 409)
     except FieldRefused as stale:
         return await page.refused(stale)
     if not page.tokens.valid(request, fields["csrf"]):
@@ -68,11 +69,11 @@ async def confirm_totp(request: web.Request) -> web.Response:
     try:
         codes = await page.mfa.confirm_totp(page.me, fields["enrolment"], fields["code"].strip())
     except FieldRefused:
-        return page.enrolment(pending, "That code is not valid. Please try again.", 422)
+        return page.enrolment(pending, WRONG_CODE_AGAIN, 422)
     except Conflict as conflict:
         return await page.refused(conflict)
     await page.mail.mfa_changed(page.me.user, "an authenticator app was added", added=True)  # after the change
-    return page.recovery_codes(codes, "The authenticator app is set up.")
+    return page.recovery_codes(codes, N_("The authenticator app is set up."))
 
 
 @scripted_page
@@ -86,7 +87,8 @@ async def remove_totp(request: web.Request, devices: DeviceCookies = Provide[Con
         return await page.render(FORM_EXPIRED, 403)
     client = client_info(request, devices)
     removal = page.mfa.remove_totp(page.me, fields["password"], fields.get("code") or None, client)
-    return await page.removed(removal, "the authenticator app was removed")
+    done = N_("The authenticator app was removed; every other session has ended.")
+    return await page.removed(removal, "the authenticator app was removed", done)
 
 
 @scripted_page
@@ -102,4 +104,5 @@ async def remove_passkey(
         return await page.render(FORM_EXPIRED, 403)
     client = client_info(request, devices)
     removal = page.mfa.remove_passkey(page.me, fields["id"], fields["password"], fields.get("code") or None, client)
-    return await page.removed(removal, "a passkey was removed")
+    done = N_("The passkey was removed; every other session has ended.")
+    return await page.removed(removal, "a passkey was removed", done)

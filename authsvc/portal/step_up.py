@@ -20,7 +20,8 @@ from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import Conflict, FieldRefused, TooManyRequests
 from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.handlers import FORM_EXPIRED, _allowed, _render, _see_other, _wait, portal_page
+from authsvc.portal.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _allowed, _render, _see_other, portal_page
+from authsvc.portal.i18n import N_, gettext, wait
 
 
 def setup_step_up(app: web.Application) -> None:
@@ -42,7 +43,7 @@ async def _page(
     return _render(
         request,
         "step_up.html",
-        "Second factor",
+        N_("Second factor"),
         message,
         status,
         headers,
@@ -93,11 +94,11 @@ async def step_up(
     try:
         session_id = await mfa.step_up(me, fields["code"].strip(), client_info(request, devices))
     except TooManyRequests as throttled:
-        message = f"Too many failed attempts. Try again in {_wait(throttled.retry_after)}."
+        message = gettext("Too many failed attempts. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
         return await _page(request, me, auth, tokens, rd, message, 429, throttled.headers)
     except Conflict:
-        return await _page(request, me, auth, tokens, rd, "Set up a second factor first.", 409)
+        return await _page(request, me, auth, tokens, rd, N_("Set up a second factor first."), 409)
     except FieldRefused:
-        return await _page(request, me, auth, tokens, rd, "That code is not valid. Please try again.", 401)
+        return await _page(request, me, auth, tokens, rd, WRONG_CODE_AGAIN, 401)
     await cookies.issue(request, SessionIds(session_id, me.user.id))
     return _see_other(rd or settings.portal.default_redirect)

@@ -412,6 +412,22 @@ async def test_adding_an_authenticator_app_is_notified(
     assert "authenticator app was added" in text_of(notice) and "/not-me?token=" in text_of(notice)
 
 
+async def test_new_recovery_codes_are_notified(web: Client, smtp_server: SmtpServer, clock: ManualClock) -> None:
+    await verified_user(web, smtp_server, "alice", "alice@example.com")
+    assert await login(web, "alice", PASSWORD) == 200
+    started = await (await web.post("/users/me/mfa/totp", json={"password": PASSWORD})).json()
+    code = pyotp.TOTP(started["secret"]).at(clock.now())
+    body = {"enrolmentToken": started["enrolmentToken"], "code": code}
+    assert (await web.post("/users/me/mfa/totp/confirm", json=body)).status == 200
+    assert (await web.post("/users/me/mfa/recovery-codes", json={"password": PASSWORD})).status == 200
+    for _ in range(500):  # the background sender: the second notice
+        notices = [m for m in smtp_server.mails_to("alice@example.com") if "new recovery codes" in text_of(m)]
+        if notices:
+            break
+        await asyncio.sleep(0.02)  # another thread's socket, not a clock
+    assert notices and "/not-me?token=" in text_of(notices[0])
+
+
 async def test_adding_and_removing_a_passkey_is_notified(web: Client, smtp_server: SmtpServer) -> None:
     from tests.webauthn_authenticator import SoftAuthenticator
 

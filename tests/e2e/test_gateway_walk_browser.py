@@ -8,7 +8,8 @@ add a passkey with Chromium's virtual authenticator and sign in with it alone; a
 protected app URL signed out and come back to it after the sign-in.
 
 Through nginx, every page is saved under tests/artifacts/walk/ at desktop and 390x844 phone width, light and dark
-(prefers-color-scheme emulated), and the account, sign-in and sign-up pages in German too (Accept-Language).
+(prefers-color-scheme emulated), and the account (with new recovery codes), sign-in and sign-up pages in German too
+(Accept-Language).
 """
 
 from __future__ import annotations
@@ -96,10 +97,10 @@ class Walk:
     def open_details(self, summary: str) -> None:
         wait_for(self.driver, "summary", summary).click()
 
-    def sign_out(self) -> None:
+    def sign_out(self, shot: str = "logout") -> None:
         self.driver.get(f"{self.url}/logout")
         wait_for(self.driver, "form[action='/logout'] button")
-        self.page("logout")
+        self.page(shot)
         self.submit("/logout")
         wait_for_path(self.driver, "/login")
 
@@ -305,7 +306,15 @@ def test_a_new_users_whole_walk_through_the_gateway(fresh: Any, gateway: tuple[s
         driver.get(f"{url}/account")
         assert wait_for(driver, "h1").text == "Ihr Konto"
         walk.page("de-account")
-        walk.sign_out()
+        walk.whole_page("de-account-390", width=390)  # German's long words on a phone, top to bottom
+        walk.open_details("Neue Wiederherstellungscodes")
+        walk.type_in("codes-password", NEW_PASSWORD)
+        walk.submit("/account/recovery-codes")
+        assert len(wait_for(driver, "#recovery-codes").find_elements("tag name", "li")) == 10
+        walk.page("de-recovery-codes")
+        wait_for(driver, "a.button", "Fertig").click()
+        wait_for_path(driver, "/account")
+        walk.sign_out("de-logout")  # the English page's shots stay
         assert wait_for(driver, "a", "Passwort vergessen?")
         walk.page("de-login")
         driver.get(f"{url}/signup")

@@ -207,6 +207,7 @@ EXPECTED = {
     "POST /users/me/mfa/totp": {200, 401, 422},
     "POST /users/me/mfa/totp/confirm": {400, 401, 409, 415},
     "DELETE /users/me/mfa/totp": {400, 401, 404, 415},
+    "POST /users/me/mfa/recovery-codes": {400, 401, 404, 415},
     "GET /users/me/webauthn": {200, 401},
     "POST /users/me/webauthn/register/options": {200, 401, 422},
     "POST /users/me/webauthn/register": {400, 401, 415, 422},

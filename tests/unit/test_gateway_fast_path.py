@@ -418,6 +418,10 @@ async def test_rule_answers_carry_identity_groups_and_where_to_go(ruled_pair: Pa
         assert step_up.headers["Location"].endswith("/login/step-up?rd=https%3A%2F%2Fadmin.test%2Fx%3Fa%3D1")
         denied = await bare.get(url, headers={"Cookie": await live(ruled_pair), **original("https://admin.test/")})
         assert denied.status == 403 and denied.headers["Content-Type"].startswith("application/problem+json")
+        german = {"Cookie": await live(ruled_pair), "Accept-Language": "de", **original("https://admin.test/", **HTML)}
+        page = await bare.get(url, headers=german)
+        assert page.status == 403 and page.headers["Content-Language"] == "de"
+        assert '<html lang="de">' in (text := await page.text()) and "<h1>Zugriff verweigert</h1>" in text
     metrics = await (await ruled_pair.generic.get("/metrics")).text()
     assert 'authsvc_access_decisions_total{policy="bypass",rule="0"} 1.0' in metrics
-    assert 'authsvc_access_decisions_total{policy="deny",rule="2"} 1.0' in metrics
+    assert 'authsvc_access_decisions_total{policy="deny",rule="2"} 2.0' in metrics  # the JSON and the German page

@@ -106,7 +106,7 @@ async def test_add_an_address_takes_the_password_then_mails_a_link_and_resend_re
     wrong = await post(mailed, "email", email="alice@example.com", password="not my password")
     assert wrong.status == 422 and message(await wrong.text()) == "error: The password is wrong."
     bad = await post(mailed, "email", email="not an address", password=PASSWORD)
-    assert bad.status == 422 and "not valid" in message(await bad.text())
+    assert bad.status == 422 and "name@example.com" in message(await bad.text())
     added = await post(mailed, "email", email="alice@example.com", password=PASSWORD)
     html = await added.text()
     assert added.status == 200 and message(html).startswith("success: A link to verify alice@example.com")
@@ -155,7 +155,7 @@ async def test_change_password_checks_the_current_one_and_ends_every_other_sessi
     wrong = await post(web, "password", currentPassword="not it at all", newPassword=NEW_PASSWORD)
     assert wrong.status == 422 and message(await wrong.text()) == "error: The current password is wrong."
     weak = await post(web, "password", currentPassword=PASSWORD, newPassword="password")
-    assert weak.status == 422 and "password rules" in message(await weak.text())
+    assert weak.status == 422 and "most common passwords" in message(await weak.text())
     assert (await other.get("/auth/verify")).status == 200  # refusals change nothing
     changed = await post(web, "password", currentPassword=PASSWORD, newPassword=NEW_PASSWORD)
     assert changed.status == 200 and message(await changed.text()).startswith("success: Password changed")

@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 from authsvc.app import create_app
+from authsvc.portal.i18n import NUMBERED
 from tests.helpers import ROOT
 
 Client = TestClient[Any, Any]
@@ -55,27 +56,52 @@ async def test_titles_and_messages_from_the_handlers_are_translated_too(
     assert refused.status == 403 and "Das Formular ist abgelaufen" in await refused.text()
 
 
-def template_texts() -> set[str]:
-    found = extract_from_dir(
-        str(ROOT / "authsvc" / "portal" / "templates"),
+Message = str | tuple[str, ...]
+KEYWORDS: dict[str, Any] = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+
+
+def marked_texts() -> set[Message]:
+    """What the templates mark (`_()`) and the portal's code and the gateway check's denied page mark (N_, gettext,
+    ngettext): singular or plural."""
+    portal = ROOT / "authsvc" / "portal"
+    templates = extract_from_dir(
+        str(portal / "templates"),
         method_map=[("**.html", "jinja2")],
         options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
+        keywords=KEYWORDS,
     )
-    return {message for _, _, message, _, _ in found if isinstance(message, str)}
+    code = extract_from_dir(str(portal), method_map=[("*.py", "python")], keywords=KEYWORDS)
+    gate = extract_from_file("python", str(ROOT / "authsvc" / "auth" / "gate.py"), keywords=KEYWORDS)  # denied page
+    found = {message for _, _, message, _, _ in [*templates, *code]} | {message for _, message, _, _ in gate}
+    return {message if isinstance(message, str) else tuple(message) for message in found if message}
 
 
-@pytest.mark.parametrize("language", ["de", "fr"])
-def test_every_template_text_is_translated_and_the_mo_is_the_po_compiled(language: str) -> None:
+def catalogue(language: str) -> tuple[dict[Message, Message], dict[Message, Message]]:
+    """The .po file's translations and the .mo file's, each id to its text (plural ids and forms as tuples)."""
     folder = LOCALES / language / "LC_MESSAGES"
     with (folder / "portal.po").open("rb") as po_file:
         po = read_po(po_file)
     with (folder / "portal.mo").open("rb") as mo_file:
         mo = read_mo(mo_file)
-    translated = {message.id: message.string for message in po if message.id and message.string}
-    texts = template_texts()
-    assert len(texts) > 40
-    assert sorted(texts - translated.keys()) == []
-    assert {message.id: message.string for message in mo if message.id} == translated
+
+    def entries(messages: Any) -> dict[Message, Message]:
+        def key(value: Any) -> Message:
+            return value if isinstance(value, str) else tuple(value)
+
+        return {key(m.id): key(m.string) for m in messages if m.id and m.string}
+
+    return entries(po), entries(mo)
+
+
+@pytest.mark.parametrize("language", ["de", "fr"])
+def test_every_marked_text_is_translated_and_the_mo_is_the_po_compiled(language: str) -> None:
+    po, mo = catalogue(language)
+    texts = marked_texts()
+    assert len(texts) > 100 and ("%(count)s second", "%(count)s seconds") in texts
+    assert sorted(map(str, texts - po.keys())) == []
+    assert sorted(set(NUMBERED) - po.keys()) == []  # the services' numbered sentences the portal matches
+    assert all(form for forms in po.values() if isinstance(forms, tuple) for form in forms)  # every plural form
+    assert mo == po
 
 
 def test_the_compiled_catalogues_are_package_data() -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
-from authsvc.portal.handlers import _wait
+from authsvc.portal.i18n import wait as _wait
 from tests.smtp import SmtpServer, smtp_sections, token_in
 from tests.unit.test_portal_http import HTML, form_token, open_form
 from tests.unit.test_security_http import PASSWORD
@@ -108,3 +108,26 @@ async def test_root_sends_a_browser_to_the_portal_and_anyone_else_a_problem(
     assert browser.status == 303 and browser.headers["Location"] == "/account"
     script = await web.get("/", allow_redirects=False)
     assert script.status == 404 and script.content_type == "application/problem+json"
+
+
+async def test_every_new_password_field_says_the_rules_and_sign_out_offers_a_way_back(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container()))
+    rules = "At least 8 characters; not a common password."
+    reset = await (await web.get("/reset?token=anything")).text()
+    assert 'aria-describedby="newPassword-rules"' in reset and f'id="newPassword-rules" class="hint">{rules}<' in reset
+    token = await open_form(web, "/signup")
+    signed_up = await web.post("/signup", data={"username": "alice", "password": PASSWORD, "csrf": token})
+    assert signed_up.status == 200 and f'id="new-password-rules" class="hint">{rules}<' in await signed_up.text()
+    leaving = await (await web.get("/logout")).text()
+    assert '<a href="/account">Back to your account</a>' in leaving
+
+
+async def test_the_username_rule_keeps_its_symbols_on_one_line_in_every_language(
+    make_container: Any, aiohttp_client: Any
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container()))
+    for language, rule in (("en", "3 to 64 characters"), ("de", "3 bis 64 Zeichen"), ("fr", "3 à 64 caractères")):
+        html = await (await web.get("/signup", headers={"Accept-Language": language})).text()
+        assert rule in html and '<span class="nowrap">. _ - @</span></p>' in html, language

@@ -100,7 +100,7 @@ async def test_a_user_without_a_second_factor_is_offered_enrolment(portal: Clien
     await post_login(portal)
     page = await portal.get("/login/step-up?rd=" + ADMIN)
     html = await page.text()
-    assert page.status == 200 and 'href="/security"' in html and 'name="code"' not in html
+    assert page.status == 200 and 'href="/account"' in html and 'name="code"' not in html
 
 
 async def test_the_sign_in_page_sends_a_signed_in_one_factor_browser_on_to_step_up(

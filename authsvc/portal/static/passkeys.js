@@ -57,10 +57,17 @@
       body: JSON.stringify(body || {}),
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (json) {
-        if (!response.ok) throw new Error(json.detail || "The passkey was not accepted.");
+        if (!response.ok) throw new Error(refusal(json.detail));
         return json;
       });
     });
+  }
+
+  // The JSON routes explain a refusal in English: an English page shows why, another the page's own words.
+  function refusal(detail) {
+    var message = document.getElementById("passkey-message");
+    var own = message ? message.dataset.refused : "The passkey was not accepted.";
+    return document.documentElement.lang === "en" && detail ? detail : own;
   }
 
   function run(button) {
@@ -88,7 +95,7 @@
         button.disabled = false;
         if (message) {
           message.textContent = error && error.name === "NotAllowedError"
-            ? "The passkey request was cancelled or timed out." : String(error && error.message || error);
+            ? message.dataset.cancelled : String(error && error.message || error);
           message.hidden = false;
         }
       });
