@@ -91,3 +91,9 @@ async def test_a_passwordless_answer_without_its_challenge_cookie_is_refused_bef
     statuses = [(await client.post("/users/login/webauthn", json={"credential": credential})).status for _ in range(12)]
     assert statuses == [401] * 12  # past the ten failed logins the limit allows, and still no 429 for the owner
     assert (await passwordless(client, authenticator)).status == 200
+
+
+def test_the_pending_login_cookie_takes_the_host_prefix_with_the_session_cookie(make_container: Any) -> None:
+    prefixed = make_container(session={"secure": True, "host_prefix": True})
+    assert prefixed.pending_login_cookie().name == "__Host-sid_mfa"
+    assert make_container().pending_login_cookie().name == "sid_mfa"
