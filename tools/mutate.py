@@ -394,7 +394,22 @@ def _live_function(module: ModuleType, qualname: str) -> Any:
         member = member.fget
     if isinstance(member, staticmethod | classmethod):
         member = member.__func__
-    return inspect.unwrap(member)
+    member = inspect.unwrap(member)
+    # A decorator that keeps no __wrapped__ (login_required: dependency-injector's wiring would read through it)
+    # leaves its wrapper under the handler's name: the handler is the one function in the wrapper's closure.
+    while inspect.isfunction(member) and member.__code__.co_name != name and member.__closure__:
+        inner = [cell.cell_contents for cell in member.__closure__ if inspect.isfunction(_cell(cell))]
+        if len(inner) != 1:
+            break
+        member = inspect.unwrap(inner[0])
+    return member
+
+
+def _cell(cell: Any) -> Any:
+    try:
+        return cell.cell_contents
+    except ValueError:  # an empty cell
+        return None
 
 
 def apply(mutant: Mutant) -> None:
