@@ -135,6 +135,25 @@ EQUIVALENT: dict[str, str] = {
     "authsvc/auth/factors.py:PendingLogins.issue:`16` -> `17`": (
         "a login id of 136 random bits instead of 128 is as unique; it is sealed in the token, nobody sees its length"
     ),
+    "authsvc/auth/pending_cookie.py:PasskeyChallengeCookie.new_nonce:`24` -> `25`": (
+        "a browser nonce of 200 random bits instead of 192 is as unguessable; only its hash is stored, any length"
+    ),
+    "authsvc/auth/guards.py:login_required:delete `delattr(guarded, '__wrapped__')`": (
+        "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant never"
+        " runs; what it guards (dependency-injector's wiring injecting into the wrapper) every guarded route's test"
+        " would show as a TypeError"
+    ),
+    "authsvc/auth/guards.py:login_required:delete"
+    " `guarded.__dict__.update({k: v for k, v in vars(handler).items() if k.startswi...`": (
+        "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant never"
+        " runs; the marks it copies (portal page, scripted page) the portal tests pin"
+    ),
+    "authsvc/auth/cookies.py:<module>:`4096` -> `4097`": (
+        "a memory cap: one more remembered Cookie header; what a request gets is the same, only the bound moves"
+    ),
+    "authsvc/auth/cookies.py:<module>:`1024` -> `1025`": (
+        "a memory cap: a Cookie header one character longer is remembered; what a request gets is the same"
+    ),
 }
 
 COMPARE_SWAPS: dict[type[ast.cmpop], type[ast.cmpop]] = {

@@ -10,8 +10,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from authsvc.containers import Container, running
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import code_at, enrol, mfa_login, protected_with
+from tests.unit.test_mfa_http import PASSWORD, code_at, enrol, mfa_login, protected_with
 from tests.unit.test_passkeys_http import enrolled, passwordless
 from tests.unit.test_portal_account_http import post, signed_up
 from tests.webauthn_authenticator import SoftAuthenticator
@@ -97,3 +98,14 @@ def test_the_pending_login_cookie_takes_the_host_prefix_with_the_session_cookie(
     prefixed = make_container(session={"secure": True, "host_prefix": True})
     assert prefixed.pending_login_cookie().name == "__Host-sid_mfa"
     assert make_container().pending_login_cookie().name == "sid_mfa"
+
+
+async def test_mfa_reset_finds_no_one_for_an_unknown_name_and_nothing_to_remove_for_a_plain_user(
+    container: Container,
+) -> None:
+    async with running(container):
+        mfa = container.mfa_service()
+        assert await mfa.reset("nobody") is None  # `authsvc mfa-reset nobody`: no such user, nothing touched
+        await container.users_service().signup("bob", PASSWORD)
+        reset = await mfa.reset("bob")
+        assert reset is not None and reset[0].username == "bob" and reset[1] is False
