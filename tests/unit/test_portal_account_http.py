@@ -205,6 +205,7 @@ async def test_new_recovery_codes_take_the_proof_replace_the_old_ones_and_downlo
     made = await post(web, "recovery-codes", password=PASSWORD, code=pyotp.TOTP(secret).at(clock.now()))
     html = await made.text()
     assert made.status == 200 and made.headers["Cache-Control"] == "no-store"
+    assert message(html) == "success: New recovery codes: the old ones no longer work."
     codes = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", html)
     assert len(codes) == 10 and not set(codes) & set(old_codes)
     download = await web.post("/account/recovery-codes.txt", data={"csrf": form_token(html), "codes": " ".join(codes)})
@@ -238,6 +239,7 @@ async def test_delete_the_account_takes_the_password(web: Client) -> None:
         ("email", {"email": "a@example.com", "password": PASSWORD}),
         ("email/resend", {}),
         ("password", {"currentPassword": PASSWORD, "newPassword": NEW_PASSWORD}),
+        ("sessions/end", {"id": "x"}),
         ("sessions/end-others", {}),
         ("recovery-codes", {"password": PASSWORD}),
         ("recovery-codes.txt", {"codes": "abcd-efgh-ijkl-mnop"}),
@@ -254,3 +256,38 @@ async def test_every_account_form_needs_its_form_token_and_a_session(
     web.session.cookie_jar.clear()
     anonymous = await web.post(f"/account/{action}", data={**fields, "csrf": "x"}, allow_redirects=False)
     assert anonymous.status == 303 and anonymous.headers["Location"] == "/login?rd=/account"
+
+
+SESSION_ITEM = re.compile(
+    r'<li><strong>([^<]*)</strong>( <span class="badge ok">this browser</span>)?<br>\n<span class="hint">([^<]*)</span>'
+)
+
+
+async def test_the_sessions_say_where_and_when_the_latest_seen_first(
+    web: Client, aiohttp_client: Any, clock: ManualClock
+) -> None:
+    html = await signed_up(web)
+    assert re.search(r"member since \d{4}-\d\d-\d\d</p>", html)
+    clock.advance(120)
+    await second_browser(web, aiohttp_client)
+    clock.advance(120)
+    items = SESSION_ITEM.findall(await account(web))  # this browser, seen just now
+    assert [bool(current) for _, current, _ in items] == [True, False]
+    for _, _, hint in items:
+        assert re.fullmatch(r"127\.0\.0\.1 · last seen \d{4}-\d\d-\d\d \d\d:\d\d UTC", hint), hint
+
+
+async def test_removing_a_factor_on_the_page_mails_the_owner(
+    mailed: Client, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    await signed_up(mailed)
+    assert (await post(mailed, "email", email="alice@example.com", password=PASSWORD)).status == 200
+    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
+    assert (await mailed.post("/users/email/verify", json={"token": link})).status == 200
+    await enrol_through_pages(mailed, clock)
+    await nth_mail(smtp_server, "alice@example.com", "Your two-factor settings were changed", 1)  # the addition
+    html = await account(mailed)
+    removed = await mailed.post("/security/totp/remove", data={"password": PASSWORD, "csrf": form_token(html)})
+    assert removed.status == 200 and message(await removed.text()).startswith("success:")
+    notice = await nth_mail(smtp_server, "alice@example.com", "Your two-factor settings were changed", 2)
+    assert "removed" in notice.get_body(preferencelist=("plain",)).get_content()
