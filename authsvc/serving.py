@@ -51,14 +51,20 @@ class ProblemRequestHandler(RequestHandler):
         )
         if request.writer.output_size > 0:  # some data already got sent, connection is broken (as aiohttp does)
             raise ConnectionError("Response is sent already, cannot send another response with the error message")
-        phrase = HTTPStatus(status).phrase
-        detail = "The request could not be read." if status < 500 else "The server could not handle the request."
-        body = {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
-        response = web.Response(
-            status=status, text=json.dumps(body), content_type="application/problem+json", headers=SECURITY_HEADERS
-        )
-        response.force_close()
-        return response
+        return protocol_error_response(status)
+
+
+def protocol_error_response(status: int) -> web.Response:
+    """The answer to a request that could not be read (or served), with the connection closed after it: aiohttp's
+    listeners and the gateway listener send the same."""
+    phrase = HTTPStatus(status).phrase
+    detail = "The request could not be read." if status < 500 else "The server could not handle the request."
+    body = {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
+    response = web.Response(
+        status=status, text=json.dumps(body), content_type="application/problem+json", headers=SECURITY_HEADERS
+    )
+    response.force_close()
+    return response
 
 
 class _ProblemServer(web.Server):
