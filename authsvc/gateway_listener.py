@@ -274,8 +274,8 @@ class GatewayProtocol(asyncio.Protocol):
         parser, transport = self._parser, self._transport
         assert transport is not None
         version = parser.get_http_version()
-        if version not in ("1.1", "1.0"):
-            raise _Refused
+        if version not in ("1.1", "1.0") or parser.should_upgrade():
+            raise _Refused  # nor CONNECT, nor a protocol switch
         headers = CIMultiDictProxy(CIMultiDict(self._fields))
         if hdrs.TRANSFER_ENCODING in headers or headers.get(hdrs.CONTENT_LENGTH, "0") != "0":
             raise _Refused  # no body is read here: a gateway's check carries none

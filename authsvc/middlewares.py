@@ -400,6 +400,7 @@ class ForwardedRules:
         proto = list(reversed(self._filtered.get_forwarded_proto(headers)))
         if proto:
             scheme = proto[-1 if index >= len(proto) else index]
+        self._filtered.get_forwarded_host(headers)  # not believed (forwarded_middleware keeps the Host), but checked
         return remote, scheme
 
     def _note_untrusted(self, peer: str | None) -> None:
