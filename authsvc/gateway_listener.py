@@ -29,6 +29,7 @@ import functools
 import logging
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from typing import cast
 
 import httptools
 from aiohttp import hdrs, web
@@ -205,8 +206,7 @@ class GatewayProtocol(asyncio.Protocol):
     # asyncio.Protocol
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self._transport = transport
+        self._transport = cast(asyncio.Transport, transport)  # uvloop's TCPTransport is one, but no subclass
         peer = transport.get_extra_info("peername")
         self._remote = str(peer[0]) if isinstance(peer, list | tuple) else None
         self._listener.connections.add(self)

@@ -24,6 +24,7 @@ from bench import (
     RAW_DIR,
     RESULTS_DIR,
     access_rules,
+    gateway,
     machine,
     memory_backend,
     micro,
@@ -62,6 +63,11 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "growth": ("MongoDB backend: 1,000 vs 100,000 users and sessions", mongo_backend.growth),
     "workers": ("MongoDB backend: serve --workers 2 vs 1 worker, both cores", mongo_backend.workers),
     "access": ("memory backend: /auth/verify with 100 access rules vs none (issue 25)", access_rules.rules_vs_none),
+    "gateway": (
+        "memory backend: the gateway listener vs the aiohttp path vs aiohttp's hello, bare, nginx's and Traefik's "
+        "headers, 100 rules (issue 27)",
+        gateway.gateway_listener,
+    ),
 }
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import uvloop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +47,7 @@ class Servers:
         server = {"trusted_proxies": ["127.0.0.1/32"], "gateway_port": self.gateway_port}
         server["public_url"] = "https://auth.test"
         self.container = create_container(make_settings(server=server, access_control=RULES))
-        self.loop = asyncio.new_event_loop()
+        self.loop = uvloop.new_event_loop()  # as serve runs it
         self._started = threading.Event()
         self._stop: asyncio.Event | None = None
         self._thread = threading.Thread(target=self._run, name="fuzz-servers", daemon=True)
