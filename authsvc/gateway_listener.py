@@ -25,11 +25,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import functools
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import cast
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from typing import Any, cast
 
 import httptools
 from aiohttp import hdrs, web
@@ -105,29 +106,29 @@ class GatewayRequest:
 def render(response: web.Response, method: str, version: str, keep_alive: bool) -> tuple[bytes, bool]:
     """The bytes aiohttp's StreamResponse.prepare() and write_eof() send for response, and whether the connection
     stays open after it (Response._start, then StreamResponse._prepare_headers, in their order)."""
-    headers = CIMultiDict(response.headers)
+    headers = response.headers
     body = response.body
     assert body is None or isinstance(body, bytes | bytearray), "the gateway's answers carry bytes"
     status = response.status
+    lines = [f"HTTP/{version} {status} {response.reason}\r\n"]
+    lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
     length = len(body) if body else 0
     if hdrs.CONTENT_LENGTH not in headers and (length or (status != 304 and method != hdrs.METH_HEAD)):
-        headers[hdrs.CONTENT_LENGTH] = str(length)
+        lines.append(f"Content-Length: {length}\r\n")
     for cookie in response.cookies.values():
-        headers.add(hdrs.SET_COOKIE, cookie.output(header="")[1:])
+        lines.append(f"Set-Cookie: {cookie.output(header='')[1:]}\r\n")
     empty = method == hdrs.METH_HEAD or status in (204, 304) or 100 <= status < 200
-    if not empty and length:
-        headers.setdefault(hdrs.CONTENT_TYPE, "application/octet-stream")
+    if not empty and length and hdrs.CONTENT_TYPE not in headers:
+        lines.append("Content-Type: application/octet-stream\r\n")
     if hdrs.DATE not in headers:
-        headers[hdrs.DATE] = rfc822_formatted_time()
+        lines.append(f"Date: {rfc822_formatted_time()}\r\n")
     if response.keep_alive is not None:
         keep_alive = response.keep_alive
     if hdrs.CONNECTION not in headers:
         if keep_alive and version == "1.0":
-            headers[hdrs.CONNECTION] = "keep-alive"
+            lines.append("Connection: keep-alive\r\n")
         elif not keep_alive and version == "1.1":
-            headers[hdrs.CONNECTION] = "close"
-    lines = [f"HTTP/{version} {status} {response.reason}\r\n"]
-    lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
+            lines.append("Connection: close\r\n")
     lines.append("\r\n")
     head = "".join(lines).encode("utf-8")
     return (head + bytes(body) if body and not empty else head), keep_alive
@@ -183,6 +184,30 @@ class GatewayAnswers:
         raise web.HTTPNotFound()
 
 
+async def _resumed(coroutine: Coroutine[Any, None, None], waiting: Any) -> None:
+    """Drive a coroutine whose first step already ran to its end, as a Task does: wait for what it yielded, then
+    resume it (a Future's __await__ reads the result, or raises the exception, inside the coroutine itself)."""
+    while True:
+        try:
+            if waiting is None:  # a bare yield: asyncio.sleep(0)
+                await asyncio.sleep(0)
+            else:
+                waiting._asyncio_future_blocking = False  # taken over, as Task.__step does with what a step yields
+                await waiting
+        except asyncio.CancelledError as cancelled:  # this Task's, or the future's: the coroutine sees it either way
+            try:
+                waiting = coroutine.throw(cancelled)
+            except StopIteration:
+                return
+            continue
+        except Exception:  # noqa: S110  # the coroutine reads it from the future when resumed
+            pass
+        try:
+            waiting = coroutine.send(None)
+        except StopIteration:
+            return
+
+
 class GatewayProtocol(asyncio.Protocol):
     """One connection: parse with llhttp, answer in order, keep the limits and the timers."""
 
@@ -193,13 +218,14 @@ class GatewayProtocol(asyncio.Protocol):
         self._parser = httptools.HttpRequestParser(self)
         self._remote: str | None = None
         self._queue: collections.deque[GatewayRequest | int] = collections.deque()
-        self._serving: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
+        self._serving = False  # answering what is queued: synchronously, or in self._task once it had to wait
+        self._task: asyncio.Task[None] | None = None
+        self.deadline: float | None = None  # when the listener's sweep closes it, unless a request comes or completes
         self._writable: asyncio.Future[None] | None = None
         self._reading = True
         self._closing = False  # no more requests are read: what is queued is answered, then the connection closes
         self._url = b""
-        self._fields: list[tuple[str, str]] = []
+        self._fields: list[tuple[bytes, bytes]] = []
         self._head_bytes = 0
         self._in_head = False
 
@@ -210,17 +236,17 @@ class GatewayProtocol(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self._remote = str(peer[0]) if isinstance(peer, list | tuple) else None
         self._listener.connections.add(self)
-        self._arm(self._listener.idle_timeout)
+        self.deadline = self._loop.time() + self._listener.idle_timeout
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._listener.forget(self)
-        self._cancel_timer()
+        self.deadline = None
         self._queue.clear()
         self._closing = True
         if self._writable is not None and not self._writable.done():
             self._writable.set_result(None)
-        if self._serving is not None and not self._serving.done():
-            self._serving.cancel()
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
@@ -234,7 +260,7 @@ class GatewayProtocol(asyncio.Protocol):
 
     def eof_received(self) -> bool | None:
         self._closing = True
-        if self._serving is None and self._transport is not None:
+        if not self._serving and self._transport is not None:
             self._transport.close()
         return True  # half-open: what is queued is still answered
 
@@ -254,7 +280,7 @@ class GatewayProtocol(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._url, self._fields, self._head_bytes, self._in_head = b"", [], 0, True
-        self._arm(self._listener.header_timeout)
+        self.deadline = self._loop.time() + self._listener.header_timeout
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -267,7 +293,7 @@ class GatewayProtocol(asyncio.Protocol):
         self._head_bytes += size
         if size > MAX_FIELD_BYTES or len(self._fields) >= MAX_HEADERS or self._head_bytes > MAX_HEAD_BYTES:
             raise _Refused
-        self._fields.append((name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape")))
+        self._fields.append((name, value))
 
     def on_headers_complete(self) -> None:
         self._in_head = False
@@ -276,7 +302,11 @@ class GatewayProtocol(asyncio.Protocol):
         version = parser.get_http_version()
         if version not in ("1.1", "1.0") or parser.should_upgrade():
             raise _Refused  # nor CONNECT, nor a protocol switch
-        headers = CIMultiDictProxy(CIMultiDict(self._fields))
+        headers = CIMultiDictProxy(
+            CIMultiDict(
+                [(n.decode("utf-8", "surrogateescape"), v.decode("utf-8", "surrogateescape")) for n, v in self._fields]
+            )
+        )
         if hdrs.TRANSFER_ENCODING in headers or headers.get(hdrs.CONTENT_LENGTH, "0") != "0":
             raise _Refused  # no body is read here: a gateway's check carries none
         try:
@@ -288,11 +318,11 @@ class GatewayProtocol(asyncio.Protocol):
         self._queue.append(GatewayRequest(method, path, headers, version, keep_alive, self._remote, transport))
 
     def on_message_complete(self) -> None:
-        self._cancel_timer()
+        self.deadline = None
         if len(self._queue) >= PIPELINE_DEPTH:
             self._pause_reading()
-        if self._serving is None:
-            self._serving = self._loop.create_task(self._serve())
+        if not self._serving:
+            self._start_serving()
 
     # Answering
 
@@ -329,11 +359,23 @@ class GatewayProtocol(asyncio.Protocol):
                 if len(queue) < PIPELINE_DEPTH // 2:
                     self._resume_reading()
         finally:
-            self._serving = None
+            self._serving, self._task = False, None
         if self._closing or self._listener.stopping:
             transport.close()
         elif not self._in_head:
-            self._arm(self._listener.idle_timeout)
+            self.deadline = self._loop.time() + self._listener.idle_timeout
+
+    def _start_serving(self) -> None:
+        """Answer what is queued, synchronously as far as it goes: a cached session needs no wait, and a Task per
+        request would cost more than the answer. What has to wait goes on in a Task, in the same context."""
+        self._serving = True
+        context = contextvars.copy_context()
+        serving = self._serve()
+        try:
+            waiting = context.run(serving.send, None)
+        except StopIteration:
+            return
+        self._task = self._loop.create_task(_resumed(serving, waiting), context=context)
 
     def _refuse(self, status: int) -> None:
         """Answer status after what is queued, then close; read nothing more."""
@@ -342,30 +384,18 @@ class GatewayProtocol(asyncio.Protocol):
         )
         self._closing = True
         self._in_head = False
-        self._cancel_timer()
+        self.deadline = None
         self._pause_reading()
         self._queue.append(status)
-        if self._serving is None:
-            self._serving = self._loop.create_task(self._serve())
+        if not self._serving:
+            self._start_serving()
 
     # Timers and flow
 
-    def _arm(self, seconds: float) -> None:
-        self._cancel_timer()
-        self._timer = self._loop.call_later(seconds, self._timed_out)
-
-    def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-
-    def _timed_out(self) -> None:
+    def timed_out(self) -> None:
         """Idle for too long, or a head too slow: close now if nothing is being answered, else after it."""
-        self._timer = None
-        self._closing = True
-        self._pause_reading()
-        if self._serving is None and self._transport is not None:
-            self._transport.close()
+        self.deadline = None
+        self.close_when_done()
 
     def _pause_reading(self) -> None:
         if self._reading and self._transport is not None and not self._transport.is_closing():
@@ -383,7 +413,7 @@ class GatewayProtocol(asyncio.Protocol):
         """Stop reading; close now when idle, else once what is queued is answered."""
         self._closing = True
         self._pause_reading()
-        if self._serving is None and self._transport is not None:
+        if not self._serving and self._transport is not None:
             self._transport.close()
 
     def abort(self) -> None:
@@ -409,11 +439,21 @@ class GatewayListener:
         self.loop = asyncio.get_running_loop()
         self._server: asyncio.Server | None = None
         self._emptied = asyncio.Event()
+        # One timer for every connection's deadline, rather than a timer armed and cancelled for each request.
+        self._tick = min(1.0, idle_timeout / 4, header_timeout / 4)
+        self._sweeping: asyncio.TimerHandle | None = None
 
     async def start(self, host: str, port: int, reuse_port: bool = False) -> None:
         self._server = await self.loop.create_server(
             lambda: GatewayProtocol(self), host, port, reuse_address=True, reuse_port=reuse_port or None
         )
+        self._sweeping = self.loop.call_later(self._tick, self._sweep)
+
+    def _sweep(self) -> None:
+        now = self.loop.time()
+        for connection in [c for c in self.connections if c.deadline is not None and c.deadline <= now]:
+            connection.timed_out()
+        self._sweeping = None if self.stopping else self.loop.call_later(self._tick, self._sweep)
 
     def forget(self, connection: GatewayProtocol) -> None:
         self.connections.discard(connection)
@@ -427,6 +467,8 @@ class GatewayListener:
     async def stop(self) -> None:
         """Stop accepting; idle connections close now, busy ones after their answers, or after shutdown_timeout."""
         self.stopping = True
+        if self._sweeping is not None:
+            self._sweeping.cancel()
         if self._server is not None:
             self._server.close()
         for connection in list(self.connections):

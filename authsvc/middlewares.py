@@ -4,6 +4,7 @@ CSRF; the forwarded-header rules."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import secrets
@@ -17,7 +18,7 @@ from aiohttp.typedefs import Middleware
 from aiohttp_remotes import XForwardedFiltered
 from aiohttp_remotes.exceptions import RemoteError, UntrustedIP
 from aiohttp_remotes.utils import check_ip, parse_trusted_element
-from multidict import MultiMapping
+from multidict import CIMultiDict, MultiMapping
 from yarl import URL
 
 from authsvc.deadline import request_deadline
@@ -355,16 +356,18 @@ class ForwardedRules:
         self._trusted = parse_trusted_element(self._networks)
         self._metrics = metrics
         self._warned = False
+        # Per peer address and per header value, parsed once: a gateway is a few addresses sending a few values.
+        self._peer_trusted = functools.lru_cache(maxsize=1024)(self._is_trusted)
+        self._one_line = functools.lru_cache(maxsize=4096)(self._forwarded_for_line)
 
     def apply(self, request: Asked, peer: str | None) -> tuple[str | None, str] | web.Response | None:
         """The (client address, scheme) a trusted proxy names, None when the request stays as it came, or the 400
         answer to malformed headers; peer: the connection's address."""
         headers = request.headers
-        if hdrs.X_FORWARDED_FOR in headers:
+        trusted = self._peer_trusted(peer)
+        if trusted is False and hdrs.X_FORWARDED_FOR in headers:
             self._note_untrusted(peer)
-        if not self._networks or peer is None:
-            return None
-        if not any(ip_address(without_zone(peer) or "") in network for network in self._networks):
+        if not trusted:
             return None
         try:
             if hdrs.X_FORWARDED_FOR not in headers and hdrs.X_FORWARDED_PROTO in headers:
@@ -382,8 +385,35 @@ class ForwardedRules:
             response.headers.update(SECURITY_HEADERS)
             return response
 
+    def _is_trusted(self, peer: str | None) -> bool | None:
+        """Whether the peer is a trusted proxy; None when it is no IP address (neither trusted nor counted)."""
+        try:
+            address = ip_address(peer.split("%", 1)[0]) if peer else None
+        except ValueError:
+            return None
+        if address is None:
+            return None
+        return any(address in network for network in self._networks)
+
     def _forwarded_for(self, headers: MultiMapping[str], scheme: str) -> tuple[str | None, str] | None:
-        """XForwardedFiltered's choice: the first address from the right that is not a trusted proxy."""
+        lines = [headers.getall(name, ()) for name in (hdrs.X_FORWARDED_FOR, hdrs.X_FORWARDED_PROTO)]
+        if len(lines[0]) == 1 and len(lines[1]) <= 1 and len(headers.getall(hdrs.X_FORWARDED_HOST, ())) <= 1:
+            remote, proto = self._one_line(lines[0][0], lines[1][0] if lines[1] else None)
+            return remote, scheme if proto is None else proto
+        chosen = self._choose(headers)  # a header given twice: aiohttp-remotes refuses it
+        return None if chosen is None else (chosen[0], scheme if chosen[1] is None else chosen[1])
+
+    def _forwarded_for_line(self, forwarded_for: str, proto: str | None) -> tuple[str, str | None]:
+        headers = CIMultiDict({hdrs.X_FORWARDED_FOR: forwarded_for})
+        if proto is not None:
+            headers[hdrs.X_FORWARDED_PROTO] = proto
+        chosen = self._choose(headers)
+        assert chosen is not None, "one X-Forwarded-For line names at least one address, or is refused"
+        return chosen
+
+    def _choose(self, headers: MultiMapping[str]) -> tuple[str, str | None] | None:
+        """XForwardedFiltered's choice: the first address from the right that is not a trusted proxy, and the
+        X-Forwarded-Proto entry at the same place (or the last)."""
         forwarded_for = list(reversed(self._filtered.get_forwarded_for(headers)))
         if not forwarded_for:
             return None
@@ -398,22 +428,16 @@ class ForwardedRules:
         if remote is None:  # every address a trusted proxy: the left-most
             index, remote = -1, str(forwarded_for[-1])
         proto = list(reversed(self._filtered.get_forwarded_proto(headers)))
-        if proto:
-            scheme = proto[-1 if index >= len(proto) else index]
+        scheme = proto[-1 if index >= len(proto) else index] if proto else None
         self._filtered.get_forwarded_host(headers)  # not believed (forwarded_middleware keeps the Host), but checked
         return remote, scheme
 
     def _note_untrusted(self, peer: str | None) -> None:
-        try:
-            address = ip_address(peer.split("%", 1)[0]) if peer else None
-        except ValueError:
-            address = None
-        if address is not None and not any(address in network for network in self._networks):
-            self._metrics.forwarded_untrusted()
-            if not self._warned:
-                self._warned = True
-                log.warning(
-                    "X-Forwarded-For from %s, which is not in server.trusted_proxies: the header is ignored, so "
-                    "logs and throttling see that peer as the client; list your gateway's network there",
-                    address,
-                )
+        self._metrics.forwarded_untrusted()
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "X-Forwarded-For from %s, which is not in server.trusted_proxies: the header is ignored, so "
+                "logs and throttling see that peer as the client; list your gateway's network there",
+                ip_address((peer or "").split("%", 1)[0]),
+            )

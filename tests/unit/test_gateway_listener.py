@@ -5,6 +5,7 @@ main port's is test_gateway_fast_path.py's (the cases) and test_gateway_fuzz.py'
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import socket
 from collections.abc import AsyncIterator, Callable
@@ -12,6 +13,7 @@ from typing import Any
 
 import httptools
 import pytest
+import uvloop
 from aiohttp import web
 
 from authsvc.app import create_app
@@ -256,3 +258,43 @@ async def test_shutdown_finishes_the_request_in_flight_and_closes_idle_connectio
 )
 def test_path_is_read_as_aiohttp_reads_it(target: bytes, path: str) -> None:
     assert path_of(target) == path
+
+
+class _Waiting:
+    """Answers that wait (on a bare yield, then on a future) between setting a context variable and resetting it,
+    as the Edge does around a storage read; a path /fail raises after waiting."""
+
+    def __init__(self) -> None:
+        self.variable: contextvars.ContextVar[str] = contextvars.ContextVar("variable")
+
+    async def answer(self, request: GatewayRequest) -> web.StreamResponse:
+        token = self.variable.set(request.path)
+        try:
+            await asyncio.sleep(0)
+            await asyncio.get_running_loop().run_in_executor(None, lambda: None)
+            if request.path == "/fail":
+                raise RuntimeError("the storage broke")
+            return web.json_response({"path": self.variable.get()})
+        finally:
+            self.variable.reset(token)  # a ValueError if the answer went on in another context
+
+
+@pytest.mark.parametrize("loop_factory", [asyncio.new_event_loop, uvloop.new_event_loop])
+def test_answers_that_wait_keep_their_context_and_their_order(loop_factory: Callable[[], Any]) -> None:
+    async def scenario() -> list[tuple[int, Any]]:
+        listener = GatewayListener(_Waiting())  # type: ignore[arg-type]
+        await listener.start("127.0.0.1", 0)
+        try:
+            requests = head("/a") + head("/b") + head("/fail") + head("/c")
+            data = await exchange(bound_port(listener), requests)
+        finally:
+            await listener.stop()
+        return [(a.status, json.loads(a.body)) for a in Answers(data).all]
+
+    loop = loop_factory()
+    try:
+        answered = loop.run_until_complete(scenario())
+    finally:
+        loop.close()
+    assert answered[:2] == [(200, {"path": "/a"}), (200, {"path": "/b"})]
+    assert answered[2][0] == 500 and len(answered) == 3  # the error closes the connection: /c is not answered
