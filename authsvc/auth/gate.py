@@ -15,7 +15,7 @@ from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
-from authsvc.access.policy import AccessRules, Subject, Target, Verdict
+from authsvc.access.policy import AccessRules, Target, Verdict, subject_of, target_from_url, target_of
 from authsvc.auth.cookies import SessionCookies, SessionIds
 from authsvc.auth.guards import SESSION_REQUIRED, SessionGuard
 from authsvc.auth.service import Authenticated
@@ -110,7 +110,7 @@ class GatewayCheck:
                 settled = Verdict.SIGN_IN
             else:
                 user = authenticated.user
-                subject = Subject(user.username, frozenset(user.groups))
+                subject = subject_of(user.username, user.groups)
                 two_factors = authenticated.session.two_factors
                 settled, decision = policy.with_session(target, decision, subject, two_factors)
         self._metrics.access_decision(decision.policy.value, decision.rule)
@@ -144,7 +144,7 @@ class GatewayCheck:
             return None
         headers, ip = request.headers, client_address(request)
         if (url := headers.get("X-Original-URL")) is not None:
-            target = Target.from_url(url, headers.get("X-Original-Method", request.method), ip)
+            target = target_from_url(url, headers.get("X-Original-Method", request.method), ip)
             if target is None:
                 raise BadRequest("X-Original-URL must be an absolute http(s) URL.")
             return target
@@ -154,7 +154,7 @@ class GatewayCheck:
         uri = headers.get("X-Forwarded-Uri", "/")
         if not uri.startswith("/"):
             raise BadRequest("X-Forwarded-Uri must be a path starting with /.")
-        return Target.of(host, uri, headers.get("X-Forwarded-Method", request.method), ip)
+        return target_of(host, uri, headers.get("X-Forwarded-Method", request.method), ip)
 
     async def _identity(self, user: User) -> web.Response:
         gateway = self._settings.gateway
@@ -178,7 +178,7 @@ class GatewayCheck:
         settled, first = policy.before_session(target)
         if settled is not None:
             return False
-        subject = Subject(me.user.username, frozenset(me.user.groups))
+        subject = subject_of(me.user.username, me.user.groups)
         return policy.with_session(target, first, subject, two_factors=False)[0] is Verdict.STEP_UP
 
     def _portal(self, request: Asked) -> str:
