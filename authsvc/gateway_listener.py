@@ -80,7 +80,18 @@ def _fqdn() -> str:
 class GatewayRequest:
     """One request as the Edge and the gateway's check read it (middlewares.Asked), without aiohttp's machinery."""
 
-    __slots__ = ("headers", "keep_alive", "method", "path", "remote", "scheme", "secure", "transport", "version")
+    __slots__ = (
+        "headers",
+        "keep_alive",
+        "method",
+        "path",
+        "remote",
+        "renewed",
+        "scheme",
+        "secure",
+        "transport",
+        "version",
+    )
 
     def __init__(
         self,
@@ -96,6 +107,7 @@ class GatewayRequest:
         self.version, self.keep_alive = version, keep_alive
         self.remote, self.transport = remote, transport
         self.scheme, self.secure = "http", False
+        self.renewed = False  # its answer carries a re-issued session cookie
 
     @property
     def host(self) -> str:
@@ -103,19 +115,22 @@ class GatewayRequest:
         return host if host is not None else _fqdn()  # as aiohttp's request.host
 
 
-def render(response: web.Response, method: str, version: str, keep_alive: bool) -> tuple[bytes, bool]:
+def render(
+    response: web.Response, method: str, version: str, keep_alive: bool, cookies: bool = False
+) -> tuple[bytes, bool]:
     """The bytes aiohttp's StreamResponse.prepare() and write_eof() send for response, and whether the connection
-    stays open after it (Response._start, then StreamResponse._prepare_headers, in their order)."""
+    stays open after it (Response._start, then StreamResponse._prepare_headers, in their order); cookies: whether
+    response has any (its cookies property makes a SimpleCookie when it has none)."""
     headers = response.headers
     body = response.body
     assert body is None or isinstance(body, bytes | bytearray), "the gateway's answers carry bytes"
     status = response.status
     lines = [f"HTTP/{version} {status} {response.reason}\r\n"]
-    lines.extend(f"{name}: {value}\r\n" for name, value in headers.items())
+    lines += [f"{name}: {value}\r\n" for name, value in headers.items()]
     length = len(body) if body else 0
     if hdrs.CONTENT_LENGTH not in headers and (length or (status != 304 and method != hdrs.METH_HEAD)):
         lines.append(f"Content-Length: {length}\r\n")
-    for cookie in response.cookies.values():
+    for cookie in response.cookies.values() if cookies else ():
         lines.append(f"Set-Cookie: {cookie.output(header='')[1:]}\r\n")
     empty = method == hdrs.METH_HEAD or status in (204, 304) or 100 <= status < 200
     if not empty and length and hdrs.CONTENT_TYPE not in headers:
@@ -167,12 +182,14 @@ class GatewayAnswers:
         response, renew = await self._check.answer(request, browser=False)
         if renew is not None:
             self._cookies.renew_on(response, renew)
+            request.renewed = True
         return response
 
     async def _forward_auth(self, request: GatewayRequest) -> web.StreamResponse:
         response, renew = await self._check.answer(request, browser=self._check.browser(request))
         if renew is not None:
             self._cookies.renew_on(response, renew)
+            request.renewed = True
         return response
 
     async def _healthz(self, request: GatewayRequest) -> web.StreamResponse:
@@ -335,6 +352,7 @@ class GatewayProtocol(asyncio.Protocol):
                 request = queue.popleft()
                 if isinstance(request, int):
                     response, method, version, keep_alive = protocol_error_response(request), "GET", "1.1", False
+                    cookies = False
                 else:
                     method, version, keep_alive = request.method, request.version, request.keep_alive
                     try:
@@ -345,8 +363,8 @@ class GatewayProtocol(asyncio.Protocol):
                         log.exception("unhandled error")
                         answered = protocol_error_response(500)
                     assert isinstance(answered, web.Response), "the gateway's answers are whole"
-                    response = answered
-                data, keep_alive = render(response, method, version, keep_alive)
+                    response, cookies = answered, request.renewed
+                data, keep_alive = render(response, method, version, keep_alive, cookies)
                 if transport.is_closing():
                     return
                 transport.write(data)
