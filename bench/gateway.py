@@ -2,6 +2,9 @@
 path (its fast-path middleware, which is what the gateway port ran through before: aiohttp's request, response and
 server) vs the bare aiohttp hello, in one interleaved run: servers on one core, wrk on the other.
 
+With BENCH_BASELINE_TREE naming an older source tree (`git archive f86ee66 | tar -x -C DIR`: the commit before
+issue 27, whose gateway port ran aiohttp's low-level server), its gateway port is measured in the same rounds too.
+
 Each check is sent as a gateway sends it: bare (a session cookie only), as nginx's shipped server block sends it
 (X-Original-URL/-Method, X-Forwarded-For/-Proto, X-Request-Id) and as Traefik's ForwardAuth does to
 /auth/forward-auth (X-Forwarded-Method/-Proto/-Host/-Uri/-For); the two with headers also against 100 access rules
@@ -10,9 +13,11 @@ Each check is sent as a gateway sends it: bare (a session cookie only), as nginx
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
-from bench import client
+from bench import authelia_peer, client
 from bench.access_rules import hundred_rules
 from bench.common import Options, Target, interleave, ratios, summarize
 from bench.procs import Authsvc, BenchError, authsvc_overrides, free_port, servers, start_ceiling
@@ -78,6 +83,39 @@ def gateway_listener(options: Options) -> dict[str, Any]:
                 headers={**ruled_cookie, **TRAEFIK},
             ),
         ]
+        baseline = os.environ.get("BENCH_BASELINE_TREE")
+        if baseline:
+            before_settings, before_port = _settings(None)
+            before = stack.enter_context(
+                Authsvc("authsvc-before", before_settings, cpus, plain.session_key, root=Path(baseline)).start()
+            )
+            before_cookie = {"Cookie": client.signup_and_login(before.base_url).cookie_header}
+            old = f"http://127.0.0.1:{before_port}"
+            targets += [
+                Target("before_verify", old + "/auth/verify", before.pid, headers=before_cookie),
+                Target("before_verify_nginx", old + "/auth/verify", before.pid, headers={**before_cookie, **NGINX}),
+                Target(
+                    "before_forward_auth_traefik", old + "/auth/forward-auth", before.pid, {**before_cookie, **TRAEFIK}
+                ),
+            ]
+        authelia = authelia_peer.find_authelia()
+        if authelia is not None:
+            peer = stack.enter_context(authelia_peer.start_authelia(authelia, cpus))
+            peer_cookie = {"Cookie": authelia_peer.authelia_login(peer.base_url)}
+            targets += [
+                Target(
+                    "authelia_forward_auth_traefik",
+                    peer.base_url + "/api/authz/forward-auth",
+                    peer.pid,
+                    headers={**peer_cookie, **TRAEFIK},
+                ),
+                Target(
+                    "authelia_auth_request_nginx",
+                    peer.base_url + "/api/authz/auth-request",
+                    peer.pid,
+                    headers={**peer_cookie, **NGINX},
+                ),
+            ]
         results = interleave(targets, options)
     summary: dict[str, Any] = {name: summarize(runs) for name, runs in results.items()}
     refused = {name: s["non_2xx"] for name, s in summary.items() if s["non_2xx"]}
@@ -91,6 +129,19 @@ def gateway_listener(options: Options) -> dict[str, Any]:
     for kind in ("verify_nginx", "forward_auth_traefik"):
         ruled_name = f"listener_{kind}_100_rules"
         summary[ruled_name]["vs_no_rules"] = ratios(results[ruled_name], results[f"listener_{kind}"])
+    for kind in ("verify", "verify_nginx", "forward_auth_traefik"):
+        if f"before_{kind}" in results:
+            summary[f"listener_{kind}"]["vs_before"] = ratios(results[f"listener_{kind}"], results[f"before_{kind}"])
+    if "authelia_forward_auth_traefik" in results:
+        for name, theirs in (
+            ("listener_forward_auth_traefik", "authelia_forward_auth_traefik"),
+            ("listener_verify_nginx", "authelia_auth_request_nginx"),
+            ("listener_forward_auth_traefik_100_rules", "authelia_forward_auth_traefik"),
+            ("listener_verify_nginx_100_rules", "authelia_auth_request_nginx"),
+            ("aiohttp_verify", "authelia_forward_auth_traefik"),
+        ):
+            summary[name]["vs_authelia"] = ratios(results[name], results[theirs])
+        summary["hello"]["vs_authelia"] = ratios(results["hello"], results["authelia_forward_auth_traefik"])
     summary["listener_forward_auth_traefik"]["vs_verify"] = ratios(
         results["listener_forward_auth_traefik"], results["listener_verify"]
     )

@@ -238,7 +238,9 @@ class Authsvc(HttpServer):
         session_key: str | None = None,
         variant: str | None = None,
         workers: int = 1,
+        root: Path = ROOT,
     ) -> None:
+        """root: the source tree to run (another commit's, unpacked, to measure before against after)."""
         port = free_port()
         self.config = config
         self.session_key = session_key or Fernet.generate_key().decode("ascii")
@@ -256,7 +258,7 @@ class Authsvc(HttpServer):
             for key, value in os.environ.items()
             if not key.startswith("AUTHSVC_") and key not in ("MONGODB_URL", "AUTHSVC_ENV")
         }
-        env.update(AUTHSVC_SESSION_KEY=self.session_key, AUTHSVC_CONFIG_DIR=str(ROOT), PYTHONPATH=str(ROOT))
+        env.update(AUTHSVC_SESSION_KEY=self.session_key, AUTHSVC_CONFIG_DIR=str(root), PYTHONPATH=str(root))
         super().__init__(name, command, port, env=env, ready_path="/healthz")
 
     def stop(self, timeout: float = 15.0) -> None:
