@@ -247,7 +247,8 @@ class Authsvc(HttpServer):
         self._config_dir = Path(tempfile.mkdtemp(prefix="authsvc-bench-"))
         config_path = self._config_dir / "bench.yaml"
         config_path.write_text(yaml.safe_dump(config))
-        serve = [sys.executable, "-m", "authsvc", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        # -P: the working directory (this tree) does not go before PYTHONPATH (root's tree) on sys.path
+        serve = [sys.executable, "-P", "-m", "authsvc", "serve", "--host", "127.0.0.1", "--port", str(port)]
         if workers > 1:  # processes sharing the port (SO_REUSEPORT); needs the mongodb backend
             serve += ["--workers", str(workers)]
         if variant is not None:  # the same app through bench/variants.py, one piece changed
