@@ -29,7 +29,7 @@ import contextvars
 import functools
 import logging
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from typing import Any, cast
 
 import httptools
@@ -149,9 +149,6 @@ def render(
     return (head + bytes(body) if body and not empty else head), keep_alive
 
 
-Answer = Callable[[GatewayRequest], Awaitable[web.StreamResponse]]
-
-
 class GatewayAnswers:
     """What the listener answers, by path: the main port's fast path, for the listener's own requests."""
 
@@ -166,7 +163,7 @@ class GatewayAnswers:
             handler, gateway_check, route = self._forward_auth, True, FORWARD_AUTH
         elif method in ("GET", "HEAD") and path == HEALTHZ:
             handler, gateway_check, route = self._healthz, False, HEALTHZ
-        else:  # the refusal takes no X-Forwarded-* layer, as on the app's low-level listener before
+        else:  # a refusal skips the X-Forwarded-* rules, as the aiohttp listener this replaces did
             return await self._edge.serve(request, self._refuse, gateway_check=False, route="unmatched")
         headers = request.headers
         if hdrs.X_FORWARDED_FOR in headers or hdrs.X_FORWARDED_PROTO in headers:

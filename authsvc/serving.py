@@ -13,13 +13,10 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from http import HTTPStatus
 
 from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.http_parser import RawRequestMessage
-from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -70,25 +67,6 @@ def protocol_error_response(status: int) -> web.Response:
 class _ProblemServer(web.Server):
     def __call__(self) -> RequestHandler:
         return ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-def low_level_runner(
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]], max_body_bytes: int
-) -> web.ServerRunner:
-    """aiohttp's low-level server (no Application, no router, no middlewares) around handler, with our protocol-error
-    answers; its requests are web.Requests without a match, so handlers typed for the app's requests take them."""
-
-    def make_request(
-        message: RawRequestMessage,
-        payload: StreamReader,
-        protocol: RequestHandler,
-        writer: AbstractStreamWriter,
-        task: asyncio.Task[None],
-    ) -> web.Request:
-        return web.Request(message, payload, protocol, writer, task, protocol._loop, client_max_size=max_body_bytes)
-
-    server = _ProblemServer(handler, request_factory=make_request, access_log=None)  # type: ignore[arg-type]
-    return web.ServerRunner(server, handle_signals=False)
 
 
 class AppRunner(web.AppRunner):
