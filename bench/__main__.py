@@ -69,6 +69,10 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
         "headers, 100 rules (issue 27)",
         gateway.gateway_listener,
     ),
+    "gateway-host": (
+        "MongoDB backend: serve --workers auto vs Authelia (GOMAXPROCS = cores), both cores, forward-auth (issue 27)",
+        gateway.whole_host,
+    ),
 }
 
 

@@ -14,12 +14,14 @@ Each check is sent as a gateway sends it: bare (a session cookie only), as nginx
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 from typing import Any
 
 from bench import authelia_peer, client
 from bench.access_rules import hundred_rules
 from bench.common import Options, Target, interleave, ratios, summarize
+from bench.mongo_backend import database_server, mongo_settings
 from bench.procs import Authsvc, BenchError, authsvc_overrides, free_port, servers, start_ceiling
 
 NGINX = {
@@ -150,3 +152,45 @@ def gateway_listener(options: Options) -> dict[str, Any]:
         "listener_*_100_rules": {"rps_vs_no_rules_min": 0.9},
     }
     return summary
+
+
+def whole_host(options: Options) -> dict[str, Any]:
+    """`serve --workers auto` (MongoDB backend: the FerretDB test server, the per-replica cache on) against Authelia
+    with GOMAXPROCS = cores, both unpinned; wrk keeps its core (load_cpus). Traefik's forward-auth on both. The
+    servers' CPU figures are their parents' only (authsvc's workers are children) and are left out."""
+    database = f"authsvc_gateway_{secrets.token_hex(4)}"
+    out: dict[str, Any] = {}
+    binary = authelia_peer.find_authelia()
+    if binary is None:
+        raise BenchError("no Authelia binary: python -m bench peers")
+    with servers() as stack:
+        url, db_pids, out["database_server"] = database_server(options, stack)
+        settings = authsvc_overrides(mongodb=mongo_settings(url, database, "pymongo"))
+        port = settings["server"]["gateway_port"] = free_port()
+        settings["server"]["public_url"] = "https://auth.example.com"
+        settings["server"]["trusted_proxies"] = ["127.0.0.1/32"]
+        authsvc = stack.enter_context(Authsvc("authsvc-workers-auto", settings, None, workers="auto").start())
+        peer = stack.enter_context(authelia_peer.start_authelia(binary, None))
+        cookie = {"Cookie": client.signup_and_login(authsvc.base_url).cookie_header}
+        peer_cookie = {"Cookie": authelia_peer.authelia_login(peer.base_url)}
+        targets = [
+            Target(
+                "workers_auto_forward_auth_traefik",
+                f"http://127.0.0.1:{port}/auth/forward-auth",
+                authsvc.pid,
+                headers={**cookie, **TRAEFIK},
+            ),
+            Target(
+                "authelia_forward_auth_traefik",
+                peer.base_url + "/api/authz/forward-auth",
+                peer.pid,
+                headers={**peer_cookie, **TRAEFIK},
+            ),
+        ]
+        results = interleave(targets, options, other_pids=db_pids)
+    out.update({name: summarize(runs) for name, runs in results.items()})
+    out["workers_auto_forward_auth_traefik"]["vs_authelia"] = ratios(
+        results["workers_auto_forward_auth_traefik"], results["authelia_forward_auth_traefik"]
+    )
+    out["targets"] = {"workers_auto_forward_auth_traefik": {"rps_vs_authelia_min": 1.5}}
+    return out

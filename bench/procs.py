@@ -237,7 +237,7 @@ class Authsvc(HttpServer):
         cpus: str | None,
         session_key: str | None = None,
         variant: str | None = None,
-        workers: int = 1,
+        workers: int | str = 1,
         root: Path = ROOT,
     ) -> None:
         """root: the source tree to run (another commit's, unpacked, to measure before against after)."""
@@ -249,7 +249,7 @@ class Authsvc(HttpServer):
         config_path.write_text(yaml.safe_dump(config))
         # -P: the working directory (this tree) does not go before PYTHONPATH (root's tree) on sys.path
         serve = [sys.executable, "-P", "-m", "authsvc", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        if workers > 1:  # processes sharing the port (SO_REUSEPORT); needs the mongodb backend
+        if workers != 1:  # processes sharing the port (SO_REUSEPORT), or auto; needs the mongodb backend
             serve += ["--workers", str(workers)]
         if variant is not None:  # the same app through bench/variants.py, one piece changed
             serve = [sys.executable, "-m", "bench.variants", "--variant", variant, "--port", str(port)]
