@@ -72,5 +72,7 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=10s --retries=3 \
 # Exec form, and the entrypoint execs: authsvc is PID 1 and gets SIGTERM itself; it drains (server.drain_seconds, 5 s)
 # and lets in-flight requests finish (server.shutdown_timeout, 10 s): stop it with a grace period of 20 s
 # (docker stop -t 20, compose's stop_grace_period; Docker's default of 10 s would cut in-flight requests). Nothing writes to the root filesystem: run it read-only, with a tmpfs on /tmp.
+# One worker process per CPU the container may use (server.workers: auto in config.production.yaml; SO_REUSEPORT on
+# every port; AUTHSVC__SERVER__WORKERS=1 for one): PID 1 supervises them and passes SIGTERM on.
 ENTRYPOINT ["authsvc-entrypoint"]
 CMD ["authsvc", "serve", "--host", "0.0.0.0", "--port", "8080"]

@@ -46,12 +46,13 @@ def serve(args: argparse.Namespace) -> int:
     from authsvc.app import create_app
     from authsvc.containers import create_container
 
-    settings = _settings(args)
+    settings = _worker_settings(args)
     configure_logging(settings.logging.level, settings.server.log_format)
     # aiohttp-session keys each request with a plain string; aiohttp 3.14 would warn on every worker.
     warnings.filterwarnings("ignore", "It is recommended to use web.RequestKey", web.NotAppKeyWarning)
-    if args.workers > 1:
-        return _serve_workers(args, settings)
+    workers = worker_count(args.workers if args.workers is not None else settings.server.workers)
+    if workers > 1:
+        return _serve_workers(args, settings, workers)
     try:
         import uvloop
 
@@ -61,7 +62,7 @@ def serve(args: argparse.Namespace) -> int:
     container = create_container(settings)
     container.session_keys()  # fail before binding the port when a key is unusable
     container.audit_pseudonyms()
-    app = create_app(container, reuse_port=args.reuse_port, reload_settings=lambda: _settings(args))
+    app = create_app(container, reuse_port=args.reuse_port, reload_settings=lambda: _worker_settings(args))
     try:
         serving.run(
             app,
@@ -106,8 +107,38 @@ def _announce(settings: Settings) -> None:
     )
 
 
-def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
-    """N single-worker processes sharing the port (SO_REUSEPORT); SIGTERM is passed on to each."""
+def worker_count(workers: int | str) -> int:
+    """server.workers or --workers: a number, or auto = the CPUs this process may run on (its affinity, which
+    taskset and a container's cpuset narrow), at least 1."""
+    if workers == "auto":
+        return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+    return int(workers)
+
+
+def _workers_argument(value: str) -> int | str:
+    if value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a number of processes, or auto") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError("at least 1")
+    return count
+
+
+def _worker_settings(args: argparse.Namespace) -> Settings:
+    """The settings, with worker i of --workers serving /metrics on server.metrics_port + i: one scrape each."""
+    settings = _settings(args)
+    index, metrics_port = getattr(args, "worker_index", 0), settings.server.metrics_port
+    if index and metrics_port:
+        server = settings.server.model_copy(update={"metrics_port": metrics_port + index})
+        settings = settings.model_copy(update={"server": server})
+    return settings
+
+
+def _serve_workers(args: argparse.Namespace, settings: Settings, count: int) -> int:
+    """count single-worker processes sharing the ports (SO_REUSEPORT); SIGTERM is passed on to each."""
     if settings.storage.backend == "memory":
         print("authsvc: --workers needs a shared backend (storage.backend: mongodb)", file=sys.stderr)
         return 2
@@ -118,7 +149,10 @@ def _serve_workers(args: argparse.Namespace, settings: Settings) -> int:
     env = dict(os.environ)
     if not settings.session.keys and not settings.session.key_file:
         env["AUTHSVC_SESSION_KEY"] = generate_key()  # one throw-away key for every worker
-    workers = [subprocess.Popen(command, env=env) for _ in range(args.workers)]  # noqa: S603 (our own argv)
+    workers = [
+        subprocess.Popen([*command, "--worker-index", str(index)], env=env)  # noqa: S603 (our own argv)
+        for index in range(count)
+    ]
 
     def stop(signum: int, frame: object) -> None:
         for worker in workers:
@@ -370,8 +404,13 @@ def parser() -> argparse.ArgumentParser:
     serve_cmd = command("serve", "Run the HTTP service.")
     serve_cmd.add_argument("--host", help="address to bind (default: server.host)")
     serve_cmd.add_argument("--port", type=int, help="port to bind (default: server.port)")
-    serve_cmd.add_argument("--workers", type=int, default=1, help="worker processes sharing the port (default: 1)")
+    serve_cmd.add_argument(
+        "--workers",
+        type=_workers_argument,
+        help="worker processes sharing the ports, or auto: one per CPU (default: server.workers)",
+    )
     serve_cmd.add_argument("--reuse-port", action="store_true", help=argparse.SUPPRESS)
+    serve_cmd.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     serve_cmd.set_defaults(func=serve)
     commands.add_parser(
         "gen-key", help="Print a fresh session key.", description="Print a fresh Fernet session key."

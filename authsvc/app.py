@@ -20,11 +20,13 @@ from authsvc.containers import Container, running
 from authsvc.deadline import outage_bound
 from authsvc.events.edge import event_context_middleware
 from authsvc.gateway import GatewayFastPath
+from authsvc.gateway_listener import GatewayAnswers, gateway_listener
 from authsvc.mail.handlers import setup_mail_routes
 from authsvc.middlewares import (
     DRAIN,
     Drain,
     Edge,
+    ForwardedRules,
     csrf_middleware,
     forwarded_middleware,
     untrusted_forwarded_middleware,
@@ -150,7 +152,13 @@ def create_app(
     if reload_settings is not None:
         app.cleanup_ctx.append(_reload_on_sighup(container, reload_settings))
     if server.gateway_port is not None:
-        app.cleanup_ctx.append(gateway.listener(server.host, server.gateway_port, server.max_body_bytes, reuse_port))
+        answers = GatewayAnswers(
+            edge, container.gateway_check(), container.session_cookies(), ForwardedRules(trusted, container.metrics())
+        )
+        listen = gateway_listener(
+            answers, server.host, server.gateway_port, reuse_port=reuse_port, shutdown_timeout=server.shutdown_timeout
+        )
+        app.cleanup_ctx.append(listen)
     if server.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_listener(container, reuse_port))
     app.router.add_post("/users/signup", users.signup)

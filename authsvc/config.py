@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Mapping
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from dependency_injector import providers
@@ -83,6 +83,7 @@ class ServerSettings(Section):
     access_log_verify: bool
     drain_seconds: float = Field(ge=0, le=300)
     shutdown_timeout: float = Field(ge=0)
+    workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"]
     log_format: Literal["text", "json", "auto"]
     public_url: str | None
 

@@ -244,7 +244,13 @@ class Container(containers.DeclarativeContainer):
     )
     # The gateway's check: the session guard and the access rules
     gateway_check = providers.Singleton(
-        GatewayCheck, guard=session_guard, settings=settings, rules=access_rules, mail=account_mail, metrics=metrics
+        GatewayCheck,
+        guard=session_guard,
+        cookies=session_cookies,
+        settings=settings,
+        rules=access_rules,
+        mail=account_mail,
+        metrics=metrics,
     )
     # The audit trail: the services' audit lines stored as events (memory: a bounded ring; MongoDB: `events`)
     event_log = providers.Selector(

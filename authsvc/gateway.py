@@ -9,15 +9,15 @@ id, problem+json, security headers, metric, access log), the cookie facade doing
 instead of through @inject. Every other route, and a wrong method on these (the router's 405), takes the generic
 chain.
 
-server.gateway_port goes one step further: a listener of aiohttp's low-level server (no Application, no router, no
-middleware chain) whose one handler dispatches the same answers by path, plus /healthz; anything else answers 404 (or
-405) problem+json with the same headers. BENCHMARKS.md measures both; docs/architecture.md shows where they sit.
+server.gateway_port goes further: gateway_listener.py serves the same parts below aiohttp (an asyncio.Protocol over
+httptools), plus /healthz; anything else answers 404 (or 405) problem+json with the same headers. BENCHMARKS.md
+measures both; docs/architecture.md shows where they sit.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
@@ -25,12 +25,9 @@ from aiohttp.typedefs import Middleware
 from authsvc.auth import handlers
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.gate import GatewayCheck
-from authsvc.middlewares import Edge
-from authsvc.ops import handlers as ops
-from authsvc.serving import low_level_runner
+from authsvc.middlewares import Edge, routed_as
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-VERIFY, VERIFY_ROUTE = "/auth/verify", "/auth/verify{tail}"  # the path, and the app's route for it and below it
 
 
 def _wrapped(middleware: Middleware, handler: Handler) -> Handler:
@@ -54,7 +51,7 @@ class GatewayFastPath:
         async def forward_auth(request: web.Request) -> web.StreamResponse:
             return await check.forward_auth(request)
 
-        def through_edge(answer: Handler, gateway_check: bool, route: str | None = None) -> Handler:
+        def through_edge(answer: Handler, gateway_check: bool) -> Handler:
             async def inner(request: web.Request) -> web.StreamResponse:
                 cookies.attach(request)
                 response = await answer(request)
@@ -62,7 +59,7 @@ class GatewayFastPath:
                 return response
 
             async def served(request: web.Request) -> web.StreamResponse:
-                return await edge.serve(request, inner, gateway_check=gateway_check, route=route)
+                return await edge.serve(request, inner, gateway_check=gateway_check, route=routed_as(request))
 
             return served
 
@@ -80,21 +77,6 @@ class GatewayFastPath:
         self._routes: dict[object, tuple[Handler, Handler]] = {
             routed: (answer, through_forwarded(answer)) for routed, answer in answers.items()
         }
-        # The listener's routes by path, labelled as the app's router labels them (one dashboard for both ports).
-        self._by_path: dict[str, tuple[Handler, Handler]] = {}
-        for path, answer in (
-            (VERIFY, through_edge(verify, gateway_check=True, route=VERIFY_ROUTE)),
-            ("/auth/forward-auth", through_edge(forward_auth, gateway_check=True, route="/auth/forward-auth")),
-            ("/healthz", through_edge(ops.healthz, gateway_check=False, route="/healthz")),
-        ):
-            self._by_path[path] = (answer, through_forwarded(answer))
-
-        async def refuse(request: web.Request) -> web.StreamResponse:
-            if request.path in self._by_path:
-                raise web.HTTPMethodNotAllowed(request.method, ("GET", "HEAD"))
-            raise web.HTTPNotFound()
-
-        self._refusal = through_edge(refuse, gateway_check=False, route="unmatched")
 
     def middleware(self) -> Middleware:
         routes = self._routes
@@ -110,33 +92,3 @@ class GatewayFastPath:
             return await route[0](request)
 
         return gateway_fast_path
-
-    async def answer_by_path(self, request: web.Request) -> web.StreamResponse:
-        """The gateway listener's one handler: the app's router's choices for these paths, without a router."""
-        path, method = request.path, request.method
-        if path == VERIFY or path.startswith(VERIFY + "/"):
-            route = self._by_path[VERIFY]  # any method: Envoy forwards the original one
-        elif method in ("GET", "HEAD") and path in self._by_path:
-            route = self._by_path[path]
-        else:
-            return await self._refusal(request)
-        headers = request.headers
-        if hdrs.X_FORWARDED_FOR in headers or hdrs.X_FORWARDED_PROTO in headers:
-            return await route[1](request)
-        return await route[0](request)
-
-    def listener(
-        self, host: str, port: int, max_body_bytes: int, reuse_port: bool = False
-    ) -> Callable[[web.Application], AsyncIterator[None]]:
-        """server.gateway_port, for the app's cleanup_ctx: up with the app, down before its storage closes."""
-
-        async def listen(app: web.Application) -> AsyncIterator[None]:
-            runner = low_level_runner(self.answer_by_path, max_body_bytes)
-            await runner.setup()
-            try:
-                await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
-                yield
-            finally:
-                await runner.cleanup()
-
-        return listen

@@ -4,18 +4,21 @@ CSRF; the forwarded-header rules."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from aiohttp_remotes import XForwardedFiltered
-from aiohttp_remotes.exceptions import RemoteError
+from aiohttp_remotes.exceptions import RemoteError, UntrustedIP
+from aiohttp_remotes.utils import check_ip, parse_trusted_element
+from multidict import CIMultiDict, MultiMapping
 from yarl import URL
 
 from authsvc.deadline import request_deadline
@@ -25,6 +28,31 @@ from authsvc.metrics import Metrics
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+
+
+class Asked(Protocol):
+    """What the edge and the gateway's check read of a request: aiohttp's web.Request has it, and so has the gateway
+    listener's own request (gateway_listener.py), which is not an aiohttp request."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def headers(self) -> MultiMapping[str]: ...
+    @property
+    def scheme(self) -> str: ...
+    @property
+    def secure(self) -> bool: ...
+    @property
+    def host(self) -> str: ...
+    @property
+    def remote(self) -> str | None: ...
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
+
+
+A = TypeVar("A", bound=Asked)
 
 log = logging.getLogger("authsvc")
 
@@ -70,7 +98,7 @@ def _marked(request: web.Request, mark: str) -> bool:
     return getattr(request.match_info.handler, mark, False)
 
 
-def problem_response(problem: Problem, request: web.Request) -> web.Response:
+def problem_response(problem: Problem, request: Asked) -> web.Response:
     return web.json_response(
         problem.body(instance=request.path),
         status=problem.status,
@@ -120,10 +148,10 @@ class Edge:
         self._storage_deadline = storage_deadline
 
     async def serve(
-        self, request: web.Request, handler: Handler, *, gateway_check: bool, route: str | None = None
+        self, request: A, handler: Callable[[A], Awaitable[web.StreamResponse]], *, gateway_check: bool, route: str
     ) -> web.StreamResponse:
         """handler's answer (or its error's problem+json) with the edge's headers, counted and logged under route
-        (default: the router's match; the gateway listener has no router)."""
+        (the router's match, or "unmatched"; the gateway listener has no router and names its own)."""
         started = time.perf_counter()
         given = request.headers.get("X-Request-Id")
         request_id = given if given and REQUEST_ID_PATTERN.fullmatch(given) else secrets.token_hex(8)
@@ -152,9 +180,6 @@ class Edge:
             if request.secure:
                 headers["Strict-Transport-Security"] = HSTS
             elapsed = time.perf_counter() - started
-            if route is None:
-                resource = request.match_info.route.resource
-                route = resource.canonical if resource is not None else "unmatched"
             self._metrics.observe_request(request.method, route, response.status, elapsed)
             if self._access_log and (self._access_log_verify or not gateway_check):
                 access_log.request(
@@ -171,9 +196,16 @@ class Edge:
     def middleware(self) -> Middleware:
         @web.middleware
         async def edge(request: web.Request, handler: Handler) -> web.StreamResponse:
-            return await self.serve(request, handler, gateway_check=_marked(request, GATEWAY_CHECK))
+            route = routed_as(request)
+            return await self.serve(request, handler, gateway_check=_marked(request, GATEWAY_CHECK), route=route)
 
         return edge
+
+
+def routed_as(request: web.Request) -> str:
+    """The route's label in metrics: the router's pattern, or "unmatched"."""
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
 
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -234,7 +266,7 @@ def without_zone(address: str | None) -> str | None:
     return address.partition("%")[0] if address else address
 
 
-def client_address(request: web.Request) -> str | None:
+def client_address(request: Asked) -> str | None:
     """The client's address: the peer's, or the forwarded one from a trusted proxy; without an IPv6 zone id."""
     return without_zone(request.remote)
 
@@ -312,3 +344,100 @@ def untrusted_forwarded_middleware(trusted_proxies: list[str], metrics: Metrics)
         return await handler(request)
 
     return untrusted_forwarded
+
+
+class ForwardedRules:
+    """untrusted_forwarded_middleware's and forwarded_middleware's rules, in that order, for a request that is not
+    aiohttp's (the gateway listener's, which cannot be cloned): the tests hold both ports' answers equal."""
+
+    def __init__(self, trusted_proxies: list[str], metrics: Metrics) -> None:
+        self._networks = [ip_network(network) for network in trusted_proxies]
+        self._filtered = XForwardedFiltered(self._networks)
+        self._trusted = parse_trusted_element(self._networks)
+        self._metrics = metrics
+        self._warned = False
+        # Per peer address and per header value, parsed once: a gateway is a few addresses sending a few values.
+        self._peer_trusted = functools.lru_cache(maxsize=1024)(self._is_trusted)
+        self._one_line = functools.lru_cache(maxsize=4096)(self._forwarded_for_line)
+
+    def apply(self, request: Asked, peer: str | None) -> tuple[str | None, str] | web.Response | None:
+        """The (client address, scheme) a trusted proxy names, None when the request stays as it came, or the 400
+        answer to malformed headers; peer: the connection's address."""
+        headers = request.headers
+        trusted = self._peer_trusted(peer)
+        if trusted is False and hdrs.X_FORWARDED_FOR in headers:
+            self._note_untrusted(peer)
+        if not trusted:
+            return None
+        try:
+            if hdrs.X_FORWARDED_FOR not in headers and hdrs.X_FORWARDED_PROTO in headers:
+                scheme = self._filtered.get_forwarded_proto(headers)[-1].lower()
+                if scheme not in FORWARDED_SCHEMES:
+                    raise web.HTTPBadRequest()
+                return request.remote, scheme
+            try:
+                return self._forwarded_for(headers, request.scheme)
+            except RemoteError as exc:
+                exc.log(request)  # type: ignore[arg-type]  # as XForwardedFiltered logs it (the request goes in extra)
+                raise web.HTTPBadRequest() from None
+        except (web.HTTPBadRequest, RemoteError):
+            response = problem_response(BadRequest("Malformed X-Forwarded-* headers."), request)
+            response.headers.update(SECURITY_HEADERS)
+            return response
+
+    def _is_trusted(self, peer: str | None) -> bool | None:
+        """Whether the peer is a trusted proxy; None when it is no IP address (neither trusted nor counted)."""
+        try:
+            address = ip_address(peer.split("%", 1)[0]) if peer else None
+        except ValueError:
+            return None
+        if address is None:
+            return None
+        return any(address in network for network in self._networks)
+
+    def _forwarded_for(self, headers: MultiMapping[str], scheme: str) -> tuple[str | None, str] | None:
+        lines = [headers.getall(name, ()) for name in (hdrs.X_FORWARDED_FOR, hdrs.X_FORWARDED_PROTO)]
+        if len(lines[0]) == 1 and len(lines[1]) <= 1 and len(headers.getall(hdrs.X_FORWARDED_HOST, ())) <= 1:
+            remote, proto = self._one_line(lines[0][0], lines[1][0] if lines[1] else None)
+            return remote, scheme if proto is None else proto
+        chosen = self._choose(headers)  # a header given twice: aiohttp-remotes refuses it
+        return None if chosen is None else (chosen[0], scheme if chosen[1] is None else chosen[1])
+
+    def _forwarded_for_line(self, forwarded_for: str, proto: str | None) -> tuple[str, str | None]:
+        headers = CIMultiDict({hdrs.X_FORWARDED_FOR: forwarded_for})
+        if proto is not None:
+            headers[hdrs.X_FORWARDED_PROTO] = proto
+        chosen = self._choose(headers)
+        assert chosen is not None, "one X-Forwarded-For line names at least one address, or is refused"
+        return chosen
+
+    def _choose(self, headers: MultiMapping[str]) -> tuple[str, str | None] | None:
+        """XForwardedFiltered's choice: the first address from the right that is not a trusted proxy, and the
+        X-Forwarded-Proto entry at the same place (or the last)."""
+        forwarded_for = list(reversed(self._filtered.get_forwarded_for(headers)))
+        if not forwarded_for:
+            return None
+        index, remote = 0, None
+        for address in forwarded_for:
+            try:
+                check_ip(self._trusted, address)
+                index += 1
+            except UntrustedIP:
+                remote = str(address)
+                break
+        if remote is None:  # every address a trusted proxy: the left-most
+            index, remote = -1, str(forwarded_for[-1])
+        proto = list(reversed(self._filtered.get_forwarded_proto(headers)))
+        scheme = proto[-1 if index >= len(proto) else index] if proto else None
+        self._filtered.get_forwarded_host(headers)  # not believed (forwarded_middleware keeps the Host), but checked
+        return remote, scheme
+
+    def _note_untrusted(self, peer: str | None) -> None:
+        self._metrics.forwarded_untrusted()
+        if not self._warned:
+            self._warned = True
+            log.warning(
+                "X-Forwarded-For from %s, which is not in server.trusted_proxies: the header is ignored, so "
+                "logs and throttling see that peer as the client; list your gateway's network there",
+                ip_address((peer or "").split("%", 1)[0]),
+            )

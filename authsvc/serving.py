@@ -13,13 +13,10 @@ import contextlib
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from http import HTTPStatus
 
 from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
-from aiohttp.http_parser import RawRequestMessage
-from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -51,38 +48,25 @@ class ProblemRequestHandler(RequestHandler):
         )
         if request.writer.output_size > 0:  # some data already got sent, connection is broken (as aiohttp does)
             raise ConnectionError("Response is sent already, cannot send another response with the error message")
-        phrase = HTTPStatus(status).phrase
-        detail = "The request could not be read." if status < 500 else "The server could not handle the request."
-        body = {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
-        response = web.Response(
-            status=status, text=json.dumps(body), content_type="application/problem+json", headers=SECURITY_HEADERS
-        )
-        response.force_close()
-        return response
+        return protocol_error_response(status)
+
+
+def protocol_error_response(status: int) -> web.Response:
+    """The answer to a request that could not be read (or served), with the connection closed after it: aiohttp's
+    listeners and the gateway listener send the same."""
+    phrase = HTTPStatus(status).phrase
+    detail = "The request could not be read." if status < 500 else "The server could not handle the request."
+    body = {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
+    response = web.Response(
+        status=status, text=json.dumps(body), content_type="application/problem+json", headers=SECURITY_HEADERS
+    )
+    response.force_close()
+    return response
 
 
 class _ProblemServer(web.Server):
     def __call__(self) -> RequestHandler:
         return ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
-
-
-def low_level_runner(
-    handler: Callable[[web.Request], Awaitable[web.StreamResponse]], max_body_bytes: int
-) -> web.ServerRunner:
-    """aiohttp's low-level server (no Application, no router, no middlewares) around handler, with our protocol-error
-    answers; its requests are web.Requests without a match, so handlers typed for the app's requests take them."""
-
-    def make_request(
-        message: RawRequestMessage,
-        payload: StreamReader,
-        protocol: RequestHandler,
-        writer: AbstractStreamWriter,
-        task: asyncio.Task[None],
-    ) -> web.Request:
-        return web.Request(message, payload, protocol, writer, task, protocol._loop, client_max_size=max_body_bytes)
-
-    server = _ProblemServer(handler, request_factory=make_request, access_log=None)  # type: ignore[arg-type]
-    return web.ServerRunner(server, handle_signals=False)
 
 
 class AppRunner(web.AppRunner):

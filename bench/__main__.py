@@ -24,6 +24,8 @@ from bench import (
     RAW_DIR,
     RESULTS_DIR,
     access_rules,
+    authelia_peer,
+    gateway,
     machine,
     memory_backend,
     micro,
@@ -62,6 +64,15 @@ SCENARIOS: dict[str, tuple[str, Scenario]] = {
     "growth": ("MongoDB backend: 1,000 vs 100,000 users and sessions", mongo_backend.growth),
     "workers": ("MongoDB backend: serve --workers 2 vs 1 worker, both cores", mongo_backend.workers),
     "access": ("memory backend: /auth/verify with 100 access rules vs none (issue 25)", access_rules.rules_vs_none),
+    "gateway": (
+        "memory backend: the gateway listener vs the aiohttp path vs aiohttp's hello, bare, nginx's and Traefik's "
+        "headers, 100 rules (issue 27)",
+        gateway.gateway_listener,
+    ),
+    "gateway-host": (
+        "MongoDB backend: serve --workers auto vs Authelia (GOMAXPROCS = cores), both cores, forward-auth (issue 27)",
+        gateway.whole_host,
+    ),
 }
 
 
@@ -69,7 +80,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", nargs="?", choices=("run", "soak"), default="run")
+    parser.add_argument("command", nargs="?", choices=("run", "soak", "peers"), default="run")
     parser.add_argument("--quick", action="store_true", help="a few-second run of each scenario (smoke test)")
     parser.add_argument(
         "--only", default="", help="comma-separated scenarios, or all (default: all; with --quick: verify); see --list"
@@ -145,8 +156,24 @@ def write(path: Path, results: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
+def peers() -> int:
+    """Find or build the Authelia peer; the gateway scenario measures against it once it is there."""
+    binary = authelia_peer.find_authelia()
+    if binary is None:
+        say(f"building Authelia {authelia_peer.VERSION} into {authelia_peer.BINARY}")
+        try:
+            binary = authelia_peer.build_authelia()
+        except BenchError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 2
+    print(f"{binary}: {authelia_peer.authelia_version(binary)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.command == "peers":
+        return peers()
     if args.list:
         for name, (description, _) in SCENARIOS.items():
             print(f"{name:10} {description}")

@@ -79,7 +79,6 @@ async def _plain(request: object, guard: object, settings: object) -> object:
 
 def measure(cpus: set[int] | None = None) -> dict[str, Any]:
     """Each piece in turn; a piece the current code no longer has is reported as unavailable, not fatal."""
-    from authsvc import gateway
     from authsvc.auth import handlers
     from authsvc.auth.sessions import hash_session_id
     from authsvc.containers import create_container
@@ -165,24 +164,15 @@ def measure(cpus: set[int] | None = None) -> dict[str, Any]:
             lambda: per_await_us(loop, verify_as_wired, 10_000) - base_request,
         )
 
-        if hasattr(gateway, "GatewayFastPath"):
-            from authsvc.middlewares import Edge
+        check = container.gateway_check()
 
-            fast = gateway.GatewayFastPath(
-                Edge(metrics, access_log=True, access_log_verify=False),
-                container.session_guard(),
-                container.settings(),
-                storage,
-                [],
-            )
+        async def check_answer() -> object:
+            return await check.answer(fresh(), browser=False)
 
-            async def fast_answer() -> object:
-                return await fast.answer_by_path(fresh())
-
-            attempt(
-                "gateway fast path, whole answer (edge, cookie, authenticate, Response, metric)",
-                lambda: per_await_us(loop, fast_answer, 10_000) - base_request,
-            )
+        attempt(
+            "GatewayCheck.answer, as both ports call it (cookie, authenticate, Response)",
+            lambda: per_await_us(loop, check_answer, 10_000) - base_request,
+        )
 
         async def injected() -> object:
             return await _injected(request)

@@ -237,16 +237,19 @@ class Authsvc(HttpServer):
         cpus: str | None,
         session_key: str | None = None,
         variant: str | None = None,
-        workers: int = 1,
+        workers: int | str = 1,
+        root: Path = ROOT,
     ) -> None:
+        """root: the source tree to run (another commit's, unpacked, to measure before against after)."""
         port = free_port()
         self.config = config
         self.session_key = session_key or Fernet.generate_key().decode("ascii")
         self._config_dir = Path(tempfile.mkdtemp(prefix="authsvc-bench-"))
         config_path = self._config_dir / "bench.yaml"
         config_path.write_text(yaml.safe_dump(config))
-        serve = [sys.executable, "-m", "authsvc", "serve", "--host", "127.0.0.1", "--port", str(port)]
-        if workers > 1:  # processes sharing the port (SO_REUSEPORT); needs the mongodb backend
+        # -P: the working directory (this tree) does not go before PYTHONPATH (root's tree) on sys.path
+        serve = [sys.executable, "-P", "-m", "authsvc", "serve", "--host", "127.0.0.1", "--port", str(port)]
+        if workers != 1:  # processes sharing the port (SO_REUSEPORT), or auto; needs the mongodb backend
             serve += ["--workers", str(workers)]
         if variant is not None:  # the same app through bench/variants.py, one piece changed
             serve = [sys.executable, "-m", "bench.variants", "--variant", variant, "--port", str(port)]
@@ -256,7 +259,7 @@ class Authsvc(HttpServer):
             for key, value in os.environ.items()
             if not key.startswith("AUTHSVC_") and key not in ("MONGODB_URL", "AUTHSVC_ENV")
         }
-        env.update(AUTHSVC_SESSION_KEY=self.session_key, AUTHSVC_CONFIG_DIR=str(ROOT), PYTHONPATH=str(ROOT))
+        env.update(AUTHSVC_SESSION_KEY=self.session_key, AUTHSVC_CONFIG_DIR=str(root), PYTHONPATH=str(root))
         super().__init__(name, command, port, env=env, ready_path="/healthz")
 
     def stop(self, timeout: float = 15.0) -> None:

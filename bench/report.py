@@ -73,6 +73,23 @@ THROUGHPUT_HEADERS = (
 )
 
 
+def _gateway_table(scenario: dict[str, Any]) -> str:
+    """Each target, and its ratios (median of the per-round ratios: RPS, CPU, p99) against what it is compared with."""
+    rows = []
+    for name, entry in scenario.items():
+        if not isinstance(entry, dict) or "rps" not in entry:
+            continue
+        ratios = "; ".join(
+            f"{key[3:]}: {_fmt(v.get('rps_ratio'))} / {_fmt(v.get('cpu_ratio'))} / {_fmt(v.get('p99_ratio'))}"
+            for key, v in entry.items()
+            if key.startswith("vs_") and isinstance(v, dict)
+        )
+        cpu, foreign = entry["server_cpu_us_per_request"], entry["foreign_cores_median"]
+        rows.append([name, entry["rps"], entry["p99_ms"], cpu, foreign, ratios])
+    headers = ("target", "req/s", "p99 ms", "CPU us/req", "foreign cores", "vs (RPS / CPU / p99 ratios)")
+    return table(headers, rows)
+
+
 def markdown(results: dict[str, Any]) -> str:
     s = results.get("scenarios", {})
     m = results.get("machine", {})
@@ -88,6 +105,8 @@ def markdown(results: dict[str, Any]) -> str:
         "request (the RPS ratio a quiet core would show).",
         "",
     ]
+    if gateway := s.get("gateway"):
+        out += ["## The gateway listener (issue 27)", "", _gateway_table(gateway), ""]
     if verify := s.get("verify"):
         names = [n for n in verify if isinstance(verify[n], dict) and "rps" in verify[n]]
         out += ["## Memory backend", "", table(THROUGHPUT_HEADERS, _throughput_rows(verify, names, verify["targets"]))]

@@ -104,6 +104,21 @@ class Verdict(enum.Enum):
     DENY = "deny"
 
 
+@functools.lru_cache(maxsize=4096)  # a gateway asks about the same few users again and again
+def subject_of(username: str, groups: tuple[str, ...]) -> Subject:
+    return Subject(username, frozenset(groups))
+
+
+@functools.lru_cache(maxsize=4096)  # and about the same few original requests: each parsed once
+def target_of(domain: str, resource: str, method: str, ip: str | None) -> Target:
+    return Target.of(domain, resource, method, ip)
+
+
+@functools.lru_cache(maxsize=4096)
+def target_from_url(url: str, method: str, ip: str | None) -> Target | None:
+    return Target.from_url(url, method, ip)
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     policy: Policy
@@ -124,6 +139,9 @@ class CompiledRule:
         # (version, network address, mask) as integers: a containment test of ipaddress's objects costs microseconds
         self._networks = tuple((n.version, int(n.network_address), int(n.netmask)) for n in self.networks)
         self.subject = tuple(tuple(alternative) for alternative in rule.subject)
+        # What the rule decides, made once: for a known caller, and for an anonymous one
+        self.decision = Decision(self.policy, index)
+        self.anonymous_decision = Decision(self.policy, index, needs_subject=bool(self.subject))
         # (is a user, name) per item, split once
         self._subject = tuple(
             tuple((item.startswith("user:"), item.partition(":")[2]) for item in alternative)
@@ -189,6 +207,7 @@ class AccessPolicy:
 
     def __init__(self, settings: AccessControlSettings) -> None:
         self.default = Policy(settings.default_policy)
+        self._default = Decision(self.default, None)
         networks = {named.name: list(named.networks) for named in settings.networks}
         self.rules = tuple(CompiledRule(index, rule, networks) for index, rule in enumerate(settings.rules))
         # True when there is nothing to decide: every request needs a session, any session will do (the hot path).
@@ -204,6 +223,10 @@ class AccessPolicy:
             if rule.domain_regexes:
                 self._regex.append(rule.index)
         self._candidates: dict[str, tuple[CompiledRule, ...]] = {}
+        # The answers for the requests a gateway repeats, bounded like the candidates: target -> before_session,
+        # (target, subject, two factors) -> with_session's verdict.
+        self._before: dict[Target | None, tuple[Verdict | None, Decision]] = {}
+        self._with: dict[tuple[Target | None, Subject, bool], tuple[Verdict, Decision]] = {}
 
     def candidates(self, domain: str) -> tuple[CompiledRule, ...]:
         """The rules whose domain criterion matches this host, in order."""
@@ -225,18 +248,27 @@ class AccessPolicy:
         """The policy for this request and caller (None: anonymous). target None: the original request is unknown
         (no trusted gateway said it), so only default_policy applies. after: skip rules up to this index."""
         if target is None:
-            return Decision(self.default, None)
+            return self._default
         for rule in self.candidates(target.domain):
             if rule.index <= after or not rule.matches_request(target):
                 continue
             if subject is None:
-                return Decision(rule.policy, rule.index, needs_subject=bool(rule.subject))
+                return rule.anonymous_decision
             if rule.matches_subject(subject):
-                return Decision(rule.policy, rule.index)
-        return Decision(self.default, None)
+                return rule.decision
+        return self._default
 
     def before_session(self, target: Target | None) -> tuple[Verdict | None, Decision]:
         """What the request alone decides: ALLOW (bypass) or DENY without a session, else None: a session is needed."""
+        found = self._before.get(target)
+        if found is None:
+            found = self._before_session(target)
+            if len(self._before) >= HOSTS_KEPT:
+                self._before.clear()
+            self._before[target] = found
+        return found
+
+    def _before_session(self, target: Target | None) -> tuple[Verdict | None, Decision]:
         decision = self.decide(target, None)
         if decision.policy is Policy.BYPASS:
             return Verdict.ALLOW, decision
@@ -247,7 +279,20 @@ class AccessPolicy:
     def with_session(
         self, target: Target | None, first: Decision, subject: Subject, two_factors: bool
     ) -> tuple[Verdict, Decision]:
-        """The verdict for a signed-in caller, given before_session's decision and how the session was proven."""
+        """The verdict for a signed-in caller, given before_session's decision (target's) and how the session was
+        proven."""
+        key = (target, subject, two_factors)
+        found = self._with.get(key)
+        if found is None:
+            found = self._with_session(target, first, subject, two_factors)
+            if len(self._with) >= HOSTS_KEPT:
+                self._with.clear()
+            self._with[key] = found
+        return found
+
+    def _with_session(
+        self, target: Target | None, first: Decision, subject: Subject, two_factors: bool
+    ) -> tuple[Verdict, Decision]:
         decision = first
         if first.needs_subject and first.rule is not None:
             decision = self.decide(target, subject, after=first.rule - 1)

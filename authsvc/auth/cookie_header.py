@@ -8,10 +8,20 @@ only, so a second cookie there went unseen).
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from aiohttp import hdrs, web
+from multidict import MultiMapping
 
 
-def cookie_header(request: web.Request) -> str | None:
+class HasHeaders(Protocol):
+    """A request as far as its cookies go: aiohttp's, or the gateway listener's."""
+
+    @property
+    def headers(self) -> MultiMapping[str]: ...
+
+
+def cookie_header(request: HasHeaders) -> str | None:
     """Every Cookie header line of the request, joined with "; " (RFC 9113 8.2.3 does so for HTTP/2's split
     lines); aiohttp's request.cookies reads only the first."""
     lines = request.headers.getall(hdrs.COOKIE, None)

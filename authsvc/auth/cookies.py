@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp_session import SESSION_KEY, STORAGE_KEY, AbstractStorage, Session, SessionData, get_session, new_session
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from authsvc.auth.cookie_header import cookie_header, cookie_values
+from authsvc.auth.cookie_header import HasHeaders, cookie_header, cookie_values
 from authsvc.config import SessionSettings
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
@@ -61,7 +61,7 @@ class SessionCookies(AbstractStorage):
 
     # The facade the handlers and guards use.
 
-    def read(self, request: web.Request) -> SessionIds | None:
+    def read(self, request: HasHeaders) -> SessionIds | None:
         """The (session id, user id) the request's session cookie carries, or None (also when it sends two)."""
         return self.session_ids(self.value_in(cookie_header(request)))
 
@@ -93,6 +93,14 @@ class SessionCookies(AbstractStorage):
         session = request.get(SESSION_KEY)
         if session is not None and session._changed:  # the middleware's own test (aiohttp-session has no public one)
             await self.save_session(request, response, session)
+
+    def renew_on(self, response: web.StreamResponse, ids: SessionIds) -> None:
+        """renew() and write_changed() in one, for the gateway listener, which has no aiohttp request: the same
+        Set-Cookie on response."""
+        session = Session(None, data={"created": int(time.time()), "session": {}}, new=False, max_age=self.max_age)
+        session["sid"], session["uid"] = ids
+        data = json.dumps({"created": session.created, "session": dict(session)})
+        self.save_cookie(response, self._fernet.encrypt(data.encode("utf-8")).decode("ascii"), max_age=session.max_age)
 
     # The codec, also for callers that hold a cookie value (introspection).
 

@@ -15,14 +15,15 @@ from urllib.parse import quote
 
 from aiohttp import hdrs, web
 
-from authsvc.access.policy import AccessRules, Subject, Target, Verdict
+from authsvc.access.policy import AccessRules, Target, Verdict, subject_of, target_from_url, target_of
+from authsvc.auth.cookies import SessionCookies, SessionIds
 from authsvc.auth.guards import SESSION_REQUIRED, SessionGuard
 from authsvc.auth.service import Authenticated
 from authsvc.config import Settings
 from authsvc.errors import BadRequest, Forbidden, Unauthorized
 from authsvc.mail.service import AccountMail
 from authsvc.metrics import Metrics
-from authsvc.middlewares import client_address
+from authsvc.middlewares import Asked, client_address
 from authsvc.portal.i18n import gettext, language, reading
 from authsvc.users.models import User
 
@@ -43,9 +44,16 @@ def header_safe(value: str) -> str:
 
 class GatewayCheck:
     def __init__(
-        self, guard: SessionGuard, settings: Settings, rules: AccessRules, mail: AccountMail, metrics: Metrics
+        self,
+        guard: SessionGuard,
+        cookies: SessionCookies,
+        settings: Settings,
+        rules: AccessRules,
+        mail: AccountMail,
+        metrics: Metrics,
     ) -> None:
         self._guard = guard
+        self._cookies = cookies
         self._settings = settings
         self._rules = rules
         self._mail = mail
@@ -67,42 +75,57 @@ class GatewayCheck:
 
     async def verify(self, request: web.Request) -> web.Response:
         """nginx auth_request, Traefik ForwardAuth, Envoy ext_authz: 200 with who, else 401 or 403."""
-        return await self._answer(request, browser=False)
+        return await self._renewing(request, *await self.answer(request, browser=False))
 
     async def forward_auth(self, request: web.Request) -> web.Response:
         """Like verify, but a browser is sent to the portal (to sign in, or for a second factor) or shown a page."""
-        return await self._answer(request, browser="text/html" in request.headers.get(hdrs.ACCEPT, ""))
+        return await self._renewing(request, *await self.answer(request, browser=self.browser(request)))
 
-    async def _answer(self, request: web.Request, browser: bool) -> web.Response:
+    @staticmethod
+    def browser(request: Asked) -> bool:
+        """Whether forward-auth's caller is a browser, to be sent somewhere rather than told 401 or 403."""
+        return "text/html" in request.headers.get(hdrs.ACCEPT, "")
+
+    async def _renewing(self, request: web.Request, response: web.Response, renew: SessionIds | None) -> web.Response:
+        if renew is not None:
+            await self._cookies.renew(request, renew)  # written on the way out, by aiohttp-session or the fast path
+        return response
+
+    async def answer(self, request: Asked, browser: bool) -> tuple[web.Response, SessionIds | None]:
+        """The check's answer (or its Problem, raised), and the session's ids when its cookie is to be re-issued
+        with that answer; both ports render it."""
         policy = self._rules.current
         if policy.trivial:  # the hot path of the default configuration: any live session
-            authenticated = await self._guard.authenticate(request, touch=self._touch)
+            authenticated, renew = await self._guard.check(request, touch=self._touch)
             if authenticated is not None:
-                return await self._identity(authenticated.user)
+                return await self._identity(authenticated.user), renew
             if browser:
-                return self._to_portal(request, "/login")
+                return self._to_portal(request, "/login"), None
             raise Unauthorized(SESSION_REQUIRED)
         target = self.original_request(request)
         settled, decision = policy.before_session(target)
-        authenticated = None
+        authenticated, renew = None, None
         if settled is None:
-            authenticated = await self._guard.authenticate(request, touch=self._touch)
+            authenticated, renew = await self._guard.check(request, touch=self._touch)
             if authenticated is None:
                 settled = Verdict.SIGN_IN
             else:
                 user = authenticated.user
-                subject = Subject(user.username, frozenset(user.groups))
+                subject = subject_of(user.username, user.groups)
                 two_factors = authenticated.session.two_factors
                 settled, decision = policy.with_session(target, decision, subject, two_factors)
         self._metrics.access_decision(decision.policy.value, decision.rule)
         if settled is Verdict.ALLOW:
-            return await self._identity(authenticated.user) if authenticated else web.Response(headers=self._nobody)
+            if authenticated is None:
+                return web.Response(headers=self._nobody), None
+            return await self._identity(authenticated.user), renew
         if settled is Verdict.DENY:
             if browser:
-                return self._denied_page(request)
+                return self._denied_page(request), renew
             raise Forbidden(ACCESS_DENIED)
         if browser:
-            return self._to_portal(request, "/login" if settled is Verdict.SIGN_IN else STEP_UP_PATH)
+            page = "/login" if settled is Verdict.SIGN_IN else STEP_UP_PATH
+            return self._to_portal(request, page), renew
         raise Unauthorized(SESSION_REQUIRED if settled is Verdict.SIGN_IN else SECOND_FACTOR_REQUIRED)
 
     def _is_trusted_peer(self, address: str) -> bool:
@@ -112,17 +135,17 @@ class GatewayCheck:
             return False
         return any(peer in network for network in self._trusted)
 
-    def _from_trusted_proxy(self, request: web.Request) -> bool:
+    def _from_trusted_proxy(self, request: Asked) -> bool:
         peer = request.transport.get_extra_info("peername") if request.transport else None
         return peer is not None and self._trusted_peer(peer[0])
 
-    def original_request(self, request: web.Request) -> Target | None:
+    def original_request(self, request: Asked) -> Target | None:
         """The request the gateway asks about, from a trusted proxy's headers; None when it did not say."""
         if not self._from_trusted_proxy(request):
             return None
         headers, ip = request.headers, client_address(request)
         if (url := headers.get("X-Original-URL")) is not None:
-            target = Target.from_url(url, headers.get("X-Original-Method", request.method), ip)
+            target = target_from_url(url, headers.get("X-Original-Method", request.method), ip)
             if target is None:
                 raise BadRequest("X-Original-URL must be an absolute http(s) URL.")
             return target
@@ -132,7 +155,7 @@ class GatewayCheck:
         uri = headers.get("X-Forwarded-Uri", "/")
         if not uri.startswith("/"):
             raise BadRequest("X-Forwarded-Uri must be a path starting with /.")
-        return Target.of(host, uri, headers.get("X-Forwarded-Method", request.method), ip)
+        return target_of(host, uri, headers.get("X-Forwarded-Method", request.method), ip)
 
     async def _identity(self, user: User) -> web.Response:
         gateway = self._settings.gateway
@@ -156,18 +179,18 @@ class GatewayCheck:
         settled, first = policy.before_session(target)
         if settled is not None:
             return False
-        subject = Subject(me.user.username, frozenset(me.user.groups))
+        subject = subject_of(me.user.username, me.user.groups)
         return policy.with_session(target, first, subject, two_factors=False)[0] is Verdict.STEP_UP
 
-    def _portal(self, request: web.Request) -> str:
+    def _portal(self, request: Asked) -> str:
         return self._settings.server.public_url or f"{request.scheme}://{request.host}"
 
-    def _to_portal(self, request: web.Request, page: str) -> web.Response:
+    def _to_portal(self, request: Asked, page: str) -> web.Response:
         original = self.original_url(request)
         location = f"{self._portal(request)}{page}" + (f"?rd={quote(original, safe='')}" if original else "")
         return web.Response(status=302, headers={hdrs.LOCATION: location})
 
-    def original_url(self, request: web.Request) -> str | None:
+    def original_url(self, request: Asked) -> str | None:
         """The URL the browser asked the gateway for, from a trusted proxy only (the portal decides whether it
         may send the browser back there)."""
         if not self._from_trusted_proxy(request):
@@ -181,7 +204,7 @@ class GatewayCheck:
             return None
         return f"{proto}://{host}{uri}"
 
-    def _denied_page(self, request: web.Request) -> web.Response:
+    def _denied_page(self, request: Asked) -> web.Response:
         """A short page in the reader's language (the gateway passes the browser's Accept-Language on)."""
         lang = language(request)
         with reading(lang):

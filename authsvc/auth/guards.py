@@ -14,7 +14,8 @@ from typing import TypeVar, cast
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from authsvc.auth.cookies import SessionCookies
+from authsvc.auth.cookie_header import HasHeaders
+from authsvc.auth.cookies import SessionCookies, SessionIds
 from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.service_tokens import ServiceTokens
@@ -70,13 +71,19 @@ class SessionGuard:
         self._cookies = cookies
 
     async def authenticate(self, request: web.Request, *, touch: bool = True) -> Authenticated | None:
+        authenticated, renew = await self.check(request, touch=touch)
+        if renew is not None:
+            await self._cookies.renew(request, renew)
+        return authenticated
+
+    async def check(self, request: HasHeaders, *, touch: bool = True) -> tuple[Authenticated | None, SessionIds | None]:
+        """The live session behind the request's cookie, and its ids when its cookie is due to be re-issued (which
+        the caller does: aiohttp-session's way, or the gateway listener's)."""
         ids = self._cookies.read(request)
         if ids is None:
-            return None
+            return None, None
         authenticated = await self._auth.authenticate(*ids, touch=touch)
-        if authenticated is not None and authenticated.renewed:
-            await self._cookies.renew(request, ids)
-        return authenticated
+        return authenticated, ids if authenticated is not None and authenticated.renewed else None
 
 
 SESSION_GUARD = web.AppKey("session_guard", SessionGuard)  # create_app puts the container's guard here

@@ -17,7 +17,9 @@ from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
 
-from aiohttp import hdrs, web
+from aiohttp import hdrs
+
+from authsvc.middlewares import Asked
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 LANGUAGES = ("en", "de", "fr")  # English is the source text; the others are catalogues in LOCALES
@@ -47,7 +49,7 @@ def translations(language: str) -> gnu.NullTranslations:
     return gnu.translation("portal", LOCALES, [language])
 
 
-def language(request: web.Request) -> str:
+def language(request: Asked) -> str:
     """The best of LANGUAGES for the request's Accept-Language (q-values honoured), else English."""
     best, best_q = "en", 0.0
     for part in request.headers.get(hdrs.ACCEPT_LANGUAGE, "")[:512].split(","):

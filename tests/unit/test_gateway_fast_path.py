@@ -5,7 +5,7 @@ fast_path=False) whose storage is the first's. Each case arranges the same state
 each, so a renewal on one cannot hide the other's), sends the same request to both, and compares the status, the body
 and every header in order (Date, the server's own port and a Set-Cookie's encrypted value aside; its attributes are
 compared). The metrics and access-log lines both apps wrote are compared too; so are the main port and
-server.gateway_port's low-level listener.
+server.gateway_port's listener (gateway_listener.py, below aiohttp).
 """
 
 from __future__ import annotations
