@@ -16,6 +16,15 @@ SAFARI_IPHONE = (
     " Mobile/15E148 Safari/604.1"
 )
 
+CHROME_ANDROID = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Mobile"
+    " Safari/537.36"
+)
+SAFARI_MAC = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1"
+    " Safari/605.1.15"
+)
+
 
 @pytest.mark.parametrize(
     ("agent", "name"),
@@ -23,6 +32,13 @@ SAFARI_IPHONE = (
         (FIREFOX_LINUX, "Firefox on Linux"),
         (EDGE_WINDOWS, "Edge on Windows"),
         (SAFARI_IPHONE, "Safari on iPhone"),
+        (CHROME_ANDROID, "Chrome on Android"),
+        (SAFARI_MAC, "Safari on macOS"),
+        (
+            "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 Chrome/131.0.0.0 Safari/537.36",
+            "Chrome on ChromeOS",
+        ),
+        ("Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Safari/604.1", "Safari on iPad"),
         ("curl/8.5.0 Firefox/1.0", "Firefox"),  # a browser, no system: no "on None"
         ("Something (Android 14)", "Android"),
         ("curl/8.5.0", "curl/8.5.0"),
