@@ -16,10 +16,10 @@ from bson import ObjectId
 
 from authsvc.app import create_app
 from authsvc.containers import Container
+from tests.driver import PASSWORD
 from tests.mongodb import MONGO_DRIVERS, mongo_sections
 
 pytestmark = pytest.mark.mongodb
-PASSWORD = "correct horse battery"
 LEGACY = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
 
 MALFORMED = [

@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.containers import Container
+from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 from tests.mongodb import MONGO_DRIVERS, mongo_sections
 from tests.smtp import SmtpServer, smtp_sections, token_in
 
 pytestmark = pytest.mark.mongodb
-PASSWORD = "correct horse battery"
 Client = TestClient[Any, Any]
 
 

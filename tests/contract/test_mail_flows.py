@@ -15,10 +15,10 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.containers import Container
+from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, text_of, token_in
 
-PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new staple"
 Client = TestClient[Any, Any]
 

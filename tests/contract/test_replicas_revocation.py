@@ -19,12 +19,12 @@ from authsvc.app import create_app
 from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.containers import Container, create_container
 from tests.conftest import make_settings
+from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 from tests.mongodb import MONGO_DRIVERS, mongo_sections
 
 pytestmark = pytest.mark.mongodb
 POLL_MS, LAG_MS = 20, 300
-PASSWORD = "correct horse battery"
 Client = TestClient[Any, Any]
 
 

@@ -16,10 +16,10 @@ from aiohttp.test_utils import TestClient
 from authsvc.app import create_app
 from authsvc.containers import Container
 from authsvc.users.models import User
+from tests.driver import PASSWORD
 from tests.tutorial_app import TutorialLibraries
 
 Client = TestClient[Any, Any]
-PASSWORD = "correct horse battery"
 LONG = "x" * 70 + "🔑 the real tail of this passphrase, past node's cut"  # the key's 4 bytes straddle byte 72
 
 

@@ -21,13 +21,13 @@ import pyotp
 import pytest
 import requests
 
+from tests.driver import PASSWORD
 from tests.e2e.test_portal_browser import CHROMEDRIVER, CHROMIUM
 from tests.gateway import CaddyProcess, EchoUpstream, NginxProcess, find_caddy, find_nginx
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery"
 RULES = {
     "default_policy": "deny",
     "networks": [],

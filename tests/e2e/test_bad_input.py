@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-PASSWORD = "correct horse battery"
+from tests.driver import PASSWORD
 
 
 async def problem(response: aiohttp.ClientResponse, status: int) -> dict[str, Any]:

@@ -29,12 +29,12 @@ from authsvc.client import (
     IntrospectionUnavailable,
     gateway_user_middleware,
 )
+from tests.driver import PASSWORD
 from tests.helpers import FAST_CONFIG, ROOT, AuthsvcProcess, free_port
 
 pytestmark = pytest.mark.e2e
 
 TOKEN = secrets.token_urlsafe(32)
-PASSWORD = "correct horse battery"
 INTROSPECTED = re.compile(
     r'^authsvc_http_request_duration_seconds_count\{method="POST",route="/internal/sessions/introspect",'
     r'status="200"\} (\S+)$',

@@ -17,12 +17,12 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.driver import PASSWORD
 from tests.gateway import EchoUpstream, NginxProcess, find_nginx, second_loopback_address
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery"
 COOKIE_NAME = "__Host-sid"
 NGINX_MISSING = "nginx is not installed (/usr/sbin/nginx); `make system-packages` installs it"
 

@@ -24,7 +24,8 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.e2e.test_portal_browser import ARTIFACTS, PASSWORD, browser, fresh, require, wait_for_path
+from tests.driver import PASSWORD
+from tests.e2e.test_portal_browser import ARTIFACTS, browser, fresh, require, wait_for_path
 from tests.e2e.test_security_browser import wait_for
 from tests.gateway import CaddyProcess, EchoUpstream, NginxProcess, find_caddy, find_nginx
 from tests.helpers import FAST_CONFIG, AuthsvcProcess, free_port

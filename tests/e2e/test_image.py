@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.driver import PASSWORD
 from tests.gateway import EchoUpstream, NginxProcess, find_nginx
 from tests.helpers import free_port
 from tests.image import IMAGE, built_image, podman, readme_commands, remove_containers, report, shell, wait_healthy
@@ -27,7 +28,6 @@ pytestmark = pytest.mark.e2e
 SECTION = "Running it as a container"
 CONTAINERS = ("authsvc", "mongo")  # the names README's commands give them
 COOKIE = "__Host-sid"
-PASSWORD = "correct horse battery"
 
 
 @dataclass

@@ -11,11 +11,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.driver import PASSWORD
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 from tests.smtp import SmtpServer, smtp_sections, token_in
 
 pytestmark = pytest.mark.e2e
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture

@@ -11,12 +11,11 @@ import aiohttp
 import pyotp
 import pytest
 
+from tests.driver import PASSWORD
 from tests.e2e.test_process import cli
 from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
 from tests.mongodb import mongo_sections
 from tests.smtp import SmtpServer, smtp_sections, text_of, token_in
-
-PASSWORD = "correct horse battery"
 
 
 async def enrol(http: aiohttp.ClientSession) -> tuple[str, list[str], list[str]]:

@@ -15,7 +15,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.e2e.test_tutorial_flow import PASSWORD, new_name, session_cookie
+from tests.driver import PASSWORD
+from tests.e2e.test_tutorial_flow import new_name, session_cookie
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 from tests.mongodb import FerretDB, mongo_sections
 

@@ -15,8 +15,9 @@ import pyotp
 import pytest
 
 from authsvc.auth.mfa import NO_PENDING_LOGIN
+from tests.driver import PASSWORD
 from tests.e2e.test_process import cli
-from tests.e2e.test_tutorial_flow import PASSWORD, new_name, session_cookie
+from tests.e2e.test_tutorial_flow import new_name, session_cookie
 from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
 from tests.mongodb import mongo_sections
 

@@ -15,13 +15,13 @@ import pymongo
 import pytest
 from bson import ObjectId
 
+from tests.driver import PASSWORD
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 from tests.mongodb import mongo_sections
 from tests.tutorial_app import TutorialLibraries
 
 pytestmark = [pytest.mark.mongodb, pytest.mark.e2e]
 Admin = pymongo.MongoClient[dict[str, Any]]
-PASSWORD = "correct horse battery"
 DAVE = "x" * 70 + "🔑 and the rest of dave's long passphrase"  # over 72 bytes; the key straddles the cut
 DAVE_TYPO = "x" * 70 + "🔑 and a typo after node's 72-byte cut"
 

@@ -9,14 +9,13 @@ from typing import Any
 import aiohttp
 import pytest
 
+from tests.driver import PASSWORD
 from tests.e2e.test_process import cli
 from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
 from tests.mongodb import mongo_sections
 from tests.webauthn_authenticator import SoftAuthenticator
 
 pytestmark = pytest.mark.mongodb
-
-PASSWORD = "correct horse battery"
 
 
 async def post_json(http: aiohttp.ClientSession, url: str, body: Any = None) -> tuple[int, Any]:

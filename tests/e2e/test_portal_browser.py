@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import requests
 
+from tests.driver import PASSWORD
 from tests.gateway import EchoUpstream, ForwardAuthGateway, NginxProcess, find_nginx
 from tests.helpers import FAST_CONFIG, ROOT, AuthsvcProcess
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery"
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 MISSING = "chromium and chromium-driver are not installed; `make system-packages` installs them"

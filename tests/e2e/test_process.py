@@ -19,9 +19,8 @@ import pytest
 import requests
 from cryptography.fernet import Fernet
 
+from tests.driver import PASSWORD
 from tests.helpers import FAST_CONFIG, ROOT, AuthsvcProcess
-
-PASSWORD = "correct horse battery"
 
 
 def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

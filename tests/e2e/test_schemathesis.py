@@ -38,11 +38,11 @@ from schemathesis.checks import (
 from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
 
+from tests.driver import PASSWORD
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 
 pytestmark = pytest.mark.e2e
 
-PASSWORD = "correct horse battery"  # the password in openapi.yaml's request examples
 SERVICE_TOKEN = secrets.token_urlsafe(32)
 ADMIN_TOKEN = secrets.token_urlsafe(32)
 MAX_EXAMPLES = 30

@@ -18,7 +18,8 @@ import pyotp
 import pytest
 import requests
 
-from tests.e2e.test_portal_browser import PASSWORD, browser, fresh, make_user
+from tests.driver import PASSWORD
+from tests.e2e.test_portal_browser import browser, fresh, make_user
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 
 pytestmark = pytest.mark.e2e

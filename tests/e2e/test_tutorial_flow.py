@@ -7,9 +7,8 @@ import secrets
 
 import aiohttp
 
+from tests.driver import PASSWORD
 from tests.helpers import AuthsvcProcess, cookie_value
-
-PASSWORD = "correct horse battery"
 
 
 def new_name(prefix: str = "user") -> str:

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.driver import PASSWORD
 from tests.e2e.test_process import cli
 from tests.helpers import FAST_CONFIG, TEST_KEY
 from tests.mongodb import mongo_sections
 
-PASSWORD = "correct horse battery"
 pytestmark = pytest.mark.mongodb
 
 

@@ -12,11 +12,9 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.config import ConfigError, load_settings
+from tests.driver import PASSWORD, code_at, enrol, enrolled, login, passwordless, post_login, protected_with, signup
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in
-from tests.unit.test_mfa_http import PASSWORD, code_at, enrol, login, protected_with, signup
-from tests.unit.test_passkeys_http import enrolled, passwordless
-from tests.unit.test_portal_http import post_login
 from tests.unit.test_production_guards import production, refusal
 from tests.webauthn_authenticator import SoftAuthenticator
 

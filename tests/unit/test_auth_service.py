@@ -13,10 +13,10 @@ from authsvc.errors import DuplicateUsername, FieldRefused, Unauthorized, Unproc
 from authsvc.users.models import User
 from authsvc.users.passwords import PREFIX
 from authsvc.users.service import UsersService
+from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
-PASSWORD = "correct horse battery"
 
 
 async def services(container: Container) -> tuple[UsersService, AuthService]:

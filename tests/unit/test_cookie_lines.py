@@ -20,9 +20,9 @@ from multidict import CIMultiDict
 from authsvc.auth.cookie_header import cookie_header, cookie_values, only_cookie
 from authsvc.auth.throttle import Device
 from authsvc.containers import Container
+from tests.driver import PASSWORD
 from tests.helpers import cookie_value
 
-PASSWORD = "correct horse battery"
 Client = TestClient[Any, Any]
 
 

@@ -11,9 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from tests.driver import PASSWORD, enrol, login
 from tests.helpers import ManualClock
 from tests.unit.test_admin_http import ADMIN, READER, ROOT
-from tests.unit.test_mfa_http import PASSWORD, enrol, login
 
 Client = TestClient[Any, Any]
 AGENT = {"User-Agent": "events-test/1.0"}

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from tests.driver import enrol, enrolled, second_step
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import enrol
-from tests.unit.test_passkeys_http import enrolled, second_step
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]

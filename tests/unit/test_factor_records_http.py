@@ -11,10 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.containers import Container, running
+from tests.driver import PASSWORD, code_at, enrol, enrolled, mfa_login, passwordless, post, protected_with, signed_up
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import PASSWORD, code_at, enrol, mfa_login, protected_with
-from tests.unit.test_passkeys_http import enrolled, passwordless
-from tests.unit.test_portal_account_http import post, signed_up
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]

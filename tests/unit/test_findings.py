@@ -43,8 +43,9 @@ from authsvc.middlewares import (
     without_zone,
 )
 from authsvc.storage.mongo.users import _user
+from tests.driver import PASSWORD, signup_and_login
 from tests.helpers import TEST_KEY, ManualClock, free_port
-from tests.unit.test_security_http import PASSWORD, cookie_value, signup_and_login
+from tests.unit.test_security_http import cookie_value
 
 Client = TestClient[Any, Any]
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")

@@ -23,10 +23,9 @@ from multidict import CIMultiDict
 
 from authsvc.app import create_app
 from authsvc.containers import Container
+from tests.driver import PASSWORD, enrol
 from tests.helpers import ManualClock, cookie_value, free_port
-from tests.unit.test_mfa_http import enrol
 
-PASSWORD = "correct horse battery"
 Client = TestClient[Any, Any]
 Arrange = Callable[["Pair"], Awaitable[str | list[str] | None]]  # a list: one Cookie header line each
 

@@ -24,9 +24,9 @@ from authsvc.app import create_app
 from authsvc.containers import create_container
 from authsvc.gateway_listener import path_of
 from tests.conftest import make_settings
+from tests.driver import PASSWORD
 from tests.helpers import cookie_value, free_port
 
-PASSWORD = "correct horse battery"
 RULES = {
     "default_policy": "one_factor",
     "networks": [],

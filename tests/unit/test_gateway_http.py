@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
-from tests.unit.test_security_http import PASSWORD, signup_and_login
+from tests.driver import PASSWORD, signup_and_login
 
 Client = TestClient[Any, Any]
 TOKEN = secrets.token_urlsafe(32)

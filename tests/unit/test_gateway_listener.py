@@ -27,9 +27,8 @@ from authsvc.gateway_listener import (
     path_of,
 )
 from authsvc.middlewares import Edge, ForwardedRules
+from tests.driver import PASSWORD
 from tests.helpers import free_port
-
-PASSWORD = "correct horse battery"
 
 
 class Answer:

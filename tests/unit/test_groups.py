@@ -11,9 +11,9 @@ import pytest
 from authsvc.auth.service import ClientInfo
 from authsvc.containers import Container, running
 from authsvc.errors import Conflict, FieldRefused
+from tests.driver import PASSWORD
 
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
-PASSWORD = "correct horse battery"
 
 
 async def test_set_groups_is_seen_by_the_next_check_of_a_live_session(container: Container) -> None:

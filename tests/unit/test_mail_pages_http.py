@@ -8,10 +8,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in
 
-PASSWORD = "correct horse battery"
 NEW_PASSWORD = "a brand new staple"
 Client = TestClient[Any, Any]
 

@@ -9,8 +9,8 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 
 from authsvc.auth.mfa import NO_PENDING_LOGIN
+from tests.driver import PASSWORD, code_at, enrol, login, mfa_login, signup
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import PASSWORD, code_at, enrol, login, mfa_login, signup
 
 Client = TestClient[Any, Any]
 

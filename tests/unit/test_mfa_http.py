@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import aiohttp
-import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -16,60 +14,21 @@ from authsvc.app import create_app
 from authsvc.auth.factors import ENROLMENT_SECONDS
 from authsvc.auth.mfa import NO_PENDING_LOGIN, WRONG_CODE
 from authsvc.auth.service import ClientInfo
+from tests.driver import (
+    PASSWORD,
+    code_at,
+    confirm_totp,
+    enrol,
+    login,
+    mfa_login,
+    protected_with,
+    signup,
+    start_totp,
+)
 from tests.helpers import TEST_KEY, ManualClock, cookie_value
 
-PASSWORD = "correct horse battery"
 TOKEN = "t" * 40
 Client = TestClient[Any, Any]
-
-
-def code_at(secret: str, clock: ManualClock, offset_steps: int = 0) -> str:
-    return pyotp.TOTP(secret).at(clock.now() + 30 * offset_steps)
-
-
-async def signup(client: Client, name: str = "alice") -> None:
-    assert (await client.post("/users/signup", json={"username": name, "password": PASSWORD})).status == 201
-
-
-async def login(client: Client, name: str = "alice") -> Any:
-    return await client.post("/users/login", json={"username": name, "password": PASSWORD})
-
-
-async def start_totp(client: Client) -> tuple[str, str]:
-    """Begin an enrolment with the password; returns the secret and the enrolment token its confirmation needs."""
-    started = await client.post("/users/me/mfa/totp", json={"password": PASSWORD})
-    assert started.status == 200, await started.text()
-    body = await started.json()
-    return body["secret"], body["enrolmentToken"]
-
-
-async def confirm_totp(client: Client, token: str, code: str) -> Any:
-    return await client.post("/users/me/mfa/totp/confirm", json={"enrolmentToken": token, "code": code})
-
-
-async def enrol(client: Client, clock: ManualClock, name: str = "alice") -> tuple[str, list[str]]:
-    """Sign up, log in, enrol TOTP; returns the secret and the recovery codes. The clock moves past the used step."""
-    await signup(client, name)
-    assert (await login(client, name)).status == 200
-    secret, token = await start_totp(client)
-    confirmed = await confirm_totp(client, token, code_at(secret, clock))
-    assert confirmed.status == 200
-    codes = (await confirmed.json())["recoveryCodes"]
-    clock.advance(30)
-    return secret, codes
-
-
-async def mfa_login(client: Client, code: str, name: str = "alice") -> Any:
-    first = await login(client, name)
-    assert first.status == 200
-    return await client.post("/users/login/mfa", json={"code": code})
-
-
-async def protected_with(client: Client, session_cookie: str) -> int:
-    """/users/protected's status for this cookie alone, whatever the client's cookie jar holds."""
-    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
-        response = await bare.get(client.make_url("/users/protected"), headers={"Cookie": f"sid={session_cookie}"})
-        return response.status
 
 
 @pytest.fixture

@@ -19,8 +19,7 @@ from authsvc.auth.throttle import Attempt
 from authsvc.containers import Container
 from authsvc.errors import StorageUnavailable
 from authsvc.mail.models import EmailAddress, address_key
-from tests.unit.test_portal_http import open_form
-from tests.unit.test_security_http import PASSWORD
+from tests.driver import PASSWORD, open_form
 
 Client = TestClient[Any, Any]
 CREDENTIALS = {"username": "alice", "password": PASSWORD}

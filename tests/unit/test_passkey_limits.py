@@ -9,8 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.auth.passkeys import PASSKEY_REFUSED
-from tests.unit.test_mfa_http import login, signup
-from tests.unit.test_passkeys_http import PROOF, enrolled, register
+from tests.driver import PROOF, enrolled, login, register, signup
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]

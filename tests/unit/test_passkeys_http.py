@@ -14,56 +14,28 @@ from aiohttp.test_utils import TestClient
 from authsvc.app import create_app
 from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.auth.passkeys import PASSKEY_REFUSED
+from tests.driver import (
+    PASSWORD,
+    PROOF,
+    code_at,
+    enrol,
+    enrolled,
+    login,
+    passwordless,
+    protected_with,
+    register,
+    second_step,
+    signup,
+)
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import PASSWORD, code_at, enrol, login, protected_with, signup
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]
-PROOF = {"password": PASSWORD}  # asking for registration options takes the proof removing a factor takes
 
 
 @pytest.fixture
 def authenticator() -> SoftAuthenticator:
     return SoftAuthenticator()
-
-
-async def register(
-    client: Client,
-    authenticator: SoftAuthenticator,
-    name: str = "laptop",
-    proof: dict[str, str] = PROOF,
-    **tamper: Any,
-) -> Any:
-    options = await client.post("/users/me/webauthn/register/options", json=proof)
-    assert options.status == 200, await options.text()
-    credential = authenticator.create(await options.json(), **tamper)
-    return await client.post("/users/me/webauthn/register", json={"name": name, "credential": credential})
-
-
-async def enrolled(client: Client, authenticator: SoftAuthenticator, name: str = "alice") -> dict[str, Any]:
-    """Sign up, log in, register a passkey; returns its view."""
-    await signup(client, name)
-    assert (await login(client, name)).status == 200
-    registered = await register(client, authenticator)
-    assert registered.status == 201, await registered.text()
-    view: dict[str, Any] = await registered.json()
-    return view
-
-
-async def second_step(client: Client, authenticator: SoftAuthenticator, **tamper: Any) -> Any:
-    first = await login(client)
-    assert (await first.json())["mfa"] == {"methods": ["webauthn"]}
-    options = await client.post("/users/login/mfa/webauthn/options")
-    assert options.status == 200, await options.text()
-    credential = authenticator.get(await options.json(), **tamper)
-    return await client.post("/users/login/mfa/webauthn", json={"credential": credential})
-
-
-async def passwordless(client: Client, authenticator: SoftAuthenticator, **tamper: Any) -> Any:
-    options = await client.post("/users/login/webauthn/options")
-    assert options.status == 200, await options.text()
-    credential = authenticator.get(await options.json(), **tamper)
-    return await client.post("/users/login/webauthn", json={"credential": credential})
 
 
 async def test_registration_options_ask_for_a_discoverable_credential_and_exclude_registered_ones(

@@ -13,11 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from tests.driver import HTML, PASSWORD, account, enrol_through_pages, form_token, post, signed_up
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in
-from tests.unit.test_mfa_http import PASSWORD
-from tests.unit.test_portal_http import HTML, form_token
-from tests.unit.test_portal_security_http import enrol_through_pages
 
 Client = TestClient[Any, Any]
 NEW_PASSWORD = "a brand new staple"
@@ -34,26 +32,6 @@ async def mailed(make_container: Any, aiohttp_client: Any, smtp_server: SmtpServ
 async def web(make_container: Any, aiohttp_client: Any) -> Client:
     client: Client = await aiohttp_client(create_app(make_container()))
     return client
-
-
-async def signed_up(client: Client, name: str = "alice", **fields: str) -> str:
-    """A user signed up and in through the portal; returns the account page."""
-    page = await client.get("/signup")
-    body = {"username": name, "password": PASSWORD, "csrf": form_token(await page.text()), **fields}
-    landed = await client.post("/signup", data=body, allow_redirects=False)
-    assert landed.status == 303 and landed.headers["Location"] == "/account"
-    return await account(client)
-
-
-async def account(client: Client) -> str:
-    page = await client.get("/account", allow_redirects=False)
-    assert page.status == 200, page.status
-    return await page.text()
-
-
-async def post(client: Client, action: str, **fields: str) -> Any:
-    data = {"csrf": form_token(await account(client)), **fields}
-    return await client.post(f"/account/{action}", data=data, allow_redirects=False)
 
 
 async def nth_mail(server: SmtpServer, to: str, subject: str, count: int) -> Any:

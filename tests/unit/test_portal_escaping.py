@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from tests.unit.test_portal_http import post_login
+from tests.driver import post_login
 
 Client = TestClient[Any, Any]
 TYPED = '"><script>alert(1)</script>'

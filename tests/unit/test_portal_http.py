@@ -11,28 +11,17 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from tests.driver import (
+    HTML,
+    PASSWORD,
+    form_token,
+    open_form,
+    post_login,
+    signup_and_login,
+)
 from tests.helpers import ManualClock, cookie_value
-from tests.unit.test_security_http import PASSWORD, signup_and_login
 
 Client = TestClient[Any, Any]
-HTML = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
-
-
-def form_token(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, html
-    return match.group(1)
-
-
-async def open_form(client: Client, path: str = "/login") -> str:
-    page = await client.get(path)
-    assert page.status == 200
-    return form_token(await page.text())
-
-
-async def post_login(client: Client, **fields: str) -> Any:
-    body = {"username": "alice", "password": PASSWORD, "csrf": await open_form(client), **fields}
-    return await client.post("/login", data=body, allow_redirects=False)
 
 
 @pytest.fixture

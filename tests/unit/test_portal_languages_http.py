@@ -18,11 +18,8 @@ from aiohttp.test_utils import TestClient
 from babel.messages.pofile import read_po
 
 from authsvc.app import create_app
+from tests.driver import PASSWORD, enrolment_of, form_token, register
 from tests.helpers import ROOT, ManualClock
-from tests.unit.test_mfa_http import PASSWORD
-from tests.unit.test_passkeys_http import register
-from tests.unit.test_portal_http import form_token
-from tests.unit.test_portal_security_http import enrolment_of
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]

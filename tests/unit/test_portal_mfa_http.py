@@ -6,9 +6,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from tests.driver import code_at, enrol, form_token, post_login, protected_with
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import code_at, enrol, protected_with
-from tests.unit.test_portal_http import form_token, post_login
 
 Client = TestClient[Any, Any]
 

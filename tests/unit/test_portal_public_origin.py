@@ -8,8 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
-from tests.unit.test_portal_http import post_login
-from tests.unit.test_security_http import signup_and_login
+from tests.driver import post_login, signup_and_login
 
 Client = TestClient[Any, Any]
 PUBLIC = "https://auth.example.com"

@@ -11,9 +11,8 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.portal.i18n import wait as _wait
+from tests.driver import HTML, PASSWORD, form_token, open_form
 from tests.smtp import SmtpServer, smtp_sections, token_in
-from tests.unit.test_portal_http import HTML, form_token, open_form
-from tests.unit.test_security_http import PASSWORD
 
 Client = TestClient[Any, Any]
 NEW_PASSWORD = "a brand new staple"

@@ -12,45 +12,21 @@ import pyotp
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from tests.driver import (
+    PASSWORD,
+    enrol_through_pages,
+    enrolment_of,
+    form_token,
+    login,
+    post_login,
+    register,
+    security,
+    signup,
+)
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import PASSWORD, login, signup
-from tests.unit.test_passkeys_http import register
-from tests.unit.test_portal_http import form_token, post_login
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]
-
-
-async def security(client: Client) -> str:
-    page = await client.get("/account", allow_redirects=False)
-    assert page.status == 200, page.status
-    return await page.text()
-
-
-def enrolment_of(page: str) -> str:
-    token = re.search(r'name="enrolment" value="([^"]+)"', page)
-    assert token, "no enrolment token in the page"
-    return html_text.unescape(token.group(1))
-
-
-async def enrol_through_pages(client: Client, clock: ManualClock) -> tuple[str, list[str]]:
-    html = await security(client)
-    started = await client.post("/security/totp", data={"password": PASSWORD, "csrf": form_token(html)})
-    assert started.status == 200 and started.headers["Cache-Control"] == "no-store"
-    page = await started.text()
-    assert '<figure id="qr"><svg' in page
-    secret = re.search(r'<code id="totp-secret">([A-Z2-7]+)</code>', page)
-    assert secret
-    form = {"enrolment": enrolment_of(page), "csrf": form_token(page)}
-    wrong = await client.post("/security/totp/confirm", data={**form, "code": "000000"})
-    assert wrong.status == 422 and "<svg" in await wrong.text()
-    code = pyotp.TOTP(secret.group(1)).at(clock.now())
-    confirmed = await client.post("/security/totp/confirm", data={**form, "code": code})
-    assert confirmed.status == 200 and confirmed.headers["Cache-Control"] == "no-store"
-    codes = re.findall(r"<li><code>([a-z2-7-]+)</code></li>", await confirmed.text())
-    assert len(codes) == 10
-    clock.advance(30)
-    return secret.group(1), codes
 
 
 async def test_security_needs_a_session(client: Client) -> None:

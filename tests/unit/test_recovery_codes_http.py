@@ -7,8 +7,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
+from tests.driver import PASSWORD, code_at, enrol, login, mfa_login, signup
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import PASSWORD, code_at, enrol, login, mfa_login, signup
 
 Client = TestClient[Any, Any]
 ROUTE = "/users/me/mfa/recovery-codes"

@@ -12,17 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from tests.driver import PASSWORD, signup_and_login
 from tests.helpers import ManualClock, cookie_value
 
-PASSWORD = "correct horse battery"
 Client = TestClient[Any, Any]
-
-
-async def signup_and_login(client: Client, name: str = "alice", password: str = PASSWORD) -> str:
-    assert (await client.post("/users/signup", json={"username": name, "password": password})).status == 201
-    login = await client.post("/users/login", json={"username": name, "password": password})
-    assert login.status == 200
-    return cookie_value(login.headers["Set-Cookie"])
 
 
 async def test_v7_2_1_session_checked_on_the_server_every_request(client: Client) -> None:

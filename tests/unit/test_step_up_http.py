@@ -11,9 +11,8 @@ from aiohttp.test_utils import TestClient
 from yarl import URL
 
 from authsvc.app import create_app
+from tests.driver import HTML, code_at, enrol, form_token, post_login, signup
 from tests.helpers import ManualClock
-from tests.unit.test_mfa_http import code_at, enrol, signup
-from tests.unit.test_portal_http import HTML, form_token, post_login
 
 Client = TestClient[Any, Any]
 RULES = {

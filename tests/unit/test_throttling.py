@@ -18,9 +18,9 @@ from authsvc.containers import Container
 from authsvc.errors import DuplicateUsername, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.users.models import User
 from authsvc.users.service import UsersService
+from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 
-PASSWORD = "correct horse battery"
 WRONG = "wrong password"
 START = ManualClock().now()  # where the `clock` fixture starts
 

@@ -19,10 +19,10 @@ from aiohttp.test_utils import TestClient
 from authsvc.app import create_app
 from authsvc.config import ConfigError
 from tests.conftest import make_settings
+from tests.driver import PASSWORD
 from tests.helpers import ROOT, ManualClock, free_port
 from tests.unit.test_admin_http import ADMIN
 from tests.unit.test_admin_http import ROOT as ADMIN_HEADERS
-from tests.unit.test_mfa_http import PASSWORD
 
 Client = TestClient[Any, Any]
 _spec = importlib.util.spec_from_file_location("webhook_receiver", ROOT / "examples" / "webhook_receiver.py")
