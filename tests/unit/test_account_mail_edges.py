@@ -17,8 +17,11 @@ from authsvc.containers import Container, running
 from authsvc.errors import FieldRefused
 from authsvc.mail.models import MailToken
 from authsvc.mail.service import FORGOT_MIN_SECONDS, DuplicateEmail, NoticeEvent
-from tests.driver import PASSWORD
+from tests.driver import PASSWORD, code_at, confirm_totp, login, register, start_totp
+from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, text_of, token_in
+from tests.unit.test_portal_account_http import nth_mail
+from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]
 
@@ -113,3 +116,29 @@ async def test_the_address_of_an_account_gone_without_its_address_is_free_again(
         await mail.invite(carol, "bob@example.com")
         invited = await mail.address_of(carol.id)
         assert invited is not None and invited.address == "bob@example.com"
+
+
+async def test_not_me_on_a_removal_notice_keeps_the_factors_added_before_it(
+    make_container: Any, aiohttp_client: Any, smtp_server: SmtpServer, clock: ManualClock
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container(**smtp_sections(smtp_server))))
+    body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
+    assert (await web.post("/users/signup", json=body)).status == 201
+    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
+    assert (await web.post("/users/email/verify", json={"token": link})).status == 200
+    assert (await login(web)).status == 200
+    secret, enrolment = await start_totp(web)
+    assert (await confirm_totp(web, enrolment, code_at(secret, clock))).status == 200
+    clock.advance(60)
+    registered = await register(web, SoftAuthenticator(), proof={"password": PASSWORD, "code": code_at(secret, clock)})
+    assert registered.status == 201, await registered.text()
+    clock.advance(60)
+    path = f"/users/me/webauthn/{(await registered.json())['id']}"
+    removed = await web.delete(path, json={"password": PASSWORD, "code": code_at(secret, clock)})
+    assert removed.status == 200, await removed.text()
+    notice = await nth_mail(smtp_server, "alice@example.com", "Your two-factor settings were changed", 3)
+    assert "removed" in text_of(notice)
+    assert (await web.post("/users/sessions/not-me", json={"token": token_in(notice, "not-me")})).status == 200
+    # The removal is what the owner disowns: the app enrolled before it stays (nothing was added since).
+    web.session.cookie_jar.clear()
+    assert (await (await login(web)).json())["mfa"] == {"methods": ["totp"]}
