@@ -142,3 +142,27 @@ async def test_not_me_on_a_removal_notice_keeps_the_factors_added_before_it(
     # The removal is what the owner disowns: the app enrolled before it stays (nothing was added since).
     web.session.cookie_jar.clear()
     assert (await (await login(web)).json())["mfa"] == {"methods": ["totp"]}
+
+
+async def test_not_me_on_an_enrolment_notice_removes_the_app_and_the_audit_line_counts_it(
+    make_container: Any,
+    aiohttp_client: Any,
+    smtp_server: SmtpServer,
+    clock: ManualClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    web: Client = await aiohttp_client(create_app(make_container(**smtp_sections(smtp_server))))
+    body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
+    assert (await web.post("/users/signup", json=body)).status == 201
+    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
+    assert (await web.post("/users/email/verify", json={"token": link})).status == 200
+    assert (await login(web)).status == 200
+    secret, enrolment = await start_totp(web)
+    assert (await confirm_totp(web, enrolment, code_at(secret, clock))).status == 200
+    notice = await smtp_server.wait_for("alice@example.com", "Your two-factor settings were changed")
+    caplog.set_level(logging.INFO, "authsvc.audit")
+    assert (await web.post("/users/sessions/not-me", json={"token": token_in(notice, "not-me")})).status == 200
+    [recovered] = [r for r in caplog.records if getattr(r, "event", None) == "session.not_me"]
+    assert getattr(recovered, "factors_removed", None) == 1
+    web.session.cookie_jar.clear()
+    assert (await (await login(web)).json())["msg"] == "User logged in"  # no second factor any more
