@@ -195,6 +195,17 @@ EQUIVALENT: dict[str, str] = {
         " to 256 or fewer: that takes combining marks, which no name sign-up allows (only a migrated tutorial account"
         " could have one); the first check spares normalising an over-long input"
     ),
+    "authsvc/auth/gate.py:GatewayCheck.__init__:`1024` -> `1025`": (
+        "a memory cap: one more trusted-peer answer remembered; what a request gets is the same"
+    ),
+    "authsvc/auth/gate.py:GatewayCheck.answer:`policy.trivial` -> False": (
+        "the shortcut of the default configuration (no rules, one_factor): the rule walk decides the same for that"
+        " policy, the shortcut only spares it (bench --only gateway measures it)"
+    ),
+    "authsvc/auth/gate.py:GatewayCheck._from_trusted_proxy:`request.transport` -> True": (
+        "a request's transport is gone only when its client hung up mid-request; neither server runs the check's"
+        " answer for it then, so no test through a real socket can hold such a request"
+    ),
     "authsvc/auth/cookies.py:<module>:`4096` -> `4097`": (
         "a memory cap: one more remembered Cookie header; what a request gets is the same, only the bound moves"
     ),

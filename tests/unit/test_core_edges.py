@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
@@ -28,3 +29,16 @@ async def test_a_name_of_the_longest_allowed_length_signs_in(make_container: Any
     assert (await web.post("/users/login", json={"username": name.upper(), "password": PASSWORD})).status == 200
     refused = await web.post("/users/login", json={"username": name + "a", "password": PASSWORD})
     assert refused.status == 401
+
+
+async def test_the_denied_page_escapes_the_host_it_links_back_to(make_container: Any, aiohttp_client: Any) -> None:
+    rules = {"default_policy": "one_factor", "rules": [{"domain": "app.test", "policy": "deny"}]}
+    container = make_container(access_control=rules, server={"trusted_proxies": ["127.0.0.1/32"]})
+    web: Client = await aiohttp_client(create_app(container))
+    hostile = 'auth.test"onmouseover="alert(1)'
+    headers = {"X-Original-URL": "https://app.test/", "Accept": "text/html", "Host": hostile}
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
+        denied = await bare.get(web.make_url("/auth/forward-auth"), headers=headers)
+        page = await denied.text()
+    assert denied.status == 403 and denied.content_type == "text/html"
+    assert 'href="http://auth.test&quot;onmouseover=&quot;alert(1)/"' in page and 'onmouseover="' not in page
