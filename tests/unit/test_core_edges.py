@@ -3,9 +3,11 @@ trusted proxy, and a name of exactly the longest length a username may have stil
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
@@ -42,3 +44,35 @@ async def test_the_denied_page_escapes_the_host_it_links_back_to(make_container:
         page = await denied.text()
     assert denied.status == 403 and denied.content_type == "text/html"
     assert 'href="http://auth.test&quot;onmouseover=&quot;alert(1)/"' in page and 'onmouseover="' not in page
+
+
+async def test_wrong_current_passwords_are_audited_and_a_right_one_still_changes_it(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert (await client.post("/users/signup", json={"username": "alice", "password": PASSWORD})).status == 201
+    assert (await client.post("/users/login", json={"username": "alice", "password": PASSWORD})).status == 200
+    caplog.set_level(logging.INFO, "authsvc.audit")
+    wrong = {"currentPassword": "not my password", "newPassword": "another new staple"}
+    statuses = [(await client.post("/users/me/password", json=wrong)).status for _ in range(9)]
+    assert statuses == [422] * 9
+    assert len([r for r in caplog.records if getattr(r, "event", None) == "reauth.failure"]) == 9
+    right = {"currentPassword": PASSWORD, "newPassword": "a brand new staple"}
+    assert (await client.post("/users/me/password", json=right)).status == 200
+    client.session.cookie_jar.clear(lambda cookie: cookie.key != "sid")  # counted by address, not by a device cookie
+    # After the change, nine more wrong ones are refused as wrong, not throttled.
+    statuses = [(await client.post("/users/me/password", json=wrong)).status for _ in range(9)]
+    assert statuses == [422] * 9
+
+
+async def test_a_throttled_login_is_audited_under_the_accounts_one_pseudonym_however_typed(
+    client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert (await client.post("/users/signup", json={"username": "alice", "password": PASSWORD})).status == 201
+    for _ in range(10):
+        await client.post("/users/login", json={"username": "alice", "password": "not my password"})
+    caplog.set_level(logging.INFO, "authsvc.audit")
+    for typed in ("alice", "ALICE"):
+        throttled = await client.post("/users/login", json={"username": typed, "password": "not my password"})
+        assert throttled.status == 429
+    accounts = [getattr(r, "account", None) for r in caplog.records if getattr(r, "event", None) == "login.throttled"]
+    assert len(accounts) == 2 and accounts[0] == accounts[1] and accounts[0] is not None
