@@ -13,6 +13,7 @@ import pyotp
 from aiohttp.test_utils import TestClient
 
 from tests.helpers import ManualClock, cookie_value
+from tests.smtp import SmtpServer, token_in
 from tests.webauthn_authenticator import SoftAuthenticator
 
 PASSWORD = "correct horse battery"
@@ -187,3 +188,13 @@ async def account(client: Client) -> str:
 async def post(client: Client, action: str, **fields: str) -> Any:
     data = {"csrf": form_token(await account(client)), **fields}
     return await client.post(f"/account/{action}", data=data, allow_redirects=False)
+
+
+async def signup_verified(
+    client: Client, mailbox: SmtpServer, name: str = "alice", address: str = "alice@example.com"
+) -> None:
+    """Sign up with an address and open the verification link the mailbox received (no session yet)."""
+    body = {"username": name, "password": PASSWORD, "email": address}
+    assert (await client.post("/users/signup", json=body)).status == 201
+    link = token_in(await mailbox.wait_for(address, "Confirm your email address"), "verify-email")
+    assert (await client.post("/users/email/verify", json={"token": link})).status == 200

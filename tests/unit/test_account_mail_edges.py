@@ -17,7 +17,7 @@ from authsvc.containers import Container, running
 from authsvc.errors import FieldRefused
 from authsvc.mail.models import MailToken
 from authsvc.mail.service import FORGOT_MIN_SECONDS, DuplicateEmail, NoticeEvent
-from tests.driver import PASSWORD, code_at, confirm_totp, login, register, start_totp
+from tests.driver import PASSWORD, code_at, confirm_totp, login, register, signup_verified, start_totp
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, text_of, token_in
 from tests.unit.test_portal_account_http import nth_mail
@@ -56,10 +56,7 @@ async def test_setting_the_verified_address_again_keeps_it_verified(
 ) -> None:
     container = make_container(**smtp_sections(smtp_server))
     web: Client = await aiohttp_client(create_app(container))
-    body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
-    assert (await web.post("/users/signup", json=body)).status == 201
-    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
-    assert (await web.post("/users/email/verify", json={"token": link})).status == 200
+    await signup_verified(web, smtp_server)
     alice = await container.users_service().find("alice")
     assert alice is not None
     await container.account_mail().set_address(alice, "alice@example.com")
@@ -72,10 +69,7 @@ async def test_the_reset_mail_names_its_lifetime_and_the_audit_trail_records_it(
     make_container: Any, aiohttp_client: Any, smtp_server: SmtpServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     web: Client = await aiohttp_client(create_app(make_container(**smtp_sections(smtp_server, reset_token_ttl=1800))))
-    body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
-    assert (await web.post("/users/signup", json=body)).status == 201
-    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
-    assert (await web.post("/users/email/verify", json={"token": link})).status == 200
+    await signup_verified(web, smtp_server)
     caplog.set_level(logging.INFO, "authsvc.audit")
     started = time.monotonic()
     assert (await web.post("/users/password/forgot", json={"username": "nobody"})).status == 202
@@ -90,10 +84,7 @@ async def test_the_new_device_notice_quotes_at_most_200_characters_of_the_browse
     make_container: Any, aiohttp_client: Any, smtp_server: SmtpServer
 ) -> None:
     web: Client = await aiohttp_client(create_app(make_container(**smtp_sections(smtp_server))))
-    body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
-    assert (await web.post("/users/signup", json=body)).status == 201
-    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
-    assert (await web.post("/users/email/verify", json={"token": link})).status == 200
+    await signup_verified(web, smtp_server)
     web.session.cookie_jar.clear()  # a browser without the device cookie
     agent = "A" * 199 + "BC" + "D" * 100
     login = {"username": "alice", "password": PASSWORD}
@@ -122,10 +113,7 @@ async def test_not_me_on_a_removal_notice_keeps_the_factors_added_before_it(
     make_container: Any, aiohttp_client: Any, smtp_server: SmtpServer, clock: ManualClock
 ) -> None:
     web: Client = await aiohttp_client(create_app(make_container(**smtp_sections(smtp_server))))
-    body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
-    assert (await web.post("/users/signup", json=body)).status == 201
-    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
-    assert (await web.post("/users/email/verify", json={"token": link})).status == 200
+    await signup_verified(web, smtp_server)
     assert (await login(web)).status == 200
     secret, enrolment = await start_totp(web)
     assert (await confirm_totp(web, enrolment, code_at(secret, clock))).status == 200
@@ -152,10 +140,7 @@ async def test_not_me_on_an_enrolment_notice_removes_the_app_and_the_audit_line_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     web: Client = await aiohttp_client(create_app(make_container(**smtp_sections(smtp_server))))
-    body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
-    assert (await web.post("/users/signup", json=body)).status == 201
-    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
-    assert (await web.post("/users/email/verify", json={"token": link})).status == 200
+    await signup_verified(web, smtp_server)
     assert (await login(web)).status == 200
     secret, enrolment = await start_totp(web)
     assert (await confirm_totp(web, enrolment, code_at(secret, clock))).status == 200

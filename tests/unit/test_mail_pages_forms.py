@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
-from tests.driver import PASSWORD, form_token
+from tests.driver import PASSWORD, form_token, signup_verified
 from tests.smtp import SmtpServer, smtp_sections, token_in
 
 Client = TestClient[Any, Any]
@@ -24,10 +24,7 @@ async def web(make_container: Any, aiohttp_client: Any, smtp_server: SmtpServer)
 
 
 async def verified_alice(web: Client, smtp_server: SmtpServer) -> None:
-    body = {"username": "alice", "password": PASSWORD, "email": "alice@example.com"}
-    assert (await web.post("/users/signup", json=body)).status == 201
-    link = token_in(await smtp_server.wait_for("alice@example.com", "Confirm your email address"), "verify-email")
-    assert (await web.post("/users/email/verify", json={"token": link})).status == 200
+    await signup_verified(web, smtp_server)
     assert (await web.post("/users/login", json={"username": "alice", "password": PASSWORD})).status == 200
 
 
