@@ -40,7 +40,7 @@ from yarl import URL
 
 from authsvc.auth.cookies import SessionCookies
 from authsvc.auth.gate import GatewayCheck
-from authsvc.middlewares import Edge, ForwardedRules
+from authsvc.middlewares import Edge, ForwardedRules, Headed
 from authsvc.serving import protocol_error_response
 
 log = logging.getLogger("authsvc")
@@ -149,13 +149,32 @@ def render(
     return (head + bytes(body) if body and not empty else head), keep_alive
 
 
+STATUS_200 = {"1.1": b"HTTP/1.1 200 OK\r\n", "1.0": b"HTTP/1.0 200 OK\r\n"}
+_date: list[Any] = ["", b""]  # aiohttp's Date text (it changes once a second), and its header line
+
+
+def render_headed(answer: Headed, method: str, version: str, keep_alive: bool) -> tuple[bytes, bool]:
+    """render() of the web.Response whose lines answer holds: the same bytes, without building it."""
+    now = rfc822_formatted_time()
+    if now is not _date[0]:
+        _date[:] = now, f"Date: {now}\r\n".encode()
+    if answer.close:
+        keep_alive = False
+    if keep_alive:
+        connection = b"Connection: keep-alive\r\n\r\n" if version == "1.0" else b"\r\n"
+    else:
+        connection = b"Connection: close\r\n\r\n" if version == "1.1" else b"\r\n"
+    length = b"" if method == hdrs.METH_HEAD else b"Content-Length: 0\r\n"
+    return b"".join((STATUS_200[version], answer.lines, length, _date[1], connection)), keep_alive
+
+
 class GatewayAnswers:
     """What the listener answers, by path: the main port's fast path, for the listener's own requests."""
 
     def __init__(self, edge: Edge, check: GatewayCheck, cookies: SessionCookies, forwarded: ForwardedRules) -> None:
         self._edge, self._check, self._cookies, self._forwarded = edge, check, cookies, forwarded
 
-    async def answer(self, request: GatewayRequest) -> web.StreamResponse:
+    async def answer(self, request: GatewayRequest) -> web.StreamResponse | Headed:
         path, method = request.path, request.method
         if path == VERIFY or path.startswith("/auth/verify/"):
             handler, gateway_check, route = self._verify, True, VERIFY_ROUTE
@@ -175,16 +194,18 @@ class GatewayAnswers:
                 request.secure = request.scheme == "https"
         return await self._edge.serve(request, handler, gateway_check=gateway_check, route=route)
 
-    async def _verify(self, request: GatewayRequest) -> web.StreamResponse:
-        response, renew = await self._check.answer(request, browser=False)
+    async def _verify(self, request: GatewayRequest) -> web.StreamResponse | Headed:
+        response, renew = await self._check.answer_headed(request, browser=False)
         if renew is not None:
+            assert isinstance(response, web.Response), "a re-issued cookie comes on a web.Response"
             self._cookies.renew_on(response, renew)
             request.renewed = True
         return response
 
-    async def _forward_auth(self, request: GatewayRequest) -> web.StreamResponse:
-        response, renew = await self._check.answer(request, browser=self._check.browser(request))
+    async def _forward_auth(self, request: GatewayRequest) -> web.StreamResponse | Headed:
+        response, renew = await self._check.answer_headed(request, browser=self._check.browser(request))
         if renew is not None:
+            assert isinstance(response, web.Response), "a re-issued cookie comes on a web.Response"
             self._cookies.renew_on(response, renew)
             request.renewed = True
         return response
@@ -348,8 +369,7 @@ class GatewayProtocol(asyncio.Protocol):
             while queue:
                 request = queue.popleft()
                 if isinstance(request, int):
-                    response, method, version, keep_alive = protocol_error_response(request), "GET", "1.1", False
-                    cookies = False
+                    data, keep_alive = render(protocol_error_response(request), "GET", "1.1", False)
                 else:
                     method, version, keep_alive = request.method, request.version, request.keep_alive
                     try:
@@ -359,9 +379,11 @@ class GatewayProtocol(asyncio.Protocol):
                     except Exception:
                         log.exception("unhandled error")
                         answered = protocol_error_response(500)
-                    assert isinstance(answered, web.Response), "the gateway's answers are whole"
-                    response, cookies = answered, request.renewed
-                data, keep_alive = render(response, method, version, keep_alive, cookies)
+                    if isinstance(answered, Headed):
+                        data, keep_alive = render_headed(answered, method, version, keep_alive)
+                    else:
+                        assert isinstance(answered, web.Response), "the gateway's answers are whole"
+                        data, keep_alive = render(answered, method, version, keep_alive, request.renewed)
                 if transport.is_closing():
                     return
                 transport.write(data)

@@ -11,7 +11,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, overload
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
@@ -68,6 +68,23 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 HSTS = "max-age=31536000; includeSubDomains"
+# The same, as the header lines the Edge appends to a Headed answer.
+SECURITY_LINES = "".join(f"{name}: {value}\r\n" for name, value in SECURITY_HEADERS.items()).encode()
+HSTS_LINE = f"Strict-Transport-Security: {HSTS}\r\n".encode()
+EDGE_HEADERS = frozenset(name.lower() for name in (*SECURITY_HEADERS, "X-Request-Id", "Strict-Transport-Security"))
+
+
+class Headed:
+    """A 200 whose header lines are bytes already: the gateway listener's answer for a signed-in user, the answer
+    that dominates its traffic, with no web.Response to build, fill and render. The Edge appends its lines (the
+    security headers, the request id, HSTS) in the order it sets them on a web.Response, and close while it drains;
+    the listener adds what aiohttp's writer would (the status line, Content-Length, Date, Connection)."""
+
+    __slots__ = ("close", "lines")
+    status = 200
+
+    def __init__(self, lines: bytes, close: bool = False) -> None:
+        self.lines, self.close = lines, close
 
 
 CSRF_EXEMPT = "__authsvc_csrf_exempt__"
@@ -147,11 +164,32 @@ class Edge:
         self._drain = drain or Drain()
         self._storage_deadline = storage_deadline
 
+    @overload
     async def serve(
         self, request: A, handler: Callable[[A], Awaitable[web.StreamResponse]], *, gateway_check: bool, route: str
-    ) -> web.StreamResponse:
+    ) -> web.StreamResponse: ...
+
+    @overload
+    async def serve(
+        self,
+        request: A,
+        handler: Callable[[A], Awaitable[web.StreamResponse | Headed]],
+        *,
+        gateway_check: bool,
+        route: str,
+    ) -> web.StreamResponse | Headed: ...
+
+    async def serve(
+        self,
+        request: A,
+        handler: Callable[[A], Awaitable[web.StreamResponse | Headed]],
+        *,
+        gateway_check: bool,
+        route: str,
+    ) -> web.StreamResponse | Headed:
         """handler's answer (or its error's problem+json) with the edge's headers, counted and logged under route
-        (the router's match, or "unmatched"; the gateway listener has no router and names its own)."""
+        (the router's match, or "unmatched"; the gateway listener has no router and names its own). A Headed answer
+        (the gateway listener's) gets the same headers as lines."""
         started = time.perf_counter()
         given = request.headers.get("X-Request-Id")
         request_id = given if given and REQUEST_ID_PATTERN.fullmatch(given) else secrets.token_hex(8)
@@ -171,14 +209,18 @@ class Edge:
             except Exception:
                 log.exception("unhandled error")
                 response = problem_response(Problem("The server could not handle the request."), request)
-            headers = response.headers
-            for name, value in SECURITY_HEADERS.items():  # a handler may choose its own (the docs' CSP)
-                headers.setdefault(name, value)
-            headers["X-Request-Id"] = request_id
-            if self._drain.draining:
-                response.force_close()  # Connection: close: the client opens its next connection elsewhere
-            if request.secure:
-                headers["Strict-Transport-Security"] = HSTS
+            if isinstance(response, Headed):  # its handler set none of these (GatewayCheck.answer_headed)
+                lines = response.lines + SECURITY_LINES + b"X-Request-Id: " + request_id.encode() + b"\r\n"
+                response = Headed(lines + HSTS_LINE if request.secure else lines, self._drain.draining)
+            else:
+                headers = response.headers
+                for name, value in SECURITY_HEADERS.items():  # a handler may choose its own (the docs' CSP)
+                    headers.setdefault(name, value)
+                headers["X-Request-Id"] = request_id
+                if self._drain.draining:
+                    response.force_close()  # Connection: close: the client opens its next connection elsewhere
+                if request.secure:
+                    headers["Strict-Transport-Security"] = HSTS
             elapsed = time.perf_counter() - started
             self._metrics.observe_request(request.method, route, response.status, elapsed)
             if self._access_log and (self._access_log_verify or not gateway_check):

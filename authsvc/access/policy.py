@@ -20,7 +20,7 @@ import enum
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
 from authsvc.config import AccessControlSettings, AccessRule
@@ -29,7 +29,7 @@ Network = IPv4Network | IPv6Network
 HOSTS_KEPT = 10_000  # distinct hosts whose candidate rules are kept; a gateway serves a handful
 
 
-class Policy(enum.Enum):
+class Policy(enum.StrEnum):  # a str: the decision counter's label as it is
     BYPASS = "bypass"
     ONE_FACTOR = "one_factor"
     TWO_FACTOR = "two_factor"
@@ -44,6 +44,14 @@ class Target:
     resource: str
     method: str
     ip: IPv4Address | IPv6Address | None
+    # Hashed once: a target is a key of the verdict caches on every check, and an address hashes in Python.
+    _hash: int = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.domain, self.resource, self.method, self.ip)))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @classmethod
     def of(cls, domain: str, resource: str, method: str, ip: str | None) -> Target:

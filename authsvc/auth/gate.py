@@ -23,7 +23,7 @@ from authsvc.config import Settings
 from authsvc.errors import BadRequest, Forbidden, Unauthorized
 from authsvc.mail.service import AccountMail
 from authsvc.metrics import Metrics
-from authsvc.middlewares import Asked, client_address
+from authsvc.middlewares import EDGE_HEADERS, Asked, Headed, client_address
 from authsvc.portal.i18n import gettext, language, reading
 from authsvc.users.models import User
 
@@ -72,6 +72,14 @@ class GatewayCheck:
             gateway.user_email_header,
         )
         self._nobody = {name: "" for name in names if name}
+        # The identity's header lines by what they say, for the gateway listener (answer_headed): a gateway asks
+        # about the same users again and again. None when a configured name is one the Edge or the writer sets.
+        reserved = EDGE_HEADERS | {"content-length", "date", "connection", "set-cookie"}
+        self._identity_lines = (
+            None
+            if any(name.lower() in reserved for name in names if name)
+            else functools.lru_cache(maxsize=10_000)(self._lines)
+        )
 
     async def verify(self, request: web.Request) -> web.Response:
         """nginx auth_request, Traefik ForwardAuth, Envoy ext_authz: 200 with who, else 401 or 403."""
@@ -94,11 +102,29 @@ class GatewayCheck:
     async def answer(self, request: Asked, browser: bool) -> tuple[web.Response, SessionIds | None]:
         """The check's answer (or its Problem, raised), and the session's ids when its cookie is to be re-issued
         with that answer; both ports render it."""
+        outcome, renew = await self._decide(request, browser)
+        if isinstance(outcome, User):
+            return await self._identity(outcome), renew
+        return outcome, renew
+
+    async def answer_headed(self, request: Asked, browser: bool) -> tuple[web.Response | Headed, SessionIds | None]:
+        """answer(), for the gateway listener: the 200 for a signed-in user whose cookie is not re-issued comes as
+        header lines, which render to the bytes answer()'s response would (gateway_listener.render_headed)."""
+        outcome, renew = await self._decide(request, browser)
+        if isinstance(outcome, User):
+            if renew is None and self._identity_lines is not None:
+                address = await self._address(outcome)
+                return self._identity_lines(outcome.id, outcome.username, outcome.groups, address), None
+            return await self._identity(outcome), renew
+        return outcome, renew
+
+    async def _decide(self, request: Asked, browser: bool) -> tuple[web.Response | User, SessionIds | None]:
+        """The signed-in user to name in a 200, or the answer itself, and the ids of a cookie to re-issue."""
         policy = self._rules.current
         if policy.trivial:  # the hot path of the default configuration: any live session
             authenticated, renew = await self._guard.check(request, touch=self._touch)
             if authenticated is not None:
-                return await self._identity(authenticated.user), renew
+                return authenticated.user, renew
             if browser:
                 return self._to_portal(request, "/login"), None
             raise Unauthorized(SESSION_REQUIRED)
@@ -114,11 +140,11 @@ class GatewayCheck:
                 subject = subject_of(user.username, user.groups)
                 two_factors = authenticated.session.two_factors
                 settled, decision = policy.with_session(target, decision, subject, two_factors)
-        self._metrics.access_decision(decision.policy.value, decision.rule)
+        self._metrics.access_decision(decision.policy, decision.rule)
         if settled is Verdict.ALLOW:
             if authenticated is None:
                 return web.Response(headers=self._nobody), None
-            return await self._identity(authenticated.user), renew
+            return authenticated.user, renew
         if settled is Verdict.DENY:
             if browser:
                 return self._denied_page(request), renew
@@ -158,16 +184,29 @@ class GatewayCheck:
         return target_of(host, uri, headers.get("X-Forwarded-Method", request.method), ip)
 
     async def _identity(self, user: User) -> web.Response:
+        address = await self._address(user)
+        return web.Response(headers=self._identity_headers(user.id, user.username, user.groups, address))
+
+    async def _address(self, user: User) -> str | None:
+        """The verified address the email header names, read only when that header is configured."""
+        return await self._mail.verified_address(user.id) if self._settings.gateway.user_email_header else None
+
+    def _identity_headers(
+        self, user_id: str, username: str, groups: tuple[str, ...], address: str | None
+    ) -> dict[str, str]:
         gateway = self._settings.gateway
         headers = {
-            gateway.user_id_header: user.id,
-            gateway.user_name_header: header_safe(user.username),
-            gateway.user_groups_header: ",".join(user.groups),  # names are header-safe by rule
+            gateway.user_id_header: user_id,
+            gateway.user_name_header: header_safe(username),
+            gateway.user_groups_header: ",".join(groups),  # names are header-safe by rule
         }
         if gateway.user_email_header:
-            address = await self._mail.verified_address(user.id)
             headers[gateway.user_email_header] = header_safe(address) if address else ""
-        return web.Response(headers=headers)
+        return headers
+
+    def _lines(self, user_id: str, username: str, groups: tuple[str, ...], address: str | None) -> Headed:
+        headers = self._identity_headers(user_id, username, groups, address)
+        return Headed("".join(f"{name}: {value}\r\n" for name, value in headers.items()).encode())
 
     def needs_step_up(self, request: web.Request, me: Authenticated, rd: str | None) -> bool:
         """Whether the rules want a second factor this session lacks to open rd: the portal's sign-in page sends such

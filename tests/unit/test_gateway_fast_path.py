@@ -341,6 +341,42 @@ RULES = {
 }
 
 
+@pytest.mark.parametrize(
+    "names",
+    [
+        {"user_name_header": "Remote-User", "user_groups_header": "Remote-Groups", "user_email_header": "Remote-Email"},
+        {"user_groups_header": "Cache-Control"},  # a name the Edge sets too: the listener builds a web.Response
+    ],
+)
+async def test_gateway_port_names_the_user_as_the_main_port(
+    make_container: Callable[..., Container], aiohttp_client: Any, clock: ManualClock, names: dict[str, str]
+) -> None:
+    """The identity's header names as configured, its verified address and a change of groups: the listener writes
+    a signed-in user's answer from header lines it keeps per identity, the main port through web.Response."""
+    port = free_port()
+    container = make_container(server={"gateway_port": port, "public_url": "https://auth.example.com"}, gateway=names)
+    main: Client = await aiohttp_client(create_app(container))
+    assert (await main.post("/users/signup", json={"username": "alice", "password": PASSWORD})).status == 201
+    main.session.cookie_jar.clear()
+    ports = Pair(main, _AtPort(main, port), clock)  # type: ignore[arg-type]
+    assert await assert_same(ports, live, "GET", "/auth/verify", {}) == 200
+    users, mail = container.users_service(), container.account_mail()
+    alice = await users.set_groups("alice", ["dev", "admins"])
+    assert alice is not None
+    await mail.set_address(alice, "alice@example.com")
+    stored = await container.storage().email_addresses.get(alice.id)
+    assert stored is not None and await container.storage().email_addresses.mark_verified(alice.id, stored.key)
+    for method in ("GET", "HEAD"):
+        assert await assert_same(ports, live, method, "/auth/verify", {}) == 200
+        assert await assert_same(ports, live, method, "/auth/forward-auth", {"X-Forwarded-Proto": "https"}) == 200
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as bare:
+        url = ports.generic.make_url("/auth/verify")
+        answer = await bare.get(url, headers={"Cookie": await live(ports)})
+        assert answer.headers[names["user_groups_header"]] == "admins,dev"
+        if "user_email_header" in names:
+            assert answer.headers["Remote-Email"] == "alice@example.com"
+
+
 @pytest.fixture
 async def ruled_pair(make_container: Callable[..., Container], aiohttp_client: Any, clock: ManualClock) -> Pair:
     sections = {"server": {"trusted_proxies": ["127.0.0.1/32"]}, "access_control": RULES}

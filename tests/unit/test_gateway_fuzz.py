@@ -170,3 +170,22 @@ def test_both_ports_answer_generated_heads_alike(servers: tuple[Servers, str], h
         assert gateway == main
     else:  # not the gateway port's: the main port may serve it, the gateway port answers 404 or 405
         assert gateway.split(b" ", 2)[1] in (b"404", b"405")
+
+
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+@pytest.mark.parametrize("connection", ["keep-alive", None])
+@pytest.mark.parametrize(("path", "extra"), [("/auth/verify", ""), ("/auth/forward-auth", "Accept: text/html\r\n")])
+def test_both_ports_keep_alive_alike(
+    servers: tuple[Servers, str], version: str, connection: str | None, path: str, extra: str
+) -> None:
+    """Two checks on one connection, the first as the generated heads never send it (Connection: close there): the
+    Connection header each answer carries, and whether the first leaves the connection open, are the main port's."""
+    running, live = servers
+    kept = f"Connection: {connection}\r\n" if connection else ""
+    first = f"GET {path} HTTP/{version}\r\nHost: auth.test\r\nCookie: {live}\r\n{extra}{kept}X-Request-Id: one\r\n\r\n"
+    last = f"HEAD {path} HTTP/{version}\r\nHost: auth.test\r\nCookie: {live}\r\nConnection: close\r\n\r\n"
+    keeps = connection == "keep-alive" or version == "1.1"  # else the first answer closes: nothing follows it
+    data = (first + last if keeps else first).encode()
+    main = comparable(exchange(running.main_port, data), made_up_id=True)
+    assert main.startswith(f"HTTP/{version} 200 OK\r\n".encode())
+    assert comparable(exchange(running.gateway_port, data), made_up_id=True) == main

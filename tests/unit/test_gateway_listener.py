@@ -26,7 +26,7 @@ from authsvc.gateway_listener import (
     GatewayRequest,
     path_of,
 )
-from authsvc.middlewares import Edge, ForwardedRules
+from authsvc.middlewares import DRAIN, Edge, ForwardedRules
 from tests.driver import PASSWORD
 from tests.helpers import free_port
 
@@ -133,6 +133,25 @@ async def test_http_1_0_closes_unless_asked_to_keep_alive(port: int) -> None:
     )
     answers = Answers(kept).all
     assert [answer.header("Connection") for answer in answers] == ["keep-alive", None]
+
+
+async def test_while_draining_every_answer_closes_its_connection(
+    make_container: Callable[..., Container], aiohttp_client: Any
+) -> None:
+    """A signed-in check (the answer written from header lines) and a refused one alike: Connection: close, and
+    what the client pipelined after it is not answered."""
+    gateway_port = free_port()
+    container = make_container(server={"gateway_port": gateway_port, "public_url": "https://auth.test"})
+    app = create_app(container)
+    client = await aiohttp_client(app)
+    body = {"username": "alice", "password": PASSWORD}
+    assert (await client.post("/users/signup", json=body)).status == 201
+    login = await client.post("/users/login", json=body)
+    live = f"Cookie: sid={login.cookies['sid'].value}"
+    app[DRAIN].draining = True
+    for first, status in ((head("/auth/verify", live), 200), (head("/auth/verify"), 401)):
+        answers = Answers(await exchange(gateway_port, first + head("/healthz"))).all
+        assert [(answer.status, answer.header("Connection")) for answer in answers] == [(status, "close")]
 
 
 async def test_head_answers_without_a_body(port: int) -> None:
