@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
+from authsvc.middlewares import new_request_id
 from tests.driver import PASSWORD, signup_and_login
 
 Client = TestClient[Any, Any]
@@ -115,6 +117,25 @@ async def test_request_id_is_taken_or_made_and_echoed(client: Client) -> None:
     assert given.headers["X-Request-Id"] == "abc-123"
     made = await client.get("/healthz", headers={"X-Request-Id": "bad id\twith junk"})
     assert re.fullmatch(r"[0-9a-f]{16}", made.headers["X-Request-Id"])
+
+
+async def test_made_up_request_ids_differ(client: Client) -> None:
+    made = [(await client.get("/healthz")).headers["X-Request-Id"] for _ in range(3)]
+    assert len(set(made)) == 3 and all(re.fullmatch(r"[0-9a-f]{16}", value) for value in made)
+
+
+def test_a_forked_worker_makes_up_request_ids_of_its_own() -> None:
+    reading, writing = os.pipe()
+    child = os.fork()
+    if child == 0:  # a worker forked from this process: its ids must not repeat the parent's
+        os.write(writing, new_request_id().encode())
+        os._exit(0)
+    os.close(writing)
+    with os.fdopen(reading) as pipe:
+        forked = pipe.read()
+    os.waitpid(child, 0)
+    mine = new_request_id()
+    assert re.fullmatch(r"[0-9a-f]{16}", forked) and forked[:8] != mine[:8]
 
 
 async def test_metrics_count_requests_logins_and_sessions(client: Client) -> None:
