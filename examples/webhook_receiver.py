@@ -1,6 +1,8 @@
 """A receiver of authsvc's signed webhooks (Standard Webhooks), with the standard library and aiohttp.
 
-    AUTHSVC_WEBHOOK_SECRET=whsec_... python examples/webhook_receiver.py 127.0.0.1 9000
+    AUTHSVC_WEBHOOK_SECRET=whsec_... .venv/bin/python examples/webhook_receiver.py 127.0.0.1 9000
+
+It takes a POST on any path, so the endpoint's url may be http://127.0.0.1:9000/authsvc or any other.
 
 It accepts a message only when one of its `webhook-signature` entries is HMAC-SHA256 over
 "<webhook-id>.<webhook-timestamp>.<body>" with the secret (compared in constant time) and the timestamp is within
@@ -39,8 +41,8 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, now: float | No
     return False
 
 
-def main(host: str, port: int) -> None:
-    secret = os.environ["AUTHSVC_WEBHOOK_SECRET"]
+def receiver_app(secret: str) -> web.Application:
+    """The receiver: a POST on any path (whatever the endpoint's url names), 401 unless signed and fresh."""
     seen: set[str] = set()
 
     async def receive(request: web.Request) -> web.Response:
@@ -54,8 +56,12 @@ def main(host: str, port: int) -> None:
         return web.Response(status=204)
 
     app = web.Application()
-    app.router.add_post("/", receive)
-    web.run_app(app, host=host, port=port)
+    app.router.add_post("/{path:.*}", receive)
+    return app
+
+
+def main(host: str, port: int) -> None:
+    web.run_app(receiver_app(os.environ["AUTHSVC_WEBHOOK_SECRET"]), host=host, port=port)
 
 
 if __name__ == "__main__":

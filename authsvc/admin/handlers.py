@@ -8,6 +8,7 @@ decides.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar, cast
 
@@ -22,6 +23,7 @@ from authsvc.auth.views import iso
 from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from authsvc.events.context import request_context
 from authsvc.events.models import Event, EventQuery
 from authsvc.events.service import AuditReader
 from authsvc.middlewares import csrf_exempt
@@ -59,7 +61,15 @@ def admin_token_middleware(tokens: AdminTokens) -> Middleware:
                 headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
             )
         request[ADMIN_CALLER] = caller
-        return await handler(request)
+        # Every event the call raises names the token as its actor, the service's own lines too (a sign-up, an
+        # address set or an invitation mailed on the administrator's behalf), not the user they are about.
+        context = request_context.get()
+        token = request_context.set(replace(context, actor=f"admin:{caller.name}")) if context else None
+        try:
+            return await handler(request)
+        finally:
+            if token is not None:
+                request_context.reset(token)
 
     return admin_token
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class RequestContext:
     ip: str | None
     user_agent: str | None
+    actor: str | None = None  # set where the caller is not the session's user: an admin token's `admin:<name>`
 
 
 request_context: ContextVar[RequestContext | None] = ContextVar("request_context", default=None)

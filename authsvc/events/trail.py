@@ -70,7 +70,7 @@ class AuditTrail:
         user_id = getattr(record, "user_id", None)
         actor = getattr(record, "actor", None)
         if not isinstance(actor, str):
-            actor = ("user" if user_id else "anonymous") if context is not None else "cli"
+            actor = "cli" if context is None else context.actor or ("user" if user_id else "anonymous")
         details = {key: value for key in DETAIL_KEYS if isinstance(value := getattr(record, key, None), str | int)}
         ip = getattr(record, "ip", None)
         now = self._clock.now()

@@ -326,7 +326,7 @@ class AccountMail:
         await self._outbox.put(
             address, "invitation", username=user.username, link=self.link("reset", token), hours=ttl // 3600 or 1
         )
-        audit.info("invitation mailed", extra={"event": "account.invited", "user_id": user.id})
+        audit.info("invitation mailed", extra={"event": "invitation.mailed", "user_id": user.id})
 
     async def reset(self, token: str, new_password: str, ip: str | None = None) -> User:
         """Set the password a reset link was mailed for; every session ends and the account's counters clear."""

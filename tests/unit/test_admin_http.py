@@ -146,6 +146,13 @@ async def test_an_invitation_mails_a_link_that_sets_the_password(
     invited = await web.post("/admin/invitations", json={"username": "gina", "email": "gina@example.com"}, headers=ROOT)
     assert invited.status == 201
     gina = await invited.json()
+    trail = await (await web.get("/admin/events", params={"user": gina["id"]}, headers=ROOT)).json()
+    invitation = [(e["type"], e["actor"]) for e in trail["events"]]
+    assert invitation == [  # the administrator's doing, each once: not the user's, and not invited twice
+        ("signup", "admin:root"),
+        ("invitation.mailed", "admin:root"),
+        ("account.invited", "admin:root"),
+    ]
     token = token_in(
         await smtp_server.wait_for("gina@example.com", "You have been invited: choose your password"), "reset"
     )

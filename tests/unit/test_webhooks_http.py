@@ -9,6 +9,7 @@ import base64
 import importlib.util
 import json
 import secrets
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,7 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.app import create_app
 from authsvc.config import ConfigError
+from authsvc.events.webhooks import signature
 from tests.conftest import make_settings
 from tests.driver import PASSWORD
 from tests.helpers import ROOT, ManualClock, free_port
@@ -137,3 +139,18 @@ async def test_every_event_reaches_a_receiver_that_was_down_signed_and_with_stab
 def test_webhook_endpoints_are_checked_at_start_up(endpoint: dict[str, Any]) -> None:
     with pytest.raises(ConfigError, match=r"webhooks\.endpoints\.0"):
         make_settings(webhooks={"endpoints": [endpoint]})
+
+
+async def test_the_example_receiver_takes_a_signed_message_on_the_path_the_endpoint_names(aiohttp_client: Any) -> None:
+    """The README's walk-through lists http://127.0.0.1:9000/authsvc: the example answers there, not only on /."""
+    client: Client = await aiohttp_client(receiver_example.receiver_app(OLD_SECRET))
+    body = json.dumps({"type": "login.failure", "timestamp": "t", "data": {"userId": None, "outcome": "failure"}})
+    stamp = int(time.time())
+    headers = {
+        "webhook-id": "msg_1",
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": signature([NEW_SECRET, OLD_SECRET], "msg_1", stamp, body.encode()),
+    }
+    for path in ("/authsvc", "/", "/hooks/authsvc"):
+        assert (await client.post(path, data=body, headers=headers)).status == 204
+    assert (await client.post("/authsvc", data=body + " ", headers=headers)).status == 401
