@@ -97,12 +97,14 @@ def _within(request: deadline.StorageDeadline | None) -> contextlib.AbstractCont
     limits only): a server that stops answering mid-operation would otherwise hold it for the socket timeout. The
     driver's server selection notices its timeout only when it wakes, every half second: the timeout given is half a
     second short, so it fails by the deadline. Once the request met a failure, nothing left means StorageUnavailable at
-    once, without asking (the caller logs what it skipped). Not asyncio cancellation: PyMongo's topology lock does
-    not survive a cancelled server selection."""
+    once, without asking (the caller logs what it skipped); so does a deadline already past, failure or not (a
+    request that waited elsewhere, e.g. for the index lock during an outage: the driver refuses a negative timeout).
+    Not asyncio cancellation: PyMongo's topology lock does not survive a cancelled server selection."""
     if request is None:
         return contextlib.nullcontext()
     left = request.remaining()
-    if left <= DRIVER_RECHECK_SECONDS and request.failed:
+    if left <= 0 or (left <= DRIVER_RECHECK_SECONDS and request.failed):
+        request.failed = True
         raise StorageUnavailable()
     return pymongo.timeout(max(left - DRIVER_RECHECK_SECONDS, left / 2))
 
