@@ -210,7 +210,9 @@ def test_readyz_answers_503_while_the_database_is_stopped(deployment: Deployment
     wait_for_status(deployment, "/readyz", 200, timeout=30)
 
 
-def test_sigterm_drains_in_flight_requests_and_stops_within_10s(deployment: Deployment) -> None:
+def test_sigterm_drains_in_flight_requests_and_stops_within_10s(
+    deployment: Deployment, request: pytest.FixtureRequest
+) -> None:
     name = f"drain{secrets.token_hex(4)}"
     assert deployment.request("POST", "/users/signup", {"username": name, "password": PASSWORD})[0] == 201
     finished: list[tuple[int | str, float]] = []
@@ -232,6 +234,8 @@ def test_sigterm_drains_in_flight_requests_and_stops_within_10s(deployment: Depl
     stopped = time.monotonic() - stopping
     for thread in logins:
         thread.join(timeout=15)
+    in_flight = sum(1 for _, at in finished if at > stopping)
+    report(request.config, f"image: `podman stop` took {stopped:.1f} s; {in_flight} logins in flight at SIGTERM ended")
     assert stopped < 10, f"podman stop took {stopped:.1f} s"
     assert [status for status, _ in finished] == [200] * len(logins)
     assert any(at > stopping for _, at in finished), "every login ended before the SIGTERM: nothing was in flight"

@@ -28,6 +28,32 @@ def test_storage_work_after_a_failure_with_nothing_left_is_skipped_without_askin
     assert deadline.current() is None  # the deadline was the request's only
 
 
+def test_a_request_whose_deadline_passed_before_it_reached_the_database_answers_503_without_asking() -> None:
+    # Queued elsewhere (the index lock behind a request that met the outage, a full bcrypt pool) until its deadline
+    # passed, with no failure of its own yet: 503 at once, not the driver's ValueError for a negative timeout (a 500).
+    ran = False
+    with deadline.request_deadline(-0.1):
+        request = deadline.current()
+        assert request is not None
+        assert not request.failed
+        with pytest.raises(StorageUnavailable), Availability().guard():
+            ran = True
+    assert not ran
+
+
+def test_half_a_second_left_while_the_database_is_known_away_answers_503_without_asking() -> None:
+    # The driver notices a selection timeout only every half second: it would answer past the deadline.
+    available = Availability()
+    available.down = True
+    ran = False
+    with deadline.request_deadline(deadline.DRIVER_RECHECK_SECONDS - 0.1):
+        with pytest.raises(StorageUnavailable), available.guard():
+            ran = True
+        request = deadline.current()
+        assert request is not None and request.failed
+    assert not ran
+
+
 async def test_follow_up_skips_and_logs_a_storage_failure(caplog: pytest.LogCaptureFixture) -> None:
     async def notice() -> None:
         raise StorageUnavailable()

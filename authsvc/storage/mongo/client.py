@@ -74,7 +74,7 @@ class Availability:
         """One operation, within what is left of the request's deadline."""
         request = deadline.current()
         try:
-            with _within(request):
+            with _within(request, self.down):
                 yield
         except PyMongoError as exc:
             if not _unavailable(exc):
@@ -92,17 +92,21 @@ class Availability:
             log.info("MongoDB answers again")
 
 
-def _within(request: deadline.StorageDeadline | None) -> contextlib.AbstractContextManager[None]:
+def _within(request: deadline.StorageDeadline | None, down: bool) -> contextlib.AbstractContextManager[None]:
     """What is left of the request's deadline, as the driver's own operation timeout (outside a request, the driver's
     limits only): a server that stops answering mid-operation would otherwise hold it for the socket timeout. The
     driver's server selection notices its timeout only when it wakes, every half second: the timeout given is half a
-    second short, so it fails by the deadline. Once the request met a failure, nothing left means StorageUnavailable at
-    once, without asking (the caller logs what it skipped). Not asyncio cancellation: PyMongo's topology lock does
-    not survive a cancelled server selection."""
+    second short, so it fails by the deadline. With half a second or less left, the driver could not notice in time
+    that the database is away: once the request met a failure, or while the database is known to be away (down),
+    that means StorageUnavailable at once, without asking (the caller logs what it skipped); so does a deadline
+    already past (a request that waited elsewhere, e.g. for the index lock behind the outage: the driver refuses a
+    negative timeout). Not asyncio cancellation: PyMongo's topology lock does not survive a cancelled server
+    selection."""
     if request is None:
         return contextlib.nullcontext()
     left = request.remaining()
-    if left <= DRIVER_RECHECK_SECONDS and request.failed:
+    if left <= 0 or (left <= DRIVER_RECHECK_SECONDS and (request.failed or down)):
+        request.failed = True
         raise StorageUnavailable()
     return pymongo.timeout(max(left - DRIVER_RECHECK_SECONDS, left / 2))
 
