@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from authsvc import deadline
 from authsvc.errors import StorageUnavailable
 from authsvc.storage.mongo.client import Availability
+from authsvc.users.passwords import PasswordHasher
 
 
 def test_outage_bound_is_the_selection_timeout_rounded_up_to_the_next_half_second() -> None:
@@ -60,3 +65,26 @@ async def test_follow_up_skips_and_logs_a_storage_failure(caplog: pytest.LogCapt
 
     assert await deadline.follow_up("a notice", notice(), user_id="u1") is False
     assert "a notice skipped: the storage is unavailable" in caplog.text
+
+
+async def test_time_spent_hashing_a_password_is_given_back_to_the_deadline() -> None:
+    """A login queued behind other hashes (one thread, three at once) still reaches the database with its budget."""
+    executor = ThreadPoolExecutor(max_workers=1)
+    hasher = PasswordHasher(executor, cost=8, threads=1)
+    stored = await hasher.hash("correct horse battery")
+
+    async def login() -> float:
+        with deadline.request_deadline(0.05):
+            request = deadline.current()
+            assert request is not None
+            for _ in range(5):  # bcrypt at cost 8, the other two logins' hashes in between
+                assert await hasher.verify("correct horse battery", stored)
+            return request.remaining()
+
+    try:
+        started = time.monotonic()
+        left = await asyncio.gather(login(), login(), login())
+        assert time.monotonic() - started > 0.1  # the hashing took longer than the whole budget...
+        assert all(0.025 < remaining <= 0.05 for remaining in left)  # ...and none of it was spent
+    finally:
+        executor.shutdown()
