@@ -20,7 +20,7 @@ from authsvc.admin.models import Account, AdminCaller, State
 from authsvc.admin.service import AdminService
 from authsvc.admin.tokens import AdminTokens
 from authsvc.auth.views import iso
-from authsvc.bodies import read_fields
+from authsvc.bodies import read_fields, read_string_list
 from authsvc.containers import Container
 from authsvc.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from authsvc.events.context import request_context
@@ -35,7 +35,7 @@ H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 ADMIN_CALLER = web.RequestKey("admin_caller", AdminCaller)
 SCOPE = "__authsvc_admin_scope__"
 STATES: tuple[State, ...] = ("active", "disabled")
-QUERY_MAX = {"prefix": 256, "email": 320, "cursor": 1024, "state": 16, "limit": 8}
+QUERY_MAX = {"prefix": 256, "email": 320, "group": 64, "cursor": 1024, "state": 16, "limit": 8}
 
 
 def requires(scope: str) -> Callable[[H], H]:
@@ -79,6 +79,7 @@ def user_view(user: User) -> dict[str, Any]:
         "id": user.id,
         "username": user.username,
         "state": "disabled" if user.disabled else "active",
+        "groups": list(user.groups),
         "createdAt": iso(user.created_at),
         "updatedAt": iso(user.updated_at),
     }
@@ -149,6 +150,7 @@ async def list_users(request: web.Request, admin: AdminService = Provide[Contain
         prefix=query.get("prefix"),
         email=query.get("email"),
         state=cast(State | None, query.get("state")),
+        group=query.get("group"),
         cursor=query.get("cursor"),
         limit=int(query["limit"]) if "limit" in query else None,
     )
@@ -196,6 +198,13 @@ async def enable_user(request: web.Request, admin: AdminService = Provide[Contai
     return web.json_response(user_view(await admin.enable(_actor(request), request.match_info["id"])))
 
 
+@requires("users:write")
+@inject
+async def set_groups(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    groups = await read_string_list(request, "groups")
+    return web.json_response(user_view(await admin.set_groups(_actor(request), request.match_info["id"], groups)))
+
+
 @requires("sessions:write")
 @inject
 async def end_sessions(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
@@ -239,6 +248,7 @@ def admin_app(tokens: AdminTokens) -> web.Application:
     admin.router.add_delete("/users/{id}", delete_user)
     admin.router.add_post("/users/{id}/disable", disable_user)
     admin.router.add_post("/users/{id}/enable", enable_user)
+    admin.router.add_put("/users/{id}/groups", set_groups)
     admin.router.add_delete("/users/{id}/sessions", end_sessions)
     admin.router.add_delete("/users/{id}/mfa", reset_mfa)
     admin.router.add_post("/users/{id}/reset-link", send_reset_link)
