@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import bcrypt
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -408,3 +409,30 @@ async def test_no_plain_admin_token_outlives_start_up(aiohttp_client: Any, make_
         assert not [value for value in kept if token in value]
         assert token not in repr(settings) and token not in settings.model_dump_json()
         assert token.encode().hex() not in "".join(kept)
+
+
+async def test_a_disabled_users_login_does_the_bcrypt_work_of_a_wrong_password(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same 401 is not enough: the same work, or timing tells a disabled account from a wrong password. Every
+    bcrypt check the login runs is recorded with its cost."""
+    await signup(client, "alice")
+    real_checkpw = bcrypt.checkpw
+    costs: list[int] = []
+
+    def counted(password: bytes, hashed: bytes) -> bool:
+        costs.append(int(hashed.split(b"$")[2]))
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counted)
+
+    async def work(username: str, password: str) -> tuple[int, list[int]]:
+        costs.clear()
+        answer = await client.post("/users/login", json={"username": username, "password": password})
+        return answer.status, sorted(costs)
+
+    wrong = await work("alice", "not the password")
+    unknown = await work("nobody", PASSWORD)
+    await client.post(f"/admin/users/{await user_id(client, 'alice')}/disable", headers=ROOT)
+    disabled = await work("alice", PASSWORD)
+    assert wrong == disabled == unknown and wrong[0] == 401 and len(wrong[1]) == 1  # one check each, same cost
