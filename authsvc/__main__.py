@@ -350,7 +350,12 @@ def users_command(args: argparse.Namespace) -> int:
         admin = container.admin_service()
         if args.verb == "list":
             page = await admin.list_users(
-                prefix=args.prefix, email=args.email, state=args.state, cursor=args.cursor, limit=args.limit
+                prefix=args.prefix,
+                email=args.email,
+                state=args.state,
+                group=args.group,
+                cursor=args.cursor,
+                limit=args.limit,
             )
             lines = [f"{user.id}\t{user.username}\t{_state(user.disabled)}" for user in page.users]
             return "\n".join([*lines, *([f"next page: --cursor {page.next_cursor}"] if page.next_cursor else [])])
@@ -452,6 +457,7 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--prefix", help="names starting with this")
     listing.add_argument("--email", help="the user with this address")
     listing.add_argument("--state", choices=["active", "disabled"])
+    listing.add_argument("--group", help="the members of this group")
     listing.add_argument("--limit", type=int, help="users per page (default 50, at most admin.max_page_size)")
     listing.add_argument("--cursor", help="the next page's cursor, as the previous page printed it")
     for name, help_text in (

@@ -54,6 +54,24 @@ async def read_fields(
     return fields
 
 
+async def read_string_list(request: web.Request, name: str) -> list[str]:
+    """A JSON object with exactly one field, `name`, an array of strings (JSON only: a form has no arrays); anything
+    else answers 400 with one message per field."""
+    if not (request.content_type == "application/json" or request.content_type.endswith("+json")):
+        raise UnsupportedMediaType("Send application/json.")
+    data = await _read_mapping(request)
+    value = data.get(name)
+    errors = [{"pointer": f"#/{key}", "detail": "is not allowed"} for key in data if key != name]
+    if name not in data:
+        errors.append({"pointer": f"#/{name}", "detail": "is required"})
+    elif not isinstance(value, list) or not all(isinstance(item, str) and _is_encodable(item) for item in value):
+        errors.append({"pointer": f"#/{name}", "detail": "must be an array of strings"})
+    if errors:
+        raise BadRequest("The request body does not have the expected fields.", errors=errors)
+    assert isinstance(value, list)
+    return value
+
+
 async def read_ceremony(
     request: web.Request, *names: str, optional: tuple[str, ...] = ()
 ) -> tuple[dict[str, str], dict[str, Any]]:

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 import os
 import re
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from dependency_injector import providers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 ENV_PREFIX = "AUTHSVC__"
 DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
@@ -43,12 +45,19 @@ PUBLIC_SUFFIXES = frozenset(
 )
 
 
-def token_variety_problem(name: str, token: str, key: str = "introspection.tokens") -> str | None:
-    """Why production refuses this service token, naming the service (never the token), or None.
+def token_variety(token: str) -> tuple[int, float]:
+    """A token's distinct characters and estimated bits: its length times the Shannon entropy of its own characters'
+    frequencies."""
+    return len(set(token)), -sum(n * math.log2(n / len(token)) for n in Counter(token).values())
 
-    The estimate is the token's length times the Shannon entropy of its own characters' frequencies."""
-    distinct = len(set(token))
-    bits = -sum(n * math.log2(n / len(token)) for n in Counter(token).values())
+
+def token_variety_problem(name: str, token: str, key: str = "introspection.tokens") -> str | None:
+    """Why production refuses this service token, naming the service (never the token), or None."""
+    return variety_problem(name, *token_variety(token), key)
+
+
+def variety_problem(name: str, distinct: int, bits: float, key: str) -> str | None:
+    """Why production refuses a token of this variety, naming its holder, or None."""
     if distinct >= TOKEN_DISTINCT_MIN and bits >= TOKEN_BITS_MIN:
         return None
     return (
@@ -271,9 +280,36 @@ ADMIN_SCOPES = ("users:read", "users:write", "sessions:write", "events:read")
 AdminScope = Literal["users:read", "users:write", "sessions:write", "events:read"]
 
 
+ADMIN_TOKEN_MIN_LENGTH = 32
+
+
+@dataclass(frozen=True, slots=True)
+class TokenDigest:
+    """What the settings keep of an admin token: its sha256 and its variety (for production's weakness check), never
+    the token itself, which is hashed while the configuration is read and goes with the raw YAML."""
+
+    sha256: str = field(repr=False)  # hex
+    distinct: int
+    bits: float
+
+    @classmethod
+    def of(cls, token: str) -> TokenDigest:
+        return cls(hashlib.sha256(token.encode("utf-8")).hexdigest(), *token_variety(token))
+
+
+def _hash_token(value: Any) -> Any:
+    if isinstance(value, TokenDigest):
+        return value  # validated settings validated again
+    if not isinstance(value, str):
+        raise ValueError("must be a string")  # a mapping would pass for a digest the weakness check never saw
+    if len(value) < ADMIN_TOKEN_MIN_LENGTH:
+        raise ValueError(f"must be at least {ADMIN_TOKEN_MIN_LENGTH} characters")
+    return TokenDigest.of(value)
+
+
 class AdminToken(Section):
     name: str = Field(pattern=r"^[A-Za-z0-9._-]{1,64}$")
-    token: str = Field(min_length=32)
+    token: Annotated[TokenDigest, BeforeValidator(_hash_token)]  # written as the token, kept as its digest
     scopes: list[AdminScope] = Field(min_length=1)
 
 
@@ -710,7 +746,9 @@ class Settings(Section):
         if self.introspection.enabled:
             weak = (token_variety_problem(service.name, service.token) for service in self.introspection.tokens)
             problems += [problem for problem in weak if problem]
-        weak_admin = (token_variety_problem(t.name, t.token, "admin.tokens") for t in self.admin.tokens)
+        weak_admin = (
+            variety_problem(t.name, t.token.distinct, t.token.bits, "admin.tokens") for t in self.admin.tokens
+        )
         problems += [problem for problem in weak_admin if problem]
         for origin in self.csrf.allowed_origins:
             if not origin.lower().startswith("https://"):

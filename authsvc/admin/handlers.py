@@ -7,6 +7,7 @@ decides.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
@@ -20,9 +21,9 @@ from authsvc.admin.models import Account, AdminCaller, State
 from authsvc.admin.service import AdminService
 from authsvc.admin.tokens import AdminTokens
 from authsvc.auth.views import iso
-from authsvc.bodies import read_fields
+from authsvc.bodies import read_fields, read_string_list
 from authsvc.containers import Container
-from authsvc.errors import BadRequest, Conflict, Forbidden, Unauthorized
+from authsvc.errors import BadRequest, Conflict, Forbidden, Problem, Unauthorized
 from authsvc.events.context import request_context
 from authsvc.events.models import Event, EventQuery
 from authsvc.events.service import AuditReader
@@ -32,10 +33,13 @@ from authsvc.users.models import User
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
+audit = logging.getLogger("authsvc.audit")
+
 ADMIN_CALLER = web.RequestKey("admin_caller", AdminCaller)
 SCOPE = "__authsvc_admin_scope__"
 STATES: tuple[State, ...] = ("active", "disabled")
-QUERY_MAX = {"prefix": 256, "email": 320, "cursor": 1024, "state": 16, "limit": 8}
+USER_ID_MAX = 64  # what GET /admin/events?user= may ask for
+QUERY_MAX = {"prefix": 256, "email": 320, "group": 64, "cursor": 1024, "state": 16, "limit": 8}
 
 
 def requires(scope: str) -> Callable[[H], H]:
@@ -48,30 +52,64 @@ def requires(scope: str) -> Callable[[H], H]:
     return mark
 
 
+def _record_call(request: web.Request, caller: AdminCaller | None, status: int) -> None:
+    """One admin.call event per request the token check saw, reads and refusals alone too: the method, the route's
+    pattern (never the path's values nor the query), the status, and who: the token's name, or anonymous for a
+    request without a known token. The subject user is the route's {id} once a token was known."""
+    resource = request.match_info.route.resource
+    user_id = request.match_info.get("id") if caller is not None else None
+    audit.info(
+        "admin call",
+        extra={
+            "event": "admin.call",
+            "actor": f"admin:{caller.name}" if caller is not None else "anonymous",
+            "user_id": user_id if user_id and len(user_id) <= USER_ID_MAX else None,
+            "method": request.method,
+            "route": resource.canonical if resource is not None else "",
+            "status": status,
+            "outcome": "success" if status < 400 else "failure",
+        },
+    )
+
+
 def admin_token_middleware(tokens: AdminTokens) -> Middleware:
     @web.middleware
     async def admin_token(request: web.Request, handler: Handler) -> web.StreamResponse:
         caller = tokens.identify(request.headers.get("Authorization"))
-        if caller is None:
-            raise Unauthorized("A valid admin token is required.", headers={"WWW-Authenticate": "Bearer"})
-        scope = getattr(request.match_info.handler, SCOPE, None)
-        if scope is not None and scope not in caller.scopes:
-            raise Forbidden(
-                f"This admin token lacks the scope {scope}.",
-                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
-            )
-        request[ADMIN_CALLER] = caller
-        # Every event the call raises names the token as its actor, the service's own lines too (a sign-up, an
-        # address set or an invitation mailed on the administrator's behalf), not the user they are about.
-        context = request_context.get()
-        token = request_context.set(replace(context, actor=f"admin:{caller.name}")) if context else None
+        status = 500
         try:
-            return await handler(request)
+            response = await _checked(request, handler, caller)
+            status = response.status
+            return response
+        except Exception as exc:  # a Problem or an HTTPException carries its status; anything else becomes a 500
+            status = exc.status if isinstance(exc, Problem | web.HTTPException) else 500
+            raise
         finally:
-            if token is not None:
-                request_context.reset(token)
+            _record_call(request, caller, status)
 
     return admin_token
+
+
+async def _checked(request: web.Request, handler: Handler, caller: AdminCaller | None) -> web.StreamResponse:
+    """The handler's answer, once the token is known (401 otherwise) and carries the route's scope (403 otherwise)."""
+    if caller is None:
+        raise Unauthorized("A valid admin token is required.", headers={"WWW-Authenticate": "Bearer"})
+    scope = getattr(request.match_info.handler, SCOPE, None)
+    if scope is not None and scope not in caller.scopes:
+        raise Forbidden(
+            f"This admin token lacks the scope {scope}.",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
+    request[ADMIN_CALLER] = caller
+    # Every event the call raises names the token as its actor, the service's own lines too (a sign-up, an
+    # address set or an invitation mailed on the administrator's behalf), not the user they are about.
+    context = request_context.get()
+    token = request_context.set(replace(context, actor=f"admin:{caller.name}")) if context else None
+    try:
+        return await handler(request)
+    finally:
+        if token is not None:
+            request_context.reset(token)
 
 
 def user_view(user: User) -> dict[str, Any]:
@@ -79,6 +117,7 @@ def user_view(user: User) -> dict[str, Any]:
         "id": user.id,
         "username": user.username,
         "state": "disabled" if user.disabled else "active",
+        "groups": list(user.groups),
         "createdAt": iso(user.created_at),
         "updatedAt": iso(user.updated_at),
     }
@@ -149,6 +188,7 @@ async def list_users(request: web.Request, admin: AdminService = Provide[Contain
         prefix=query.get("prefix"),
         email=query.get("email"),
         state=cast(State | None, query.get("state")),
+        group=query.get("group"),
         cursor=query.get("cursor"),
         limit=int(query["limit"]) if "limit" in query else None,
     )
@@ -196,6 +236,13 @@ async def enable_user(request: web.Request, admin: AdminService = Provide[Contai
     return web.json_response(user_view(await admin.enable(_actor(request), request.match_info["id"])))
 
 
+@requires("users:write")
+@inject
+async def set_groups(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+    groups = await read_string_list(request, "groups")
+    return web.json_response(user_view(await admin.set_groups(_actor(request), request.match_info["id"], groups)))
+
+
 @requires("sessions:write")
 @inject
 async def end_sessions(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
@@ -239,6 +286,7 @@ def admin_app(tokens: AdminTokens) -> web.Application:
     admin.router.add_delete("/users/{id}", delete_user)
     admin.router.add_post("/users/{id}/disable", disable_user)
     admin.router.add_post("/users/{id}/enable", enable_user)
+    admin.router.add_put("/users/{id}/groups", set_groups)
     admin.router.add_delete("/users/{id}/sessions", end_sessions)
     admin.router.add_delete("/users/{id}/mfa", reset_mfa)
     admin.router.add_post("/users/{id}/reset-link", send_reset_link)

@@ -20,11 +20,11 @@ class AdminCaller:
 
 @dataclass(frozen=True, slots=True)
 class UserQuery:
-    """Which users a listing wants. Groups are another branch's work: a `group` filter joins here (and in both
-    UserDirectory adapters) once users carry groups."""
+    """Which users a listing wants: a stored-name prefix, a state, a group the user is in."""
 
     prefix: str | None = None
     state: State | None = None
+    group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,6 @@
-"""What an operator may do to accounts: find, create, invite, disable, enable, delete, end sessions, reset second
-factors, send a reset link. Knows nothing of HTTP; the admin API and the `authsvc users` commands both call it.
+"""What an operator may do to accounts: find, create, invite, disable, enable, delete, set groups, end sessions,
+reset second factors, send a reset link. Knows nothing of HTTP; the admin API and the `authsvc users` commands both
+call it.
 
 It reads the stored users directly (a disabled user is still listed); every login path reads them through
 users.enabled.EnabledUsers, which hides a disabled one. Disabling stores the flag first and then ends every session:
@@ -25,7 +26,7 @@ from authsvc.mail.models import address_key, address_problem
 from authsvc.mail.ports import EmailAddressRepository
 from authsvc.mail.service import AccountMail
 from authsvc.users.lookup import find_by_typed_name
-from authsvc.users.models import User, normalize_username
+from authsvc.users.models import User, group_problem, normalize_username
 from authsvc.users.ports import UserRepository
 from authsvc.users.service import UsersService
 
@@ -81,6 +82,7 @@ class AdminService:
         prefix: str | None = None,
         email: str | None = None,
         state: State | None = None,
+        group: str | None = None,
         cursor: str | None = None,
         limit: int | None = None,
     ) -> UserPage:
@@ -91,7 +93,9 @@ class AdminService:
                 f"limit must be 1 to {self.max_page_size}.",
                 errors=[{"pointer": "#/limit", "detail": f"limit must be 1 to {self.max_page_size}"}],
             )
-        query = UserQuery(normalize_username(prefix) if prefix else None, state)
+        if group is not None and (problem := group_problem([group])):
+            raise BadRequest("group is not a group name.", errors=[{"pointer": "#/group", "detail": problem}])
+        query = UserQuery(normalize_username(prefix) if prefix else None, state, group)
         after = decode_cursor(cursor) if cursor else None
         if email is not None:
             return await self._by_email(email, query, after)
@@ -108,8 +112,10 @@ class AdminService:
         user = await self._users.find_by_id(holder.user_id) if holder is not None else None
         if user is None or (after is not None and user.username <= after):
             return UserPage([], None)
-        if (query.prefix and not user.username.startswith(query.prefix)) or (
-            query.state is not None and user.disabled != (query.state == "disabled")
+        if (
+            (query.prefix and not user.username.startswith(query.prefix))
+            or (query.state is not None and user.disabled != (query.state == "disabled"))
+            or (query.group is not None and query.group not in user.groups)
         ):
             return UserPage([], None)
         return UserPage([user], None)
@@ -197,6 +203,16 @@ class AdminService:
             "account deleted by an administrator",
             extra={"event": "account.deleted", "actor": actor, "user_id": user.id},
         )
+
+    async def set_groups(self, actor: str, user_id: str, groups: list[str]) -> User:
+        """Replace the user's groups (sorted, each once) under the command line's rule, with its user.groups event;
+        the access rules see them on the user's next check (every replica's within the revocation lag)."""
+        if problem := group_problem(groups):
+            raise BadRequest("The groups break the input rules.", errors=[{"pointer": "#/groups", "detail": problem}])
+        user = await self.user(user_id)
+        if not await self._signup.store_groups(user.id, groups, actor):
+            raise NotFound(NO_SUCH_USER)  # deleted meanwhile
+        return await self.user(user_id)
 
     async def end_sessions(self, actor: str, user_id: str) -> int:
         user = await self.user(user_id)

@@ -1,4 +1,7 @@
-"""Admin tokens: kept as sha256 only, every one compared in constant time, each with a name and its scopes."""
+"""Admin tokens: kept as sha256 only, every one compared in constant time, each with a name and its scopes.
+
+The settings hold only each token's digest (config.TokenDigest: hashed while the configuration is read), so no plain
+token outlives start-up in the settings or here."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ def _digest(token: bytes) -> bytes:
 class AdminTokens:
     def __init__(self, tokens: list[AdminToken]) -> None:
         self._tokens = [
-            (_digest(token.token.encode("utf-8")), AdminCaller(token.name, frozenset(token.scopes))) for token in tokens
+            (bytes.fromhex(token.token.sha256), AdminCaller(token.name, frozenset(token.scopes))) for token in tokens
         ]
 
     @property

@@ -29,8 +29,9 @@ from authsvc.logs import request_id_var
 log = logging.getLogger("authsvc")
 
 AUDIT_LOGGER = "authsvc.audit"
-DETAIL_KEYS = ("count", "account", "service", "sent")
+DETAIL_KEYS = ("count", "account", "service", "sent", "method", "route", "status")  # the last three: admin.call
 FAILED = ("failure", "throttled", "refused")  # a type ending in one of these records a refusal
+OUTCOMES = ("success", "failure")  # a line may say its outcome instead (admin.call: by the answer's status)
 MAX_PENDING = 100_000
 PURGE_EVERY = 3600.0
 
@@ -84,7 +85,9 @@ class AuditTrail:
                 ip=ip if isinstance(ip, str) else (context.ip if context else None),
                 user_agent=context.user_agent[:256] if context and context.user_agent else None,
                 request_id=request_id_var.get(),
-                outcome=outcome_of(event_type),
+                outcome=outcome
+                if (outcome := getattr(record, "outcome", None)) in OUTCOMES
+                else outcome_of(event_type),
                 details=details,
             )
         )

@@ -17,6 +17,8 @@ class StoredUsers(Protocol):
 def matches(user: User, query: UserQuery) -> bool:
     if query.prefix is not None and not user.username.startswith(query.prefix):
         return False
+    if query.group is not None and query.group not in user.groups:
+        return False
     return query.state is None or user.disabled == (query.state == "disabled")
 
 

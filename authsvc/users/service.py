@@ -84,10 +84,17 @@ class UsersService:
         if problem := group_problem(groups):
             raise FieldRefused("The groups break the input rules.", {"groups": problem})
         user = await find_by_typed_name(self._repository, username)
-        if user is None:
+        if user is None or not await self.store_groups(user.id, groups):
             return None
-        stored = tuple(sorted(set(groups)))
-        if not await self._repository.set_groups(user.id, stored, self._clock.now()):
-            return None
-        audit.info("groups set by an administrator", extra={"event": "user.groups", "user_id": user.id})
         return await self._repository.find_by_id(user.id)
+
+    async def store_groups(self, user_id: str, groups: list[str], actor: str | None = None) -> bool:
+        """Replace the groups of the user with this id, disabled or not, names already checked by group_problem;
+        False when there is no such user. The one user.groups event, for the command line and the admin API alike
+        (actor: the admin token's `admin:<name>`; None: whoever the trail sees asking)."""
+        stored = tuple(sorted(set(groups)))
+        if not await self._repository.set_groups(user_id, stored, self._clock.now()):
+            return False
+        extra = {"event": "user.groups", "user_id": user_id, **({"actor": actor} if actor else {})}
+        audit.info("groups set by an administrator", extra=extra)
+        return True

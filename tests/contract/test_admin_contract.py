@@ -14,6 +14,7 @@ from authsvc.admin.models import UserQuery
 from authsvc.containers import Container, running
 from authsvc.storage.ports import Storage
 from tests.contract.test_storage_contract import HASH, NOW
+from tests.driver import PASSWORD
 
 USERS = 10_000
 PAGE = 1000  # admin.max_page_size at its highest: FerretDB sorts a whole scan for every page (real MongoDB reads
@@ -48,6 +49,34 @@ async def test_directory_pages_in_name_order_from_a_cursor(storage: Storage) -> 
         "alina",
     ]
     assert await storage.directory.page(UserQuery(prefix="a.*"), None, 10) == []  # a prefix, not a pattern
+
+
+async def test_directory_pages_a_groups_members_in_name_order_from_a_cursor(storage: Storage) -> None:
+    made = {name: await storage.users.create(name, HASH, NOW) for name in ("erin", "bob", "dave", "alice", "carol")}
+    for name, groups in {"alice": ("dev",), "bob": ("ops",), "carol": ("dev", "ops"), "erin": ("dev",)}.items():
+        assert await storage.users.set_groups(made[name].id, groups, NOW)
+    await storage.users.set_disabled(made["erin"].id, True, NOW)
+    dev = UserQuery(group="dev")
+    assert [user.username for user in await storage.directory.page(dev, None, 2)] == ["alice", "carol"]
+    assert [user.username for user in await storage.directory.page(dev, "carol", 2)] == ["erin"]
+    assert [user.username for user in await storage.directory.page(UserQuery(group="ops"), None, 10)] == [
+        "bob",
+        "carol",
+    ]
+    both = UserQuery(prefix="c", state="active", group="ops")
+    assert [user.username for user in await storage.directory.page(both, None, 10)] == ["carol"]
+    assert await storage.directory.page(UserQuery(group="de"), None, 10) == []  # a whole name, not a prefix
+    assert await storage.directory.page(UserQuery(group="dev", state="active"), "carol", 10) == []
+
+
+async def test_admin_set_groups_stores_them_for_a_disabled_user_too(container: Container, storage: Storage) -> None:
+    admin = container.admin_service()
+    bob = await container.users_service().signup("bob", PASSWORD)
+    await admin.disable("cli", bob.id)
+    changed = await admin.set_groups("admin:root", bob.id, ["ops", "dev", "ops"])
+    assert changed.groups == ("dev", "ops") and changed.disabled
+    page = await admin.list_users(group="ops")
+    assert [(user.username, user.groups) for user in page.users] == [("bob", ("dev", "ops"))]
 
 
 # The drivers differ in nothing the directory does that test_directory_pages_in_name_order_from_a_cursor does not

@@ -116,6 +116,7 @@ async def test_open_creates_indexes_idempotently_and_says_once_when_ttl_is_refus
     database = mongodb_admin[mongodb_database]
     users = database["users"].index_information()
     assert users["username_1"]["unique"] is True
+    assert users["groups_1_username_1"]["key"] == [("groups", 1), ("username", 1)]  # the admin listing's group filter
     assert "userId_1" in database["sessions"].index_information()
     ttl = {name: database[name].index_information().get("expiresAt_1") for name in ("sessions", "login_attempts")}
     refusals = [r for r in caplog.records if "TTL" in r.getMessage()]

@@ -169,7 +169,7 @@ def test_every_error_is_problem_json_and_no_server_error_but_503_is_documented(d
 
 
 def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, Any]) -> None:
-    bodies = forms = ceremonies = 0
+    bodies = forms = ceremonies = lists = 0
     for path, method, operation in operations(document):
         if "requestBody" not in operation:
             continue
@@ -187,6 +187,10 @@ def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, A
             ceremonies += 1
             _check_ceremony_body(document, body, operation, where)
             continue
+        if set(body["content"]) == {"application/json"} and "credential" not in str(body):
+            lists += 1
+            _check_list_body(document, body, operation, where)
+            continue
         assert set(body["content"]) == FORM_TYPES, where
         assert len({json.dumps(media["schema"]) for media in body["content"].values()}) == 1, where
         schema = resolve(document, body["content"]["application/json"]["schema"])
@@ -198,11 +202,25 @@ def test_every_body_is_exact_string_fields_as_json_or_form(document: dict[str, A
             assert all(field == {**field, "type": "string"} for field in variant["properties"].values()), where
         for status in ("400", "413", "415"):
             assert status in operation["responses"], f"{where}: {status}"
-    # 19 at the base; +2 the admin API's user creation and invitation (issue 26); +1 new recovery codes (issue 24)
-    assert bodies == 22  # beginning a TOTP enrolment and asking for passkey options take the password (issue 30)
+    # 19 at the base; +2 the admin API's user creation and invitation (issue 26); +1 new recovery codes (issue 24);
+    # +1 the admin API's groups (issue 26)
+    assert bodies == 23  # beginning a TOTP enrolment and asking for passkey options take the password (issue 30)
     # 12 at the base; +1 the step-up form (issue 25); +8 the account page's forms (issue 24)
     assert forms == 21
     assert ceremonies == 3
+    assert lists == 1  # the admin API's groups (issue 26)
+
+
+def _check_list_body(document: dict[str, Any], body: dict[str, Any], operation: dict[str, Any], where: str) -> None:
+    """A list of names (a user's groups): JSON only (a form has no arrays), one field, an array of strings."""
+    schema = resolve(document, body["content"]["application/json"]["schema"])
+    assert schema["type"] == "object" and schema["additionalProperties"] is False, where
+    assert schema["required"] == list(schema["properties"]), where
+    assert all(
+        field["type"] == "array" and field["items"]["type"] == "string" for field in schema["properties"].values()
+    )
+    for status in ("400", "413", "415"):
+        assert status in operation["responses"], f"{where}: {status}"
 
 
 def _check_ceremony_body(document: dict[str, Any], body: dict[str, Any], operation: dict[str, Any], where: str) -> None:

@@ -226,6 +226,7 @@ EXPECTED = {
     "DELETE /admin/users/{id}": {204, 401, 404},
     "POST /admin/users/{id}/disable": {200, 401, 404},
     "POST /admin/users/{id}/enable": {200, 401, 404},
+    "PUT /admin/users/{id}/groups": {200, 400, 401, 404, 415},
     "DELETE /admin/users/{id}/sessions": {200, 401, 404},
     "DELETE /admin/users/{id}/mfa": {200, 401, 404},
     "POST /admin/users/{id}/reset-link": {401, 404, 409},

@@ -1,4 +1,4 @@
-"""`authsvc users show` and `authsvc users set-groups` against a real MongoDB (FerretDB), as an operator runs them."""
+"""`authsvc users show`, `set-groups` and `list --group` against a real MongoDB (FerretDB), as an operator runs them."""
 
 from __future__ import annotations
 
@@ -34,6 +34,9 @@ def test_set_groups_then_show_lists_them(config: str) -> None:
     assert changed.returncode == 0, changed.stderr
     assert "groups: admins dev" in changed.stdout
     assert "groups: admins dev" in cli("users", "show", "alice", "--config", config, env=env).stdout
+    members = cli("users", "list", "--group", "admins", "--config", config, env=env)
+    assert members.returncode == 0 and members.stdout.split("\t")[1:] == ["alice", "active\n"]
+    assert cli("users", "list", "--group", "ops", "--config", config, env=env).stdout == "\n"
 
     cleared = cli("users", "set-groups", "alice", "--config", config, env=env)
     assert cleared.returncode == 0 and "groups: (none)" in cleared.stdout

@@ -7,6 +7,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+import bcrypt
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -253,8 +254,10 @@ async def test_unknown_users_are_404_on_every_route(client: Client) -> None:
         ("DELETE", "/sessions"),
         ("DELETE", "/mfa"),
         ("POST", "/reset-link"),
+        ("PUT", "/groups"),
     ]:
-        answer = await client.request(method, f"/admin/users/{'0' * 24}{path}", headers=ROOT)
+        body = {"groups": ["admins"]} if method == "PUT" else None
+        answer = await client.request(method, f"/admin/users/{'0' * 24}{path}", json=body, headers=ROOT)
         assert answer.status == 404 and answer.content_type == "application/problem+json", (method, path)
 
 
@@ -290,3 +293,146 @@ async def test_a_disabled_user_gets_the_portals_wrong_password_page(client: Clie
     assert not any(
         line.startswith("sid=") and "Max-Age=0" not in line for line in refused.headers.getall("Set-Cookie", [])
     )
+
+
+async def test_set_groups_is_seen_by_the_next_gateway_check_and_is_the_clis_event(client: Client) -> None:
+    await signup(client, "alice")
+    assert (await login(client)).status == 200
+    before = await client.get("/auth/verify")
+    assert before.status == 200 and before.headers["X-Auth-User-Groups"] == ""
+    alice = await user_id(client, "alice")
+    body = {"groups": ["dev", "admins", "dev"]}
+    assert (await client.put(f"/admin/users/{alice}/groups", json=body, headers=READER)).status == 403
+    changed = await client.put(f"/admin/users/{alice}/groups", json=body, headers=ROOT)
+    assert changed.status == 200 and (await changed.json())["groups"] == ["admins", "dev"]  # sorted, once each
+    after = await client.get("/auth/verify")  # the same session, not logged in again
+    assert after.status == 200 and after.headers["X-Auth-User-Groups"] == "admins,dev"
+    shown = await (await client.get(f"/admin/users/{alice}", headers=ROOT)).json()
+    assert shown["groups"] == ["admins", "dev"]
+    trail = await (await client.get("/admin/events", params={"type": "user.groups"}, headers=ROOT)).json()
+    assert [(e["actor"], e["userId"]) for e in trail["events"]] == [("admin:root", alice)]
+    cleared = await client.put(f"/admin/users/{alice}/groups", json={"groups": []}, headers=ROOT)
+    assert cleared.status == 200 and (await cleared.json())["groups"] == []
+    assert (await client.get("/auth/verify")).headers["X-Auth-User-Groups"] == ""
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"groups": ["has space"]},
+        {"groups": ["x" * 65]},
+        {"groups": [""]},
+        {"groups": [f"g{i}" for i in range(65)]},
+        {"groups": "admins"},
+        {"groups": [1]},
+        {"groups": ["admins"], "extra": "x"},
+        {},
+        ["admins"],
+    ],
+)
+async def test_set_groups_refuses_what_the_cli_refuses_with_a_400_problem(client: Client, body: Any) -> None:
+    await signup(client, "alice")
+    alice = await user_id(client, "alice")
+    refused = await client.put(f"/admin/users/{alice}/groups", json=body, headers=ROOT)
+    assert refused.status == 400 and refused.content_type == "application/problem+json", await refused.text()
+    assert (await (await client.get(f"/admin/users/{alice}", headers=ROOT)).json())["groups"] == []
+
+
+async def test_set_groups_of_an_unknown_user_is_404_and_a_form_is_415(client: Client) -> None:
+    unknown = await client.put(f"/admin/users/{'0' * 24}/groups", json={"groups": ["admins"]}, headers=ROOT)
+    assert unknown.status == 404 and unknown.content_type == "application/problem+json"
+    await signup(client, "alice")
+    form = await client.put(f"/admin/users/{await user_id(client, 'alice')}/groups", data="groups=x", headers=ROOT)
+    assert form.status == 415
+
+
+async def test_users_list_by_group_with_cursors(client: Client) -> None:
+    names = [f"user{i:02d}" for i in range(9)]
+    for name in names:
+        await signup(client, name)
+    members = names[1::2]  # four of nine, in name order
+    for name in members:
+        body = {"groups": ["staff", name]}
+        assert (await client.put(f"/admin/users/{await user_id(client, name)}/groups", json=body, headers=ROOT)).ok
+    seen: list[str] = []
+    cursor = None
+    while True:
+        params = {"group": "staff", "limit": "3", **({"cursor": cursor} if cursor else {})}
+        page = await (await client.get("/admin/users", params=params, headers=ROOT)).json()
+        seen += [user["username"] for user in page["users"]]
+        assert all("staff" in user["groups"] for user in page["users"])
+        if (cursor := page["nextCursor"]) is None:
+            break
+    assert seen == members
+    one = await (await client.get("/admin/users", params={"group": "user03"}, headers=ROOT)).json()
+    assert [u["username"] for u in one["users"]] == ["user03"]
+    none = await (await client.get("/admin/users", params={"group": "Staff"}, headers=ROOT)).json()
+    assert none == {"users": [], "nextCursor": None}  # group names are case-sensitive, as the access rules match
+    bad = await client.get("/admin/users", params={"group": "has space"}, headers=ROOT)
+    assert bad.status == 400 and bad.content_type == "application/problem+json"
+
+
+def strings_in(root: object) -> list[str]:
+    """Every str (and bytes, decoded) reachable from root through models, dataclasses, slots, attributes and
+    containers: what a heap dump or a stray repr of these objects could show."""
+    found: list[str] = []
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen or item is None or isinstance(item, bool | int | float | type):
+            continue
+        seen.add(id(item))
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, bytes | bytearray):
+            found.append(bytes(item).decode("latin-1"))
+        elif isinstance(item, dict):
+            stack += [*item.keys(), *item.values()]
+        elif isinstance(item, list | tuple | set | frozenset):
+            stack += list(item)
+        else:
+            stack += [getattr(item, name) for name in getattr(type(item), "__slots__", ()) if hasattr(item, name)]
+            stack += list(getattr(item, "__dict__", {}).values())
+            stack += [getattr(item, name) for name in getattr(type(item), "model_fields", {})]
+    return found
+
+
+async def test_no_plain_admin_token_outlives_start_up(aiohttp_client: Any, make_container: Any) -> None:
+    container = make_container(**ADMIN)
+    web: Client = await aiohttp_client(create_app(container))
+    assert (await web.get("/admin/users", headers=ROOT)).status == 200
+    settings, registry = container.settings(), container.admin_tokens()
+    kept = strings_in(settings) + strings_in(registry)
+    assert "root" in kept and "reader" in kept  # the walk reaches the tokens' names, beside which a token would be
+    for token in (ROOT_TOKEN, READER_TOKEN):
+        assert not [value for value in kept if token in value]
+        assert token not in repr(settings) and token not in settings.model_dump_json()
+        assert token.encode().hex() not in "".join(kept)
+
+
+async def test_a_disabled_users_login_does_the_bcrypt_work_of_a_wrong_password(
+    client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same 401 is not enough: the same work, or timing tells a disabled account from a wrong password. Every
+    bcrypt check the login runs is recorded with its cost."""
+    await signup(client, "alice")
+    real_checkpw = bcrypt.checkpw
+    costs: list[int] = []
+
+    def counted(password: bytes, hashed: bytes) -> bool:
+        costs.append(int(hashed.split(b"$")[2]))
+        return real_checkpw(password, hashed)
+
+    monkeypatch.setattr(bcrypt, "checkpw", counted)
+
+    async def work(username: str, password: str) -> tuple[int, list[int]]:
+        costs.clear()
+        answer = await client.post("/users/login", json={"username": username, "password": password})
+        return answer.status, sorted(costs)
+
+    wrong = await work("alice", "not the password")
+    unknown = await work("nobody", PASSWORD)
+    await client.post(f"/admin/users/{await user_id(client, 'alice')}/disable", headers=ROOT)
+    disabled = await work("alice", PASSWORD)
+    assert wrong == disabled == unknown and wrong[0] == 401 and len(wrong[1]) == 1  # one check each, same cost

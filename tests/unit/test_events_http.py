@@ -62,6 +62,7 @@ async def test_v16_3_a_users_story_is_in_the_trail_with_who_where_and_which_requ
         ("login.success", "user", "success"),
         ("password.change", "user", "success"),
         ("account.disabled", "admin:root", "success"),
+        ("admin.call", "admin:root", "success"),  # the call that disabled her, after what it did
     ]
     login_event = trail[2]
     assert login_event["ip"] == "127.0.0.1" and login_event["userAgent"] == "events-test/1.0"
@@ -112,7 +113,8 @@ async def test_the_memory_trail_keeps_the_newest_memory_max_events(client: Clien
         await client.post("/users/signup", json={"username": f"early{i}", "password": PASSWORD})
     for i in range(120):
         await client.post("/users/login", json={"username": f"guess{i}", "password": "whatever it is"})
-    kept = await every_event(client)
+    # Each page read is an admin.call event, appended as the reading goes; the logins are what the ring kept.
+    kept = [e for e in await every_event(client) if e["type"] != "admin.call"]
     assert len(kept) == 100
     assert [e["id"] for e in kept] == sorted(e["id"] for e in kept)
     assert {e["type"] for e in kept} <= {"login.failure", "login.throttled"}  # the signups went first
@@ -126,3 +128,33 @@ async def test_second_factor_and_admin_events_name_their_actor(client: Client, c
     trail = [(e["type"], e["actor"]) for e in await every_event(client, user=alice["id"])]
     assert ("mfa.totp.enrol", "user") in trail and ("mfa.reset", "admin:root") in trail
     assert trail[-1] == ("login.success", "user")
+
+
+async def test_v16_3_every_admin_call_is_an_event_reads_and_refusals_too(client: Client) -> None:
+    signup = await client.post("/users/signup", json={"username": "alice", "password": PASSWORD})
+    alice = (await signup.json())["userId"]
+    wrong = {"Authorization": "Bearer " + "w" * 43, **AGENT}
+    assert (await client.get("/admin/users", params={"prefix": "al"}, headers=wrong)).status == 401
+    assert (await client.get("/admin/users")).status == 401
+    assert (await client.post(f"/admin/users/{alice}/disable", headers=READER)).status == 403
+    assert (await client.get(f"/admin/users/{alice}", headers=READER)).status == 200
+    assert (await client.post(f"/admin/users/{alice}/disable", headers=ROOT)).status == 200
+    assert (await client.get(f"/admin/users/{'0' * 24}", headers=ROOT)).status == 404
+
+    calls = await every_event(client, type="admin.call")  # pages of 5: the first page's read is on the second
+    assert [
+        (e["actor"], e["userId"], e["outcome"], e["details"]["method"], e["details"]["route"], e["details"]["status"])
+        for e in calls
+    ] == [
+        ("anonymous", None, "failure", "GET", "/admin/users", 401),
+        ("anonymous", None, "failure", "GET", "/admin/users", 401),
+        ("admin:reader", alice, "failure", "POST", "/admin/users/{id}/disable", 403),
+        ("admin:reader", alice, "success", "GET", "/admin/users/{id}", 200),
+        ("admin:root", alice, "success", "POST", "/admin/users/{id}/disable", 200),
+        ("admin:root", "0" * 24, "failure", "GET", "/admin/users/{id}", 404),
+        ("admin:root", None, "success", "GET", "/admin/events", 200),
+    ]
+    assert calls[0]["userAgent"] == "events-test/1.0" and calls[0]["ip"] == "127.0.0.1"
+    everything = json.dumps(await every_event(client))
+    for secret in ("w" * 43, ROOT["Authorization"].split()[1], READER["Authorization"].split()[1], "prefix"):
+        assert secret not in everything  # neither a token, presented or configured, nor the query

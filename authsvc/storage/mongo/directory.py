@@ -1,4 +1,5 @@
-"""The admin directory over `users`: a range on the unique `username` index, sorted by it, one page at a time."""
+"""The admin directory over `users`: a range on the unique `username` index, sorted by it, one page at a time (a
+group filter reads the `groups` + `username` index, in the same order)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ class MongoUserDirectory:
         selector: dict[str, Any] = {"username": name} if name else {}
         if query.state is not None:
             selector["disabled"] = True if query.state == "disabled" else {"$ne": True}
+        if query.group is not None:
+            selector["groups"] = query.group  # an element of the array: the multikey groups_1_username_1 index
         with self._available.guard():
             docs = await self._collection.find(selector).sort("username", 1).limit(limit).to_list(None)
         return [user for user in map(_user, docs) if user is not None]

@@ -41,6 +41,8 @@ class Indexes:
                 await self._db["users"].create_index([("username", ASCENDING)], unique=True)
                 # Not unique: the tutorial's app may have stored two names that normalise alike.
                 await self._db["users"].create_index([("usernameKey", ASCENDING)])
+                # The admin listing's group filter: a group's members already in the listing's order (stored name).
+                await self._db["users"].create_index([("groups", ASCENDING), ("username", ASCENDING)])
                 await self._db["sessions"].create_index([("userId", ASCENDING)])
                 await self._db["passkeys"].create_index([("userId", ASCENDING)])
                 expiring = ("sessions", "login_attempts", "passkey_challenges")
