@@ -253,6 +253,18 @@ def mail_id(message: Any) -> str:
     return str(message["Message-ID"]).strip("<>").split("@")[0].rsplit(".", 1)[-1]
 
 
+async def delivery(smtp: SmtpServer, outbox: Any) -> tuple[set[str], Counter[str], float]:
+    """Wait (MAIL_WAIT at most) until every mail in the outbox has reached the SMTP server at least once; returns the
+    ids queued, the ids delivered with how many times each, and how long it took."""
+    began = time.monotonic()
+    while True:
+        queued = await asyncio.to_thread(lambda: {doc["_id"] for doc in outbox.find({}, {"_id": 1})})
+        sent = Counter(mail_id(message) for message in smtp.messages)
+        if queued <= set(sent) or time.monotonic() - began > MAIL_WAIT:
+            return queued, sent, time.monotonic() - began
+        await asyncio.sleep(0.25)
+
+
 def rss_kib(process: AuthsvcProcess) -> int:
     assert process.process is not None
     status = Path(f"/proc/{process.process.pid}/status").read_text()
@@ -272,6 +284,8 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
     stop_health = asyncio.Event()
     began, began_wall = time.monotonic(), time.time()
     rss: list[int] = []
+    mongo: pymongo.MongoClient[dict[str, Any]] | None = None
+    mail: asyncio.Task[tuple[set[str], Counter[str], float]] | None = None
 
     async def fault(name: str, action: Callable[[], None]) -> None:
         record.events[name] = time.monotonic()
@@ -312,6 +326,12 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
         await asyncio.gather(*(worker(gateway, record, until, seed) for seed in range(WORKERS)), *faults)
         rss.append(rss_kib(replicas[1]))
 
+        # Every mail the app queued reaches the SMTP server, at least once, once SMTP and the database are back:
+        # waited for while the replicas still run, alongside the checks below.
+        sent_by_the_end = {mail_id(message) for message in smtp_server.messages}
+        mongo = pymongo.MongoClient(ferretdb.url, serverSelectionTimeoutMS=5000)
+        mail = asyncio.create_task(delivery(smtp_server, mongo[database]["outbox"]))
+
         # Every acknowledged revocation, REVOCATION_LAG later: refused by both replicas.
         await asyncio.sleep(REVOCATION_LAG)
         revocations_began = time.monotonic()
@@ -344,37 +364,24 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
         ]
         checks_took = time.monotonic() - checks_began
 
-        # Every mail the app queued reaches the SMTP server, at least once, once SMTP and the database are back.
-        mongo: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(ferretdb.url, serverSelectionTimeoutMS=5000)
-
-        def outbox_ids() -> set[str]:
-            return {doc["_id"] for doc in mongo[database]["outbox"].find({}, {"_id": 1})}
-
-        try:
-            mail_began = time.monotonic()
-            sent_before_wait = {mail_id(message) for message in smtp_server.messages}
-            while True:
-                queued = await asyncio.to_thread(outbox_ids)
-                sent = Counter(mail_id(message) for message in smtp_server.messages)
-                if queued <= set(sent) or time.monotonic() - mail_began > MAIL_WAIT:
-                    break
-                await asyncio.sleep(0.25)
-            mail_waited = time.monotonic() - mail_began
-            undelivered = [
-                {key: doc.get(key) for key in ("_id", "kind", "attempts", "lastError", "nextAttemptAt")}
-                for doc in mongo[database]["outbox"].find({"_id": {"$in": sorted(queued - set(sent))}})
-            ]
-            marked_pending = mongo[database]["outbox"].count_documents({"deliveredAt": None})
-            late_mails = [  # delivered while the test waited: what held them
-                (doc["kind"], doc["attempts"], doc["lastError"], round(doc["createdAt"] - began_wall, 1))
-                for doc in mongo[database]["outbox"].find({"_id": {"$in": sorted(queued - sent_before_wait)}})
-            ]
-        finally:
-            mongo.close()
+        queued, sent, mail_waited = await mail
+        undelivered = [
+            {key: doc.get(key) for key in ("_id", "kind", "attempts", "lastError", "nextAttemptAt")}
+            for doc in mongo[database]["outbox"].find({"_id": {"$in": sorted(queued - set(sent))}})
+        ]
+        marked_pending = mongo[database]["outbox"].count_documents({"deliveredAt": None})
+        late_mails = [  # delivered after the load: what held them (kind, attempts, last error, queued at)
+            (doc["kind"], doc["attempts"], doc["lastError"], round(doc["createdAt"] - began_wall, 1))
+            for doc in mongo[database]["outbox"].find({"_id": {"$in": sorted(queued - sent_by_the_end)}})
+        ]
         stop_health.set()
         await health
     finally:
         stop_health.set()
+        if mail is not None:
+            mail.cancel()
+        if mongo is not None:
+            mongo.close()
         await gateway.close()
         for replica in replicas:
             replica.stop()
@@ -416,7 +423,7 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
             f"password changes acknowledged {len(record.changed)}, old passwords working after {old_working} "
             f"(checked in {checks_took:.1f} s), unknown outcomes {len(record.unsure)} ({unsure_landed} landed); "
             f"mails queued {len(queued)}, delivered {len(queued & set(sent))} ({sum(sent.values())} sent, "
-            f"{duplicates_mailed} duplicates), the last {mail_waited:.1f} s after the checks {late_mails}, "
+            f"{duplicates_mailed} duplicates), the last {mail_waited:.1f} s after the load {late_mails}, "
             f"{marked_pending} still marked pending; "
             f"replica RSS {rss} KiB; "
             f"events {[(name, round(at - began, 1)) for name, at in record.events.items()]}"
