@@ -364,7 +364,10 @@ class AccountMail:
             await self._notify(user, address.address, kind, at=at, **context)
 
     async def password_changed(self, user: User, *, how: str = "changed") -> None:
-        await self._notify_verified(user, "password_changed", how=how)
+        """After the change landed (a change, a reset): a notice that cannot be sent now is skipped and logged, never a
+        503 for a password that did change."""
+        notice = self._notify_verified(user, "password_changed", how=how)
+        await follow_up("a password-change notice", notice, user_id=user.id)
 
     async def mfa_changed(self, user: User, change: str, *, added: bool = False) -> None:
         """After a factor is added (added=True: the event is the newest factor's addition, so the notice's "this

@@ -1,12 +1,14 @@
 """authsvc under faults, as an operator would try it before production: real processes on one FerretDB, a bounded
-mixed load (sign-ups, logins, protected requests, logouts) through a small gateway, and the faults of issue 29.
+mixed load (sign-ups, logins, protected requests, logouts, password changes) through a small gateway, and the faults
+of issue 29.
 
 The gateway here does what nginx or Traefik does: it balances over the replicas that its health check (/readyz every
 HEALTH_INTERVAL) finds ready (all of them when none is: during a database outage they still answer 503), retries a
 connection that is refused (nothing was sent), and closes idle keep-alive connections after IDLE_KEEPALIVE, shorter
 than the drain (deploy/README.md). Every answer and every connection error is recorded with its latency; the
-assertions are the issue's: nothing acknowledged is lost, nothing alive after an acknowledged revocation, no error
-status but 503, each 503 within the outage bound, no request reset by a SIGTERM. The figures are printed (-s).
+assertions are the issue's: nothing acknowledged is lost, nothing alive after an acknowledged revocation, no old
+password working after an acknowledged change, no error status but 503, each 503 within the outage bound, no request
+reset by a SIGTERM, every queued mail delivered (at least once). The figures are printed (-s).
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ HEALTH_INTERVAL = 0.25
 IDLE_KEEPALIVE = 0.5  # aiohttp closes idle connections within twice this: under the drain
 WORKERS = 6
 REVOCATION_LAG = 1.0  # mongodb.revocation_lag_ms, the default
+MAIL_WAIT = 60.0  # past the faults: a mail claimed by a sender that died mid-send waits out its lease (about 62 s)
 
 
 @dataclass
@@ -64,6 +67,8 @@ class Record:
     users: list[str] = field(default_factory=list)  # acknowledged, for logins
     cookies: list[str] = field(default_factory=list)
     revoked: list[tuple[str, float]] = field(default_factory=list)  # (cookie, acknowledged at)
+    changed: list[tuple[str, str]] = field(default_factory=list)  # (name, new password): acknowledged (200)
+    unsure: list[tuple[str, str]] = field(default_factory=list)  # (name, new password): 503 or cut off, either holds
     refused: int = 0  # connections refused before anything was sent: retried on another replica
     events: dict[str, float] = field(default_factory=dict)  # fault name -> time
 
@@ -157,6 +162,8 @@ async def worker(gateway: Gateway, record: Record, until: float, seed: int) -> N
             outcome, response = await gateway.send("login", "POST", "/users/login", json=body)
             if outcome.status == 200 and response is not None:
                 record.cookies.append(response.cookies["sid"].value)
+        elif roll < 0.545:
+            await change_password(gateway, record, rng)
         elif roll < 0.85 and record.cookies:
             await gateway.send("protected", "GET", "/users/protected", cookie=rng.choice(record.cookies))
         elif record.cookies:
@@ -166,6 +173,28 @@ async def worker(gateway: Gateway, record: Record, until: float, seed: int) -> N
                 record.revoked.append((cookie, time.monotonic()))
             else:
                 record.cookies.append(cookie)  # unknown: it may still be live, and it is no revocation
+
+
+async def change_password(gateway: Gateway, record: Record, rng: random.Random) -> None:
+    """Log in as a user still on PASSWORD and change it; the name leaves the pool whatever the answer says, unless
+    the change surely did not happen (no session, or a refusal before any write)."""
+    name = record.users.pop(rng.randrange(len(record.users)))
+    outcome, response = await gateway.send(
+        "login", "POST", "/users/login", json={"username": name, "password": PASSWORD}
+    )
+    if outcome.status != 200 or response is None:
+        record.users.append(name)
+        return
+    new = f"{PASSWORD} {rng.getrandbits(48):012x}"
+    body = {"currentPassword": PASSWORD, "newPassword": new}
+    cookie = response.cookies["sid"].value
+    outcome, _ = await gateway.send("change", "POST", "/users/me/password", cookie=cookie, json=body)
+    if outcome.status == 200:
+        record.changed.append((name, new))
+    elif outcome.status == 503 or outcome.error is not None:  # unknown: the new hash may have landed
+        record.unsure.append((name, new))
+    else:
+        record.users.append(name)
 
 
 @pytest.fixture
@@ -188,13 +217,52 @@ def replica_config(ferretdb: FerretDB, smtp: SmtpServer, database: str) -> dict[
         ),
         "mail": mail["mail"],
         "server": {**mail["server"], "drain_seconds": DRAIN, "shutdown_timeout": SHUTDOWN_TIMEOUT},
-        "throttle": {"signup_burst": 100_000, "signup_refill_seconds": 0.01},
+        # The checks after the load try an old password on every changed account from 127.0.0.1: more distinct
+        # failing names than one address's free allowance.
+        "throttle": {"signup_burst": 100_000, "signup_refill_seconds": 0.01, "address_free_names": 1_000_000},
     }
 
 
 async def later(seconds: float, action: Callable[[], Awaitable[None]]) -> None:
     await asyncio.sleep(seconds)
     await action()
+
+
+async def login_status(session: aiohttp.ClientSession, name: str, password: str) -> int:
+    """A login's status once it is an answer about the password: a 503 (the database busy or away) is retried, as a
+    client does after its Retry-After (shortened here)."""
+    for _ in range(10):
+        async with session.post("/users/login", json={"username": name, "password": password}) as response:
+            if response.status != 503:
+                return response.status
+        await asyncio.sleep(0.5)
+    return 503
+
+
+async def old_and_new(gateway: Gateway, name: str, new: str, few: asyncio.Semaphore) -> list[tuple[int, int]]:
+    """What each replica answers to a login with the old password and to one with the new."""
+    async with few:  # a few accounts at a time: all at once would queue logins past their storage deadline (503)
+        return [
+            (await login_status(session, name, PASSWORD), await login_status(session, name, new))
+            for session in gateway.sessions
+        ]
+
+
+def mail_id(message: Any) -> str:
+    """The outbox id a delivered mail carries: the last part of its Message-ID's left side (make_msgid's idstring)."""
+    return str(message["Message-ID"]).strip("<>").split("@")[0].rsplit(".", 1)[-1]
+
+
+async def delivery(smtp: SmtpServer, outbox: Any) -> tuple[set[str], Counter[str], float]:
+    """Wait (MAIL_WAIT at most) until every mail in the outbox has reached the SMTP server at least once; returns the
+    ids queued, the ids delivered with how many times each, and how long it took."""
+    began = time.monotonic()
+    while True:
+        queued = await asyncio.to_thread(lambda: {doc["_id"] for doc in outbox.find({}, {"_id": 1})})
+        sent = Counter(mail_id(message) for message in smtp.messages)
+        if queued <= set(sent) or time.monotonic() - began > MAIL_WAIT:
+            return queued, sent, time.monotonic() - began
+        await asyncio.sleep(0.25)
 
 
 def rss_kib(process: AuthsvcProcess) -> int:
@@ -214,8 +282,10 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
         replica.start()
     gateway = Gateway(replicas, record)
     stop_health = asyncio.Event()
-    began = time.monotonic()
+    began, began_wall = time.monotonic(), time.time()
     rss: list[int] = []
+    mongo: pymongo.MongoClient[dict[str, Any]] | None = None
+    mail: asyncio.Task[tuple[set[str], Counter[str], float]] | None = None
 
     async def fault(name: str, action: Callable[[], None]) -> None:
         record.events[name] = time.monotonic()
@@ -256,18 +326,63 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
         await asyncio.gather(*(worker(gateway, record, until, seed) for seed in range(WORKERS)), *faults)
         rss.append(rss_kib(replicas[1]))
 
+        # Every mail the app queued reaches the SMTP server, at least once, once SMTP and the database are back:
+        # waited for while the replicas still run, alongside the checks below.
+        sent_by_the_end = {mail_id(message) for message in smtp_server.messages}
+        mongo = pymongo.MongoClient(ferretdb.url, serverSelectionTimeoutMS=5000)
+        mail = asyncio.create_task(delivery(smtp_server, mongo[database]["outbox"]))
+
         # Every acknowledged revocation, REVOCATION_LAG later: refused by both replicas.
         await asyncio.sleep(REVOCATION_LAG)
+        revocations_began = time.monotonic()
         alive = 0
         for cookie, _ in record.revoked:
             for index, session in enumerate(gateway.sessions):
                 async with session.get("/users/protected", headers={"Cookie": f"sid={cookie}"}) as response:
                     alive += response.status == 200
                     assert response.status in (401, 200), f"replica {index}: {response.status}"
+
+        # Every acknowledged password change: the old password refused and the new one accepted by both replicas.
+        # A change answered 503 (or cut off) may or may not have landed: one of the two passwords, the same on both.
+        checks_began = time.monotonic()
+        revocations_took = checks_began - revocations_began
+        tried = record.changed + record.unsure
+        few = asyncio.Semaphore(8)
+        answers = await asyncio.gather(*(old_and_new(gateway, name, new, few) for name, new in tried))
+        acknowledged, unknown = answers[: len(record.changed)], answers[len(record.changed) :]
+        old_working = sum(old == 200 for replicas_saw in acknowledged for old, _ in replicas_saw)
+        unsure_landed = sum(set(replicas_saw) == {(401, 200)} for replicas_saw in unknown)
+        # (name, (old, new) as each replica answered): an acknowledged change that did not hold on both replicas, or
+        # an unknown one that left both passwords working, or neither, or the replicas disagreeing.
+        wrong = [
+            (name, saw) for (name, _), saw in zip(record.changed, acknowledged, strict=True) if set(saw) != {(401, 200)}
+        ]
+        wrong += [
+            (name, saw)
+            for (name, _), saw in zip(record.unsure, unknown, strict=True)
+            if set(saw) not in ({(401, 200)}, {(200, 401)})
+        ]
+        checks_took = time.monotonic() - checks_began
+
+        queued, sent, mail_waited = await mail
+        undelivered = [
+            {key: doc.get(key) for key in ("_id", "kind", "attempts", "lastError", "nextAttemptAt")}
+            for doc in mongo[database]["outbox"].find({"_id": {"$in": sorted(queued - set(sent))}})
+        ]
+        marked_pending = mongo[database]["outbox"].count_documents({"deliveredAt": None})
+        # Delivered after the load: after a failed attempt (SMTP stopped), or never tried before, when a claim was cut
+        # off (its sender killed, or the database gone) and the mail waited out the claim's lease.
+        late_mails = list(mongo[database]["outbox"].find({"_id": {"$in": sorted(queued - sent_by_the_end)}}))
+        retried = sum(doc["attempts"] > 0 for doc in late_mails)
+        leased = [round(doc["createdAt"] - began_wall, 1) for doc in late_mails if doc["attempts"] == 0]
         stop_health.set()
         await health
     finally:
         stop_health.set()
+        if mail is not None:
+            mail.cancel()
+        if mongo is not None:
+            mongo.close()
         await gateway.close()
         for replica in replicas:
             replica.stop()
@@ -276,11 +391,6 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
     try:
         names = [doc["username"] for doc in client[database]["users"].find({}, {"username": 1})]
         stored = set(names)
-        queued = (
-            client[database]["outbox"].count_documents({})
-            if "outbox" in client[database].list_collection_names()
-            else 0
-        )
     finally:
         client.close()
 
@@ -300,7 +410,7 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
     drained = [o for o in record.outcomes if o.replica == 0 and o.status and term <= o.started + o.latency <= term_exit]
     lost = [name for name in record.signed_up if name not in stored]
     duplicates = len(names) - len(stored)  # a retried or raced insert stored twice
-    mailed = len({message["To"] for message in smtp_server.messages})
+    duplicates_mailed = sum(count - 1 for count in sent.values())
     with capsys.disabled():
         print(
             f"\nfaults over {until - began:.0f} s, {len(record.outcomes)} answers or errors: "
@@ -310,15 +420,28 @@ async def test_two_replicas_under_faults_lose_nothing_and_answer_503_within_the_
             f"meanwhile); refused and retried {record.refused}; "
             f"sign-ups acknowledged {len(record.signed_up)}, lost {len(lost)}, duplicate users {duplicates}; "
             f"revocations acknowledged {len(record.revoked)}, alive after {REVOCATION_LAG:.0f} s on either replica "
-            f"{alive}; mails queued {queued}, delivered by the end {mailed}; replica RSS {rss} KiB; "
+            f"{alive} (checked in {revocations_took:.1f} s); "
+            f"password changes acknowledged {len(record.changed)}, old passwords working after {old_working} "
+            f"(checked in {checks_took:.1f} s), unknown outcomes {len(record.unsure)} ({unsure_landed} landed); "
+            f"mails queued {len(queued)}, delivered {len(queued & set(sent))} ({sum(sent.values())} sent, "
+            f"{duplicates_mailed} duplicates), the last {mail_waited:.1f} s after the load ({len(late_mails)} "
+            f"after the load: {retried} retried after a failed attempt, {len(leased)} held by a claim's lease, "
+            f"queued at {leased} s), "
+            f"{marked_pending} still marked pending; "
+            f"replica RSS {rss} KiB; "
             f"events {[(name, round(at - began, 1)) for name, at in record.events.items()]}"
         )
     assert lost == []
     assert duplicates == 0
     assert alive == 0
+    assert old_working == 0
+    assert wrong == []
+    assert undelivered == [] and queued <= set(sent)
+    assert set(sent) <= queued  # nothing sent that was never queued
     assert set(statuses) <= {200, 201, 401, 409, 503}
     late = [(o.op, o.replica, round(o.started - began, 2), round(o.latency, 3)) for o in unavailable]
     assert all(o.latency <= BOUND + CLIENT_SLACK for o in unavailable), sorted(late, key=lambda x: x[-1])[-5:]
     assert by_sigterm == []
     assert [o for o in errors if o not in killed_in_flight] == []
     assert statuses[201] > 0 and statuses[200] > 0 and len(unavailable) > 0
+    assert record.changed and queued  # the checks above are not vacuous

@@ -116,3 +116,32 @@ async def test_abandoned_attempt_gives_its_counts_back_together(caplog: pytest.L
 
     assert sorted(started) == [0, 1, 2]
     assert caplog.text.count("a throttle count was not given back") == 1
+
+
+async def test_password_change_whose_notice_and_re_read_fail_answers_200_and_the_new_password_works(
+    client: Client, container: Container, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    await signed_up_with_verified_address(client, container)
+    assert (await client.post("/users/login", json=CREDENTIALS)).status == 200
+    users = container.storage().users
+    monkeypatch.setattr(container.storage().email_addresses, "get", fail)  # the notice's address
+    real_find = users.find_by_id
+    update = users.update_password_hash
+
+    async def update_then_fail_reads(*args: Any, **kwargs: Any) -> Any:
+        result = await update(*args, **kwargs)
+        monkeypatch.setattr(users, "find_by_id", fail)  # after the write that matters
+        return result
+
+    monkeypatch.setattr(users, "update_password_hash", update_then_fail_reads)
+    new = {"currentPassword": PASSWORD, "newPassword": "a different passphrase 42"}
+
+    changed = await client.post("/users/me/password", json=new)
+
+    assert changed.status == 200
+    assert "a password-change notice skipped: the storage is unavailable" in caplog.text
+    assert "re-reading a changed user skipped" in caplog.text
+    monkeypatch.setattr(users, "find_by_id", real_find)
+    assert (await client.post("/users/login", json=CREDENTIALS)).status == 401
+    again = {"username": "alice", "password": "a different passphrase 42"}
+    assert (await client.post("/users/login", json=again)).status == 200
