@@ -27,7 +27,6 @@ from authsvc.auth.pending_cookie import PasskeyChallengeCookie, PendingLoginCook
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import LoginThrottle
 from authsvc.auth.webauthn import Ceremonies
 from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
@@ -48,6 +47,7 @@ from authsvc.storage.memory import MemoryStorage
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.ports import Storage
 from authsvc.storage.webhooks_memory import MemoryDeliveries
+from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.enabled import EnabledUsers
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.users.service import UsersService

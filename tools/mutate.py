@@ -58,6 +58,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = [
     "authsvc/auth",
+    "authsvc/throttle",
     "authsvc/middlewares.py",
     "authsvc/bodies.py",
     "authsvc/storage/memory.py",

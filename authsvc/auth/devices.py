@@ -18,8 +18,8 @@ from aiohttp.typedefs import Middleware
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from authsvc.auth.cookie_header import only_cookie
-from authsvc.auth.throttle import Device
 from authsvc.config import SessionSettings, ThrottleSettings
+from authsvc.throttle.rules import Device
 from authsvc.users.models import User
 
 PURPOSE = "device"  # a session cookie, encrypted with the same keys, never passes for a device cookie

@@ -18,8 +18,8 @@ from aiohttp.test_utils import TestClient, make_mocked_request
 from multidict import CIMultiDict
 
 from authsvc.auth.cookie_header import cookie_header, cookie_values, only_cookie
-from authsvc.auth.throttle import Device
 from authsvc.containers import Container
+from authsvc.throttle.rules import Device
 from tests.driver import PASSWORD
 from tests.helpers import cookie_value
 

@@ -28,11 +28,11 @@ from dataclasses import dataclass
 from functools import partial
 from ipaddress import IPv6Address, ip_address, ip_network
 
-from authsvc.auth.ports import AttemptCounter
 from authsvc.clock import Clock
 from authsvc.config import ThrottleSettings
 from authsvc.errors import ServiceUnavailable, StorageUnavailable, TooManyRequests
 from authsvc.metrics import Metrics
+from authsvc.throttle.ports import AttemptCounter
 from authsvc.users.models import User
 
 log = logging.getLogger("authsvc")
