@@ -14,16 +14,10 @@ from authsvc.access.policy import AccessRules
 from authsvc.admin.service import AdminService
 from authsvc.admin.tokens import AdminTokens
 from authsvc.auth.audit import AccountPseudonyms, load_audit_key
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import EnrolmentTokens, PendingLogins, SecretBox
-from authsvc.auth.gate import GatewayCheck
-from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
-from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.passkeys import PasskeyService
-from authsvc.auth.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionRegistry
@@ -41,7 +35,6 @@ from authsvc.mail.service import AccountMail
 from authsvc.mail.templates import MailTemplates
 from authsvc.mail.transport import make_transport
 from authsvc.metrics import Metrics
-from authsvc.portal.forms import FormTokens
 from authsvc.storage.events_memory import MemoryEventLog
 from authsvc.storage.memory import MemoryStorage
 from authsvc.storage.mongo import MongoStorage
@@ -51,6 +44,13 @@ from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.enabled import EnabledUsers
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.users.service import UsersService
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.forms import FormTokens
+from authsvc.web.edge.gate import GatewayCheck
+from authsvc.web.edge.guards import SessionGuard
+from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 
 log = logging.getLogger("authsvc")
 
@@ -62,18 +62,18 @@ def common_passwords(reject_common: bool) -> frozenset[str]:
 class Container(containers.DeclarativeContainer):
     wiring_config = containers.WiringConfiguration(
         modules=[
-            "authsvc.users.handlers",
-            "authsvc.auth.handlers",
-            "authsvc.auth.mfa_handlers",
-            "authsvc.auth.passkey_handlers",
-            "authsvc.ops.handlers",
-            "authsvc.portal.handlers",
-            "authsvc.mail.handlers",
-            "authsvc.portal.mail_pages",
-            "authsvc.portal.step_up",
-            "authsvc.portal.security_pages",
-            "authsvc.admin.handlers",
-            "authsvc.portal.account_pages",
+            "authsvc.web.api.users",
+            "authsvc.web.api.auth",
+            "authsvc.web.api.mfa",
+            "authsvc.web.api.passkeys",
+            "authsvc.web.api.ops.handlers",
+            "authsvc.web.pages.handlers",
+            "authsvc.web.api.mail",
+            "authsvc.web.pages.mail",
+            "authsvc.web.pages.step_up",
+            "authsvc.web.pages.security",
+            "authsvc.web.api.admin",
+            "authsvc.web.pages.account",
         ]
     )
 

@@ -22,10 +22,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from authsvc.auth import handlers
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.gate import GatewayCheck
-from authsvc.middlewares import Edge, routed_as
+from authsvc.web.api import auth as handlers
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.gate import GatewayCheck
+from authsvc.web.edge.middlewares import Edge, routed_as
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

@@ -14,21 +14,21 @@ from collections.abc import Awaitable
 from aiohttp import hdrs, web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.guards import SessionGuard, client_info
 from authsvc.auth.mfa import MfaService, TotpEnrolment
 from authsvc.auth.passkeys import PasskeyService
 from authsvc.auth.service import Authenticated, AuthService
-from authsvc.auth.views import iso
 from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import FieldRefused, NotFound, Problem, TooManyRequests
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
-from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.handlers import FORM_EXPIRED, _render, _see_other, password_rules, portal_page, scripted_page
-from authsvc.portal.i18n import N_, field_problem, gettext, wait
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.forms import FormTokens, read_form
+from authsvc.web.edge.guards import SessionGuard, client_info
+from authsvc.web.edge.i18n import N_, field_problem, gettext, wait
+from authsvc.web.edge.views import iso
+from authsvc.web.pages.handlers import FORM_EXPIRED, _render, _see_other, password_rules, portal_page, scripted_page
 
 ACCOUNT = "/account"
 NO_STORE = {"Cache-Control": "no-store"}

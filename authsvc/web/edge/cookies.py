@@ -4,7 +4,7 @@ aiohttp-session's middleware writes the cookie at the end of a request; this sto
 hooks (``load_session``/``save_session``) and encrypts with every configured key (a MultiFernet: the first encrypts,
 any decrypts, so keys rotate). Reading takes the measured fast path: the Cookie header is split rather than parsed,
 and a cookie value is decrypted once, then served from a bounded cache. Like every cookie authsvc reads, it is found
-through auth/cookie_header.py: every Cookie header line, joined.
+through web/edge/cookie_header.py: every Cookie header line, joined.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from aiohttp import web
 from aiohttp_session import SESSION_KEY, STORAGE_KEY, AbstractStorage, Session, SessionData, get_session, new_session
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from authsvc.auth.cookie_header import HasHeaders, cookie_header, cookie_values
 from authsvc.config import SessionSettings
+from authsvc.web.edge.cookie_header import HasHeaders, cookie_header, cookie_values
 
 EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
 DECODED_CACHE_SIZE = 10_000

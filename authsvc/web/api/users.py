@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.views import user_view
-from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.deadline import follow_up
 from authsvc.mail.service import AccountMail
 from authsvc.users.service import UsersService
+from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.views import user_view
 
 
 @inject

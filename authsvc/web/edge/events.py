@@ -8,7 +8,7 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
 from authsvc.events.context import RequestContext, request_context
-from authsvc.middlewares import client_address
+from authsvc.web.edge.middlewares import client_address
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

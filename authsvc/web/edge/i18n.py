@@ -19,9 +19,9 @@ from pathlib import Path
 
 from aiohttp import hdrs
 
-from authsvc.middlewares import Asked
+from authsvc.web.edge.middlewares import Asked
 
-LOCALES = Path(__file__).resolve().parent / "locales"
+LOCALES = Path(__file__).resolve().parent.parent / "pages" / "locales"
 LANGUAGES = ("en", "de", "fr")  # English is the source text; the others are catalogues in LOCALES
 LANGUAGE_RANGE = re.compile(r"\s*([A-Za-z]{1,8}|\*)(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([01](?:\.\d{0,3})?))?\s*")
 _READING = ContextVar[gnu.NullTranslations | None]("portal_translations", default=None)

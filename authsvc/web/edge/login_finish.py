@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from authsvc.auth.cookie_header import cookie_header, cookie_values
-from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import AuthService, ClientInfo
 from authsvc.mail.service import AccountMail
 from authsvc.users.models import User
+from authsvc.web.edge.cookie_header import cookie_header, cookie_values
+from authsvc.web.edge.cookies import SessionCookies, SessionIds
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.pending_cookie import PendingLoginCookie
 
 
 class LoginFinish:

@@ -8,8 +8,8 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.containers import Container
 from authsvc.errors import ServiceUnavailable, StorageUnavailable
 from authsvc.metrics import Metrics
-from authsvc.middlewares import DRAIN
 from authsvc.storage.ports import Storage
+from authsvc.web.edge.middlewares import DRAIN
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
-from authsvc.middlewares import DRAIN, SECURITY_HEADERS
+from authsvc.web.edge.middlewares import DRAIN, SECURITY_HEADERS
 
 log = logging.getLogger("authsvc")
 

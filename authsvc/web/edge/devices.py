@@ -17,10 +17,10 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from authsvc.auth.cookie_header import only_cookie
 from authsvc.config import SessionSettings, ThrottleSettings
 from authsvc.throttle.rules import Device
 from authsvc.users.models import User
+from authsvc.web.edge.cookie_header import only_cookie
 
 PURPOSE = "device"  # a session cookie, encrypted with the same keys, never passes for a device cookie
 DEVICE_ID_BYTES = 16

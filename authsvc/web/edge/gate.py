@@ -16,16 +16,16 @@ from urllib.parse import quote
 from aiohttp import hdrs, web
 
 from authsvc.access.policy import AccessRules, Target, Verdict, subject_of, target_from_url, target_of
-from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.guards import SESSION_REQUIRED, SessionGuard
 from authsvc.auth.service import Authenticated
 from authsvc.config import Settings
 from authsvc.errors import BadRequest, Forbidden, Unauthorized
 from authsvc.mail.service import AccountMail
 from authsvc.metrics import Metrics
-from authsvc.middlewares import Asked, client_address
-from authsvc.portal.i18n import gettext, language, reading
 from authsvc.users.models import User
+from authsvc.web.edge.cookies import SessionCookies, SessionIds
+from authsvc.web.edge.guards import SESSION_REQUIRED, SessionGuard
+from authsvc.web.edge.i18n import gettext, language, reading
+from authsvc.web.edge.middlewares import Asked, client_address
 
 SECOND_FACTOR_REQUIRED = "A second factor is required for this resource."
 ACCESS_DENIED = "Access to this resource is denied."

@@ -16,10 +16,10 @@ import secrets
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from authsvc.auth.cookie_header import only_cookie
-from authsvc.bodies import FORM_TYPES
 from authsvc.config import SessionSettings
 from authsvc.errors import BadRequest, UnsupportedMediaType
+from authsvc.web.edge.bodies import FORM_TYPES
+from authsvc.web.edge.cookie_header import only_cookie
 
 TOKEN_LIFETIME = 3600  # seconds a form may stay open
 NONCE = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)

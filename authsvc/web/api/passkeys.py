@@ -8,20 +8,20 @@ from typing import Any
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.guards import client_info, current, login_required
-from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
-from authsvc.auth.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 from authsvc.auth.service import ClientInfo
-from authsvc.auth.views import login_body, passkey_view
-from authsvc.bodies import read_ceremony, read_fields
 from authsvc.containers import Container
 from authsvc.errors import Unauthorized
 from authsvc.mail.service import AccountMail
-from authsvc.middlewares import client_address
+from authsvc.web.edge.bodies import read_ceremony, read_fields
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.guards import client_info, current, login_required
+from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.middlewares import client_address
+from authsvc.web.edge.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
+from authsvc.web.edge.views import login_body, passkey_view
 
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -9,19 +9,19 @@ from urllib.parse import quote
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import TOTP
-from authsvc.auth.gate import STEP_UP_PATH
-from authsvc.auth.guards import SessionGuard, client_info
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import Authenticated, AuthService
 from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import Conflict, FieldRefused, TooManyRequests
-from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _allowed, _render, _see_other, portal_page
-from authsvc.portal.i18n import N_, gettext, wait
+from authsvc.web.edge.cookies import SessionCookies, SessionIds
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.forms import FormTokens, read_form
+from authsvc.web.edge.gate import STEP_UP_PATH
+from authsvc.web.edge.guards import SessionGuard, client_info
+from authsvc.web.edge.i18n import N_, gettext, wait
+from authsvc.web.pages.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _allowed, _render, _see_other, portal_page
 
 
 def setup_step_up(app: web.Application) -> None:

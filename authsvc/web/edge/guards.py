@@ -14,13 +14,13 @@ from typing import TypeVar, cast
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from authsvc.auth.cookie_header import HasHeaders
-from authsvc.auth.cookies import SessionCookies, SessionIds
-from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import Unauthorized
-from authsvc.middlewares import client_address
+from authsvc.web.edge.cookie_header import HasHeaders
+from authsvc.web.edge.cookies import SessionCookies, SessionIds
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.middlewares import client_address
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])

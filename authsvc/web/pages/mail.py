@@ -12,9 +12,9 @@ from authsvc.config import Settings
 from authsvc.containers import Container
 from authsvc.errors import FieldRefused
 from authsvc.mail.service import AccountMail
-from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.handlers import FORM_EXPIRED, _render, password_rules, portal_page
-from authsvc.portal.i18n import N_, field_problem
+from authsvc.web.edge.forms import FormTokens, read_form
+from authsvc.web.edge.i18n import N_, field_problem
+from authsvc.web.pages.handlers import FORM_EXPIRED, _render, password_rules, portal_page
 
 NOT_ME_DONE = N_(
     "Every session has ended; a link to choose a new password is on its way to the address this notice went to."

@@ -12,10 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from authsvc.auth.cookie_header import only_cookie
-from authsvc.auth.cookies import EXPIRED
 from authsvc.auth.factors import PendingLogins, SecondFactorRequired
 from authsvc.config import SessionSettings
+from authsvc.web.edge.cookie_header import only_cookie
+from authsvc.web.edge.cookies import EXPIRED
 
 SECOND_FACTOR_REQUIRED = "Second factor required"
 

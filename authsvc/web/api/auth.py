@@ -8,21 +8,21 @@ import logging
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import SecondFactorRequired
-from authsvc.auth.gate import GatewayCheck
-from authsvc.auth.guards import SERVICE, client_info, current, login_required
-from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
-from authsvc.auth.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
 from authsvc.auth.service import AuthService
-from authsvc.auth.views import login_body, session_view, user_view
-from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.errors import NotFound
 from authsvc.mail.service import AccountMail
-from authsvc.middlewares import csrf_checked, csrf_exempt, gateway_check
+from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.gate import GatewayCheck
+from authsvc.web.edge.guards import SERVICE, client_info, current, login_required
+from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.middlewares import csrf_checked, csrf_exempt, gateway_check
+from authsvc.web.edge.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
+from authsvc.web.edge.views import login_body, session_view, user_view
 
 audit = logging.getLogger("authsvc.audit")
 

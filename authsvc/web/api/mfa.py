@@ -6,16 +6,16 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.guards import client_info, current, login_required
-from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
-from authsvc.auth.pending_cookie import PendingLoginCookie
-from authsvc.auth.views import login_body
-from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.mail.service import AccountMail
+from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.guards import client_info, current, login_required
+from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.pending_cookie import PendingLoginCookie
+from authsvc.web.edge.views import login_body
 
 
 @login_required

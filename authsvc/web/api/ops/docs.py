@@ -18,7 +18,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from authsvc.errors import NotFound
 
-SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+SPEC_PATH = Path(__file__).resolve().parents[3] / "openapi.yaml"
 OURS = Path(__file__).resolve().parent / "swagger"
 BUNDLE = Path(str(swagger_ui_path))
 

@@ -10,19 +10,17 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 from aiohttp_session import session_middleware
 
-from authsvc.admin.handlers import admin_app
-from authsvc.auth import handlers as auth
-from authsvc.auth import mfa_handlers as mfa
-from authsvc.auth import passkey_handlers as passkeys
-from authsvc.auth.guards import SESSION_GUARD, service_token_middleware
 from authsvc.config import ConfigError, Settings
 from authsvc.containers import Container, running
 from authsvc.deadline import outage_bound
-from authsvc.events.edge import event_context_middleware
-from authsvc.gateway import GatewayFastPath
-from authsvc.gateway_listener import GatewayAnswers, gateway_listener
-from authsvc.mail.handlers import setup_mail_routes
-from authsvc.middlewares import (
+from authsvc.web.api import auth, mfa, passkeys, users
+from authsvc.web.api.admin import admin_app
+from authsvc.web.api.mail import setup_mail_routes
+from authsvc.web.api.ops import docs
+from authsvc.web.api.ops import handlers as ops
+from authsvc.web.edge.events import event_context_middleware
+from authsvc.web.edge.guards import SESSION_GUARD, service_token_middleware
+from authsvc.web.edge.middlewares import (
     DRAIN,
     Drain,
     Edge,
@@ -31,15 +29,14 @@ from authsvc.middlewares import (
     forwarded_middleware,
     untrusted_forwarded_middleware,
 )
-from authsvc.ops import docs
-from authsvc.ops import handlers as ops
-from authsvc.portal.account_pages import setup_account_pages
-from authsvc.portal.handlers import is_portal_page, page_errors_middleware, page_headers_middleware, setup_portal
-from authsvc.portal.mail_pages import setup_mail_pages
-from authsvc.portal.security_pages import setup_security_pages
-from authsvc.portal.step_up import setup_step_up
-from authsvc.serving import AppRunner, drop_server_header
-from authsvc.users import handlers as users
+from authsvc.web.gateway import GatewayFastPath
+from authsvc.web.gateway_listener import GatewayAnswers, gateway_listener
+from authsvc.web.pages.account import setup_account_pages
+from authsvc.web.pages.handlers import is_portal_page, page_errors_middleware, page_headers_middleware, setup_portal
+from authsvc.web.pages.mail import setup_mail_pages
+from authsvc.web.pages.security import setup_security_pages
+from authsvc.web.pages.step_up import setup_step_up
+from authsvc.web.serving import AppRunner, drop_server_header
 
 CONTAINER = web.AppKey("container", Container)
 log = logging.getLogger("authsvc")

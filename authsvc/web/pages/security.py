@@ -11,14 +11,14 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.guards import client_info
 from authsvc.containers import Container
 from authsvc.errors import Conflict, FieldRefused, TooManyRequests
-from authsvc.portal.account_pages import ACCOUNT, open_account, to_login
-from authsvc.portal.forms import read_form
-from authsvc.portal.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _see_other, portal_page, scripted_page
-from authsvc.portal.i18n import N_
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.forms import read_form
+from authsvc.web.edge.guards import client_info
+from authsvc.web.edge.i18n import N_
+from authsvc.web.pages.account import ACCOUNT, open_account, to_login
+from authsvc.web.pages.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _see_other, portal_page, scripted_page
 
 SECURITY = "/security"
 

@@ -18,14 +18,14 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.admin.models import Account, AdminCaller, State
 from authsvc.admin.service import AdminService
 from authsvc.admin.tokens import AdminTokens
-from authsvc.auth.views import iso
-from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from authsvc.events.models import Event, EventQuery
 from authsvc.events.service import AuditReader
-from authsvc.middlewares import csrf_exempt
 from authsvc.users.models import User
+from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.middlewares import csrf_exempt
+from authsvc.web.edge.views import iso
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])

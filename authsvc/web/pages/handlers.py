@@ -20,14 +20,8 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import TOTP, WEBAUTHN, SecondFactorRequired
-from authsvc.auth.gate import STEP_UP_PATH, GatewayCheck
-from authsvc.auth.guards import SessionGuard, client_info
-from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import WRONG_CODE, MfaService
-from authsvc.auth.pending_cookie import PendingLoginCookie
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import PortalSettings, Settings
 from authsvc.containers import Container
@@ -43,10 +37,16 @@ from authsvc.errors import (
 )
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
-from authsvc.portal.forms import FormTokens, read_form
-from authsvc.portal.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
-from authsvc.portal.redirects import normalize_origin, safe_redirect
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.forms import FormTokens, read_form
+from authsvc.web.edge.gate import STEP_UP_PATH, GatewayCheck
+from authsvc.web.edge.guards import SessionGuard, client_info
+from authsvc.web.edge.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
+from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.pending_cookie import PendingLoginCookie
+from authsvc.web.pages.redirects import normalize_origin, safe_redirect
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
@@ -89,7 +89,7 @@ def _is_page(request: web.Request) -> bool:
 def setup_portal(app: web.Application, settings: PortalSettings) -> None:
     environment = aiohttp_jinja2.setup(
         app,
-        loader=jinja2.PackageLoader("authsvc.portal"),
+        loader=jinja2.PackageLoader("authsvc.web.pages"),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -38,10 +38,10 @@ from aiohttp.helpers import rfc822_formatted_time
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.gate import GatewayCheck
-from authsvc.middlewares import Edge, ForwardedRules
-from authsvc.serving import protocol_error_response
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.gate import GatewayCheck
+from authsvc.web.edge.middlewares import Edge, ForwardedRules
+from authsvc.web.serving import protocol_error_response
 
 log = logging.getLogger("authsvc")
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.devices import DeviceCookies
-from authsvc.auth.guards import client_info, current, login_required
 from authsvc.auth.mfa import MfaService
-from authsvc.bodies import read_fields
 from authsvc.containers import Container
 from authsvc.mail.service import AccountMail
+from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.guards import client_info, current, login_required
 
 NOT_ME_ANSWER = (
     "Every session of the account has ended; a link to choose a new password is on its way to the address this "
