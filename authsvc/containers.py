@@ -44,13 +44,6 @@ from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.enabled import EnabledUsers
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.users.service import UsersService
-from authsvc.web.edge.cookies import SessionCookies
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.forms import FormTokens
-from authsvc.web.edge.gate import GatewayCheck
-from authsvc.web.edge.guards import SessionGuard
-from authsvc.web.edge.login_finish import LoginFinish
-from authsvc.web.edge.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 
 log = logging.getLogger("authsvc")
 
@@ -60,23 +53,6 @@ def common_passwords(reject_common: bool) -> frozenset[str]:
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(
-        modules=[
-            "authsvc.web.api.users",
-            "authsvc.web.api.auth",
-            "authsvc.web.api.mfa",
-            "authsvc.web.api.passkeys",
-            "authsvc.web.api.ops.handlers",
-            "authsvc.web.pages.handlers",
-            "authsvc.web.api.mail",
-            "authsvc.web.pages.mail",
-            "authsvc.web.pages.step_up",
-            "authsvc.web.pages.security",
-            "authsvc.web.api.admin",
-            "authsvc.web.pages.account",
-        ]
-    )
-
     settings = providers.Dependency(instance_of=Settings)
     clock = providers.Singleton(SystemClock)
     metrics = providers.Singleton(Metrics)
@@ -119,8 +95,6 @@ class Container(containers.DeclarativeContainer):
     session_keys = providers.Singleton(
         load_session_keys, settings.provided.session.keys, settings.provided.session.key_file, settings.provided.env
     )
-    session_cookies = providers.Singleton(SessionCookies, keys=session_keys, settings=settings.provided.session)
-    form_tokens = providers.Singleton(FormTokens, keys=session_keys, settings=settings.provided.session)
     session_registry = providers.Singleton(
         SessionRegistry,
         repository=sessions_repository,
@@ -132,23 +106,12 @@ class Container(containers.DeclarativeContainer):
     login_throttle = providers.Singleton(
         LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle, metrics=metrics
     )
-    device_cookies = providers.Singleton(
-        DeviceCookies, keys=session_keys, session=settings.provided.session, throttle=settings.provided.throttle
-    )
     # Second factors: their secrets and the pending-login token are sealed with the session keys (rotation works)
     secret_box = providers.Singleton(SecretBox, keys=session_keys)
     pending_logins = providers.Singleton(
         PendingLogins, keys=session_keys, clock=clock, lifetime=settings.provided.mfa.pending_seconds
     )
     enrolment_tokens = providers.Singleton(EnrolmentTokens, keys=session_keys, clock=clock)
-    pending_login_cookie = providers.Singleton(
-        PendingLoginCookie, codec=pending_logins, settings=settings.provided.session
-    )
-    passkey_challenge_cookie = providers.Singleton(
-        PasskeyChallengeCookie,
-        settings=settings.provided.session,
-        lifetime=settings.provided.webauthn.challenge_seconds,
-    )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
     audit_pseudonyms = providers.Singleton(
         AccountPseudonyms,
@@ -207,7 +170,6 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         settings=settings.provided.mfa,
     )
-    session_guard = providers.Singleton(SessionGuard, auth=auth_service, cookies=session_cookies)
     access_rules = providers.Singleton(AccessRules, settings.provided.access_control)
 
     # Mail: the outbox in the storage backend, its background sender, the account flows that mail
@@ -241,16 +203,6 @@ class Container(containers.DeclarativeContainer):
         factors=second_factors_repository,
         passkeys=passkeys_repository,
         stored_users=storage.provided.users,
-    )
-    # The gateway's check: the session guard and the access rules
-    gateway_check = providers.Singleton(
-        GatewayCheck,
-        guard=session_guard,
-        cookies=session_cookies,
-        settings=settings,
-        rules=access_rules,
-        mail=account_mail,
-        metrics=metrics,
     )
     # The audit trail: the services' audit lines stored as events (memory: a bounded ring; MongoDB: `events`)
     event_log = providers.Selector(
@@ -290,15 +242,6 @@ class Container(containers.DeclarativeContainer):
         mail=account_mail,
         clock=clock,
         settings=settings.provided.admin,
-    )
-    # The HTTP edge's end of every login (JSON routes and portal pages alike)
-    login_finish = providers.Singleton(
-        LoginFinish,
-        auth=auth_service,
-        mail=account_mail,
-        cookies=session_cookies,
-        devices=device_cookies,
-        pending=pending_login_cookie,
     )
 
 

@@ -47,9 +47,9 @@ def apply(variant: str, container: Any, app: web.Application) -> None:
 
 def serve(variant: str, host: str, port: int, config: str | None) -> None:
     from authsvc.config import load_settings
-    from authsvc.containers import create_container
     from authsvc.logs import configure_logging
     from authsvc.web.app import create_app
+    from authsvc.web.container import create_container
 
     settings = load_settings(config, overrides={"server": {"host": host, "port": port}})
     configure_logging(settings.logging.level)

@@ -11,13 +11,14 @@ from aiohttp import web
 from aiohttp_session import session_middleware
 
 from authsvc.config import ConfigError, Settings
-from authsvc.containers import Container, running
+from authsvc.containers import running
 from authsvc.deadline import outage_bound
 from authsvc.web.api import auth, mfa, passkeys, users
 from authsvc.web.api.admin import admin_app
 from authsvc.web.api.mail import setup_mail_routes
 from authsvc.web.api.ops import docs
 from authsvc.web.api.ops import handlers as ops
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.events import event_context_middleware
 from authsvc.web.edge.guards import SESSION_GUARD, service_token_middleware
 from authsvc.web.edge.middlewares import (
@@ -38,7 +39,7 @@ from authsvc.web.pages.security import setup_security_pages
 from authsvc.web.pages.step_up import setup_step_up
 from authsvc.web.serving import AppRunner, drop_server_header
 
-CONTAINER = web.AppKey("container", Container)
+CONTAINER = web.AppKey("container", WebContainer)
 log = logging.getLogger("authsvc")
 # The JSON routes a gateway sends to authsvc; /internal/, /metrics, /readyz and /docs stay on the inside.
 PUBLIC_API_PREFIXES = ("/users/", "/auth/")
@@ -50,7 +51,7 @@ async def _running(app: web.Application) -> AsyncIterator[None]:
 
 
 def _reload_on_sighup(
-    container: Container, reload_settings: Callable[[], Settings]
+    container: WebContainer, reload_settings: Callable[[], Settings]
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """SIGHUP re-reads the configuration and swaps in its access_control whole; a file that does not load keeps the
     policy in force, and the log says why. Nothing else is reloaded."""
@@ -74,14 +75,14 @@ def _reload_on_sighup(
     return listen
 
 
-def _internal_app(container: Container) -> web.Application:
+def _internal_app(container: WebContainer) -> web.Application:
     """Routes for internal services, which present service tokens rather than browser cookies."""
     internal = web.Application(middlewares=[service_token_middleware(container.service_tokens())])
     internal.router.add_post("/sessions/introspect", auth.introspect)
     return internal
 
 
-def _metrics_listener(container: Container, reuse_port: bool) -> Callable[[web.Application], AsyncIterator[None]]:
+def _metrics_listener(container: WebContainer, reuse_port: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     """/metrics on server.metrics_port, a listener of its own that the public gateway never routes to."""
     server = container.settings().server
 
@@ -101,7 +102,7 @@ def _metrics_listener(container: Container, reuse_port: bool) -> Callable[[web.A
 
 
 def create_app(
-    container: Container,
+    container: WebContainer,
     *,
     reuse_port: bool = False,
     fast_path: bool = True,

@@ -18,11 +18,11 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.admin.models import Account, AdminCaller, State
 from authsvc.admin.service import AdminService
 from authsvc.admin.tokens import AdminTokens
-from authsvc.containers import Container
 from authsvc.errors import BadRequest, Conflict, Forbidden, Unauthorized
 from authsvc.events.models import Event, EventQuery
 from authsvc.events.service import AuditReader
 from authsvc.users.models import User
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.middlewares import csrf_exempt
 from authsvc.web.edge.views import iso
@@ -133,7 +133,7 @@ def _actor(request: web.Request) -> str:
 
 @requires("users:read")
 @inject
-async def list_users(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def list_users(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     query = _query(request)
     page = await admin.list_users(
         prefix=query.get("prefix"),
@@ -147,13 +147,13 @@ async def list_users(request: web.Request, admin: AdminService = Provide[Contain
 
 @requires("users:read")
 @inject
-async def get_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def get_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     return web.json_response(account_view(await admin.account(request.match_info["id"])))
 
 
 @requires("users:write")
 @inject
-async def create_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def create_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     fields = await read_fields(request, "username", "password", optional=("email",))
     user = await admin.create(_actor(request), fields["username"], fields["password"], fields.get("email"))
     return web.json_response(user_view(user), status=201)
@@ -161,7 +161,7 @@ async def create_user(request: web.Request, admin: AdminService = Provide[Contai
 
 @requires("users:write")
 @inject
-async def invite_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def invite_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     fields = await read_fields(request, "username", "email")
     user = await admin.invite(_actor(request), fields["username"], fields["email"])
     return web.json_response(user_view(user), status=201)
@@ -169,39 +169,41 @@ async def invite_user(request: web.Request, admin: AdminService = Provide[Contai
 
 @requires("users:write")
 @inject
-async def delete_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def delete_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     await admin.delete(_actor(request), request.match_info["id"])
     return web.Response(status=204)
 
 
 @requires("users:write")
 @inject
-async def disable_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def disable_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     return web.json_response(user_view(await admin.disable(_actor(request), request.match_info["id"])))
 
 
 @requires("users:write")
 @inject
-async def enable_user(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def enable_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     return web.json_response(user_view(await admin.enable(_actor(request), request.match_info["id"])))
 
 
 @requires("sessions:write")
 @inject
-async def end_sessions(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def end_sessions(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     return web.json_response({"ended": await admin.end_sessions(_actor(request), request.match_info["id"])})
 
 
 @requires("users:write")
 @inject
-async def reset_mfa(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def reset_mfa(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     removed = await admin.reset_second_factors(_actor(request), request.match_info["id"])
     return web.json_response({"removed": removed})
 
 
 @requires("users:write")
 @inject
-async def send_reset_link(request: web.Request, admin: AdminService = Provide[Container.admin_service]) -> web.Response:
+async def send_reset_link(
+    request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]
+) -> web.Response:
     if not await admin.send_reset_link(_actor(request), request.match_info["id"]):
         raise Conflict("The user has no verified email address to send a reset link to.")
     return web.json_response({"sent": True}, status=202)
@@ -209,7 +211,7 @@ async def send_reset_link(request: web.Request, admin: AdminService = Provide[Co
 
 @requires("events:read")
 @inject
-async def list_events(request: web.Request, reader: AuditReader = Provide[Container.audit_reader]) -> web.Response:
+async def list_events(request: web.Request, reader: AuditReader = Provide[WebContainer.audit_reader]) -> web.Response:
     query = _query(request, EVENT_QUERY_MAX)
     since, until = _moment("since", query.get("since")), _moment("until", query.get("until"))
     page = await reader.page(

@@ -11,9 +11,9 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import AuthService
-from authsvc.containers import Container
 from authsvc.errors import NotFound
 from authsvc.mail.service import AccountMail
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.cookies import SessionCookies
 from authsvc.web.edge.devices import DeviceCookies
@@ -30,11 +30,11 @@ audit = logging.getLogger("authsvc.audit")
 @inject
 async def login(
     request: web.Request,
-    auth: AuthService = Provide[Container.auth_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
-    finish: LoginFinish = Provide[Container.login_finish],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
+    finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     fields = await read_fields(request, "username", "password")
     previous = cookies.read(request)
@@ -57,8 +57,8 @@ async def login(
 @inject
 async def logout(
     request: web.Request,
-    auth: AuthService = Provide[Container.auth_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
 ) -> web.Response:
     for ids in cookies.read_all(request):  # a planted second cookie must not keep the real session alive
         await auth.logout(ids.session_id)
@@ -73,14 +73,14 @@ async def protected(request: web.Request) -> web.Response:
 
 @gateway_check
 @inject
-async def verify(request: web.Request, check: GatewayCheck = Provide[Container.gateway_check]) -> web.Response:
+async def verify(request: web.Request, check: GatewayCheck = Provide[WebContainer.gateway_check]) -> web.Response:
     """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, 401 or 403."""
     return await check.verify(request)
 
 
 @gateway_check
 @inject
-async def forward_auth(request: web.Request, check: GatewayCheck = Provide[Container.gateway_check]) -> web.Response:
+async def forward_auth(request: web.Request, check: GatewayCheck = Provide[WebContainer.gateway_check]) -> web.Response:
     """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser is sent to the portal (to sign in, or
     for a second factor) with the URL it asked for, or shown a short page when denied."""
     return await check.forward_auth(request)
@@ -95,7 +95,7 @@ async def whoami(request: web.Request) -> web.Response:
 
 @login_required
 @inject
-async def list_sessions(request: web.Request, auth: AuthService = Provide[Container.auth_service]) -> web.Response:
+async def list_sessions(request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]) -> web.Response:
     me = current(request)
     sessions = []
     for record in await auth.list_sessions(me.user.id):
@@ -109,8 +109,8 @@ async def list_sessions(request: web.Request, auth: AuthService = Provide[Contai
 @inject
 async def revoke_session(
     request: web.Request,
-    auth: AuthService = Provide[Container.auth_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
 ) -> web.Response:
     me = current(request)
     handle = request.match_info["id"]
@@ -124,7 +124,7 @@ async def revoke_session(
 @login_required
 @inject
 async def revoke_other_sessions(
-    request: web.Request, auth: AuthService = Provide[Container.auth_service]
+    request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]
 ) -> web.Response:
     count = await auth.revoke_other_sessions(current(request))
     return web.json_response({"msg": "Every other session has ended", "revoked": count})
@@ -134,10 +134,10 @@ async def revoke_other_sessions(
 @inject
 async def change_password(
     request: web.Request,
-    auth: AuthService = Provide[Container.auth_service],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    mfa: MfaService = Provide[Container.mfa_service],
-    mail: AccountMail = Provide[Container.account_mail],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
     client = client_info(request, devices)
@@ -152,9 +152,9 @@ async def change_password(
 @inject
 async def delete_account(
     request: web.Request,
-    auth: AuthService = Provide[Container.auth_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    devices: DeviceCookies = Provide[Container.device_cookies],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "password")
     await auth.delete_account(current(request), fields["password"], client_info(request, devices))
@@ -166,8 +166,8 @@ async def delete_account(
 @inject
 async def introspect(
     request: web.Request,
-    auth: AuthService = Provide[Container.auth_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
 ) -> web.Response:
     """RFC 7662-style: is this cookie value a live session, and whose? For services holding a cookie value.
 

@@ -6,8 +6,8 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.mfa import MfaService
-from authsvc.containers import Container
 from authsvc.mail.service import AccountMail
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.guards import client_info, current, login_required
@@ -28,14 +28,14 @@ def setup_mail_routes(app: web.Application) -> None:
 
 
 @inject
-async def forgot_password(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+async def forgot_password(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     fields = await read_fields(request, "username", "email", one_of=True)
     await mail.forgot(username=fields.get("username"), email=fields.get("email"), ip=request.remote)
     return web.json_response(FORGOT_ANSWER, status=202)
 
 
 @inject
-async def reset_password(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+async def reset_password(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     fields = await read_fields(request, "token", "newPassword")
     await mail.reset(fields["token"], fields["newPassword"], request.remote)
     return web.json_response({"msg": "The password has been reset; every session has ended. Log in again."})
@@ -45,9 +45,9 @@ async def reset_password(request: web.Request, mail: AccountMail = Provide[Conta
 @inject
 async def set_email(
     request: web.Request,
-    mail: AccountMail = Provide[Container.account_mail],
-    mfa: MfaService = Provide[Container.mfa_service],
-    devices: DeviceCookies = Provide[Container.device_cookies],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "email", "password", optional=("code",))
     me = current(request)
@@ -59,14 +59,14 @@ async def set_email(
 
 
 @inject
-async def verify_email(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+async def verify_email(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     fields = await read_fields(request, "token")
     await mail.verify_address(fields["token"])
     return web.json_response({"msg": "The email address is verified."})
 
 
 @inject
-async def not_me(request: web.Request, mail: AccountMail = Provide[Container.account_mail]) -> web.Response:
+async def not_me(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     fields = await read_fields(request, "token")
     await mail.not_me(fields["token"])
     return web.json_response({"msg": NOT_ME_ANSWER})

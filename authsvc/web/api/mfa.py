@@ -7,8 +7,8 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.mfa import MfaService
-from authsvc.containers import Container
 from authsvc.mail.service import AccountMail
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.cookies import SessionCookies
 from authsvc.web.edge.devices import DeviceCookies
@@ -20,7 +20,7 @@ from authsvc.web.edge.views import login_body
 
 @login_required
 @inject
-async def status(request: web.Request, mfa: MfaService = Provide[Container.mfa_service]) -> web.Response:
+async def status(request: web.Request, mfa: MfaService = Provide[WebContainer.mfa_service]) -> web.Response:
     found = await mfa.status(current(request).user.id)
     return web.json_response(
         {"methods": found.methods, "pending": found.pending, "recoveryCodesLeft": found.recovery_codes_left}
@@ -31,8 +31,8 @@ async def status(request: web.Request, mfa: MfaService = Provide[Container.mfa_s
 @inject
 async def begin_totp(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    devices: DeviceCookies = Provide[Container.device_cookies],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "password")
     enrolment = await mfa.begin_totp(current(request), fields["password"], client_info(request, devices))
@@ -49,8 +49,8 @@ async def begin_totp(
 @inject
 async def confirm_totp(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    mail: AccountMail = Provide[Container.account_mail],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "enrolmentToken", "code")
     codes = await mfa.confirm_totp(current(request), fields["enrolmentToken"], fields["code"])
@@ -62,9 +62,9 @@ async def confirm_totp(
 @inject
 async def remove_totp(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    mail: AccountMail = Provide[Container.account_mail],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     await mfa.remove_totp(current(request), fields["password"], fields.get("code"), client_info(request, devices))
@@ -76,9 +76,9 @@ async def remove_totp(
 @inject
 async def regenerate_recovery_codes(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    mail: AccountMail = Provide[Container.account_mail],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     me = current(request)
@@ -92,11 +92,11 @@ async def regenerate_recovery_codes(
 @inject
 async def login_second_factor(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    finish: LoginFinish = Provide[Container.login_finish],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     fields = await read_fields(request, "code")
     previous = cookies.read(request)

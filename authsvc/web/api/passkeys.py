@@ -11,9 +11,9 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
 from authsvc.auth.service import ClientInfo
-from authsvc.containers import Container
 from authsvc.errors import Unauthorized
 from authsvc.mail.service import AccountMail
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_ceremony, read_fields
 from authsvc.web.edge.cookies import SessionCookies
 from authsvc.web.edge.devices import DeviceCookies
@@ -29,7 +29,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 @login_required
 @inject
 async def list_passkeys(
-    request: web.Request, passkeys: PasskeyService = Provide[Container.passkey_service]
+    request: web.Request, passkeys: PasskeyService = Provide[WebContainer.passkey_service]
 ) -> web.Response:
     found = await passkeys.list(current(request).user.id)
     return web.json_response({"passkeys": [passkey_view(passkey) for passkey in found]})
@@ -39,8 +39,8 @@ async def list_passkeys(
 @inject
 async def registration_options(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    devices: DeviceCookies = Provide[Container.device_cookies],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     client = client_info(request, devices)
@@ -52,8 +52,8 @@ async def registration_options(
 @inject
 async def register(
     request: web.Request,
-    passkeys: PasskeyService = Provide[Container.passkey_service],
-    mail: AccountMail = Provide[Container.account_mail],
+    passkeys: PasskeyService = Provide[WebContainer.passkey_service],
+    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields, credential = await read_ceremony(request, "name")
     passkey = await passkeys.register(current(request), fields["name"], credential)
@@ -65,9 +65,9 @@ async def register(
 @inject
 async def remove_passkey(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    mail: AccountMail = Provide[Container.account_mail],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     client = client_info(request, devices)
@@ -88,8 +88,8 @@ async def _assertion(
 @inject
 async def second_factor_options(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
 ) -> web.Response:
     return web.json_response(await mfa.passkey_options(pending.read(request)), headers=NO_STORE)
 
@@ -97,11 +97,11 @@ async def second_factor_options(
 @inject
 async def login_second_factor(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    finish: LoginFinish = Provide[Container.login_finish],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     credential, client, previous_id = await _assertion(request, cookies, devices)
     user, session_id = await mfa.complete_login_with_passkey(pending.read(request), credential, client, previous_id)
@@ -111,8 +111,8 @@ async def login_second_factor(
 @inject
 async def passwordless_options(
     request: web.Request,
-    passkeys: PasskeyService = Provide[Container.passkey_service],
-    challenge_cookie: PasskeyChallengeCookie = Provide[Container.passkey_challenge_cookie],
+    passkeys: PasskeyService = Provide[WebContainer.passkey_service],
+    challenge_cookie: PasskeyChallengeCookie = Provide[WebContainer.passkey_challenge_cookie],
 ) -> web.Response:
     nonce = challenge_cookie.new_nonce()
     options = await passkeys.passwordless_options(nonce, client_address(request))
@@ -124,11 +124,11 @@ async def passwordless_options(
 @inject
 async def login_passwordless(
     request: web.Request,
-    passkeys: PasskeyService = Provide[Container.passkey_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    challenge_cookie: PasskeyChallengeCookie = Provide[Container.passkey_challenge_cookie],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    finish: LoginFinish = Provide[Container.login_finish],
+    passkeys: PasskeyService = Provide[WebContainer.passkey_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    challenge_cookie: PasskeyChallengeCookie = Provide[WebContainer.passkey_challenge_cookie],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     credential, client, previous_id = await _assertion(request, cookies, devices)
     nonce = challenge_cookie.read(request)

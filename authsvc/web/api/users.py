@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.containers import Container
 from authsvc.deadline import follow_up
 from authsvc.mail.service import AccountMail
 from authsvc.users.service import UsersService
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.views import user_view
 
@@ -16,8 +16,8 @@ from authsvc.web.edge.views import user_view
 @inject
 async def signup(
     request: web.Request,
-    users: UsersService = Provide[Container.users_service],
-    mail: AccountMail = Provide[Container.account_mail],
+    users: UsersService = Provide[WebContainer.users_service],
+    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "username", "password", optional=("email",))
     if (email := fields.get("email")) is not None:  # refused before the user exists, not after

@@ -18,10 +18,10 @@ from authsvc.auth.mfa import MfaService, TotpEnrolment
 from authsvc.auth.passkeys import PasskeyService
 from authsvc.auth.service import Authenticated, AuthService
 from authsvc.config import Settings
-from authsvc.containers import Container
 from authsvc.errors import FieldRefused, NotFound, Problem, TooManyRequests
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.cookies import SessionCookies
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import FormTokens, read_form
@@ -179,13 +179,13 @@ class AccountPage:
 @inject
 async def open_account(
     request: web.Request,
-    guard: SessionGuard = Provide[Container.session_guard],
-    auth: AuthService = Provide[Container.auth_service],
-    mfa: MfaService = Provide[Container.mfa_service],
-    passkeys: PasskeyService = Provide[Container.passkey_service],
-    mail: AccountMail = Provide[Container.account_mail],
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
+    guard: SessionGuard = Provide[WebContainer.session_guard],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    passkeys: PasskeyService = Provide[WebContainer.passkey_service],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
 ) -> AccountPage | None:
     """The signed-in user's page, or None without a live session."""
     me = await guard.authenticate(request)
@@ -217,7 +217,9 @@ async def account_page(request: web.Request) -> web.Response:
 
 @scripted_page
 @inject
-async def set_email(request: web.Request, devices: DeviceCookies = Provide[Container.device_cookies]) -> web.Response:
+async def set_email(
+    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
+) -> web.Response:
     page, fields, answer = await _action(request, ("email", "password"), ("code",))
     if answer is not None or page is None:
         return answer or to_login()
@@ -252,7 +254,7 @@ async def resend_verification(request: web.Request) -> web.Response:
 @inject
 async def change_password(
     request: web.Request,
-    devices: DeviceCookies = Provide[Container.device_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     page, fields, answer = await _action(request, ("currentPassword", "newPassword"), ("code",))
     if answer is not None or page is None:
@@ -272,7 +274,7 @@ async def change_password(
 @scripted_page
 @inject
 async def end_session(
-    request: web.Request, cookies: SessionCookies = Provide[Container.session_cookies]
+    request: web.Request, cookies: SessionCookies = Provide[WebContainer.session_cookies]
 ) -> web.StreamResponse:
     page, fields, answer = await _action(request, ("id",))
     if answer is not None or page is None:
@@ -297,7 +299,7 @@ async def end_other_sessions(request: web.Request) -> web.Response:
 @scripted_page
 @inject
 async def regenerate_recovery_codes(
-    request: web.Request, devices: DeviceCookies = Provide[Container.device_cookies]
+    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
 ) -> web.Response:
     page, fields, answer = await _action(request, ("password",), ("code",))
     if answer is not None or page is None:
@@ -341,8 +343,8 @@ async def download_recovery_codes(request: web.Request) -> web.StreamResponse:
 @inject
 async def delete_account(
     request: web.Request,
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    devices: DeviceCookies = Provide[Container.device_cookies],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     page, fields, answer = await _action(request, ("password",))
     if answer is not None or page is None:

@@ -24,7 +24,6 @@ from authsvc.auth.factors import TOTP, WEBAUTHN, SecondFactorRequired
 from authsvc.auth.mfa import WRONG_CODE, MfaService
 from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
 from authsvc.config import PortalSettings, Settings
-from authsvc.containers import Container
 from authsvc.errors import (
     DuplicateUsername,
     FieldRefused,
@@ -38,6 +37,7 @@ from authsvc.errors import (
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.cookies import SessionCookies
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import FormTokens, read_form
@@ -229,10 +229,10 @@ class LoginForm:
 @inject
 async def login_page(
     request: web.Request,
-    guard: SessionGuard = Provide[Container.session_guard],
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
-    check: GatewayCheck = Provide[Container.gateway_check],
+    guard: SessionGuard = Provide[WebContainer.session_guard],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
+    check: GatewayCheck = Provide[WebContainer.gateway_check],
 ) -> web.Response:
     rd = request.query.get("rd")
     authenticated = await guard.authenticate(request)
@@ -257,13 +257,13 @@ async def login_page(
 @inject
 async def login(
     request: web.Request,
-    auth: AuthService = Provide[Container.auth_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
-    finish: LoginFinish = Provide[Container.login_finish],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
+    finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
     rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
@@ -325,13 +325,13 @@ def _code_page(
 @inject
 async def login_code(
     request: web.Request,
-    mfa: MfaService = Provide[Container.mfa_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    pending: PendingLoginCookie = Provide[Container.pending_login_cookie],
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
-    finish: LoginFinish = Provide[Container.login_finish],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
+    finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = fields.get("rd")
@@ -363,8 +363,8 @@ async def login_code(
 @inject
 async def logout_page(
     request: web.Request,
-    guard: SessionGuard = Provide[Container.session_guard],
-    tokens: FormTokens = Provide[Container.form_tokens],
+    guard: SessionGuard = Provide[WebContainer.session_guard],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
 ) -> web.Response:
     authenticated = await guard.authenticate(request)
     if authenticated is None:
@@ -376,9 +376,9 @@ async def logout_page(
 @inject
 async def logout(
     request: web.Request,
-    auth: AuthService = Provide[Container.auth_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    tokens: FormTokens = Provide[Container.form_tokens],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
 ) -> web.Response:
     fields = await read_form(request, ("csrf",))
     if not tokens.valid(request, fields["csrf"]):
@@ -424,8 +424,8 @@ class SignupForm:
 @inject
 async def signup_page(
     request: web.Request,
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
     if not settings.users.self_signup:
         raise Forbidden(SIGNUP_CLOSED)
@@ -436,14 +436,14 @@ async def signup_page(
 @inject
 async def signup(
     request: web.Request,
-    users: UsersService = Provide[Container.users_service],
-    auth: AuthService = Provide[Container.auth_service],
-    mail: AccountMail = Provide[Container.account_mail],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
-    finish: LoginFinish = Provide[Container.login_finish],
+    users: UsersService = Provide[WebContainer.users_service],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
+    finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     if not settings.users.self_signup:
         raise Forbidden(SIGNUP_CLOSED)

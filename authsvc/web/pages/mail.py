@@ -9,9 +9,9 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.config import Settings
-from authsvc.containers import Container
 from authsvc.errors import FieldRefused
 from authsvc.mail.service import AccountMail
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.forms import FormTokens, read_form
 from authsvc.web.edge.i18n import N_, field_problem
 from authsvc.web.pages.handlers import FORM_EXPIRED, _render, password_rules, portal_page
@@ -88,7 +88,7 @@ def _token_form(
 
 @portal_page
 @inject
-async def forgot_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
+async def forgot_page(request: web.Request, tokens: FormTokens = Provide[WebContainer.form_tokens]) -> web.Response:
     return _render(request, "forgot.html", N_("Forgot your password?"), tokens=tokens)
 
 
@@ -96,8 +96,8 @@ async def forgot_page(request: web.Request, tokens: FormTokens = Provide[Contain
 @inject
 async def forgot(
     request: web.Request,
-    mail: AccountMail = Provide[Container.account_mail],
-    tokens: FormTokens = Provide[Container.form_tokens],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
 ) -> web.Response:
     fields = await read_form(request, ("account", "csrf"))
     if not tokens.valid(request, fields["csrf"]):
@@ -116,8 +116,8 @@ async def _token_action(request: web.Request, tokens: FormTokens, page: str, *ex
 @inject
 async def reset_page(
     request: web.Request,
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
     return _token_form(request, tokens, "reset", rules=password_rules(settings))
 
@@ -126,9 +126,9 @@ async def reset_page(
 @inject
 async def reset(
     request: web.Request,
-    mail: AccountMail = Provide[Container.account_mail],
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
     fields = await _token_action(request, tokens, "reset", "newPassword")
     rules = password_rules(settings)
@@ -147,7 +147,7 @@ async def reset(
 
 @portal_page
 @inject
-async def verify_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
+async def verify_page(request: web.Request, tokens: FormTokens = Provide[WebContainer.form_tokens]) -> web.Response:
     return _token_form(request, tokens, "verify-email")
 
 
@@ -155,8 +155,8 @@ async def verify_page(request: web.Request, tokens: FormTokens = Provide[Contain
 @inject
 async def verify(
     request: web.Request,
-    mail: AccountMail = Provide[Container.account_mail],
-    tokens: FormTokens = Provide[Container.form_tokens],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
 ) -> web.Response:
     fields = await _token_action(request, tokens, "verify-email")
     if fields is None:
@@ -171,7 +171,7 @@ async def verify(
 
 @portal_page
 @inject
-async def not_me_page(request: web.Request, tokens: FormTokens = Provide[Container.form_tokens]) -> web.Response:
+async def not_me_page(request: web.Request, tokens: FormTokens = Provide[WebContainer.form_tokens]) -> web.Response:
     return _token_form(request, tokens, "not-me")
 
 
@@ -179,8 +179,8 @@ async def not_me_page(request: web.Request, tokens: FormTokens = Provide[Contain
 @inject
 async def not_me(
     request: web.Request,
-    mail: AccountMail = Provide[Container.account_mail],
-    tokens: FormTokens = Provide[Container.form_tokens],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
 ) -> web.Response:
     fields = await _token_action(request, tokens, "not-me")
     if fields is None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.containers import Container
 from authsvc.errors import Conflict, FieldRefused, TooManyRequests
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import read_form
 from authsvc.web.edge.guards import client_info
@@ -39,7 +39,9 @@ async def security_page(request: web.Request) -> web.Response:
 
 @scripted_page
 @inject
-async def begin_totp(request: web.Request, devices: DeviceCookies = Provide[Container.device_cookies]) -> web.Response:
+async def begin_totp(
+    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
+) -> web.Response:
     fields = await read_form(request, ("password", "csrf"))
     page = await open_account(request)
     if page is None:
@@ -78,7 +80,9 @@ async def confirm_totp(request: web.Request) -> web.Response:
 
 @scripted_page
 @inject
-async def remove_totp(request: web.Request, devices: DeviceCookies = Provide[Container.device_cookies]) -> web.Response:
+async def remove_totp(
+    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
+) -> web.Response:
     fields = await read_form(request, ("password", "csrf"), ("code",))
     page = await open_account(request)
     if page is None:
@@ -94,7 +98,7 @@ async def remove_totp(request: web.Request, devices: DeviceCookies = Provide[Con
 @scripted_page
 @inject
 async def remove_passkey(
-    request: web.Request, devices: DeviceCookies = Provide[Container.device_cookies]
+    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
 ) -> web.Response:
     fields = await read_form(request, ("id", "password", "csrf"), ("code",))
     page = await open_account(request)

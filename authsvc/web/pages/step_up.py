@@ -13,8 +13,8 @@ from authsvc.auth.factors import TOTP
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import Authenticated, AuthService
 from authsvc.config import Settings
-from authsvc.containers import Container
 from authsvc.errors import Conflict, FieldRefused, TooManyRequests
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.cookies import SessionCookies, SessionIds
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import FormTokens, read_form
@@ -58,10 +58,10 @@ async def _page(
 @inject
 async def step_up_page(
     request: web.Request,
-    guard: SessionGuard = Provide[Container.session_guard],
-    auth: AuthService = Provide[Container.auth_service],
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
+    guard: SessionGuard = Provide[WebContainer.session_guard],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
     rd = _allowed(request, settings, request.query.get("rd"))
     me = await guard.authenticate(request)
@@ -76,13 +76,13 @@ async def step_up_page(
 @inject
 async def step_up(
     request: web.Request,
-    guard: SessionGuard = Provide[Container.session_guard],
-    auth: AuthService = Provide[Container.auth_service],
-    mfa: MfaService = Provide[Container.mfa_service],
-    cookies: SessionCookies = Provide[Container.session_cookies],
-    devices: DeviceCookies = Provide[Container.device_cookies],
-    tokens: FormTokens = Provide[Container.form_tokens],
-    settings: Settings = Provide[Container.settings],
+    guard: SessionGuard = Provide[WebContainer.session_guard],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = _allowed(request, settings, fields.get("rd"))

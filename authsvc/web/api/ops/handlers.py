@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.containers import Container
 from authsvc.errors import ServiceUnavailable, StorageUnavailable
 from authsvc.metrics import Metrics
 from authsvc.storage.ports import Storage
+from authsvc.web.container import WebContainer
 from authsvc.web.edge.middlewares import DRAIN
 
 
@@ -17,7 +17,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 @inject
-async def readyz(request: web.Request, storage: Storage = Provide[Container.storage]) -> web.Response:
+async def readyz(request: web.Request, storage: Storage = Provide[WebContainer.storage]) -> web.Response:
     if request.app[DRAIN].draining:  # from SIGTERM on: the gateway stops routing here while we still serve
         raise ServiceUnavailable("draining: the process is shutting down.")
     try:
@@ -29,5 +29,5 @@ async def readyz(request: web.Request, storage: Storage = Provide[Container.stor
 
 
 @inject
-async def metrics(request: web.Request, metrics: Metrics = Provide[Container.metrics]) -> web.Response:
+async def metrics(request: web.Request, metrics: Metrics = Provide[WebContainer.metrics]) -> web.Response:
     return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
