@@ -27,13 +27,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from ipaddress import IPv6Address, ip_address, ip_network
+from typing import Protocol
 
 from authsvc.clock import Clock
 from authsvc.config import ThrottleSettings
 from authsvc.errors import ServiceUnavailable, StorageUnavailable, TooManyRequests
 from authsvc.metrics import Metrics
 from authsvc.throttle.ports import AttemptCounter
-from authsvc.users.models import User
 
 log = logging.getLogger("authsvc")
 
@@ -45,6 +45,16 @@ STORE_KEY = "ws:store"  # the one bucket of the challenge store, shared by every
 STORE_FULL = "Too many passkey sign-ins are under way; try again shortly, or sign in with your password."
 
 
+class Known(Protocol):
+    """A user as a device cookie knows one (users.models.User is one; the throttle imports no package above it)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def generation(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Device:
     """What a valid device cookie vouches for: this browser logged in as user_id before."""
@@ -53,7 +63,7 @@ class Device:
     device_id: str  # random, per cookie: the key of the device's own allowance
     generation: int = 0  # the user's revocation generation when it was issued
 
-    def vouches_for(self, user: User) -> bool:
+    def vouches_for(self, user: Known) -> bool:
         """Issued to this very user, since their last revocation."""
         return secrets.compare_digest(self.user_id.encode(), user.id.encode()) and self.generation == user.generation
 
