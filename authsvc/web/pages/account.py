@@ -1,5 +1,5 @@
 """The portal's account page, /account: who I am, the email address, the password, the sessions, the second factors
-(their forms post to /security/..., security_pages.py) and deleting the account.
+(their forms post to /security/..., security.py) and deleting the account.
 
 Every action calls the service the JSON route calls, with the same proof: the password, and a current code when the
 session is old and an authenticator app is set up (MfaService.prove / check_recent_proof). Destructive forms sit
