@@ -101,4 +101,4 @@ bench: install-test system-packages
 # .mo files that ship in the package (tests/unit/test_portal_i18n.py checks both are complete and in step).
 messages: install-test
 	$(BIN)/python tools/portal_translations.py
-	$(BIN)/pybabel compile -D portal -d authsvc/portal/locales
+	$(BIN)/pybabel compile -D portal -d authsvc/web/pages/locales

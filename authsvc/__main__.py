@@ -42,9 +42,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def serve(args: argparse.Namespace) -> int:
-    from authsvc import serving
-    from authsvc.app import create_app
-    from authsvc.containers import create_container
+    from authsvc.web import serving
+    from authsvc.web.app import create_app
+    from authsvc.web.container import create_container
 
     settings = _worker_settings(args)
     configure_logging(settings.logging.level, settings.server.log_format)
@@ -183,8 +183,8 @@ def check_config(args: argparse.Namespace) -> int:
 
 def routes(args: argparse.Namespace) -> int:
     """The app's own route table: with --public, the paths a gateway must send to authsvc (one a line)."""
-    from authsvc.app import create_app, public_paths
-    from authsvc.containers import create_container
+    from authsvc.web.app import create_app, public_paths
+    from authsvc.web.container import create_container
 
     app = create_app(create_container(_settings(args)))
     if args.public:

@@ -14,20 +14,13 @@ from authsvc.access.policy import AccessRules
 from authsvc.admin.service import AdminService
 from authsvc.admin.tokens import AdminTokens
 from authsvc.auth.audit import AccountPseudonyms, load_audit_key
-from authsvc.auth.cookies import SessionCookies
-from authsvc.auth.devices import DeviceCookies
 from authsvc.auth.factors import EnrolmentTokens, PendingLogins, SecretBox
-from authsvc.auth.gate import GatewayCheck
-from authsvc.auth.guards import SessionGuard
 from authsvc.auth.keys import load_session_keys
-from authsvc.auth.login_finish import LoginFinish
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.passkeys import PasskeyService
-from authsvc.auth.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import LoginThrottle
 from authsvc.auth.webauthn import Ceremonies
 from authsvc.clock import Clock, SystemClock
 from authsvc.config import Settings
@@ -42,12 +35,12 @@ from authsvc.mail.service import AccountMail
 from authsvc.mail.templates import MailTemplates
 from authsvc.mail.transport import make_transport
 from authsvc.metrics import Metrics
-from authsvc.portal.forms import FormTokens
 from authsvc.storage.events_memory import MemoryEventLog
 from authsvc.storage.memory import MemoryStorage
 from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.ports import Storage
 from authsvc.storage.webhooks_memory import MemoryDeliveries
+from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.enabled import EnabledUsers
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from authsvc.users.service import UsersService
@@ -60,23 +53,6 @@ def common_passwords(reject_common: bool) -> frozenset[str]:
 
 
 class Container(containers.DeclarativeContainer):
-    wiring_config = containers.WiringConfiguration(
-        modules=[
-            "authsvc.users.handlers",
-            "authsvc.auth.handlers",
-            "authsvc.auth.mfa_handlers",
-            "authsvc.auth.passkey_handlers",
-            "authsvc.ops.handlers",
-            "authsvc.portal.handlers",
-            "authsvc.mail.handlers",
-            "authsvc.portal.mail_pages",
-            "authsvc.portal.step_up",
-            "authsvc.portal.security_pages",
-            "authsvc.admin.handlers",
-            "authsvc.portal.account_pages",
-        ]
-    )
-
     settings = providers.Dependency(instance_of=Settings)
     clock = providers.Singleton(SystemClock)
     metrics = providers.Singleton(Metrics)
@@ -119,8 +95,6 @@ class Container(containers.DeclarativeContainer):
     session_keys = providers.Singleton(
         load_session_keys, settings.provided.session.keys, settings.provided.session.key_file, settings.provided.env
     )
-    session_cookies = providers.Singleton(SessionCookies, keys=session_keys, settings=settings.provided.session)
-    form_tokens = providers.Singleton(FormTokens, keys=session_keys, settings=settings.provided.session)
     session_registry = providers.Singleton(
         SessionRegistry,
         repository=sessions_repository,
@@ -132,23 +106,12 @@ class Container(containers.DeclarativeContainer):
     login_throttle = providers.Singleton(
         LoginThrottle, counter=attempts_counter, clock=clock, settings=settings.provided.throttle, metrics=metrics
     )
-    device_cookies = providers.Singleton(
-        DeviceCookies, keys=session_keys, session=settings.provided.session, throttle=settings.provided.throttle
-    )
     # Second factors: their secrets and the pending-login token are sealed with the session keys (rotation works)
     secret_box = providers.Singleton(SecretBox, keys=session_keys)
     pending_logins = providers.Singleton(
         PendingLogins, keys=session_keys, clock=clock, lifetime=settings.provided.mfa.pending_seconds
     )
     enrolment_tokens = providers.Singleton(EnrolmentTokens, keys=session_keys, clock=clock)
-    pending_login_cookie = providers.Singleton(
-        PendingLoginCookie, codec=pending_logins, settings=settings.provided.session
-    )
-    passkey_challenge_cookie = providers.Singleton(
-        PasskeyChallengeCookie,
-        settings=settings.provided.session,
-        lifetime=settings.provided.webauthn.challenge_seconds,
-    )
     service_tokens = providers.Singleton(ServiceTokens, tokens=settings.provided.introspection.tokens)
     audit_pseudonyms = providers.Singleton(
         AccountPseudonyms,
@@ -207,7 +170,6 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
         settings=settings.provided.mfa,
     )
-    session_guard = providers.Singleton(SessionGuard, auth=auth_service, cookies=session_cookies)
     access_rules = providers.Singleton(AccessRules, settings.provided.access_control)
 
     # Mail: the outbox in the storage backend, its background sender, the account flows that mail
@@ -241,16 +203,6 @@ class Container(containers.DeclarativeContainer):
         factors=second_factors_repository,
         passkeys=passkeys_repository,
         stored_users=storage.provided.users,
-    )
-    # The gateway's check: the session guard and the access rules
-    gateway_check = providers.Singleton(
-        GatewayCheck,
-        guard=session_guard,
-        cookies=session_cookies,
-        settings=settings,
-        rules=access_rules,
-        mail=account_mail,
-        metrics=metrics,
     )
     # The audit trail: the services' audit lines stored as events (memory: a bounded ring; MongoDB: `events`)
     event_log = providers.Selector(
@@ -290,15 +242,6 @@ class Container(containers.DeclarativeContainer):
         mail=account_mail,
         clock=clock,
         settings=settings.provided.admin,
-    )
-    # The HTTP edge's end of every login (JSON routes and portal pages alike)
-    login_finish = providers.Singleton(
-        LoginFinish,
-        auth=auth_service,
-        mail=account_mail,
-        cookies=session_cookies,
-        devices=device_cookies,
-        pending=pending_login_cookie,
     )
 
 

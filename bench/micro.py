@@ -79,11 +79,11 @@ async def _plain(request: object, guard: object, settings: object) -> object:
 
 def measure(cpus: set[int] | None = None) -> dict[str, Any]:
     """Each piece in turn; a piece the current code no longer has is reported as unavailable, not fatal."""
-    from authsvc.auth import handlers
     from authsvc.auth.sessions import hash_session_id
-    from authsvc.containers import create_container
     from authsvc.logs import request_id_var
-    from authsvc.middlewares import SECURITY_HEADERS
+    from authsvc.web.api import auth as handlers
+    from authsvc.web.container import create_container
+    from authsvc.web.edge.middlewares import SECURITY_HEADERS
 
     try:
         import uvloop

@@ -26,7 +26,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("json", ("json/",)),
     ("aiohttp-session (load_session, Session)", ("aiohttp_session",)),
     ("dependency-injector @inject", ("dependency_injector",)),
-    ("authsvc middlewares (edge, csrf, problem)", ("authsvc/middlewares.py",)),
+    ("authsvc middlewares (edge, csrf, problem)", ("authsvc/web/edge/middlewares.py",)),
     ("authsvc verify: handler, guards, service, registry, storage", ("authsvc/",)),
     ("secrets/hashlib/urllib (ids, hashes, quoting)", ("secrets.py", "hashlib.py", "urllib/parse.py")),
     ("contextvars/asyncio glue", ("asyncio/", "contextvars")),

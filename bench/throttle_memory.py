@@ -15,11 +15,11 @@ import time
 import tracemalloc
 from typing import Any
 
-from authsvc.auth.throttle import LoginThrottle
 from authsvc.config import load_settings
 from authsvc.errors import TooManyRequests
 from authsvc.metrics import Metrics
 from authsvc.storage.memory import MAX_COUNTER_UNITS, MemoryAttemptCounter
+from authsvc.throttle.rules import LoginThrottle
 
 NOW = 4_000_000_000.0
 

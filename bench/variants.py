@@ -6,7 +6,7 @@ change is made to the built app before it starts. Every variant also answers ``G
 handler behind authsvc's middlewares), which prices the middleware stack alone.
 
 Variants:
-  as_is            nothing changed (the gateway's fast path, authsvc/gateway.py)
+  as_is            nothing changed (the gateway's fast path, authsvc/web/gateway.py)
   generic_chain    create_app(container, fast_path=False): the gateway's routes through the generic middleware
                    chain, as before issue 17
   no_metrics       the per-request Prometheus histogram observation skipped
@@ -46,10 +46,10 @@ def apply(variant: str, container: Any, app: web.Application) -> None:
 
 
 def serve(variant: str, host: str, port: int, config: str | None) -> None:
-    from authsvc.app import create_app
     from authsvc.config import load_settings
-    from authsvc.containers import create_container
     from authsvc.logs import configure_logging
+    from authsvc.web.app import create_app
+    from authsvc.web.container import create_container
 
     settings = load_settings(config, overrides={"server": {"host": host, "port": port}})
     configure_logging(settings.logging.level)
@@ -57,13 +57,13 @@ def serve(variant: str, host: str, port: int, config: str | None) -> None:
     container = create_container(settings)
     container.session_keys()
     if variant == "no_security_headers":
-        from authsvc import middlewares
+        from authsvc.web.edge import middlewares
 
         middlewares.SECURITY_HEADERS.clear()
     if variant == "keep_server_header":
-        import authsvc.app
+        import authsvc.web.app
 
-        setattr(authsvc.app, "drop_server_header", lambda: None)  # noqa: B010 (a module)
+        setattr(authsvc.web.app, "drop_server_header", lambda: None)  # noqa: B010 (a module)
     app = create_app(container, fast_path=variant != "generic_chain")
     app.router.add_get("/bench-hello", hello)
     apply(variant, container, app)

@@ -8,9 +8,10 @@ from aiohttp.test_utils import TestClient
 from dependency_injector import providers
 from hypothesis import settings as hypothesis_settings
 
-from authsvc.app import create_app
 from authsvc.config import Settings, deep_merge, load_settings
-from authsvc.containers import Container, create_container
+from authsvc.containers import Container
+from authsvc.web.app import create_app
+from authsvc.web.container import create_container
 from tests.helpers import FAST_CONFIG, TEST_KEY, ManualClock
 
 pytest_plugins = ["tests.mongodb", "tests.tutorial_app", "tests.smtp"]

@@ -56,12 +56,26 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = [
+TARGETS = [  # the security core: what auth/ and portal/ held before the web got its own folder (issue 23)
     "authsvc/auth",
-    "authsvc/middlewares.py",
-    "authsvc/bodies.py",
+    "authsvc/throttle",
+    "authsvc/web/edge/bodies.py",
+    "authsvc/web/edge/cookie_header.py",
+    "authsvc/web/edge/cookies.py",
+    "authsvc/web/edge/devices.py",
+    "authsvc/web/edge/forms.py",
+    "authsvc/web/edge/gate.py",
+    "authsvc/web/edge/guards.py",
+    "authsvc/web/edge/i18n.py",
+    "authsvc/web/edge/login_finish.py",
+    "authsvc/web/edge/middlewares.py",
+    "authsvc/web/edge/pending_cookie.py",
+    "authsvc/web/edge/views.py",
+    "authsvc/web/api/auth.py",
+    "authsvc/web/api/mfa.py",
+    "authsvc/web/api/passkeys.py",
     "authsvc/storage/memory.py",
-    "authsvc/portal",
+    "authsvc/web/pages",
     "authsvc/mail/service.py",
 ]
 TESTS = [  # the unit tests, and the memory backend's runs of these contract tests (-m "not mongodb")
@@ -97,26 +111,26 @@ EQUIVALENT: dict[str, str] = {
         "what is not six digits never equals a six-digit code in compare_digest either: the early answer only spares"
         " three HMACs"
     ),
-    "authsvc/portal/handlers.py:portal_page:delete `setattr(handler, PORTAL_PAGE, True)`": (
+    "authsvc/web/pages/handlers.py:portal_page:delete `setattr(handler, PORTAL_PAGE, True)`": (
         "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant"
         " never runs; what it marks (the pages' HTML errors and Content-Security-Policy) the portal tests pin"
     ),
-    "authsvc/portal/handlers.py:portal_page:`True` -> `False`": (
+    "authsvc/web/pages/handlers.py:portal_page:`True` -> `False`": (
         "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant"
         " never runs; what it marks (the pages' HTML errors and Content-Security-Policy) the portal tests pin"
     ),
-    "authsvc/portal/handlers.py:scripted_page:delete `setattr(handler, SCRIPTED_PAGE, True)`": (
+    "authsvc/web/pages/handlers.py:scripted_page:delete `setattr(handler, SCRIPTED_PAGE, True)`": (
         "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant"
         " never runs; what it marks (the pages' HTML errors and Content-Security-Policy) the portal tests pin"
     ),
-    "authsvc/portal/handlers.py:scripted_page:`True` -> `False`": (
+    "authsvc/web/pages/handlers.py:scripted_page:`True` -> `False`": (
         "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant"
         " never runs; what it marks (the pages' HTML errors and Content-Security-Policy) the portal tests pin"
     ),
-    "authsvc/portal/handlers.py:setup_portal:`True` -> `False`#1": (
+    "authsvc/web/pages/handlers.py:setup_portal:`True` -> `False`#1": (
         "trim_blocks: only the whitespace of the rendered HTML changes (test_portal_escaping pins autoescape, #0)"
     ),
-    "authsvc/portal/handlers.py:setup_portal:`True` -> `False`#2": (
+    "authsvc/web/pages/handlers.py:setup_portal:`True` -> `False`#2": (
         "lstrip_blocks: only the whitespace of the rendered HTML changes"
     ),
     "authsvc/auth/passkeys.py:PasskeyService._take:`challenge` -> True": (
@@ -139,20 +153,20 @@ EQUIVALENT: dict[str, str] = {
     "authsvc/auth/factors.py:PendingLogins.issue:`16` -> `17`": (
         "a login id of 136 random bits instead of 128 is as unique; it is sealed in the token, nobody sees its length"
     ),
-    "authsvc/auth/pending_cookie.py:PasskeyChallengeCookie.new_nonce:`24` -> `25`": (
+    "authsvc/web/edge/pending_cookie.py:PasskeyChallengeCookie.new_nonce:`24` -> `25`": (
         "a browser nonce of 200 random bits instead of 192 is as unguessable; only its hash is stored, any length"
     ),
-    "authsvc/auth/guards.py:login_required:delete `delattr(guarded, '__wrapped__')`": (
+    "authsvc/web/edge/guards.py:login_required:delete `delattr(guarded, '__wrapped__')`": (
         "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant never"
         " runs; what it guards (dependency-injector's wiring injecting into the wrapper) every guarded route's test"
         " would show as a TypeError"
     ),
-    "authsvc/auth/guards.py:login_required:delete"
+    "authsvc/web/edge/guards.py:login_required:delete"
     " `guarded.__dict__.update({k: v for k, v in vars(handler).items() if k.startswi...`": (
         "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant never"
         " runs; the marks it copies (portal page, scripted page) the portal tests pin"
     ),
-    "authsvc/auth/passkey_handlers.py:register:`True` -> `False`": (
+    "authsvc/web/api/passkeys.py:register:`True` -> `False`": (
         "added=True dates the notice's event at the passkey's creation instead of now: " + SAME_INSTANT
     ),
     "authsvc/mail/service.py:AccountMail.mfa_changed:`added` -> False": (
@@ -167,11 +181,11 @@ EQUIVALENT: dict[str, str] = {
     "authsvc/mail/service.py:AccountMail._newest_factor_at:delete `times.append(factors.added_at)`": (
         "as the line above: " + SAME_INSTANT
     ),
-    "authsvc/portal/handlers.py:LoginForm.render:`0` -> `1`": (
+    "authsvc/web/pages/handlers.py:LoginForm.render:`0` -> `1`": (
         "session.remember_me_lifetime is 0 (off) or at least session.idle_timeout (check-config refuses anything"
         " between), so no valid configuration has a lifetime of exactly 1 second"
     ),
-    "authsvc/portal/i18n.py:_numbered:`index % 2 == 0` -> True": (
+    "authsvc/web/edge/i18n.py:_numbered:`index % 2 == 0` -> True": (
         "_numbered is cached: the baseline's first page built the patterns before the harness swaps the code, so the"
         " mutant never runs; tests/unit/test_portal_localize.py fails on it when the module is edited by hand"
     ),
@@ -187,7 +201,7 @@ EQUIVALENT: dict[str, str] = {
         "not equivalent: the floor grows by the time already spent; only an upper bound on the answer time tells,"
         " and the suite keeps such timing out of tests (test_account_mail_edges pins the floor itself)"
     ),
-    "authsvc/auth/devices.py:<module>:`16` -> `17`": (
+    "authsvc/web/edge/devices.py:<module>:`16` -> `17`": (
         "a device id of 136 random bits instead of 128 is as unique; it is sealed in the cookie, nobody sees its length"
     ),
     "authsvc/auth/service.py:_login_name:`len(raw) > LOGIN_NAME_CAP` -> False": (
@@ -195,21 +209,21 @@ EQUIVALENT: dict[str, str] = {
         " to 256 or fewer: that takes combining marks, which no name sign-up allows (only a migrated tutorial account"
         " could have one); the first check spares normalising an over-long input"
     ),
-    "authsvc/auth/gate.py:GatewayCheck.__init__:`1024` -> `1025`": (
+    "authsvc/web/edge/gate.py:GatewayCheck.__init__:`1024` -> `1025`": (
         "a memory cap: one more trusted-peer answer remembered; what a request gets is the same"
     ),
-    "authsvc/auth/gate.py:GatewayCheck.answer:`policy.trivial` -> False": (
+    "authsvc/web/edge/gate.py:GatewayCheck.answer:`policy.trivial` -> False": (
         "the shortcut of the default configuration (no rules, one_factor): the rule walk decides the same for that"
         " policy, the shortcut only spares it (bench --only gateway measures it)"
     ),
-    "authsvc/auth/gate.py:GatewayCheck._from_trusted_proxy:`request.transport` -> True": (
+    "authsvc/web/edge/gate.py:GatewayCheck._from_trusted_proxy:`request.transport` -> True": (
         "a request's transport is gone only when its client hung up mid-request; neither server runs the check's"
         " answer for it then, so no test through a real socket can hold such a request"
     ),
-    "authsvc/auth/cookies.py:<module>:`4096` -> `4097`": (
+    "authsvc/web/edge/cookies.py:<module>:`4096` -> `4097`": (
         "a memory cap: one more remembered Cookie header; what a request gets is the same, only the bound moves"
     ),
-    "authsvc/auth/cookies.py:<module>:`1024` -> `1025`": (
+    "authsvc/web/edge/cookies.py:<module>:`1024` -> `1025`": (
         "a memory cap: a Cookie header one character longer is remembered; what a request gets is the same"
     ),
 }

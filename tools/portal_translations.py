@@ -1,9 +1,9 @@
-"""The portal's German and French texts, written into authsvc/portal/locales/<lang>/LC_MESSAGES/portal.po.
+"""The portal's German and French texts, written into authsvc/web/pages/locales/<lang>/LC_MESSAGES/portal.po.
 
 `make messages` runs this and compiles the catalogues; tests/unit/test_portal_i18n.py checks that every text the
 templates mark has a translation in each catalogue and that the shipped .mo files match the .po files. English is
 the templates' own text. Titles and messages the handlers pass in (marked N_, gettext, ngettext) are listed here
-too, and what the services say that a page shows (authsvc.portal.i18n.localize translates it when rendered).
+too, and what the services say that a page shows (authsvc.web.edge.i18n.localize translates it when rendered).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import write_po
 
 STAMP = datetime(2026, 12, 7, tzinfo=UTC)  # fixed: regenerating changes no line that did not change
-LOCALES = Path(__file__).resolve().parent.parent / "authsvc" / "portal" / "locales"
+LOCALES = Path(__file__).resolve().parent.parent / "authsvc" / "web" / "pages" / "locales"
 
 TEXTS: dict[str, tuple[str, str]] = {
     # msgid: (German, French)
@@ -319,7 +319,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "Reset my password": ("Mein Passwort zurücksetzen", "Réinitialiser mon mot de passe"),
     "Back to your account": ("Zurück zu Ihrem Konto", "Retour à votre compte"),
-    # The gateway check's page for a browser an access rule refuses (authsvc/auth/gate.py).
+    # The gateway check's page for a browser an access rule refuses (authsvc/web/edge/gate.py).
     "Access denied": ("Zugriff verweigert", "Accès refusé"),
     "Your account may not open this page.": (
         "Ihr Konto darf diese Seite nicht öffnen.",
@@ -387,7 +387,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "Der Server ist mit der Prüfung von Passwörtern beschäftigt; versuchen Sie es gleich erneut.",
         "Le serveur est occupé à vérifier des mots de passe ; réessayez dans un instant.",
     ),
-    # A service's problem with one field, as a sentence (authsvc.portal.i18n.field_problem and NUMBERED).
+    # A service's problem with one field, as a sentence (authsvc.web.edge.i18n.field_problem and NUMBERED).
     "Username must be %(min)s to %(max)s characters long.": (
         "Der Benutzername muss %(min)s bis %(max)s Zeichen lang sein.",
         "Le nom d'utilisateur doit compter de %(min)s à %(max)s caractères.",

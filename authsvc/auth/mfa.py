@@ -27,7 +27,7 @@ from authsvc.auth.factors import (
 )
 from authsvc.auth.models import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP_CODE, SecondFactors
 from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
-from authsvc.auth.ports import AttemptCounter, SecondFactorRepository
+from authsvc.auth.ports import SecondFactorRepository
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.webauthn import SECOND_FACTOR
@@ -35,6 +35,7 @@ from authsvc.clock import Clock
 from authsvc.config import MfaSettings
 from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.metrics import Metrics
+from authsvc.throttle.ports import AttemptCounter
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, normalize_username
 from authsvc.users.ports import UserRepository

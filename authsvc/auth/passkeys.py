@@ -16,7 +16,6 @@ from authsvc.auth.models import PASSKEY, USER_VERIFICATION, Passkey, PasskeyChal
 from authsvc.auth.ports import PasskeyChallengeRepository, PasskeyRepository
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import LoginThrottle
 from authsvc.auth.webauthn import (
     PASSWORDLESS,
     REGISTER,
@@ -29,6 +28,7 @@ from authsvc.auth.webauthn import (
 from authsvc.clock import Clock
 from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests, Unauthorized
 from authsvc.metrics import Metrics
+from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.models import User, normalize_username
 from authsvc.users.ports import UserRepository
 

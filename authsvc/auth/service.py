@@ -11,10 +11,10 @@ from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
 from authsvc.auth.models import PASSWORD, SecondFactors, SessionRecord
 from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import Attempt, Device, LoginThrottle
 from authsvc.clock import Clock
 from authsvc.errors import Busy, FieldRefused, StorageUnavailable, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.metrics import Metrics
+from authsvc.throttle.rules import Attempt, Device, LoginThrottle
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, normalize_username
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy

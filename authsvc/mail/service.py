@@ -20,7 +20,6 @@ from dataclasses import dataclass
 
 from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import MailSettings, ServerSettings, UserSettings
 from authsvc.deadline import follow_up
@@ -37,6 +36,7 @@ from authsvc.mail.models import (
 )
 from authsvc.mail.outbox import Outbox
 from authsvc.mail.ports import EmailAddressRepository, MailTokenRepository
+from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy

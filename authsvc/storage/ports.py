@@ -6,13 +6,13 @@ from typing import Protocol
 
 from authsvc.admin.ports import UserDirectory
 from authsvc.auth.ports import (
-    AttemptCounter,
     PasskeyChallengeRepository,
     PasskeyRepository,
     SecondFactorRepository,
     SessionRepository,
 )
 from authsvc.mail.ports import EmailAddressRepository, MailTokenRepository, OutboxRepository
+from authsvc.throttle.ports import AttemptCounter
 from authsvc.users.ports import UserRepository
 
 

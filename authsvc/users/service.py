@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from authsvc.auth.throttle import LoginThrottle
 from authsvc.clock import Clock
 from authsvc.config import UserSettings
 from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden
+from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, group_problem, normalize_username, tutorial_username, username_problem
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from dependency_injector import providers
 
-from authsvc.containers import Container, create_container, running, shutdown
+from authsvc.containers import Container, running, shutdown
 from authsvc.storage.ports import Storage
+from authsvc.web.container import create_container
 from tests.conftest import make_settings
 from tests.helpers import ManualClock
 from tests.mongodb import mongo_sections

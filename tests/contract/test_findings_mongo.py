@@ -14,8 +14,8 @@ import pymongo
 import pytest
 from bson import ObjectId
 
-from authsvc.app import create_app
 from authsvc.containers import Container
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.mongodb import MONGO_DRIVERS, mongo_sections
 

@@ -12,8 +12,8 @@ import pymongo
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.containers import Container
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 from tests.mongodb import MONGO_DRIVERS, mongo_sections

@@ -13,8 +13,8 @@ import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.containers import Container
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, text_of, token_in

@@ -15,9 +15,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 from dependency_injector import providers
 
-from authsvc.app import create_app
 from authsvc.auth.mfa import NO_PENDING_LOGIN
-from authsvc.containers import Container, create_container
+from authsvc.containers import Container
+from authsvc.web.app import create_app
+from authsvc.web.container import create_container
 from tests.conftest import make_settings
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock

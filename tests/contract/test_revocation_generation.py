@@ -16,9 +16,9 @@ import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.containers import Container
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, text_of, token_in

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.containers import Container
 from authsvc.users.models import User
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.tutorial_app import TutorialLibraries
 

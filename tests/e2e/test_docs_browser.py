@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 import yaml
 
-from authsvc.ops.docs import SPEC_PATH
+from authsvc.web.api.ops.docs import SPEC_PATH
 from tests.helpers import FAST_CONFIG, AuthsvcProcess, stop_process
 
 pytestmark = pytest.mark.e2e

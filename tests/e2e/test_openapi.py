@@ -13,9 +13,9 @@ import schemathesis
 import yaml
 from schemathesis.core.result import Err
 
-from authsvc.app import create_app
 from authsvc.containers import Container
-from authsvc.ops.docs import DOCS_CSP, SPEC_PATH
+from authsvc.web.api.ops.docs import DOCS_CSP, SPEC_PATH
+from authsvc.web.app import create_app
 
 METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
 FORM_TYPES = {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}

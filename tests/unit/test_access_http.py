@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 
 Client = TestClient[Any, Any]
 RULES = {

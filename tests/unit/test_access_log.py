@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from authsvc.app import create_app
 from authsvc.logs import access_log, configure_logging, request_id_var
+from authsvc.web.app import create_app
 
 NOW = 1_764_640_000.123456  # a fixed time.time() for both paths: the stamp is part of the line
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.containers import Container, running
 from authsvc.errors import FieldRefused
 from authsvc.mail.models import MailToken
 from authsvc.mail.service import FORGOT_MIN_SECONDS, DuplicateEmail, NoticeEvent
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, code_at, confirm_totp, login, register, signup_verified, start_totp
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, text_of, token_in

@@ -11,8 +11,8 @@ import bcrypt
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.config import ConfigError, load_settings
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, code_at, enrol, enrolled, login, passwordless, post_login, protected_with, signup
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in

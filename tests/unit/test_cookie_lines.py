@@ -17,9 +17,9 @@ import pytest
 from aiohttp.test_utils import TestClient, make_mocked_request
 from multidict import CIMultiDict
 
-from authsvc.auth.cookie_header import cookie_header, cookie_values, only_cookie
-from authsvc.auth.throttle import Device
 from authsvc.containers import Container
+from authsvc.throttle.rules import Device
+from authsvc.web.edge.cookie_header import cookie_header, cookie_values, only_cookie
 from tests.driver import PASSWORD
 from tests.helpers import cookie_value
 
@@ -102,7 +102,7 @@ async def status(client: Client, method: str, path: str, *lines: str, **kwargs: 
 
 @pytest.fixture
 async def web(aiohttp_client: Any, make_container: Callable[..., Container]) -> Client:
-    from authsvc.app import create_app
+    from authsvc.web.app import create_app
 
     client: Client = await aiohttp_client(create_app(make_container()))
     assert (await client.post("/users/signup", json={"username": "alice", "password": PASSWORD})).status == 201

@@ -7,7 +7,7 @@ import time
 
 from cryptography.fernet import Fernet
 
-from authsvc.auth.cookies import DECODED_CACHE_SIZE, SessionCookies
+from authsvc.web.edge.cookies import DECODED_CACHE_SIZE, SessionCookies
 from tests.conftest import make_settings
 
 KEY = Fernet.generate_key()

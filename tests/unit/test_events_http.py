@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, enrol, login
 from tests.helpers import ManualClock
 from tests.unit.test_admin_http import ADMIN, READER, ROOT

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.containers import Container, running
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, code_at, enrol, enrolled, mfa_login, passwordless, post, protected_with, signed_up
 from tests.helpers import ManualClock
 from tests.webauthn_authenticator import SoftAuthenticator

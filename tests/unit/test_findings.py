@@ -27,14 +27,15 @@ from cryptography.fernet import Fernet
 from hypothesis import given
 from hypothesis import strategies as st
 
-from authsvc.app import create_app
-from authsvc.auth.guards import login_required
 from authsvc.auth.keys import load_session_keys
 from authsvc.auth.service import ClientInfo
 from authsvc.config import ConfigError, load_settings
 from authsvc.containers import Container
 from authsvc.errors import TooManyRequests, Unauthorized
-from authsvc.middlewares import (
+from authsvc.storage.mongo.users import _user
+from authsvc.web.app import create_app
+from authsvc.web.edge.guards import login_required
+from authsvc.web.edge.middlewares import (
     Handler,
     csrf_checked,
     csrf_exempt,
@@ -42,7 +43,6 @@ from authsvc.middlewares import (
     gateway_check,
     without_zone,
 )
-from authsvc.storage.mongo.users import _user
 from tests.driver import PASSWORD, signup_and_login
 from tests.helpers import TEST_KEY, ManualClock, free_port
 from tests.unit.test_security_http import cookie_value

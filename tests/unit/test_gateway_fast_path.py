@@ -1,4 +1,4 @@
-"""The gateway's fast path (authsvc/gateway.py) answers exactly as the generic middleware chain does.
+"""The gateway's fast path (authsvc/web/gateway.py) answers exactly as the generic middleware chain does.
 
 Two apps over one storage and one clock: create_app(container) with the fast path, and create_app(other,
 fast_path=False) whose storage is the first's. Each case arranges the same state for both (a session of its own for
@@ -21,8 +21,8 @@ from aiohttp.test_utils import TestClient
 from dependency_injector import providers
 from multidict import CIMultiDict
 
-from authsvc.app import create_app
 from authsvc.containers import Container
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, enrol
 from tests.helpers import ManualClock, cookie_value, free_port
 

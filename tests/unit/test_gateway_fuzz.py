@@ -19,10 +19,10 @@ import uvloop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from authsvc import serving
-from authsvc.app import create_app
-from authsvc.containers import create_container
-from authsvc.gateway_listener import path_of
+from authsvc.web import serving
+from authsvc.web.app import create_app
+from authsvc.web.container import create_container
+from authsvc.web.gateway_listener import path_of
 from tests.conftest import make_settings
 from tests.driver import PASSWORD
 from tests.helpers import cookie_value, free_port

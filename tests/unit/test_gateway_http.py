@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
-from authsvc.middlewares import new_request_id
+from authsvc.web.app import create_app
+from authsvc.web.edge.middlewares import new_request_id
 from tests.driver import PASSWORD, signup_and_login
 
 Client = TestClient[Any, Any]

@@ -1,4 +1,4 @@
-"""server.gateway_port's own HTTP/1.1 (authsvc/gateway_listener.py), through real sockets on 127.0.0.1: keep-alive,
+"""server.gateway_port's own HTTP/1.1 (authsvc/web/gateway_listener.py), through real sockets on 127.0.0.1: keep-alive,
 pipelining, the limits and the heads it refuses, its timeouts, back-pressure and shutdown. That its answers are the
 main port's is test_gateway_fast_path.py's (the cases) and test_gateway_fuzz.py's (generated heads)."""
 
@@ -16,9 +16,10 @@ import pytest
 import uvloop
 from aiohttp import web
 
-from authsvc.app import create_app
 from authsvc.containers import Container
-from authsvc.gateway_listener import (
+from authsvc.web.app import create_app
+from authsvc.web.edge.middlewares import DRAIN, Edge, ForwardedRules
+from authsvc.web.gateway_listener import (
     MAX_HEADERS,
     MAX_TARGET_BYTES,
     GatewayAnswers,
@@ -26,7 +27,6 @@ from authsvc.gateway_listener import (
     GatewayRequest,
     path_of,
 )
-from authsvc.middlewares import DRAIN, Edge, ForwardedRules
 from tests.driver import PASSWORD
 from tests.helpers import free_port
 

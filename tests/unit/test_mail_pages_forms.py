@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, form_token, signup_verified
 from tests.smtp import SmtpServer, smtp_sections, token_in
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in

@@ -7,11 +7,11 @@ import secrets
 
 import pytest
 
-from authsvc.auth.throttle import LoginThrottle
 from authsvc.config import ThrottleSettings
 from authsvc.errors import TooManyRequests
 from authsvc.metrics import Metrics
 from authsvc.storage.memory import MemoryAttemptCounter
+from authsvc.throttle.rules import LoginThrottle
 from tests.conftest import make_settings
 from tests.helpers import ManualClock
 

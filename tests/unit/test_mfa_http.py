@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.auth.factors import ENROLMENT_SECONDS
 from authsvc.auth.mfa import NO_PENDING_LOGIN, WRONG_CODE
 from authsvc.auth.service import ClientInfo
+from authsvc.web.app import create_app
 from tests.driver import (
     PASSWORD,
     code_at,

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
-from authsvc.auth.throttle import Attempt
 from authsvc.containers import Container
 from authsvc.errors import StorageUnavailable
 from authsvc.mail.models import EmailAddress, address_key
+from authsvc.throttle.rules import Attempt
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, open_form
 
 Client = TestClient[Any, Any]

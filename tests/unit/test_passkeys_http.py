@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.auth.passkeys import PASSKEY_REFUSED
+from authsvc.web.app import create_app
 from tests.driver import (
     PASSWORD,
     PROOF,

@@ -12,7 +12,7 @@ import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.driver import HTML, PASSWORD, account, enrol_through_pages, form_token, post, signed_up
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authsvc.portal.account_pages import device_name
+from authsvc.web.pages.account import device_name
 
 FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
 EDGE_WINDOWS = (

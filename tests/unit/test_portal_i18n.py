@@ -14,12 +14,12 @@ from babel.messages.extract import extract_from_dir, extract_from_file
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
-from authsvc.app import create_app
-from authsvc.portal.i18n import NUMBERED
+from authsvc.web.app import create_app
+from authsvc.web.edge.i18n import NUMBERED
 from tests.helpers import ROOT
 
 Client = TestClient[Any, Any]
-LOCALES = ROOT / "authsvc" / "portal" / "locales"
+LOCALES = ROOT / "authsvc" / "web" / "pages" / "locales"
 
 
 @pytest.mark.parametrize(
@@ -63,7 +63,8 @@ KEYWORDS: dict[str, Any] = {"_": None, "gettext": None, "ngettext": (1, 2), "N_"
 def marked_texts() -> set[Message]:
     """What the templates mark (`_()`) and the portal's code and the gateway check's denied page mark (N_, gettext,
     ngettext): singular or plural."""
-    portal = ROOT / "authsvc" / "portal"
+    portal = ROOT / "authsvc" / "web" / "pages"
+    edge = ROOT / "authsvc" / "web" / "edge"
     templates = extract_from_dir(
         str(portal / "templates"),
         method_map=[("**.html", "jinja2")],
@@ -71,7 +72,10 @@ def marked_texts() -> set[Message]:
         keywords=KEYWORDS,
     )
     code = extract_from_dir(str(portal), method_map=[("*.py", "python")], keywords=KEYWORDS)
-    gate = extract_from_file("python", str(ROOT / "authsvc" / "auth" / "gate.py"), keywords=KEYWORDS)  # denied page
+    gate = [  # the denied page, and the services' sentences the pages localize
+        *extract_from_file("python", str(edge / "gate.py"), keywords=KEYWORDS),
+        *extract_from_file("python", str(edge / "i18n.py"), keywords=KEYWORDS),
+    ]
     found = {message for _, _, message, _, _ in [*templates, *code]} | {message for _, message, _, _ in gate}
     return {message if isinstance(message, str) else tuple(message) for message in found if message}
 
@@ -111,7 +115,7 @@ def test_the_compiled_catalogues_are_package_data() -> None:
         "d.parse_config_files(); print(d.package_data)"
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, check=True).stdout
-    assert "portal/locales/*/LC_MESSAGES/*.mo" in out
+    assert "web/pages/locales/*/LC_MESSAGES/*.mo" in out
     assert sorted(p.relative_to(LOCALES).as_posix() for p in LOCALES.glob("*/LC_MESSAGES/*.mo")) == [
         "de/LC_MESSAGES/portal.mo",
         "fr/LC_MESSAGES/portal.mo",

@@ -17,7 +17,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from babel.messages.pofile import read_po
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, enrolment_of, form_token, register
 from tests.helpers import ROOT, ManualClock
 from tests.webauthn_authenticator import SoftAuthenticator
@@ -66,7 +66,7 @@ def visible_texts(html: str) -> list[str]:
 
 def kept_by_the_catalogue(language: str) -> set[str]:
     """The catalogue's texts that read the same translated (German's "Passkeys")."""
-    with (ROOT / "authsvc" / "portal" / "locales" / language / "LC_MESSAGES" / "portal.po").open("rb") as po:
+    with (ROOT / "authsvc" / "web" / "pages" / "locales" / language / "LC_MESSAGES" / "portal.po").open("rb") as po:
         return {m.id for m in read_po(po) if isinstance(m.id, str) and m.id == m.string}
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from multidict import CIMultiDict
 
-from authsvc.portal.i18n import field_problem, gettext, language, localize, reading
+from authsvc.web.edge.i18n import field_problem, gettext, language, localize, reading
 
 
 class Asking:

@@ -8,8 +8,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
-from authsvc.portal.handlers import PAGE_POLICY, SCRIPTED_PAGE_POLICY
+from authsvc.web.app import create_app
+from authsvc.web.pages.handlers import PAGE_POLICY, SCRIPTED_PAGE_POLICY
 
 Client = TestClient[Any, Any]
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.users.service import SIGNUP_CLOSED
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, enrolled, form_token, login, open_form
 from tests.webauthn_authenticator import SoftAuthenticator
 

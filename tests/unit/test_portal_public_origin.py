@@ -7,7 +7,7 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.driver import post_login, signup_and_login
 
 Client = TestClient[Any, Any]

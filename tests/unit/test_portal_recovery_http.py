@@ -9,8 +9,8 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
-from authsvc.portal.i18n import wait as _wait
+from authsvc.web.app import create_app
+from authsvc.web.edge.i18n import wait as _wait
 from tests.driver import HTML, PASSWORD, form_token, open_form
 from tests.smtp import SmtpServer, smtp_sections, token_in
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from authsvc.portal.redirects import MAX_LENGTH, normalize_origin, safe_redirect
+from authsvc.web.pages.redirects import MAX_LENGTH, normalize_origin, safe_redirect
 
 
 def allowed(rd: str) -> str | None:

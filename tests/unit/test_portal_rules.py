@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authsvc.portal.i18n import wait as wait_text
+from authsvc.web.edge.i18n import wait as wait_text
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authsvc.portal.redirects import normalize_origin, safe_redirect
+from authsvc.web.pages.redirects import normalize_origin, safe_redirect
 
 OWN = {"https://auth.example.com"}
 DOMAINS = ["example.com"]

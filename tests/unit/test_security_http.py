@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.driver import PASSWORD, signup_and_login
 from tests.helpers import ManualClock, cookie_value
 

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from yarl import URL
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.driver import HTML, code_at, enrol, form_token, post_login, signup
 from tests.helpers import ManualClock
 

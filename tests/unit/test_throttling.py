@@ -1,4 +1,4 @@
-"""The login throttle's rules (auth/throttle.py) through AuthService and UsersService, with a clock that moves when
+"""The login throttle's rules (throttle/rules.py) through AuthService and UsersService, with a clock that moves when
 told; tests/contract runs every one of them again on mongodb+pymongo and mongodb+motor.
 
 Client addresses come from ClientInfo(ip=...), devices from ClientInfo(device=...): the values the HTTP edge passes.
@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from authsvc.auth.service import AuthService, ClientInfo
-from authsvc.auth.throttle import Device, client_of
 from authsvc.containers import Container
 from authsvc.errors import DuplicateUsername, TooManyRequests, Unauthorized, WrongPassword
+from authsvc.throttle.rules import Device, client_of
 from authsvc.users.models import User
 from authsvc.users.service import UsersService
 from tests.driver import PASSWORD

@@ -17,9 +17,9 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from authsvc.app import create_app
 from authsvc.config import ConfigError
 from authsvc.events.webhooks import signature
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.driver import PASSWORD
 from tests.helpers import ROOT, ManualClock, free_port

@@ -1,0 +1,194 @@
+"""Like Nest's AuthModule routes: login, logout and the protected route with the tutorial's JSON shapes; the
+caller's sessions and account; forward-auth for gateways and introspection for internal services."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+from dependency_injector.wiring import Provide, inject
+
+from authsvc.auth.factors import SecondFactorRequired
+from authsvc.auth.mfa import MfaService
+from authsvc.auth.service import AuthService
+from authsvc.errors import NotFound
+from authsvc.mail.service import AccountMail
+from authsvc.web.container import WebContainer
+from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.gate import GatewayCheck
+from authsvc.web.edge.guards import SERVICE, client_info, current, login_required
+from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.middlewares import csrf_checked, csrf_exempt, gateway_check
+from authsvc.web.edge.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
+from authsvc.web.edge.views import login_body, session_view, user_view
+
+audit = logging.getLogger("authsvc.audit")
+
+
+@inject
+async def login(
+    request: web.Request,
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
+    finish: LoginFinish = Provide[WebContainer.login_finish],
+) -> web.StreamResponse:
+    fields = await read_fields(request, "username", "password")
+    previous = cookies.read(request)
+    client = client_info(request, devices)
+    try:
+        user, session_id = await auth.login(
+            fields["username"],
+            fields["password"],
+            client,
+            previous.session_id if previous else None,
+        )
+    except SecondFactorRequired as required:
+        response = web.json_response({"msg": SECOND_FACTOR_REQUIRED, "mfa": {"methods": required.methods}})
+        pending.start(response, required)
+        return response
+    return await finish(request, web.json_response(login_body(user)), client, user, session_id)
+
+
+@csrf_checked
+@inject
+async def logout(
+    request: web.Request,
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+) -> web.Response:
+    for ids in cookies.read_all(request):  # a planted second cookie must not keep the real session alive
+        await auth.logout(ids.session_id)
+    await cookies.clear(request)
+    return web.json_response({"msg": "The user session has ended"})
+
+
+@login_required
+async def protected(request: web.Request) -> web.Response:
+    return web.json_response(user_view(current(request).user))
+
+
+@gateway_check
+@inject
+async def verify(request: web.Request, check: GatewayCheck = Provide[WebContainer.gateway_check]) -> web.Response:
+    """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, 401 or 403."""
+    return await check.verify(request)
+
+
+@gateway_check
+@inject
+async def forward_auth(request: web.Request, check: GatewayCheck = Provide[WebContainer.gateway_check]) -> web.Response:
+    """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser is sent to the portal (to sign in, or
+    for a second factor) with the URL it asked for, or shown a short page when denied."""
+    return await check.forward_auth(request)
+
+
+@login_required
+async def whoami(request: web.Request) -> web.Response:
+    authenticated = current(request)
+    user = {**user_view(authenticated.user), "groups": list(authenticated.user.groups)}
+    return web.json_response({"user": user, "session": session_view(authenticated.session)})
+
+
+@login_required
+@inject
+async def list_sessions(request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]) -> web.Response:
+    me = current(request)
+    sessions = []
+    for record in await auth.list_sessions(me.user.id):
+        view = session_view(record)
+        view.update(ip=record.ip or "", userAgent=record.user_agent or "")
+        sessions.append({**view, "current": record.id_hash == me.session.id_hash})
+    return web.json_response({"sessions": sessions})
+
+
+@login_required
+@inject
+async def revoke_session(
+    request: web.Request,
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+) -> web.Response:
+    me = current(request)
+    handle = request.match_info["id"]
+    if not await auth.revoke_session(me.user.id, handle):
+        raise NotFound("No such session.")
+    if handle == me.session.handle:
+        await cookies.clear(request)
+    return web.json_response({"msg": "The session has ended"})
+
+
+@login_required
+@inject
+async def revoke_other_sessions(
+    request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]
+) -> web.Response:
+    count = await auth.revoke_other_sessions(current(request))
+    return web.json_response({"msg": "Every other session has ended", "revoked": count})
+
+
+@login_required
+@inject
+async def change_password(
+    request: web.Request,
+    auth: AuthService = Provide[WebContainer.auth_service],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+) -> web.Response:
+    fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
+    client = client_info(request, devices)
+    await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"), client)
+    changed = await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"], client)
+    devices.issue(request, changed)  # this browser proved the password: still a known device under the new generation
+    await mail.password_changed(changed)  # after the change: no mail for a change that failed
+    return web.json_response({"msg": "Password changed; every other session has ended"})
+
+
+@login_required
+@inject
+async def delete_account(
+    request: web.Request,
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+) -> web.Response:
+    fields = await read_fields(request, "password")
+    await auth.delete_account(current(request), fields["password"], client_info(request, devices))
+    await cookies.clear(request)
+    return web.json_response({"msg": "The account has been deleted"})
+
+
+@csrf_exempt
+@inject
+async def introspect(
+    request: web.Request,
+    auth: AuthService = Provide[WebContainer.auth_service],
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+) -> web.Response:
+    """RFC 7662-style: is this cookie value a live session, and whose? For services holding a cookie value.
+
+    Served in the internal sub-application, whose middleware has checked the service token.
+    """
+    fields = await read_fields(request, "session")
+    ids = cookies.session_ids(fields["session"])
+    authenticated = await auth.authenticate(*ids, touch=False) if ids else None
+    audit.info("session introspected", extra={"event": "introspect", "service": request[SERVICE]})
+    if authenticated is None:
+        return web.json_response({"active": False})
+    record, user = authenticated.session, authenticated.user
+    return web.json_response(
+        {
+            "active": True,
+            "user": user_view(user),
+            "groups": list(user.groups),
+            "factors": list(record.factors),
+            "sub": user.id,
+            "sid": record.handle,
+            "iat": int(record.created_at),
+            "exp": int(record.expires_at),
+        }
+    )

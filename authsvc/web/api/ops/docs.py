@@ -1,0 +1,63 @@
+"""The OpenAPI 3.1 document (authsvc/openapi.yaml, the one source) as JSON, and Swagger UI for it at /docs.
+
+Swagger UI comes from a packaged bundle (swagger-ui-bundle-v2) and is served by authsvc itself: the page, its
+start-up script (ours, a file so that no inline script is needed) and a fixed list of the bundle's files. Those
+responses carry their own Content-Security-Policy, which allows only the service's own origin.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from aiohttp import web
+from swagger_ui_bundle import swagger_ui_path
+
+from authsvc.errors import NotFound
+
+SPEC_PATH = Path(__file__).resolve().parents[3] / "openapi.yaml"
+OURS = Path(__file__).resolve().parent / "swagger"
+BUNDLE = Path(str(swagger_ui_path))
+
+# 'self' only. Images also from data: URIs, which swagger-ui.css uses for its icons; no 'unsafe-inline' anywhere
+# (React sets styles through the CSSOM, which style-src does not govern).
+DOCS_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+PAGE_HEADERS = {"Content-Security-Policy": DOCS_CSP, "Content-Type": "text/html; charset=utf-8"}
+# Revalidated on every load (ETag / Last-Modified): 1.5 MB of script is not fetched again unless it changed.
+STATIC_FILES: dict[str, tuple[Path, str]] = {
+    "init.js": (OURS / "init.js", "text/javascript; charset=utf-8"),
+    "swagger-ui-bundle.js": (BUNDLE / "swagger-ui-bundle.js", "text/javascript; charset=utf-8"),
+    "swagger-ui.css": (BUNDLE / "swagger-ui.css", "text/css; charset=utf-8"),
+    "index.css": (BUNDLE / "index.css", "text/css; charset=utf-8"),
+    "favicon-32x32.png": (BUNDLE / "favicon-32x32.png", "image/png"),
+    "favicon-16x16.png": (BUNDLE / "favicon-16x16.png", "image/png"),
+}
+
+
+@cache
+def _spec_json() -> bytes:
+    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    return json.dumps(spec).encode("utf-8")
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=_spec_json(), content_type="application/json")
+
+
+async def page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(OURS / "index.html", headers=PAGE_HEADERS)
+
+
+async def static(request: web.Request) -> web.FileResponse:
+    found = STATIC_FILES.get(request.match_info["name"])
+    if found is None:
+        raise NotFound()
+    path, content_type = found
+    headers = {"Content-Security-Policy": DOCS_CSP, "Content-Type": content_type, "Cache-Control": "no-cache"}
+    return web.FileResponse(path, headers=headers)

@@ -1,0 +1,358 @@
+"""The portal's account page, /account: who I am, the email address, the password, the sessions, the second factors
+(their forms post to /security/..., security.py) and deleting the account.
+
+Every action calls the service the JSON route calls, with the same proof: the password, and a current code when the
+session is old and an authenticator app is set up (MfaService.prove / check_recent_proof). Destructive forms sit
+behind a disclosure (<details>) on the page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable
+
+from aiohttp import hdrs, web
+from dependency_injector.wiring import Provide, inject
+
+from authsvc.auth.mfa import MfaService, TotpEnrolment
+from authsvc.auth.passkeys import PasskeyService
+from authsvc.auth.service import Authenticated, AuthService
+from authsvc.config import Settings
+from authsvc.errors import FieldRefused, NotFound, Problem, TooManyRequests
+from authsvc.mail.models import DuplicateEmail
+from authsvc.mail.service import AccountMail
+from authsvc.web.container import WebContainer
+from authsvc.web.edge.cookies import SessionCookies
+from authsvc.web.edge.devices import DeviceCookies
+from authsvc.web.edge.forms import FormTokens, read_form
+from authsvc.web.edge.guards import SessionGuard, client_info
+from authsvc.web.edge.i18n import N_, field_problem, gettext, wait
+from authsvc.web.edge.views import iso
+from authsvc.web.pages.handlers import FORM_EXPIRED, _render, _see_other, password_rules, portal_page, scripted_page
+
+ACCOUNT = "/account"
+NO_STORE = {"Cache-Control": "no-store"}
+RECOVERY_CODE = re.compile(r"[a-z2-7]{4}(-[a-z2-7]{4}){3}")
+BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("Safari/", "Safari"))
+SYSTEMS: tuple[tuple[str, str], ...] = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"))
+SYSTEMS += (("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
+
+
+def setup_account_pages(app: web.Application) -> None:
+    app.router.add_get(ACCOUNT, account_page)
+    app.router.add_post(f"{ACCOUNT}/email", set_email)
+    app.router.add_post(f"{ACCOUNT}/email/resend", resend_verification)
+    app.router.add_post(f"{ACCOUNT}/password", change_password)
+    app.router.add_post(f"{ACCOUNT}/sessions/end", end_session)
+    app.router.add_post(f"{ACCOUNT}/sessions/end-others", end_other_sessions)
+    app.router.add_post(f"{ACCOUNT}/recovery-codes", regenerate_recovery_codes)
+    app.router.add_post(f"{ACCOUNT}/recovery-codes.txt", download_recovery_codes)
+    app.router.add_post(f"{ACCOUNT}/delete", delete_account)
+
+
+def device_name(user_agent: str | None) -> str:
+    """A user agent as a person names a device: "Firefox on Linux"; the raw string is too long to read."""
+    agent = user_agent or ""
+    browser = next((name for token, name in BROWSERS if token in agent), None)
+    system = next((name for token, name in SYSTEMS if token in agent), None)
+    if browser and system:
+        return gettext("%(browser)s on %(system)s") % {"browser": browser, "system": system}
+    return browser or system or (agent[:40] or gettext("Unknown device"))
+
+
+class AccountPage:
+    """The page's parts, with the services it shows; each action renders it again with how the action went."""
+
+    def __init__(
+        self,
+        request: web.Request,
+        me: Authenticated,
+        auth: AuthService,
+        mfa: MfaService,
+        passkeys: PasskeyService,
+        mail: AccountMail,
+        tokens: FormTokens,
+        settings: Settings,
+    ) -> None:
+        self.request, self.me, self.auth, self.mfa = request, me, auth, mfa
+        self.passkeys, self.mail, self.tokens, self.settings = passkeys, mail, tokens, settings
+
+    async def render(
+        self,
+        message: str | None = None,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        *,
+        success: bool = False,
+    ) -> web.Response:
+        user = self.me.user
+        found = await self.mfa.status(user.id)
+        address = await self.mail.address_of(user.id)
+        sessions = [
+            {
+                "handle": record.handle,
+                "device": device_name(record.user_agent),
+                "place": record.ip or gettext("unknown address"),
+                "last_seen": iso(record.last_seen_at)[:16].replace("T", " ") + " UTC",
+                "current": record.id_hash == self.me.session.id_hash,
+            }
+            for record in sorted(
+                await self.auth.list_sessions(user.id), key=lambda record: record.last_seen_at, reverse=True
+            )
+        ]
+        listed = [
+            {"id": p.credential_id, "name": p.name, "created": iso(p.created_at)[:10]}
+            for p in await self.passkeys.list(user.id)
+        ]
+        return _render(
+            self.request,
+            "account.html",
+            N_("Your account"),
+            message,
+            status,
+            headers,
+            tokens=self.tokens,
+            success=success,
+            username=user.username,
+            member_since=iso(user.created_at)[:10],
+            email=address.address if address else None,
+            email_verified=bool(address and address.verified),
+            sessions=sessions,
+            totp="totp" in found.methods,
+            recovery_codes_left=found.recovery_codes_left,
+            passkeys=listed,
+            password_rules=password_rules(self.settings),
+            next=ACCOUNT,
+        )
+
+    async def done(self, message: str) -> web.Response:
+        return await self.render(message, success=True)
+
+    async def refused(self, problem: Problem) -> web.Response:
+        """The page again, saying why a change was refused (a wrong password, a missing code, throttled...)."""
+        if isinstance(problem, TooManyRequests):
+            message = gettext("Too many wrong passwords. Try again in %(wait)s.") % {"wait": wait(problem.retry_after)}
+            return await self.render(message, 429, problem.headers)
+        if isinstance(problem, FieldRefused) and set(problem.fields) & {"newPassword", "email"}:
+            # Which rule the new password or the address breaks, not only that it breaks one.
+            return await self.render(" ".join(map(field_problem, problem.fields.values())), problem.status)
+        return await self.render(problem.detail or N_("That did not work."), problem.status)
+
+    async def removed(self, removal: Awaitable[None], change: str, done: str) -> web.Response:
+        """Run a factor's removal (it checks the password, and a code for an old session); the page says how it went."""
+        try:
+            await removal
+        except (FieldRefused, NotFound, TooManyRequests) as problem:
+            return await self.refused(problem)
+        await self.mail.mfa_changed(self.me.user, change)  # after the change
+        return await self.done(done)
+
+    def enrolment(self, enrolment: TotpEnrolment, message: str | None = None, status: int = 200) -> web.Response:
+        return _render(
+            self.request,
+            "totp_enrol.html",
+            N_("Add an authenticator app"),
+            message,
+            status,
+            NO_STORE,
+            tokens=self.tokens,
+            secret=enrolment.secret,
+            qr_svg=enrolment.qr_svg,
+            enrolment=enrolment.token,
+        )
+
+    def recovery_codes(self, codes: list[str], intro: str) -> web.Response:
+        """The codes, shown this once, with a download of them as a text file."""
+        return _render(
+            self.request,
+            "recovery_codes.html",
+            N_("Recovery codes"),
+            intro,
+            200,
+            NO_STORE,
+            tokens=self.tokens,
+            success=True,
+            codes=codes,
+        )
+
+
+@inject
+async def open_account(
+    request: web.Request,
+    guard: SessionGuard = Provide[WebContainer.session_guard],
+    auth: AuthService = Provide[WebContainer.auth_service],
+    mfa: MfaService = Provide[WebContainer.mfa_service],
+    passkeys: PasskeyService = Provide[WebContainer.passkey_service],
+    mail: AccountMail = Provide[WebContainer.account_mail],
+    tokens: FormTokens = Provide[WebContainer.form_tokens],
+    settings: Settings = Provide[WebContainer.settings],
+) -> AccountPage | None:
+    """The signed-in user's page, or None without a live session."""
+    me = await guard.authenticate(request)
+    return AccountPage(request, me, auth, mfa, passkeys, mail, tokens, settings) if me is not None else None
+
+
+def to_login() -> web.Response:
+    return _see_other(f"/login?rd={ACCOUNT}")
+
+
+async def _action(
+    request: web.Request, required: tuple[str, ...], optional: tuple[str, ...] = ()
+) -> tuple[AccountPage | None, dict[str, str], web.Response | None]:
+    """The form, the page, and the answer when the action cannot run: signed out (to the sign-in) or a stale form."""
+    fields = await read_form(request, (*required, "csrf"), optional)
+    page = await open_account(request)
+    if page is None:
+        return None, fields, to_login()
+    if not page.tokens.valid(request, fields["csrf"]):
+        return page, fields, await page.render(FORM_EXPIRED, 403)
+    return page, fields, None
+
+
+@scripted_page
+async def account_page(request: web.Request) -> web.Response:
+    page = await open_account(request)
+    return await page.render() if page is not None else to_login()
+
+
+@scripted_page
+@inject
+async def set_email(
+    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
+) -> web.Response:
+    page, fields, answer = await _action(request, ("email", "password"), ("code",))
+    if answer is not None or page is None:
+        return answer or to_login()
+    email = fields["email"].strip()
+    try:
+        page.mail.check_address(email)  # a typo costs no password attempt
+        await page.mail.ensure_free(email, page.me.user.id)
+        # The address receives reset links: the same proof as changing a factor, counted like a login.
+        await page.mfa.prove(page.me, fields["password"], fields.get("code") or None, client_info(request, devices))
+        await page.mail.set_address(page.me.user, email)
+    except (FieldRefused, DuplicateEmail, TooManyRequests) as problem:
+        return await page.refused(problem)
+    return await page.done(gettext("A link to verify %(email)s is on its way to it.") % {"email": email})
+
+
+@scripted_page
+async def resend_verification(request: web.Request) -> web.Response:
+    page, _, answer = await _action(request, ())
+    if answer is not None or page is None:
+        return answer or to_login()
+    sent = await page.mail.resend_verification(page.me.user)
+    if sent is None:
+        return await page.render(
+            N_("A link went out a moment ago: please wait a few minutes before asking again."), 429
+        )
+    if not sent:
+        return await page.render(N_("There is no address waiting to be verified."), 409)
+    return await page.done(N_("A new link is on its way; the one before no longer works."))
+
+
+@scripted_page
+@inject
+async def change_password(
+    request: web.Request,
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+) -> web.Response:
+    page, fields, answer = await _action(request, ("currentPassword", "newPassword"), ("code",))
+    if answer is not None or page is None:
+        return answer or to_login()
+    client = client_info(request, devices)
+    current, new = fields["currentPassword"], fields["newPassword"]
+    try:
+        await page.mfa.check_recent_proof(page.me, current, fields.get("code") or None, client)
+        changed = await page.auth.change_password(page.me, current, new, client)
+    except (FieldRefused, TooManyRequests) as problem:
+        return await page.refused(problem)
+    devices.issue(request, changed)  # this browser proved the password: still a known device under the new generation
+    await page.mail.password_changed(changed)  # after the change: no mail for a change that failed
+    return await page.done(N_("Password changed; every other session has ended."))
+
+
+@scripted_page
+@inject
+async def end_session(
+    request: web.Request, cookies: SessionCookies = Provide[WebContainer.session_cookies]
+) -> web.StreamResponse:
+    page, fields, answer = await _action(request, ("id",))
+    if answer is not None or page is None:
+        return answer or to_login()
+    if not await page.auth.revoke_session(page.me.user.id, fields["id"]):
+        return await page.render(N_("That session has ended already."), 404)
+    if fields["id"] == page.me.session.handle:  # this browser's own: signed out here
+        await cookies.clear(request)
+        return _see_other("/login")
+    return await page.done(N_("The session has ended."))
+
+
+@scripted_page
+async def end_other_sessions(request: web.Request) -> web.Response:
+    page, _, answer = await _action(request, ())
+    if answer is not None or page is None:
+        return answer or to_login()
+    count = await page.auth.revoke_other_sessions(page.me)
+    return await page.done(N_("Every other session has ended.") if count else N_("There was no other session."))
+
+
+@scripted_page
+@inject
+async def regenerate_recovery_codes(
+    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
+) -> web.Response:
+    page, fields, answer = await _action(request, ("password",), ("code",))
+    if answer is not None or page is None:
+        return answer or to_login()
+    client = client_info(request, devices)
+    try:
+        codes = await page.mfa.regenerate_recovery_codes(
+            page.me, fields["password"], fields.get("code") or None, client
+        )
+    except (FieldRefused, NotFound, TooManyRequests) as problem:
+        return await page.refused(problem)
+    await page.mail.mfa_changed(page.me.user, "new recovery codes were made; the old ones no longer work")
+    return page.recovery_codes(codes, N_("New recovery codes: the old ones no longer work."))
+
+
+@portal_page
+async def download_recovery_codes(request: web.Request) -> web.StreamResponse:
+    """The codes just shown, as a text file: posted back by the page's form (they are stored only hashed)."""
+    page, fields, answer = await _action(request, ("codes",))
+    if answer is not None or page is None:
+        return answer or to_login()
+    codes = fields["codes"].split()
+    if not codes or len(codes) > 32 or not all(RECOVERY_CODE.fullmatch(code) for code in codes):
+        raise FieldRefused(N_("These are not recovery codes."), {"codes": "are not recovery codes"})
+    text = gettext("Recovery codes for %(username)s; each signs in once in place of a code.") % {
+        "username": page.me.user.username
+    }
+    text += "\n\n"
+    return web.Response(
+        text=text + "\n".join(codes) + "\n",
+        content_type="text/plain",
+        charset="utf-8",
+        headers={
+            hdrs.CONTENT_DISPOSITION: 'attachment; filename="recovery-codes.txt"',
+            **NO_STORE,
+        },
+    )
+
+
+@scripted_page
+@inject
+async def delete_account(
+    request: web.Request,
+    cookies: SessionCookies = Provide[WebContainer.session_cookies],
+    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+) -> web.Response:
+    page, fields, answer = await _action(request, ("password",))
+    if answer is not None or page is None:
+        return answer or to_login()
+    try:
+        await page.auth.delete_account(page.me, fields["password"], client_info(request, devices))
+    except (FieldRefused, TooManyRequests) as problem:
+        return await page.refused(problem)
+    await cookies.clear(request)
+    gone = N_("Your account and its sessions are gone.")
+    return _render(request, "done.html", N_("Account deleted"), gone, success=True)
