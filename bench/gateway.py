@@ -99,6 +99,10 @@ def gateway_listener(options: Options) -> dict[str, Any]:
                 Target(
                     "before_forward_auth_traefik", old + "/auth/forward-auth", before.pid, {**before_cookie, **TRAEFIK}
                 ),
+                Target("before_aiohttp_verify", before.base_url + "/auth/verify", before.pid, headers=before_cookie),
+                Target(
+                    "before_aiohttp_protected", before.base_url + "/users/protected", before.pid, headers=before_cookie
+                ),
             ]
         authelia = authelia_peer.find_authelia()
         if authelia is not None:
@@ -131,6 +135,9 @@ def gateway_listener(options: Options) -> dict[str, Any]:
     for kind in ("verify_nginx", "forward_auth_traefik"):
         ruled_name = f"listener_{kind}_100_rules"
         summary[ruled_name]["vs_no_rules"] = ratios(results[ruled_name], results[f"listener_{kind}"])
+    for name in ("aiohttp_verify", "aiohttp_protected"):  # the main port, which must not be slower
+        if f"before_{name}" in results:
+            summary[name]["vs_before"] = ratios(results[name], results[f"before_{name}"])
     for kind in ("verify", "verify_nginx", "forward_auth_traefik"):
         if f"before_{kind}" in results:
             summary[f"listener_{kind}"]["vs_before"] = ratios(results[f"listener_{kind}"], results[f"before_{kind}"])
