@@ -150,14 +150,15 @@ def render(
 
 
 STATUS_200 = {"1.1": b"HTTP/1.1 200 OK\r\n", "1.0": b"HTTP/1.0 200 OK\r\n"}
-_date: list[Any] = ["", b""]  # aiohttp's Date text (it changes once a second), and its header line
+
+
+@functools.lru_cache(maxsize=2)  # aiohttp's Date text changes once a second
+def _date_line(now: str) -> bytes:
+    return f"Date: {now}\r\n".encode()
 
 
 def render_headed(answer: Headed, method: str, version: str, keep_alive: bool) -> tuple[bytes, bool]:
     """render() of the web.Response whose lines answer holds: the same bytes, without building it."""
-    now = rfc822_formatted_time()
-    if now is not _date[0]:
-        _date[:] = now, f"Date: {now}\r\n".encode()
     if answer.close:
         keep_alive = False
     if keep_alive:
@@ -165,7 +166,8 @@ def render_headed(answer: Headed, method: str, version: str, keep_alive: bool) -
     else:
         connection = b"Connection: close\r\n\r\n" if version == "1.1" else b"\r\n"
     length = b"" if method == hdrs.METH_HEAD else b"Content-Length: 0\r\n"
-    return b"".join((STATUS_200[version], answer.lines, length, _date[1], connection)), keep_alive
+    date = _date_line(rfc822_formatted_time())
+    return b"".join((STATUS_200[version], answer.lines, length, date, connection)), keep_alive
 
 
 class GatewayAnswers:
