@@ -30,7 +30,7 @@ from authsvc.web.edge.middlewares import (
     forwarded_middleware,
     untrusted_forwarded_middleware,
 )
-from authsvc.web.gateway import GatewayFastPath
+from authsvc.web.gateway import FAST_PATH, GatewayFastPath
 from authsvc.web.gateway_listener import GatewayAnswers, gateway_listener
 from authsvc.web.pages.account import setup_account_pages
 from authsvc.web.pages.handlers import is_portal_page, page_errors_middleware, page_headers_middleware, setup_portal
@@ -146,6 +146,7 @@ def create_app(
     app[SESSION_GUARD] = container.session_guard()
     app[CONTAINER] = container
     app[DRAIN] = drain
+    app[FAST_PATH] = gateway
     app.cleanup_ctx.append(_running)
     if reload_settings is not None:
         app.cleanup_ctx.append(_reload_on_sighup(container, reload_settings))
@@ -204,6 +205,7 @@ def create_app(
     setup_mail_pages(app)
     setup_security_pages(app)
     setup_account_pages(app)
+    gateway.announce(app.router, enabled=fast_path)
     return app
 
 
