@@ -89,6 +89,7 @@ def _metrics_listener(container: WebContainer, reuse_port: bool) -> Callable[[we
     async def listen(app: web.Application) -> AsyncIterator[None]:
         edge = Edge(container.metrics(), access_log=False, access_log_verify=False)
         metrics_app = web.Application(middlewares=[edge.middleware()])
+        metrics_app.on_response_prepare.append(drop_server_header)
         metrics_app.router.add_get("/metrics", ops.metrics)
         runner = AppRunner(metrics_app, access_log=None)
         await runner.setup()
@@ -110,7 +111,6 @@ def create_app(
 ) -> web.Application:
     """fast_path=False serves the gateway's routes through the generic chain too (the tests compare the two);
     reload_settings: how SIGHUP reads the configuration again (serve passes it; tests need not)."""
-    drop_server_header()
     settings = container.settings()
     server = settings.server
     drain = Drain()
@@ -147,6 +147,7 @@ def create_app(
     app[CONTAINER] = container
     app[DRAIN] = drain
     app[FAST_PATH] = gateway
+    app.on_response_prepare.append(drop_server_header)
     app.cleanup_ctx.append(_running)
     if reload_settings is not None:
         app.cleanup_ctx.append(_reload_on_sighup(container, reload_settings))
