@@ -97,7 +97,11 @@ class GatewayFastPath:
             return
         unrouted = self.unrouted(router)
         serves = [fast.name for fast in self.routes.values() if fast.name not in unrouted]
-        log.debug("gateway fast path answers %s; not routed: %s", ", ".join(serves) or "nothing", unrouted or "none")
+        log.debug(
+            "gateway fast path answers %s; not routed: %s",
+            ", ".join(serves) or "nothing",
+            ", ".join(unrouted) or "none",
+        )
 
     def middleware(self) -> Middleware:
         routes, answered = self.routes, self.answered
