@@ -11,7 +11,7 @@ Variants:
                    chain, as before issue 17
   no_metrics       the per-request Prometheus histogram observation skipped
   no_security_headers  the 7 security headers left off every answer: what writing them costs
-  keep_server_header   aiohttp's Server header left in: what the wrapper that drops it costs
+  keep_server_header   aiohttp's Server header left in: what the hook that drops it costs
   gc_freeze        gc.freeze() once start-up is done: the long-lived heap leaves the collector's generations
   bare_hello       authsvc fully built (imports, container, app) but serving only the ceiling's app: the cost of
                    the process around the handler (heap size, GC) without any of authsvc's request path
@@ -60,11 +60,11 @@ def serve(variant: str, host: str, port: int, config: str | None) -> None:
         from authsvc.web.edge import middlewares
 
         middlewares.SECURITY_HEADERS.clear()
-    if variant == "keep_server_header":
-        import authsvc.web.app
-
-        setattr(authsvc.web.app, "drop_server_header", lambda: None)  # noqa: B010 (a module)
     app = create_app(container, fast_path=variant != "generic_chain")
+    if variant == "keep_server_header":
+        from authsvc.web.serving import drop_server_header
+
+        app.on_response_prepare.remove(drop_server_header)
     app.router.add_get("/bench-hello", hello)
     apply(variant, container, app)
     if variant == "gc_freeze":

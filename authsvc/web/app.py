@@ -30,7 +30,7 @@ from authsvc.web.edge.middlewares import (
     forwarded_middleware,
     untrusted_forwarded_middleware,
 )
-from authsvc.web.gateway import GatewayFastPath
+from authsvc.web.gateway import FAST_PATH, GatewayFastPath
 from authsvc.web.gateway_listener import GatewayAnswers, gateway_listener
 from authsvc.web.pages.account import setup_account_pages
 from authsvc.web.pages.handlers import is_portal_page, page_errors_middleware, page_headers_middleware, setup_portal
@@ -89,6 +89,7 @@ def _metrics_listener(container: WebContainer, reuse_port: bool) -> Callable[[we
     async def listen(app: web.Application) -> AsyncIterator[None]:
         edge = Edge(container.metrics(), access_log=False, access_log_verify=False)
         metrics_app = web.Application(middlewares=[edge.middleware()])
+        metrics_app.on_response_prepare.append(drop_server_header)
         metrics_app.router.add_get("/metrics", ops.metrics)
         runner = AppRunner(metrics_app, access_log=None)
         await runner.setup()
@@ -110,7 +111,6 @@ def create_app(
 ) -> web.Application:
     """fast_path=False serves the gateway's routes through the generic chain too (the tests compare the two);
     reload_settings: how SIGHUP reads the configuration again (serve passes it; tests need not)."""
-    drop_server_header()
     settings = container.settings()
     server = settings.server
     drain = Drain()
@@ -146,6 +146,8 @@ def create_app(
     app[SESSION_GUARD] = container.session_guard()
     app[CONTAINER] = container
     app[DRAIN] = drain
+    app[FAST_PATH] = gateway
+    app.on_response_prepare.append(drop_server_header)
     app.cleanup_ctx.append(_running)
     if reload_settings is not None:
         app.cleanup_ctx.append(_reload_on_sighup(container, reload_settings))
@@ -204,6 +206,7 @@ def create_app(
     setup_mail_pages(app)
     setup_security_pages(app)
     setup_account_pages(app)
+    gateway.announce(app.router, enabled=fast_path)
     return app
 
 

@@ -4,6 +4,8 @@ A request aiohttp cannot parse (a header over 8190 bytes, too many headers, a ba
 app or its middlewares: aiohttp's RequestHandler.handle_error answers it with text/plain, logs the parser's message
 (which quotes the offending bytes) and adds no security headers. Its public extension points (``handler_args``,
 ``request_factory``) cannot change that, so a RequestHandler subclass does, installed through our AppRunner's server.
+Every answer the app routes loses aiohttp's Server header in a public hook (on_response_prepare); the answer to a
+request that never reached the app fires no hook, so its response class drops the header itself.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import signal
 from collections.abc import Callable
 from http import HTTPStatus
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from aiohttp.web_protocol import RequestHandler
 from aiohttp.web_request import BaseRequest
 
@@ -24,20 +26,22 @@ from authsvc.web.edge.middlewares import DRAIN, SECURITY_HEADERS
 
 log = logging.getLogger("authsvc")
 
-_prepare_headers = web.StreamResponse._prepare_headers
+
+async def drop_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    """An on_response_prepare hook: aiohttp has just set Server ("Python/3.x aiohttp/3.y"); say nothing instead."""
+    response.headers.popall(hdrs.SERVER, None)
 
 
-async def _prepare_headers_without_server(self: web.StreamResponse) -> None:
-    await _prepare_headers(self)
-    self.headers.popall("Server", None)  # aiohttp always sets "Python/3.x aiohttp/3.y": say nothing instead
-
-
-def drop_server_header() -> None:
-    """aiohttp offers no way to omit Server (it setdefaults it after every hook): wrap the one method that adds it."""
-    web.StreamResponse._prepare_headers = _prepare_headers_without_server  # type: ignore[method-assign]
+class _ProblemResponse(web.Response):
+    async def _prepare_headers(self) -> None:
+        # Private hook kept: a request that never reached the app fires no on_response_prepare, and nothing else
+        # runs after aiohttp sets Server.
+        await super()._prepare_headers()
+        self.headers.popall(hdrs.SERVER, None)
 
 
 class ProblemRequestHandler(RequestHandler):
+    # Private method overridden: aiohttp has no public hook for the answer to a request it could not parse.
     def handle_error(
         self, request: BaseRequest, status: int = 500, exc: BaseException | None = None, message: str | None = None
     ) -> web.StreamResponse:
@@ -57,7 +61,7 @@ def protocol_error_response(status: int) -> web.Response:
     phrase = HTTPStatus(status).phrase
     detail = "The request could not be read." if status < 500 else "The server could not handle the request."
     body = {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
-    response = web.Response(
+    response = _ProblemResponse(
         status=status, text=json.dumps(body), content_type="application/problem+json", headers=SECURITY_HEADERS
     )
     response.force_close()
@@ -72,6 +76,7 @@ class _ProblemServer(web.Server):
 class AppRunner(web.AppRunner):
     """web.AppRunner whose connections answer protocol-level errors with ProblemRequestHandler."""
 
+    # Private method overridden: neither AppRunner nor web.Server takes the RequestHandler class as a parameter.
     async def _make_server(self) -> web.Server:
         server = await super()._make_server()
         server.__class__ = _ProblemServer  # the same server, built by aiohttp, with our handler factory
