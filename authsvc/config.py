@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from dependency_injector import providers
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "AUTHSVC__"
 DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
@@ -928,7 +930,11 @@ class LoggingSettings(Section):
         return "" if value is None else value
 
 
-class Settings(Section):
+class Settings(BaseSettings):
+    """The whole configuration: Settings() is the schema's defaults, load_settings() merges the layers over them."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, validate_default=True)
+
     env: Literal["development", "staging", "production"] = Field(
         default="development",
         description="development, staging or production",
@@ -961,6 +967,18 @@ class Settings(Section):
     portal: PortalSettings = Field(default_factory=PortalSettings, description="the login portal's pages")
     mail: MailSettings = Field(default_factory=MailSettings, description="outgoing mail")
     logging: LoggingSettings = Field(default_factory=LoggingSettings, description="logs")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller gives: the environment and the files are read by load_settings, as named layers.
+        return (init_settings,)
 
     @model_validator(mode="after")
     def _resolve_and_refuse_unsafe(self) -> Settings:
@@ -1140,7 +1158,25 @@ def settings_table() -> str:
     return "\n".join([SETTINGS_TABLE_HEAD, *rows])
 
 
+class _Layer(PydanticBaseSettingsSource):
+    """One layer of settings as written (a YAML file, the AUTHSVC__ variables, the caller's overrides): pydantic-
+    settings merges the layers, later ones winning key by key, and validates the result. Its own sources do not fit:
+    an AUTHSVC__ value is YAML (`[a, b]`, `false`, `null`), an unknown AUTHSVC__ key must fail naming it, and the
+    files take ${VAR:default} (dependency-injector's loader)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(Settings)
+        self.values = dict(values)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field.alias or field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self.values
+
+
 def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """overlay over base, key by key, as the layers merge (tests compose their overrides with it)."""
     merged = dict(base)
     for key, value in overlay.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
@@ -1202,20 +1238,20 @@ def load_settings(
     """config.yaml, then config.<env>.yaml, then config_file, then AUTHSVC__ variables, then overrides."""
     environ = os.environ if environ is None else environ
     base = default_config_path()
-    merged = _read_yaml(base)
+    layers = [_Layer(_read_yaml(base))]
     env = env or environ.get("AUTHSVC_ENV")
     if env:
         overlay = base.with_name(f"config.{env}.yaml")
         if overlay.is_file():
-            merged = deep_merge(merged, _read_yaml(overlay))
-        merged["env"] = env
+            layers.append(_Layer(_read_yaml(overlay)))
+        layers.append(_Layer({"env": env}))
     if config_file:
-        merged = deep_merge(merged, _read_yaml(Path(config_file)))
-    merged = deep_merge(merged, _environment_overrides(environ))
+        layers.append(_Layer(_read_yaml(Path(config_file))))
+    layers.append(_Layer(_environment_overrides(environ)))
     if overrides:
-        merged = deep_merge(merged, overrides)
+        layers.append(_Layer(overrides))
     try:
-        return Settings.model_validate(merged)
+        return Settings(_build_sources=(tuple(reversed(layers)), {}))  # the first source wins
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
 
