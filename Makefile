@@ -81,8 +81,8 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR
 node-packages: $(NODE_DIR)/node_modules/.package-lock.json
 
 lint: install-test
-	$(BIN)/ruff check authsvc tests tools/mutate.py $(wildcard bench)
-	$(BIN)/ruff format --check authsvc tests tools/mutate.py $(wildcard bench)
+	$(BIN)/ruff check authsvc tests tools/mutate.py tools/settings_table.py $(wildcard bench)
+	$(BIN)/ruff format --check authsvc tests tools/mutate.py tools/settings_table.py $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
