@@ -10,7 +10,7 @@ UV := $(BIN)/uv
 UV_INSTALL := $(UV) pip install --quiet --python $(BIN)/python
 LOCK := $(UV) pip compile --quiet --universal --generate-hashes --python-version 3.11 --custom-compile-command "make lock"
 
-.PHONY: run test install install-test system-packages container-packages image node-packages lint bench lock lock-upgrade mutate messages
+.PHONY: run test install install-test system-packages container-packages image node-packages lint bench lock lock-upgrade mutate messages settings-table
 
 $(UV): requirements/uv.txt
 	$(PYTHON) -m venv $(VENV)
@@ -81,8 +81,8 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package.json $(NODE_DIR
 node-packages: $(NODE_DIR)/node_modules/.package-lock.json
 
 lint: install-test
-	$(BIN)/ruff check authsvc tests tools/mutate.py $(wildcard bench)
-	$(BIN)/ruff format --check authsvc tests tools/mutate.py $(wildcard bench)
+	$(BIN)/ruff check authsvc tests tools/mutate.py tools/settings_table.py $(wildcard bench)
+	$(BIN)/ruff format --check authsvc tests tools/mutate.py tools/settings_table.py $(wildcard bench)
 	$(BIN)/mypy
 	$(BIN)/lint-imports --no-cache
 
@@ -91,6 +91,10 @@ test: install-test system-packages container-packages node-packages lint
 
 # Mutation testing of the security core against the fast tests (not part of CI): docs/mutation.md. After a change,
 # make mutate ARGS="--rerun-survivors" runs only survivors, new mutants and mutants of changed functions.
+# The README's configuration table, from the settings' schema in authsvc/config.py (a unit test fails until it is run).
+settings-table: install-test
+	$(BIN)/python tools/settings_table.py
+
 mutate: install-test
 	$(BIN)/python tools/mutate.py $(ARGS)
 

@@ -8,7 +8,7 @@ import math
 import os
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
@@ -17,6 +17,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from dependency_injector import providers
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 ENV_PREFIX = "AUTHSVC__"
 DOMAIN = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*")
@@ -77,24 +79,78 @@ class ConfigError(Exception):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Defaults are validated too, so a float setting's default 1 is 1.0 as if config.yaml had set it.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 class ServerSettings(Section):
-    host: str
-    port: int = Field(ge=0, le=65535)
-    max_body_bytes: int = Field(ge=1024, le=16 * 1024 * 1024)
-    trusted_proxies: list[IPv4Network | IPv6Network]
-    trusted_proxies_any: bool
-    metrics_port: int | None = Field(ge=0, le=65535)
-    gateway_port: int | None = Field(ge=0, le=65535)
-    access_log: bool
-    access_log_verify: bool
-    drain_seconds: float = Field(ge=0, le=300)
-    shutdown_timeout: float = Field(ge=0)
-    workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"]
-    log_format: Literal["text", "json", "auto"]
-    public_url: str | None
+    host: str = Field(default="127.0.0.1", description="the address to listen on (`--host` overrides)")
+    port: int = Field(default=8080, ge=0, le=65535, description="the port to listen on (`--port` overrides)")
+    max_body_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024, description="larger bodies answer 413")
+    trusted_proxies: list[IPv4Network | IPv6Network] = Field(
+        default=[],
+        description="CIDRs whose X-Forwarded-For/-Proto are believed (feeds logs, throttling, Secure detection)",
+    )
+    trusted_proxies_any: bool = Field(
+        default=False, description="allow a trusted network wider than /8 (IPv4) or /32 (IPv6) in production"
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="serve `/metrics` on this port (of `server.host`) instead of the main one",
+    )
+    gateway_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description=(
+            "also answer `/auth/verify`, `/auth/forward-auth` and `/healthz` on this port (of `server.host`),"
+            " from a listener below aiohttp (an `asyncio.Protocol` over httptools; the same answers byte for "
+            "byte, keep-alive and pipelining, no request bodies, heads over 8190 bytes a line, 100 headers or"
+            " 32 KiB refused with 400; idle connections closed after 75 s, a head not complete after 10 s): "
+            "point the gateway's auth request here"
+        ),
+    )
+    access_log: bool = Field(default=True, description="one log line per request")
+    access_log_verify: bool = Field(
+        default=False,
+        description="also for `/auth/verify` (the gateway calls it for every request and logs those itself)",
+    )
+    drain_seconds: float = Field(
+        default=0,
+        ge=0,
+        le=300,
+        description=(
+            'seconds authsvc keeps serving after SIGTERM (`/readyz` 503 "draining", `Connection: close` on '
+            "every answer) before it stops accepting; production and staging set 5"
+        ),
+    )
+    shutdown_timeout: float = Field(default=10, ge=0, description="seconds in-flight requests get after the drain")
+    workers: Annotated[int, Field(ge=1, le=256)] | Literal["auto"] = Field(
+        default=1,
+        description=(
+            "processes serving the same ports (SO_REUSEPORT), or `auto`: one per CPU authsvc may run on "
+            "(production sets `auto`); more than 1 needs the MongoDB backend. Each worker has its own "
+            "counters: with `server.metrics_port` set, worker *i* serves `/metrics` on `metrics_port + i`, so"
+            " scrape each (one target per worker); `serve --workers` overrides it"
+        ),
+    )
+    log_format: Literal["text", "json", "auto"] = Field(
+        default="auto",
+        description=(
+            "`json` (one object a line) or `text` (for a terminal, same fields); auto = text in development, "
+            "json otherwise"
+        ),
+    )
+    public_url: str | None = Field(
+        default="",
+        description=(
+            "the URL browsers reach authsvc at (`/auth/forward-auth` redirects to its `/login`; mailed links "
+            "start with it); empty: each request's own origin. Required with `server.gateway_port` or "
+            "`mail.transport: smtp`; https in production"
+        ),
+    )
 
     @model_validator(mode="after")
     def _distinct_ports(self) -> ServerSettings:
@@ -115,18 +171,42 @@ class ServerSettings(Section):
 
 
 class SessionSettings(Section):
-    keys: list[str]
-    key_file: str | None
-    cookie_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    host_prefix: bool
-    secure: bool | Literal["auto"]
-    idle_timeout: int = Field(gt=0)
-    absolute_lifetime: int = Field(gt=0)
-    renew_after: float = Field(ge=0, le=1)
-    verify_renews: bool
-    purge_interval: float = Field(gt=0)
-    cookie_domain: str | None
-    remember_me_lifetime: int = Field(ge=0)
+    keys: list[str] = Field(
+        default=[],
+        description="Fernet keys, comma separated, first encrypts; `authsvc gen-key` makes one",
+        json_schema_extra={"env": "AUTHSVC_SESSION_KEY"},
+    )
+    key_file: str | None = Field(
+        default=None,
+        description="or a file with one key per line",
+        json_schema_extra={"env": "AUTHSVC_SESSION_KEY_FILE"},
+    )
+    cookie_name: str = Field(default="sid", pattern=r"^[A-Za-z0-9_-]{1,64}$", description="a generic name")
+    host_prefix: bool = Field(default=False, description="name the cookie `__Host-<name>` (needs Secure)")
+    secure: bool | Literal["auto"] = Field(
+        default="auto", description="Secure cookies; auto = on except in development"
+    )
+    idle_timeout: int = Field(default=1800, gt=0, description="seconds of inactivity that end a session")
+    absolute_lifetime: int = Field(default=43200, gt=0, description="seconds after login that end a session")
+    renew_after: float = Field(
+        default=0.1, ge=0, le=1, description="share of the idle window after which activity renews it"
+    )
+    verify_renews: bool = Field(default=False, description="whether `/auth/verify` counts as activity")
+    purge_interval: float = Field(
+        default=60, gt=0, description="seconds between purges of expired sessions and counters"
+    )
+    cookie_domain: str | None = Field(
+        default="",
+        description="the cookie's Domain (one login for every app under it); empty: host-only; not with `host_prefix`",
+    )
+    remember_me_lifetime: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            'seconds a "keep me signed in" session lives instead of `absolute_lifetime`; 0: no such box; '
+            "production: at most 30 days"
+        ),
+    )
 
     @field_validator("cookie_domain", mode="before")
     @classmethod
@@ -138,7 +218,9 @@ class SessionSettings(Section):
             raise ValueError("must be a domain name such as example.com")
         return domain
 
-    max_per_user: int = Field(ge=1, le=1000)
+    max_per_user: int = Field(
+        default=50, ge=1, le=1000, description="live sessions per user; a login beyond it ends the least recently used"
+    )
 
     @field_validator("keys", mode="before")
     @classmethod
@@ -156,61 +238,176 @@ class SessionSettings(Section):
 
 
 class PasswordSettings(Section):
-    bcrypt_cost: int = Field(ge=4, le=31)
-    hash_threads: int = Field(ge=1, le=64)
-    min_length: int = Field(ge=1, le=64)
-    max_length: int = Field(ge=64, le=4096)
-    reject_common: bool
-    context_words: list[str]
-    tutorial_compatible: bool
-    hash_queue: int = Field(ge=0, le=10_000)
+    bcrypt_cost: int = Field(default=12, ge=4, le=31, description="bcrypt cost; other costs are upgraded at login")
+    hash_threads: int = Field(default=2, ge=1, le=64, description="threads running bcrypt (it releases the GIL)")
+    min_length: int = Field(default=8, ge=1, le=64, description="characters (code points) a password needs at least")
+    max_length: int = Field(
+        default=1024, ge=64, le=4096, description="characters a password may have at most; longer answers 422"
+    )
+    reject_common: bool = Field(default=True, description="refuse the 30,000 most common passwords")
+    context_words: list[str] = Field(
+        default=["authsvc"], description="words a password must not contain (your organisation's and product's names)"
+    )
+    tutorial_compatible: bool = Field(
+        default=False,
+        description=(
+            "side by side with the tutorial's app: upgrade no hash, store new ones as node bcrypt does, "
+            "refuse new passwords over 72 UTF-8 bytes (see below)"
+        ),
+    )
+    hash_queue: int = Field(
+        default=16, ge=0, le=10_000, description="hashes that may wait for a thread; beyond that 503 with `Retry-After`"
+    )
 
 
 class UserSettings(Section):
-    username_min_length: int = Field(ge=1)
-    username_max_length: int = Field(le=256)
-    self_signup: bool
-    require_verified_email: bool
+    username_min_length: int = Field(
+        default=3, ge=1, description="characters a user name needs at least, after normalisation"
+    )
+    username_max_length: int = Field(
+        default=64, le=256, description="characters a user name may have at most, after normalisation"
+    )
+    self_signup: bool = Field(
+        default=True,
+        description="anyone may sign up; false: `/users/signup` and `/signup` answer 403, use `authsvc create-user`",
+    )
+    require_verified_email: bool = Field(
+        default=False, description="refuse logins (403) until the user has verified an email address"
+    )
 
 
 class ThrottleSettings(Section):
-    client_max_failures: int = Field(ge=1, le=10)
-    client_forget_after: int = Field(ge=60, le=30 * 86400)
-    backoff_base: float = Field(gt=0, le=60)
-    backoff_max: float = Field(ge=1, le=3600)
-    ipv6_prefix: int = Field(ge=32, le=128)
-    account_max_failures: int = Field(ge=1, le=100)  # NIST SP 800-63B 5.2.2: no more than 100
-    account_window: int = Field(ge=60, le=86400)
-    device_cookie_name: str = Field(pattern=r"^[A-Za-z0-9_-]{1,64}$")
-    device_cookie_max_age: int = Field(ge=3600, le=400 * 86400)
-    address_free_names: int = Field(ge=1)
-    address_window: int = Field(ge=60, le=86400)
-    address_backoff_max: float = Field(ge=1, le=3600)
-    signup_burst: int = Field(ge=1)
-    signup_refill_seconds: float = Field(gt=0, le=86400)
-    forgot_burst: int = Field(ge=1)
-    forgot_refill_seconds: float = Field(gt=0, le=86400)
-    reset_mail_interval: float = Field(gt=0, le=86400)
-    reset_mails_per_day: int = Field(ge=1, le=100)
-    passwordless_burst: int = Field(ge=1)
-    passwordless_refill_seconds: float = Field(gt=0, le=3600)
+    client_max_failures: int = Field(
+        default=10, ge=1, le=10, description="failures of one client on one account before the back-off (at most 10)"
+    )
+    client_forget_after: int = Field(
+        default=86400,
+        ge=60,
+        le=30 * 86400,
+        description="seconds after its last attempt a client's count on an account is forgotten (a quiet day)",
+    )
+    backoff_base: float = Field(
+        default=1,
+        gt=0,
+        le=60,
+        description="seconds a client waits once past `client_max_failures`, doubling per further failure",
+    )
+    backoff_max: float = Field(default=900, ge=1, le=3600, description="the ceiling of that back-off, in seconds")
+    ipv6_prefix: int = Field(
+        default=64, ge=32, le=128, description="an IPv6 client counts as its network of this prefix length (its /64)"
+    )
+    # NIST SP 800-63B 5.2.2: no more than 100.
+    account_max_failures: int = Field(
+        default=100,
+        ge=1,
+        le=100,
+        description="failures per account per window before unknown devices get 429 (at most 100)",
+    )
+    account_window: int = Field(default=3600, ge=60, le=86400, description="seconds of that window")
+    device_cookie_name: str = Field(
+        default="did",
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="the device cookie that lets a known browser skip that lock",
+    )
+    device_cookie_max_age: int = Field(
+        default=15552000, ge=3600, le=400 * 86400, description="seconds the device cookie lives (180 days)"
+    )
+    address_free_names: int = Field(
+        default=50, ge=1, description="distinct failing names per address and window that pass untouched"
+    )
+    address_window: int = Field(default=900, ge=60, le=86400, description="seconds of that window")
+    address_backoff_max: float = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="past them the address's unknown devices are slowed, doubling up to this many seconds",
+    )
+    signup_burst: int = Field(default=20, ge=1, description="sign-ups a client may make at once (a token bucket)")
+    signup_refill_seconds: float = Field(default=60, gt=0, le=86400, description="then one more per this many seconds")
+    forgot_burst: int = Field(default=10, ge=1, description="forgotten-password requests a client may make at once")
+    forgot_refill_seconds: float = Field(default=360, gt=0, le=86400, description="then one more per this many seconds")
+    reset_mail_interval: float = Field(
+        default=300, gt=0, le=86400, description="seconds between two reset mails of one account"
+    )
+    reset_mails_per_day: int = Field(
+        default=5, ge=1, le=100, description="reset mails of one account in a row, then one per 24 h / this"
+    )
+    passwordless_burst: int = Field(
+        default=20, ge=1, description="passwordless challenges a client may ask for at once"
+    )
+    passwordless_refill_seconds: float = Field(
+        default=3, gt=0, le=3600, description="then one more per this many seconds"
+    )
 
 
 class MfaSettings(Section):
-    issuer: str = Field(min_length=1, max_length=64)
-    pending_seconds: int = Field(ge=30, le=1800)
-    pending_max_attempts: int = Field(ge=1, le=20)
-    recent_auth_seconds: int = Field(ge=0)
-    second_factor_at_login: bool
+    issuer: str = Field(
+        default="authsvc",
+        min_length=1,
+        max_length=64,
+        description="the name authenticator apps show beside the account",
+    )
+    pending_seconds: int = Field(
+        default=300, ge=30, le=1800, description="seconds a login with the right password waits for its second factor"
+    )
+    pending_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="wrong codes that end a pending login (each also counts as a failed login)"
+    )
+    recent_auth_seconds: int = Field(
+        default=600,
+        ge=0,
+        description=(
+            "a session older than this sends a code too (when enrolled) to change the password or remove a factor"
+        ),
+    )
+    second_factor_at_login: bool = Field(
+        default=True,
+        description=(
+            "false: a password alone opens a one-factor session even for a user with a second factor; a "
+            "`two_factor` access rule then asks for it on the step-up page (refused when no rule nor "
+            "`default_policy` is `two_factor`)"
+        ),
+    )
 
 
 class WebAuthnSettings(Section):
-    rp_id: str = Field(min_length=1, max_length=253)
-    rp_name: str = Field(min_length=1, max_length=64)
-    origins: list[str] = Field(min_length=1)
-    challenge_seconds: int = Field(ge=30, le=600)
-    user_verification: Literal["required", "preferred", "discouraged"]
-    passwordless_max_challenges: int = Field(ge=1, le=10_000_000)
+    rp_id: str = Field(
+        default="localhost",
+        min_length=1,
+        max_length=253,
+        description=(
+            "the relying party id passkeys are bound to: the site's domain or a parent of it, never an IP address"
+        ),
+    )
+    rp_name: str = Field(
+        default="authsvc", min_length=1, max_length=64, description="the name browsers show when a passkey is created"
+    )
+    origins: list[str] = Field(
+        default=["http://localhost:8080"],
+        min_length=1,
+        description=(
+            "origins a passkey ceremony may run on (rp_id or its subdomains); production refuses non-https ones"
+        ),
+    )
+    challenge_seconds: int = Field(
+        default=120, ge=30, le=600, description="seconds a passkey challenge stays valid; each is used once"
+    )
+    user_verification: Literal["required", "preferred", "discouraged"] = Field(
+        default="preferred",
+        description=(
+            "required, preferred or discouraged, for registration and the second factor; passwordless always "
+            "requires it"
+        ),
+    )
+    passwordless_max_challenges: int = Field(
+        default=10000,
+        ge=1,
+        le=10_000_000,
+        description=(
+            "live passwordless challenges the store holds at most (half at once, the rest over a challenge's "
+            "lifetime); past it the options answer 503 with `Retry-After`"
+        ),
+    )
 
     @field_validator("rp_id")
     @classmethod
@@ -243,7 +440,7 @@ class WebAuthnSettings(Section):
 
 
 class CsrfSettings(Section):
-    allowed_origins: list[str]
+    allowed_origins: list[str] = Field(default=[], description="extra origins allowed to send state-changing requests")
 
 
 class ServiceToken(Section):
@@ -252,8 +449,15 @@ class ServiceToken(Section):
 
 
 class IntrospectionSettings(Section):
-    enabled: bool
-    tokens: list[ServiceToken]
+    enabled: bool = Field(default=True, description="serve `/internal/sessions/introspect`")
+    tokens: list[ServiceToken] = Field(
+        default=[],
+        description=(
+            "`name:token` pairs (tokens >= 32 characters; in production at least 8 distinct characters and 80"
+            " bits: `authsvc gen-key` prints one)"
+        ),
+        json_schema_extra={"env": "AUTHSVC_INTROSPECTION_TOKENS"},
+    )
 
     @field_validator("tokens", mode="before")
     @classmethod
@@ -314,8 +518,17 @@ class AdminToken(Section):
 
 
 class AdminSettings(Section):
-    tokens: list[AdminToken]
-    max_page_size: int = Field(ge=1, le=1000)
+    tokens: list[AdminToken] = Field(
+        default=[],
+        description=(
+            "admin API tokens, `{name, token, scopes}` each (scopes: `users:read`, `users:write`, "
+            "`sessions:write`, `events:read`; tokens >= 32 characters, in production as varied as service "
+            "tokens; only their sha256 is kept once loaded); empty: `/admin/` is not served"
+        ),
+    )
+    max_page_size: int = Field(
+        default=200, ge=1, le=1000, description="most users or events in one page of the admin API"
+    )
 
     @field_validator("tokens", mode="before")
     @classmethod
@@ -332,8 +545,12 @@ class AdminSettings(Section):
 
 
 class EventSettings(Section):
-    retention_days: int = Field(ge=1, le=3650)
-    memory_max: int = Field(ge=100, le=10_000_000)
+    retention_days: int = Field(
+        default=90, ge=1, le=3650, description="days an audit event is kept (`GET /admin/events`)"
+    )
+    memory_max: int = Field(
+        default=10000, ge=100, le=10_000_000, description="audit events the memory backend keeps (the oldest go first)"
+    )
 
 
 class WebhookEndpoint(Section):
@@ -355,18 +572,48 @@ class WebhookEndpoint(Section):
 
 
 class WebhookSettings(Section):
-    endpoints: list[WebhookEndpoint]
-    retry_initial: float = Field(gt=0, le=3600)
-    retry_max: float = Field(gt=0, le=86400)
-    timeout: float = Field(gt=0, le=60)
-    send_interval: float = Field(gt=0, le=60)
+    endpoints: list[WebhookEndpoint] = Field(
+        default=[],
+        description=(
+            "receivers of the audit events: `{url, secrets, events}` each (`whsec_` secrets, two while "
+            "rotating; event types or `*`)"
+        ),
+    )
+    retry_initial: float = Field(
+        default=5,
+        gt=0,
+        le=3600,
+        description="seconds before the first retry of a failed delivery, doubling at each failure",
+    )
+    retry_max: float = Field(default=3600, gt=0, le=86400, description="the ceiling of that delay, in seconds")
+    timeout: float = Field(default=10, gt=0, le=60, description="seconds a receiver has to answer 2xx")
+    send_interval: float = Field(default=1, gt=0, le=60, description="seconds between looks at the delivery queue")
 
 
 class GatewaySettings(Section):
-    user_id_header: str = Field(pattern=HEADER_NAME)
-    user_name_header: str = Field(pattern=HEADER_NAME)
-    user_groups_header: str = Field(pattern=HEADER_NAME)
-    user_email_header: str | None = Field(pattern=HEADER_NAME)
+    user_id_header: str = Field(
+        default="X-Auth-User-Id",
+        pattern=HEADER_NAME,
+        description="the header an allowed `/auth/verify` or `/auth/forward-auth` answer names the user's id in",
+    )
+    user_name_header: str = Field(
+        default="X-Auth-User-Name",
+        pattern=HEADER_NAME,
+        description="the header it names the user in (Authelia: `Remote-User`)",
+    )
+    user_groups_header: str = Field(
+        default="X-Auth-User-Groups",
+        pattern=HEADER_NAME,
+        description="the header it lists the user's groups in, comma-separated (Authelia: `Remote-Groups`)",
+    )
+    user_email_header: str | None = Field(
+        default=None,
+        pattern=HEADER_NAME,
+        description=(
+            "the header it carries the verified address in (costs a read per check; Authelia: "
+            "`Remote-Email`); null: not sent"
+        ),
+    )
 
 
 POLICIES = Literal["bypass", "one_factor", "two_factor", "deny"]
@@ -468,9 +715,19 @@ class AccessRule(Section):
 
 
 class AccessControlSettings(Section):
-    default_policy: POLICIES
-    networks: list[AccessNetwork]
-    rules: list[AccessRule]
+    default_policy: POLICIES = Field(
+        default="one_factor",
+        description=(
+            "the answer when no rule matches: `bypass`, `one_factor`, `two_factor` or `deny` (see [Access "
+            "control](#access-control))"
+        ),
+    )
+    networks: list[AccessNetwork] = Field(
+        default=[], description="named lists of CIDRs for the rules: `[{name: internal, networks: [10.0.0.0/8]}]`"
+    )
+    rules: list[AccessRule] = Field(
+        default=[], description="ordered rules, Authelia's spelling; the first that matches decides"
+    )
 
     @field_validator("networks", "rules", mode="before")
     @classmethod
@@ -503,20 +760,44 @@ def _is_network(value: str) -> bool:
 
 
 class StorageSettings(Section):
-    backend: Literal["memory", "mongodb"]
+    backend: Literal["memory", "mongodb"] = Field(default="memory", description="memory or mongodb")
 
 
 class MongoSettings(Section):
-    url: str
-    database: str = Field(pattern=r"^[A-Za-z0-9_-]{1,63}$")
-    driver: Literal["pymongo", "motor"]
-    server_selection_timeout_ms: int = Field(ge=100)
-    connect_timeout_ms: int = Field(ge=100)
-    socket_timeout_ms: int = Field(ge=100)
-    cache_size: int = Field(ge=0, le=10_000_000)
-    cache_max_age_seconds: float = Field(gt=0, le=3600)
-    revocation_poll_ms: int = Field(ge=10, le=10_000)
-    revocation_lag_ms: int = Field(ge=50, le=60_000)
+    url: str = Field(
+        default="mongodb://127.0.0.1:27017", description="connection string", json_schema_extra={"env": "MONGODB_URL"}
+    )
+    database: str = Field(default="authsvc", pattern=r"^[A-Za-z0-9_-]{1,63}$", description="database name")
+    driver: Literal["pymongo", "motor"] = Field(default="pymongo", description="pymongo (`AsyncMongoClient`) or motor")
+    server_selection_timeout_ms: int = Field(
+        default=2000, ge=100, description="how long a request waits for an unreachable server before 503"
+    )
+    connect_timeout_ms: int = Field(default=2000, ge=100, description="the driver's connect timeout")
+    socket_timeout_ms: int = Field(default=5000, ge=100, description="the driver's socket timeout")
+    cache_size: int = Field(
+        default=100000,
+        ge=0,
+        le=10_000_000,
+        description="sessions (and as many users) each replica keeps in memory, LRU; 0: every request asks MongoDB",
+    )
+    cache_max_age_seconds: float = Field(
+        default=60,
+        gt=0,
+        le=3600,
+        description="a cached entry is re-read after this long even if no revocation named it",
+    )
+    revocation_poll_ms: int = Field(
+        default=200, ge=10, le=10_000, description="how often each replica reads the `revocations` collection"
+    )
+    revocation_lag_ms: int = Field(
+        default=1000,
+        ge=50,
+        le=60_000,
+        description=(
+            "a revocation through another replica takes effect within this; a replica that cannot follow "
+            "reads MongoDB on every request"
+        ),
+    )
 
     @model_validator(mode="after")
     def _lag_covers_polls(self) -> MongoSettings:
@@ -527,11 +808,29 @@ class MongoSettings(Section):
 
 
 class PortalSettings(Section):
-    default_redirect: str
-    allowed_redirect_domains: list[str]
-    title: str = Field(min_length=1, max_length=60)
-    logo_url: str
-    primary_color: str = Field(pattern=r"^#[0-9a-fA-F]{6}$")
+    default_redirect: str = Field(
+        default="/account",
+        description="where a portal login lands when `rd` is missing or not allowed (the account page)",
+    )
+    allowed_redirect_domains: list[str] = Field(
+        default=[],
+        description=(
+            "hosts (and subdomains) `rd` may name besides the portal's origin; empty: "
+            "`session.cookie_domain`; production refuses one label (`com`) or a public suffix (`co.uk`)"
+        ),
+    )
+    title: str = Field(default="authsvc", min_length=1, max_length=60, description="the name on the portal's pages")
+    logo_url: str = Field(
+        default="",
+        description=(
+            "a logo above every page: a path on the portal's origin (no other site: the pages' CSP), empty for none"
+        ),
+    )
+    primary_color: str = Field(
+        default="#1d4ed8",
+        pattern=r"^#[0-9a-fA-F]{6}$",
+        description="buttons and links, `#rrggbb` (written into the stylesheet)",
+    )
 
     @field_validator("logo_url")
     @classmethod
@@ -560,13 +859,21 @@ class PortalSettings(Section):
 
 
 class SmtpSettings(Section):
-    host: str
-    port: int = Field(ge=1, le=65535)
-    starttls: bool
-    tls: bool
-    username: str | None
-    password: str | None
-    timeout: float = Field(gt=0, le=300)
+    host: str = Field(default="localhost", description="the SMTP relay's host")
+    port: int = Field(default=25, ge=1, le=65535, description="the SMTP relay's port")
+    starttls: bool = Field(default=False, description="upgrade the connection with STARTTLS (port 587); not with `tls`")
+    tls: bool = Field(default=False, description="connect with implicit TLS (port 465); not with `starttls`")
+    username: str | None = Field(
+        default=None,
+        description="SMTP login; empty: none; production sends it only with `starttls` or `tls`",
+        json_schema_extra={"env": "AUTHSVC_SMTP_USERNAME"},
+    )
+    password: str | None = Field(
+        default=None,
+        description="its password, from the environment",
+        json_schema_extra={"env": "AUTHSVC_SMTP_PASSWORD"},
+    )
+    timeout: float = Field(default=10, gt=0, le=300, description="seconds for connecting and each SMTP command")
 
     @field_validator("username", "password", mode="before")
     @classmethod
@@ -575,22 +882,47 @@ class SmtpSettings(Section):
 
 
 class MailSettings(Section):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, populate_by_name=True)
 
-    transport: Literal["log", "smtp"]
-    from_address: str = Field(alias="from", pattern=r"^[^\r\n]{3,254}$")
-    smtp: SmtpSettings
-    reset_token_ttl: int = Field(ge=60, le=86400)
-    verify_token_ttl: int = Field(ge=60, le=30 * 86400)
-    not_me_token_ttl: int = Field(ge=60, le=90 * 86400)
-    send_interval: float = Field(gt=0, le=3600)
-    retry_initial: float = Field(gt=0, le=3600)
-    retry_max: float = Field(gt=0, le=86400)
+    transport: Literal["log", "smtp"] = Field(
+        default="log",
+        description=(
+            "`log` (development: each mail, link and token included, goes to the log) or `smtp`; production "
+            "refuses `log`"
+        ),
+    )
+    from_address: str = Field(
+        default="authsvc <no-reply@localhost>", alias="from", pattern=r"^[^\r\n]{3,254}$", description="the From header"
+    )
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings, description="the SMTP relay")
+    reset_token_ttl: int = Field(default=1800, ge=60, le=86400, description="seconds a password-reset link lives")
+    verify_token_ttl: int = Field(
+        default=86400, ge=60, le=30 * 86400, description="seconds an email-verification link lives"
+    )
+    not_me_token_ttl: int = Field(
+        default=604800, ge=60, le=90 * 86400, description='seconds a notification\'s "this was not me" link lives'
+    )
+    send_interval: float = Field(default=5, gt=0, le=3600, description="seconds between looks at the outbox")
+    retry_initial: float = Field(
+        default=10,
+        gt=0,
+        le=3600,
+        description=(
+            "seconds before the first retry of a failed delivery, doubled at each failure; mails are never dropped"
+        ),
+    )
+    retry_max: float = Field(default=3600, gt=0, le=86400, description="the cap of that delay, in seconds")
 
 
 class LoggingSettings(Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-    audit_key: str
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="logs on stderr, in `server.log_format`"
+    )
+    audit_key: str = Field(
+        default="",
+        description="HMAC key: failed/throttled logins name the account as a keyed hash; required in production",
+        json_schema_extra={"env": "AUTHSVC_AUDIT_KEY"},
+    )
 
     @field_validator("audit_key", mode="before")
     @classmethod
@@ -598,27 +930,55 @@ class LoggingSettings(Section):
         return "" if value is None else value
 
 
-class Settings(Section):
-    env: Literal["development", "staging", "production"]
-    server: ServerSettings
-    session: SessionSettings
-    passwords: PasswordSettings
-    users: UserSettings
-    throttle: ThrottleSettings
-    mfa: MfaSettings
-    webauthn: WebAuthnSettings
-    csrf: CsrfSettings
-    introspection: IntrospectionSettings
-    admin: AdminSettings
-    events: EventSettings
-    webhooks: WebhookSettings
-    gateway: GatewaySettings
-    access_control: AccessControlSettings
-    storage: StorageSettings
-    mongodb: MongoSettings
-    portal: PortalSettings
-    mail: MailSettings
-    logging: LoggingSettings
+class Settings(BaseSettings):
+    """The whole configuration: Settings() is the schema's defaults, load_settings() merges the layers over them."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, validate_default=True)
+
+    env: Literal["development", "staging", "production"] = Field(
+        default="development",
+        description="development, staging or production",
+        json_schema_extra={"env": "AUTHSVC_ENV"},
+    )
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description="the listeners, proxies, workers and logs"
+    )
+    session: SessionSettings = Field(
+        default_factory=SessionSettings, description="the session cookie and its lifetimes"
+    )
+    passwords: PasswordSettings = Field(default_factory=PasswordSettings, description="password hashing and rules")
+    users: UserSettings = Field(default_factory=UserSettings, description="user names and sign-up")
+    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings, description="the attempt rules (SECURITY.md)")
+    mfa: MfaSettings = Field(default_factory=MfaSettings, description="the second factor")
+    webauthn: WebAuthnSettings = Field(default_factory=WebAuthnSettings, description="passkeys")
+    csrf: CsrfSettings = Field(default_factory=CsrfSettings, description="the cross-site request check")
+    introspection: IntrospectionSettings = Field(
+        default_factory=IntrospectionSettings, description="session introspection for services"
+    )
+    admin: AdminSettings = Field(default_factory=AdminSettings, description="the admin API")
+    events: EventSettings = Field(default_factory=EventSettings, description="the audit trail")
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings, description="audit events sent to receivers")
+    gateway: GatewaySettings = Field(default_factory=GatewaySettings, description="the headers answered to the gateway")
+    access_control: AccessControlSettings = Field(
+        default_factory=AccessControlSettings, description="who may reach what behind the gateway"
+    )
+    storage: StorageSettings = Field(default_factory=StorageSettings, description="the storage backend")
+    mongodb: MongoSettings = Field(default_factory=MongoSettings, description="the MongoDB backend")
+    portal: PortalSettings = Field(default_factory=PortalSettings, description="the login portal's pages")
+    mail: MailSettings = Field(default_factory=MailSettings, description="outgoing mail")
+    logging: LoggingSettings = Field(default_factory=LoggingSettings, description="logs")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Only what the caller gives: the environment and the files are read by load_settings, as named layers.
+        return (init_settings,)
 
     @model_validator(mode="after")
     def _resolve_and_refuse_unsafe(self) -> Settings:
@@ -758,7 +1118,65 @@ class Settings(Section):
         return problems
 
 
+SETTINGS_TABLE_HEAD = "| key | default | meaning |\n|---|---|---|"
+
+
+def setting_rows(model: type[BaseModel] = Settings, prefix: str = "") -> Iterator[tuple[str, str, str]]:
+    """Every setting in the schema's order as (key, default as config.yaml writes it, description): what the
+    README's table and config.yaml are checked against."""
+    for name, info in model.model_fields.items():
+        key = prefix + (info.alias or name)  # mail.from: a Python keyword, so an alias
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            yield from setting_rows(annotation, key + ".")
+            continue
+        default = info.get_default(call_default_factory=True)
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and isinstance(env := extra.get("env"), str):
+            # A secret, or a value a deployment sets, read from its own variable by config.yaml's ${VAR:default}.
+            written = f"${{{env}:{_written(default) if default else ''}}}"
+        else:
+            written = _written(default)
+        yield key, written, info.description or ""
+
+
+def _written(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(str(item) for item in value) + "]"
+    return str(value)
+
+
+def settings_table() -> str:
+    """The README's configuration table, one row per setting (`make settings-table` writes it)."""
+    rows = (
+        f"| `{key}` | {f'`{default}`' if default else ''} | {meaning} |" for key, default, meaning in setting_rows()
+    )
+    return "\n".join([SETTINGS_TABLE_HEAD, *rows])
+
+
+class _Layer(PydanticBaseSettingsSource):
+    """One layer of settings as written (a YAML file, the AUTHSVC__ variables, the caller's overrides): pydantic-
+    settings merges the layers, later ones winning key by key, and validates the result. Its own sources do not fit:
+    an AUTHSVC__ value is YAML (`[a, b]`, `false`, `null`), an unknown AUTHSVC__ key must fail naming it, and the
+    files take ${VAR:default} (dependency-injector's loader)."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        super().__init__(Settings)
+        self.values = dict(values)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.values.get(field.alias or field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return self.values
+
+
 def deep_merge(base: dict[str, Any], overlay: Mapping[str, Any]) -> dict[str, Any]:
+    """overlay over base, key by key, as the layers merge (tests compose their overrides with it)."""
     merged = dict(base)
     for key, value in overlay.items():
         if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
@@ -820,20 +1238,20 @@ def load_settings(
     """config.yaml, then config.<env>.yaml, then config_file, then AUTHSVC__ variables, then overrides."""
     environ = os.environ if environ is None else environ
     base = default_config_path()
-    merged = _read_yaml(base)
+    layers = [_Layer(_read_yaml(base))]
     env = env or environ.get("AUTHSVC_ENV")
     if env:
         overlay = base.with_name(f"config.{env}.yaml")
         if overlay.is_file():
-            merged = deep_merge(merged, _read_yaml(overlay))
-        merged["env"] = env
+            layers.append(_Layer(_read_yaml(overlay)))
+        layers.append(_Layer({"env": env}))
     if config_file:
-        merged = deep_merge(merged, _read_yaml(Path(config_file)))
-    merged = deep_merge(merged, _environment_overrides(environ))
+        layers.append(_Layer(_read_yaml(Path(config_file))))
+    layers.append(_Layer(_environment_overrides(environ)))
     if overrides:
-        merged = deep_merge(merged, overrides)
+        layers.append(_Layer(overrides))
     try:
-        return Settings.model_validate(merged)
+        return Settings(_build_sources=(tuple(reversed(layers)), {}))  # the first source wins
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
 

@@ -213,3 +213,14 @@ def test_drain_is_off_in_development_and_a_few_seconds_behind_a_gateway() -> Non
     assert load_settings(environ={}).server.drain_seconds == 0
     assert load_settings(env="staging", environ=production()).server.drain_seconds == 5
     assert load_settings(env="production", environ=production()).server.drain_seconds == 5
+
+
+def test_layers_win_in_order_config_yaml_overlay_file_environment_overrides(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.yaml"
+    mine.write_text("server:\n  drain_seconds: 7\nsession:\n  cookie_name: from_file\n")
+    environ = {"AUTHSVC__SESSION__COOKIE_NAME": "from_env", "AUTHSVC__STORAGE__BACKEND": "memory", **production()}
+    layered = load_settings(mine, env="staging", environ=environ, overrides={"session": {"cookie_name": "mine"}})
+    assert (layered.env, layered.server.drain_seconds, layered.session.cookie_name) == ("staging", 7, "mine")
+    assert load_settings(mine, env="staging", environ=environ).session.cookie_name == "from_env"
+    staging = load_settings(env="staging", environ=environ)
+    assert (staging.server.drain_seconds, staging.session.host_prefix) == (5, True)  # the overlay over config.yaml

@@ -1,14 +1,16 @@
-"""The README's configuration table is checked against the settings schema and config.yaml, so neither can drift."""
+"""The settings' schema holds each default and description; the README's table is written from it and config.yaml is
+checked against it, so neither can drift."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+import pytest
 import yaml
 from pydantic import BaseModel
 
-from authsvc.config import Settings
+from authsvc.config import SETTINGS_TABLE_HEAD, Settings, load_settings, setting_rows, settings_table
 from tests.helpers import ROOT
 
 ROW = re.compile(r"^\| (`[^|]+`) \| ([^|]*) \| [^|]* \|$")
@@ -80,3 +82,34 @@ def test_config_yaml_sets_every_setting_of_the_schema() -> None:
 def test_readme_defaults_are_config_yaml_defaults() -> None:
     defaults = config_yaml_defaults()
     assert {key: value for key, value in readme_rows().items()} == {key: defaults[key] for key in readme_rows()}
+
+
+def readme_table_lines() -> list[str]:
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index(SETTINGS_TABLE_HEAD.splitlines()[0])
+    end = next((index for index in range(start, len(lines)) if not lines[index].startswith("|")), len(lines))
+    return lines[start:end]
+
+
+def test_readme_configuration_table_is_written_from_the_schema() -> None:
+    # After a setting, its default or its description changed in authsvc/config.py: `make settings-table`.
+    assert readme_table_lines() == settings_table().splitlines()
+
+
+def test_config_yaml_writes_the_schema_defaults() -> None:
+    defaults = config_yaml_defaults()
+    rows = list(setting_rows())
+    assert {key: defaults.get(key) for key, _, _ in rows} == {key: default for key, default, _ in rows}
+
+
+def test_every_setting_has_its_default_and_description_in_the_schema(model: type[BaseModel] = Settings) -> None:
+    for name, field in model.model_fields.items():
+        assert not field.is_required() and field.description, f"{model.__name__}.{name}"
+        if isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel):
+            test_every_setting_has_its_default_and_description_in_the_schema(field.annotation)
+
+
+def test_the_schema_defaults_are_the_development_configuration(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in (row[1].removeprefix("${").partition(":")[0] for row in setting_rows() if row[1].startswith("${")):
+        monkeypatch.delenv(key, raising=False)
+    assert Settings() == load_settings(environ={})
