@@ -16,6 +16,8 @@ from authsvc.storage.ports import Storage
 from tests.contract.test_storage_contract import HASH, NOW
 from tests.driver import PASSWORD
 
+pytestmark = pytest.mark.driver_contract
+
 USERS = 10_000
 PAGE = 1000  # admin.max_page_size at its highest: FerretDB sorts a whole scan for every page (real MongoDB reads
 # the username index), so fewer, larger pages keep this test to a minute

@@ -3,11 +3,15 @@ past the retention; and the services' lines reach it through the container's tra
 
 from __future__ import annotations
 
+import pytest
+
 from authsvc.containers import Container
 from authsvc.events.models import Event, EventIds, EventQuery
 from authsvc.storage.ports import Storage
 from tests.contract.test_storage_contract import NOW
 from tests.helpers import ManualClock
+
+pytestmark = pytest.mark.driver_contract
 
 
 def made(ids: EventIds, at: float, event_type: str, user_id: str | None) -> Event:

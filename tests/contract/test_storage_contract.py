@@ -11,6 +11,8 @@ from authsvc.errors import DuplicateUsername
 from authsvc.storage.ports import Storage
 from tests.helpers import ManualClock
 
+pytestmark = pytest.mark.driver_contract
+
 NOW = ManualClock().now()  # where the `clock` fixture starts
 HASH = "$bcrypt-sha256$$2b$04$" + "x" * 53
 
