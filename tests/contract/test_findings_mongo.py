@@ -1,6 +1,6 @@
 """Issue 10, finding 3: a users document of unexpected shape answered 500 (and so told that it exists).
 
-Against a real MongoDB-wire server, through the HTTP app; tests/unit/test_findings.py fuzzes the mapping itself.
+Against a real MongoDB-wire server, through the HTTP app; tests/http/test_findings.py fuzzes the mapping itself.
 """
 
 from __future__ import annotations

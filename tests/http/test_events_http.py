@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 from authsvc.web.app import create_app
 from tests.driver import PASSWORD, enrol, login
 from tests.helpers import ManualClock
-from tests.unit.test_admin_http import ADMIN, READER, ROOT
+from tests.http.test_admin_http import ADMIN, READER, ROOT
 
 Client = TestClient[Any, Any]
 AGENT = {"User-Agent": "events-test/1.0"}

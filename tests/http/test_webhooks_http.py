@@ -23,8 +23,8 @@ from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.driver import PASSWORD
 from tests.helpers import ROOT, ManualClock, free_port
-from tests.unit.test_admin_http import ADMIN
-from tests.unit.test_admin_http import ROOT as ADMIN_HEADERS
+from tests.http.test_admin_http import ADMIN
+from tests.http.test_admin_http import ROOT as ADMIN_HEADERS
 
 Client = TestClient[Any, Any]
 _spec = importlib.util.spec_from_file_location("webhook_receiver", ROOT / "examples" / "webhook_receiver.py")
