@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import signal
 import socket
@@ -15,6 +17,8 @@ from typing import Any
 
 import yaml
 from cryptography.fernet import Fernet
+
+from authsvc.logs import access_log, configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_KEY = Fernet.generate_key().decode("ascii")  # made per test run: no key lives in the code
@@ -121,3 +125,39 @@ FAST_CONFIG: dict[str, Any] = {
 # The tutorial flow's process: a module's tests sign up dozens of users from 127.0.0.1 (16 at once in the race
 # test); the sign-up bucket itself is pinned by tests/unit/test_throttling.py and tests/e2e/test_limits_process.py.
 TUTORIAL_FLOW_CONFIG: dict[str, Any] = {**FAST_CONFIG, "throttle": {"signup_burst": 200}}
+
+
+LOG_NOW = 1_764_640_000.123456  # the `stderr` fixture's time.time(), for both log paths: the stamp is part of the line
+
+
+class Stream(io.StringIO):
+    """What the log handler writes, and what it held at each flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue())
+
+
+def configure(level: str, log_format: str, stream: Stream) -> None:
+    """configure_logging, its handler then pointed at stream (pytest swaps sys.stderr between a test's phases)."""
+    configure_logging(level, log_format)
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr
+    handler.setStream(stream)
+
+
+def stdlib_line(stream: Stream, fields: dict[str, Any]) -> str:
+    """The access line the stdlib path (a LogRecord through the handler's formatter) writes for fields."""
+    start = len(stream.getvalue())
+    logging.getLogger("authsvc.access").info("request", extra=fields)
+    return stream.getvalue()[start:]
+
+
+def direct_line(stream: Stream, fields: dict[str, Any]) -> str:
+    """The access line AccessLog writes directly for fields."""
+    start = len(stream.getvalue())
+    access_log.request(**fields)
+    return stream.getvalue()[start:]
