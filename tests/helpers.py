@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from cryptography.fernet import Fernet
 
+from authsvc.auth.models import SessionRecord
 from authsvc.logs import access_log, configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,6 +36,24 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
+
+
+NOW = ManualClock().now()  # where the `clock` fixture starts
+HASH = "$bcrypt-sha256$$2b$04$" + "x" * 53  # shaped as a stored password hash, for storage tests that never verify it
+
+
+def session(id_hash: str, user_id: str = "u1", created_at: float = NOW, idle: float = 1800) -> SessionRecord:
+    """A session record as the storage contract stores it: created at NOW, idle for 30 minutes, 12 hours at most."""
+    return SessionRecord(
+        id_hash=id_hash,
+        user_id=user_id,
+        created_at=created_at,
+        last_seen_at=created_at,
+        expires_at=created_at + idle,
+        absolute_expires_at=created_at + 43200,
+        ip="192.0.2.10",
+        user_agent="pytest",
+    )
 
 
 def free_port() -> int:
@@ -161,3 +180,18 @@ def direct_line(stream: Stream, fields: dict[str, Any]) -> str:
     start = len(stream.getvalue())
     access_log.request(**fields)
     return stream.getvalue()[start:]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m authsvc ARGS` in the checkout, with no AUTHSVC_* variable but those given."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC")}
+    return subprocess.run(
+        [sys.executable, "-m", "authsvc", *args],
+        env={**base, **(env or {})},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        check=False,
+    )

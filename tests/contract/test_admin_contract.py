@@ -13,8 +13,8 @@ import pytest
 from authsvc.admin.models import UserQuery
 from authsvc.containers import Container, running
 from authsvc.storage.ports import Storage
-from tests.contract.test_storage_contract import HASH, NOW
 from tests.driver import PASSWORD
+from tests.helpers import HASH, NOW
 
 pytestmark = pytest.mark.driver_contract
 

@@ -8,8 +8,7 @@ import pytest
 from authsvc.containers import Container
 from authsvc.events.models import Event, EventIds, EventQuery
 from authsvc.storage.ports import Storage
-from tests.contract.test_storage_contract import NOW
-from tests.helpers import ManualClock
+from tests.helpers import NOW, ManualClock
 
 pytestmark = pytest.mark.driver_contract
 

@@ -33,8 +33,7 @@ from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.mongo.client import to_datetime
 from authsvc.storage.ports import Storage
 from tests.conftest import make_settings
-from tests.contract.test_storage_contract import HASH, NOW, session
-from tests.helpers import ManualClock, free_port
+from tests.helpers import HASH, NOW, ManualClock, free_port, session
 from tests.mongodb import mongo_sections
 
 Admin = pymongo.MongoClient[dict[str, Any]]

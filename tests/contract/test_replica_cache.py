@@ -23,7 +23,7 @@ from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.mongo.client import connect
 from authsvc.storage.mongo.revocations import RETENTION_SECONDS
 from tests.conftest import make_settings
-from tests.contract.test_storage_contract import HASH, session
+from tests.helpers import HASH, session
 from tests.mongodb import mongo_sections
 
 Admin = pymongo.MongoClient[dict[str, Any]]

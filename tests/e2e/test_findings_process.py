@@ -12,8 +12,7 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from tests.e2e.test_process import cli
-from tests.helpers import FAST_CONFIG, AuthsvcProcess, free_port
+from tests.helpers import FAST_CONFIG, AuthsvcProcess, cli, free_port
 
 MARK = "Zq7SecretCookieTail"
 

@@ -11,9 +11,8 @@ import aiohttp
 import pymongo
 import pytest
 
-from tests.driver import PASSWORD
+from tests.driver import PASSWORD, new_name, session_cookie
 from tests.e2e import test_tutorial_flow as tutorial_flow
-from tests.e2e.test_tutorial_flow import new_name, session_cookie
 from tests.helpers import TUTORIAL_FLOW_CONFIG, AuthsvcProcess
 from tests.mongodb import drivers_for, mongo_sections, new_database_name
 
