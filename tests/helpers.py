@@ -195,3 +195,13 @@ def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None)
         timeout=60,
         check=False,
     )
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """Sends request's bytes as they are to 127.0.0.1:port and reads the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
