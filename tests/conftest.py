@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -10,9 +12,10 @@ from hypothesis import settings as hypothesis_settings
 
 from authsvc.config import Settings, deep_merge, load_settings
 from authsvc.containers import Container
+from authsvc.logs import access_log
 from authsvc.web.app import create_app
 from authsvc.web.container import create_container
-from tests.helpers import FAST_CONFIG, TEST_KEY, ManualClock
+from tests.helpers import FAST_CONFIG, LOG_NOW, TEST_KEY, ManualClock, Stream
 
 pytest_plugins = ["tests.mongodb", "tests.tutorial_app", "tests.smtp"]
 
@@ -50,3 +53,18 @@ def container(make_container: Callable[..., Container]) -> Container:
 @pytest.fixture
 async def client(aiohttp_client: Any, container: Container) -> AsyncIterator[TestClient[Any, Any]]:
     yield await aiohttp_client(create_app(container))
+
+
+@pytest.fixture
+def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stream]:
+    """Where `configure(level, format, stderr)` sends log lines, at time.time() == LOG_NOW; logging restored after."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = Stream()
+    monkeypatch.setattr(time, "time", lambda: LOG_NOW)
+    try:
+        yield stream
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        access_log.bind(None)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html as html_text
 import re
+import secrets
 from typing import Any
 
 import aiohttp
@@ -17,6 +18,20 @@ from tests.smtp import SmtpServer, token_in
 from tests.webauthn_authenticator import SoftAuthenticator
 
 PASSWORD = "correct horse battery"
+ADMIN_SCOPES = ["users:read", "users:write", "sessions:write", "events:read"]
+ADMIN_ROOT_TOKEN = secrets.token_urlsafe(32)
+ADMIN_READER_TOKEN = secrets.token_urlsafe(32)
+ADMIN = {  # the config sections of an admin API with two callers: root (every scope) and reader (users:read)
+    "admin": {
+        "tokens": [
+            {"name": "root", "token": ADMIN_ROOT_TOKEN, "scopes": ADMIN_SCOPES},
+            {"name": "reader", "token": ADMIN_READER_TOKEN, "scopes": ["users:read"]},
+        ],
+        "max_page_size": 5,
+    }
+}
+ADMIN_ROOT = {"Authorization": f"Bearer {ADMIN_ROOT_TOKEN}"}  # the headers each admin caller sends
+ADMIN_READER = {"Authorization": f"Bearer {ADMIN_READER_TOKEN}"}
 Client = TestClient[Any, Any]
 
 
@@ -198,3 +213,13 @@ async def signup_verified(
     assert (await client.post("/users/signup", json=body)).status == 201
     link = token_in(await mailbox.wait_for(address, "Confirm your email address"), "verify-email")
     assert (await client.post("/users/email/verify", json={"token": link})).status == 200
+
+
+def new_name(prefix: str = "user") -> str:
+    """A user name no other test (nor an earlier run on the same database) has taken."""
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+def session_cookie(response: aiohttp.ClientResponse) -> str:
+    """The session cookie a response sets (a real process's answer, read by aiohttp's client)."""
+    return cookie_value(response.headers["Set-Cookie"])

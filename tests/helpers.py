@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import logging
 import os
 import signal
 import socket
@@ -15,6 +17,9 @@ from typing import Any
 
 import yaml
 from cryptography.fernet import Fernet
+
+from authsvc.auth.models import SessionRecord
+from authsvc.logs import access_log, configure_logging
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_KEY = Fernet.generate_key().decode("ascii")  # made per test run: no key lives in the code
@@ -31,6 +36,24 @@ class ManualClock:
 
     def advance(self, seconds: float) -> None:
         self._now += seconds
+
+
+NOW = ManualClock().now()  # where the `clock` fixture starts
+HASH = "$bcrypt-sha256$$2b$04$" + "x" * 53  # shaped as a stored password hash, for storage tests that never verify it
+
+
+def session(id_hash: str, user_id: str = "u1", created_at: float = NOW, idle: float = 1800) -> SessionRecord:
+    """A session record as the storage contract stores it: created at NOW, idle for 30 minutes, 12 hours at most."""
+    return SessionRecord(
+        id_hash=id_hash,
+        user_id=user_id,
+        created_at=created_at,
+        last_seen_at=created_at,
+        expires_at=created_at + idle,
+        absolute_expires_at=created_at + 43200,
+        ip="192.0.2.10",
+        user_agent="pytest",
+    )
 
 
 def free_port() -> int:
@@ -121,3 +144,64 @@ FAST_CONFIG: dict[str, Any] = {
 # The tutorial flow's process: a module's tests sign up dozens of users from 127.0.0.1 (16 at once in the race
 # test); the sign-up bucket itself is pinned by tests/unit/test_throttling.py and tests/e2e/test_limits_process.py.
 TUTORIAL_FLOW_CONFIG: dict[str, Any] = {**FAST_CONFIG, "throttle": {"signup_burst": 200}}
+
+
+LOG_NOW = 1_764_640_000.123456  # the `stderr` fixture's time.time(), for both log paths: the stamp is part of the line
+
+
+class Stream(io.StringIO):
+    """What the log handler writes, and what it held at each flush."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.flushed: list[str] = []
+
+    def flush(self) -> None:
+        self.flushed.append(self.getvalue())
+
+
+def configure(level: str, log_format: str, stream: Stream) -> None:
+    """configure_logging, its handler then pointed at stream (pytest swaps sys.stderr between a test's phases)."""
+    configure_logging(level, log_format)
+    [handler] = logging.getLogger().handlers
+    assert isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr
+    handler.setStream(stream)
+
+
+def stdlib_line(stream: Stream, fields: dict[str, Any]) -> str:
+    """The access line the stdlib path (a LogRecord through the handler's formatter) writes for fields."""
+    start = len(stream.getvalue())
+    logging.getLogger("authsvc.access").info("request", extra=fields)
+    return stream.getvalue()[start:]
+
+
+def direct_line(stream: Stream, fields: dict[str, Any]) -> str:
+    """The access line AccessLog writes directly for fields."""
+    start = len(stream.getvalue())
+    access_log.request(**fields)
+    return stream.getvalue()[start:]
+
+
+def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m authsvc ARGS` in the checkout, with no AUTHSVC_* variable but those given."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC")}
+    return subprocess.run(
+        [sys.executable, "-m", "authsvc", *args],
+        env={**base, **(env or {})},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
+        check=False,
+    )
+
+
+def raw_exchange(port: int, request: bytes) -> bytes:
+    """Sends request's bytes as they are to 127.0.0.1:port and reads the answer until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)

@@ -21,6 +21,12 @@ from tests.helpers import ROOT, free_port, stop_process
 FERRETDB_DIR = ROOT / "tools" / "ferretdb"
 FERRETDB_BINARY = FERRETDB_DIR / "bin" / "ferretdb-test"
 MONGO_DRIVERS = ("pymongo", "motor")
+DRIVER_CONTRACT = "driver_contract"  # the marker of what runs on Motor too: tests/contract/conftest.py says why
+
+
+def drivers_for(metafunc: pytest.Metafunc) -> tuple[str, ...]:
+    """Both drivers for a test marked driver_contract (on it, its class or its module), PyMongo for the rest."""
+    return MONGO_DRIVERS if metafunc.definition.get_closest_marker(DRIVER_CONTRACT) else ("pymongo",)
 
 
 class MongoUnavailable(Exception):

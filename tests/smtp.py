@@ -139,6 +139,17 @@ def token_in(message: EmailMessage, page: str) -> str:
     return match.group(1)
 
 
+async def nth_mail(server: SmtpServer, to: str, subject: str, count: int) -> EmailMessage:
+    """The count-th mail (1-based) of this subject to this address, waiting (10 s at most) for the background sender."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        found = [m for m in server.mails_to(to) if m["Subject"] == subject]
+        if len(found) >= count:
+            return found[count - 1]
+        await asyncio.sleep(0.02)  # the sender delivers on a real socket, not on a clock
+    raise AssertionError(f"fewer than {count} mails {subject!r} to {to}")
+
+
 def smtp_sections(server: SmtpServer, **mail: Any) -> dict[str, Any]:
     """Config sections that send through this server, retrying quickly."""
     return {

@@ -11,8 +11,8 @@ layout (dependency-injector wiring, decorated handlers) does not survive. This o
   <-> ``-`` (and ``*``, ``/``, ``//``), ``True`` <-> ``False``, an integer plus one, an ``if``/``while`` test made
   ``True`` or ``False``, a call statement deleted, an element dropped from a literal set/list/tuple of a module
   constant;
-- collects the fast tests once (tests/unit and the memory backend's contract tests), then runs them all once in a
-  forked child without a mutant (the baseline), with a probe at the top of every function of the security core
+- collects the fast tests once (tests/unit, tests/http and the memory backend's contract tests), then runs them all
+  once in a forked child without a mutant (the baseline), with a probe at the top of every function of the security core
   that notes which tests run it; then forks per mutant: the child swaps the mutated function's ``__code__`` in
   place (so every reference, wired or imported, runs the mutant), runs the tests that run that function until one
   fails and reports which; tests that killed a mutant of the same function run first;
@@ -78,8 +78,9 @@ TARGETS = [  # the security core: what auth/ and portal/ held before the web got
     "authsvc/web/pages",
     "authsvc/mail/service.py",
 ]
-TESTS = [  # the unit tests, and the memory backend's runs of these contract tests (-m "not mongodb")
+TESTS = [  # unit and in-process HTTP tests, and the memory backend's runs of these contract tests (-m "not mongodb")
     "tests/unit",
+    "tests/http",
     "tests/contract/test_services_contract.py",
     "tests/contract/test_storage_contract.py",
     "tests/contract/test_mail_flows.py",
@@ -824,7 +825,7 @@ def write_report(mutants: list[Mutant], run: RunInfo, notes: list[str] | None = 
         "",
         "Written by `make mutate` (tools/mutate.py); do not edit by hand. Security core: "
         + ", ".join(f"`{t}`" for t in TARGETS)
-        + ". Tests: the fast ones (tests/unit and the memory backend's contract tests).",
+        + ". Tests: the fast ones (tests/unit, tests/http and the memory backend's contract tests).",
         "",
         f"- mutants: {len(mutants)} ({len(errors)} could not be applied and are not counted"
         + (f"; **{len(not_run)} not run yet**" if not_run else "")

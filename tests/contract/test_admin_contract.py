@@ -13,8 +13,10 @@ import pytest
 from authsvc.admin.models import UserQuery
 from authsvc.containers import Container, running
 from authsvc.storage.ports import Storage
-from tests.contract.test_storage_contract import HASH, NOW
 from tests.driver import PASSWORD
+from tests.helpers import HASH, NOW
+
+pytestmark = pytest.mark.driver_contract
 
 USERS = 10_000
 PAGE = 1000  # admin.max_page_size at its highest: FerretDB sorts a whole scan for every page (real MongoDB reads

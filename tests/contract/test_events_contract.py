@@ -3,11 +3,14 @@ past the retention; and the services' lines reach it through the container's tra
 
 from __future__ import annotations
 
+import pytest
+
 from authsvc.containers import Container
 from authsvc.events.models import Event, EventIds, EventQuery
 from authsvc.storage.ports import Storage
-from tests.contract.test_storage_contract import NOW
-from tests.helpers import ManualClock
+from tests.helpers import NOW, ManualClock
+
+pytestmark = pytest.mark.driver_contract
 
 
 def made(ids: EventIds, at: float, event_type: str, user_id: str | None) -> Event:

@@ -1,6 +1,6 @@
 """Issue 10, finding 3: a users document of unexpected shape answered 500 (and so told that it exists).
 
-Against a real MongoDB-wire server, through the HTTP app; tests/unit/test_findings.py fuzzes the mapping itself.
+Against a real MongoDB-wire server, through the HTTP app; tests/http/test_findings.py fuzzes the mapping itself.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from bson import ObjectId
 from authsvc.containers import Container
 from authsvc.web.app import create_app
 from tests.driver import PASSWORD
-from tests.mongodb import MONGO_DRIVERS, mongo_sections
+from tests.mongodb import mongo_sections
 
 pytestmark = pytest.mark.mongodb
 LEGACY = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()
@@ -30,9 +30,9 @@ MALFORMED = [
 ]
 
 
-@pytest.fixture(params=[f"mongodb+{driver}" for driver in MONGO_DRIVERS])
-def backend(request: pytest.FixtureRequest, mongodb_url: str, mongodb_database: str) -> dict[str, Any]:
-    return mongo_sections(mongodb_url, mongodb_database, request.param.removeprefix("mongodb+"))
+@pytest.fixture
+def backend(mongodb_driver: str, mongodb_url: str, mongodb_database: str) -> dict[str, Any]:
+    return mongo_sections(mongodb_url, mongodb_database, mongodb_driver)
 
 
 async def test_finding3_malformed_user_documents_are_no_match_never_500(

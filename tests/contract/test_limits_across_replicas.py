@@ -16,16 +16,16 @@ from authsvc.containers import Container
 from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock
-from tests.mongodb import MONGO_DRIVERS, mongo_sections
+from tests.mongodb import mongo_sections
 from tests.smtp import SmtpServer, smtp_sections, token_in
 
 pytestmark = pytest.mark.mongodb
 Client = TestClient[Any, Any]
 
 
-@pytest.fixture(params=[f"mongodb+{driver}" for driver in MONGO_DRIVERS])
-def backend(request: pytest.FixtureRequest, mongodb_url: str, mongodb_database: str) -> dict[str, Any]:
-    return mongo_sections(mongodb_url, mongodb_database, request.param.removeprefix("mongodb+"))
+@pytest.fixture
+def backend(mongodb_driver: str, mongodb_url: str, mongodb_database: str) -> dict[str, Any]:
+    return mongo_sections(mongodb_url, mongodb_database, mongodb_driver)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """Email verification, password reset, notifications and "this was not me", end to end over HTTP against a real
-SMTP server (aiosmtpd on 127.0.0.1), on every backend: memory, mongodb+pymongo, mongodb+motor."""
+SMTP server (aiosmtpd on 127.0.0.1), on every backend: memory, mongodb+pymongo."""
 
 from __future__ import annotations
 

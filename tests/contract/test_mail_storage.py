@@ -9,6 +9,8 @@ import pytest
 from authsvc.mail.models import DuplicateEmail, EmailAddress, MailToken, QueuedMail
 from authsvc.storage.ports import Storage
 
+pytestmark = pytest.mark.driver_contract
+
 NOW = 4_000_000_000.0
 
 

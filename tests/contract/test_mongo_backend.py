@@ -33,17 +33,16 @@ from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.mongo.client import to_datetime
 from authsvc.storage.ports import Storage
 from tests.conftest import make_settings
-from tests.contract.test_storage_contract import HASH, NOW, session
-from tests.helpers import ManualClock, free_port
-from tests.mongodb import MONGO_DRIVERS, mongo_sections
+from tests.helpers import HASH, NOW, ManualClock, free_port, session
+from tests.mongodb import mongo_sections
 
 Admin = pymongo.MongoClient[dict[str, Any]]
-pytestmark = pytest.mark.mongodb
+pytestmark = [pytest.mark.mongodb, pytest.mark.driver_contract]
 
 
-@pytest.fixture(params=[f"mongodb+{driver}" for driver in MONGO_DRIVERS])
-def backend(request: pytest.FixtureRequest, mongodb_url: str, mongodb_database: str) -> dict[str, Any]:
-    return mongo_sections(mongodb_url, mongodb_database, request.param.removeprefix("mongodb+"))
+@pytest.fixture
+def backend(mongodb_driver: str, mongodb_url: str, mongodb_database: str) -> dict[str, Any]:
+    return mongo_sections(mongodb_url, mongodb_database, mongodb_driver)
 
 
 @pytest.fixture

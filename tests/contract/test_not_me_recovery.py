@@ -16,10 +16,10 @@ from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.containers import Container
 from authsvc.mail.models import NOT_ME, MailToken
 from authsvc.mail.service import hash_token
-from tests.contract.test_revocation_generation import NEW_PASSWORD, OWNER, Browser, mail_container, nth_mail, web
+from tests.contract.test_revocation_generation import NEW_PASSWORD, OWNER, Browser, mail_container, web
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock
-from tests.smtp import SmtpServer, text_of, token_in
+from tests.smtp import SmtpServer, nth_mail, text_of, token_in
 from tests.webauthn_authenticator import SoftAuthenticator
 
 __all__ = ["mail_container", "web"]  # the fixtures, shared

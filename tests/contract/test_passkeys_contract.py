@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from authsvc.auth.models import Passkey, PasskeyChallenge
 from authsvc.storage.ports import Storage
 from tests.helpers import ManualClock
+
+pytestmark = pytest.mark.driver_contract
 
 NOW = ManualClock().now()
 USER = "6267c2a07b61b72e5f4689b0"

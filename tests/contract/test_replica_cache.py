@@ -23,11 +23,11 @@ from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.mongo.client import connect
 from authsvc.storage.mongo.revocations import RETENTION_SECONDS
 from tests.conftest import make_settings
-from tests.contract.test_storage_contract import HASH, session
-from tests.mongodb import MONGO_DRIVERS, mongo_sections
+from tests.helpers import HASH, session
+from tests.mongodb import mongo_sections
 
 Admin = pymongo.MongoClient[dict[str, Any]]
-pytestmark = pytest.mark.mongodb
+pytestmark = [pytest.mark.mongodb, pytest.mark.driver_contract]
 POLL_MS, LAG_MS = 20, 300
 CLOCK = SystemClock()  # the follower's freshness is real time: a manual clock would never let a poll go stale
 
@@ -70,15 +70,15 @@ class Client:
 Replica = Callable[..., Awaitable[MongoStorage]]
 
 
-@pytest.fixture(params=MONGO_DRIVERS)
-async def replica(request: pytest.FixtureRequest, mongodb_url: str, mongodb_database: str) -> AsyncIterator[Replica]:
+@pytest.fixture
+async def replica(mongodb_driver: str, mongodb_url: str, mongodb_database: str) -> AsyncIterator[Replica]:
     """Opens a replica on the test's database: replica(cache_size=..., wrap={"sessions": lambda c: Wrapped(c, ...)})."""
     opened: list[MongoStorage] = []
 
     async def open_(
         wrap: dict[str, Callable[[Any], Any]] | None = None, metrics: Metrics | None = None, **mongodb: Any
     ) -> MongoStorage:
-        sections = mongo_sections(mongodb_url, mongodb_database, request.param)
+        sections = mongo_sections(mongodb_url, mongodb_database, mongodb_driver)
         sections["mongodb"] |= {"revocation_poll_ms": POLL_MS, "revocation_lag_ms": LAG_MS, **mongodb}
         settings = make_settings(**sections).mongodb
         client = Client(connect(settings), wrap or {})

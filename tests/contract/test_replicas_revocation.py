@@ -22,19 +22,19 @@ from authsvc.web.container import create_container
 from tests.conftest import make_settings
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock
-from tests.mongodb import MONGO_DRIVERS, mongo_sections
+from tests.mongodb import mongo_sections
 
-pytestmark = pytest.mark.mongodb
+pytestmark = [pytest.mark.mongodb, pytest.mark.driver_contract]
 POLL_MS, LAG_MS = 20, 300
 Client = TestClient[Any, Any]
 
 
-@pytest.fixture(params=MONGO_DRIVERS)
+@pytest.fixture
 async def replicas(
-    request: pytest.FixtureRequest, mongodb_url: str, mongodb_database: str, aiohttp_client: Any, clock: ManualClock
+    mongodb_driver: str, mongodb_url: str, mongodb_database: str, aiohttp_client: Any, clock: ManualClock
 ) -> AsyncIterator[Callable[[], Any]]:
     sections = mongo_sections(
-        mongodb_url, mongodb_database, request.param, revocation_poll_ms=POLL_MS, revocation_lag_ms=LAG_MS
+        mongodb_url, mongodb_database, mongodb_driver, revocation_poll_ms=POLL_MS, revocation_lag_ms=LAG_MS
     )
 
     async def replica() -> Client:

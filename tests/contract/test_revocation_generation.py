@@ -6,9 +6,7 @@ device cookie. What the owner sees and what the attacker sees, each pinned."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from email.message import EmailMessage
 from typing import Any
 
 import aiohttp
@@ -21,7 +19,7 @@ from authsvc.containers import Container
 from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock
-from tests.smtp import SmtpServer, smtp_sections, text_of, token_in
+from tests.smtp import SmtpServer, nth_mail, smtp_sections, text_of, token_in
 
 NEW_PASSWORD = "a brand new staple"
 OWNER = "alice@example.com"
@@ -86,17 +84,6 @@ async def owner_with_totp(web: Client, smtp: SmtpServer, clock: ManualClock) -> 
     assert confirmed.status == 200
     clock.advance(30)
     return secret
-
-
-async def nth_mail(smtp: SmtpServer, to: str, subject: str, n: int) -> EmailMessage:
-    """The n-th mail (1-based) to this address with this subject, waiting (10 s at most) for the sender."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        found = [m for m in smtp.mails_to(to) if m["Subject"] == subject]
-        if len(found) >= n:
-            return found[n - 1]
-        await asyncio.sleep(0.02)  # the sender delivers on a real socket, not on a clock
-    raise AssertionError(f"fewer than {n} mails {subject!r} to {to}")
 
 
 async def _password_change(web: Client, container: Container, smtp: SmtpServer) -> None:

@@ -2,7 +2,7 @@
 every backend.
 
 The functions are the unit tests themselves, taken whole so that the copies cannot drift apart: this package's
-conftest makes their `container` and `make_container` stand on memory, mongodb+pymongo and mongodb+motor in turn.
+conftest makes their `container` and `make_container` stand on memory and mongodb+pymongo in turn.
 """
 
 from __future__ import annotations

@@ -6,27 +6,11 @@ import asyncio
 
 import pytest
 
-from authsvc.auth.models import SessionRecord
 from authsvc.errors import DuplicateUsername
 from authsvc.storage.ports import Storage
-from tests.helpers import ManualClock
+from tests.helpers import HASH, NOW, session
 
-NOW = ManualClock().now()  # where the `clock` fixture starts
-HASH = "$bcrypt-sha256$$2b$04$" + "x" * 53
-
-
-def session(id_hash: str, user_id: str = "u1", created_at: float = NOW, idle: float = 1800) -> SessionRecord:
-    return SessionRecord(
-        id_hash=id_hash,
-        user_id=user_id,
-        created_at=created_at,
-        last_seen_at=created_at,
-        expires_at=created_at + idle,
-        absolute_expires_at=created_at + 43200,
-        ip="192.0.2.10",
-        user_agent="pytest",
-    )
-
+pytestmark = pytest.mark.driver_contract
 
 # Users
 

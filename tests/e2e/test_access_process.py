@@ -12,8 +12,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.test_process import cli
-from tests.helpers import FAST_CONFIG, AuthsvcProcess
+from tests.helpers import FAST_CONFIG, AuthsvcProcess, cli
 
 BLOCK: dict[str, Any] = {
     "default_policy": "deny",

@@ -12,10 +12,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.driver import PASSWORD
-from tests.e2e.test_process import cli
-from tests.e2e.test_tutorial_flow import new_name
-from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
+from tests.driver import PASSWORD, new_name
+from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess, cli
 from tests.mongodb import mongo_sections
 
 pytestmark = [pytest.mark.mongodb, pytest.mark.e2e]

@@ -17,8 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from tests.driver import PASSWORD
-from tests.e2e.test_tutorial_flow import new_name
+from tests.driver import PASSWORD, new_name
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 
 pytestmark = pytest.mark.e2e

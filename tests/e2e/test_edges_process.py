@@ -13,9 +13,7 @@ import yaml
 from cryptography.fernet import Fernet
 
 from tests.driver import PASSWORD
-from tests.e2e.test_findings_process import raw_exchange
-from tests.e2e.test_process import cli
-from tests.helpers import FAST_CONFIG, AuthsvcProcess, cookie_value, free_port
+from tests.helpers import FAST_CONFIG, AuthsvcProcess, cli, cookie_value, free_port, raw_exchange
 
 PUBLIC_URL = "https://auth.example.com"
 

@@ -30,8 +30,7 @@ import pymongo
 import pytest
 
 from authsvc.deadline import outage_bound
-from tests.driver import PASSWORD
-from tests.e2e.test_tutorial_flow import new_name
+from tests.driver import PASSWORD, new_name
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 from tests.mongodb import FerretDB, mongo_sections
 from tests.smtp import SmtpServer, smtp_sections

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,19 +11,9 @@ import pytest
 import yaml
 from cryptography.fernet import Fernet
 
-from tests.e2e.test_process import cli
-from tests.helpers import FAST_CONFIG, AuthsvcProcess, free_port
+from tests.helpers import FAST_CONFIG, AuthsvcProcess, cli, free_port, raw_exchange
 
 MARK = "Zq7SecretCookieTail"
-
-
-def raw_exchange(port: int, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
-        sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    return b"".join(chunks)
 
 
 @pytest.fixture(scope="module")

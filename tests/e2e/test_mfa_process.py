@@ -12,8 +12,7 @@ import pyotp
 import pytest
 
 from tests.driver import PASSWORD
-from tests.e2e.test_process import cli
-from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
+from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess, cli
 from tests.mongodb import mongo_sections
 from tests.smtp import SmtpServer, smtp_sections, text_of, token_in
 

@@ -1,4 +1,5 @@
-"""The tutorial's flow against the real process on the MongoDB backend, once per driver."""
+"""The tutorial's flow against the real process on the MongoDB backend, on PyMongo; the process's own use of the
+client (start-up with its indexes, a restart that closes and reopens it) on Motor too (tests/contract/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,10 @@ import aiohttp
 import pymongo
 import pytest
 
-from tests.driver import PASSWORD
+from tests.driver import PASSWORD, new_name, session_cookie
 from tests.e2e import test_tutorial_flow as tutorial_flow
-from tests.e2e.test_tutorial_flow import new_name, session_cookie
 from tests.helpers import TUTORIAL_FLOW_CONFIG, AuthsvcProcess
-from tests.mongodb import MONGO_DRIVERS, mongo_sections, new_database_name
+from tests.mongodb import drivers_for, mongo_sections, new_database_name
 
 pytestmark = [pytest.mark.mongodb, pytest.mark.e2e]
 
@@ -22,7 +22,12 @@ pytestmark = [pytest.mark.mongodb, pytest.mark.e2e]
 globals().update({name: test for name, test in vars(tutorial_flow).items() if name.startswith("test_")})
 
 
-@pytest.fixture(scope="module", params=MONGO_DRIVERS)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "mongo_config" in metafunc.fixturenames:
+        metafunc.parametrize("mongo_config", drivers_for(metafunc), indirect=True, scope="module")
+
+
+@pytest.fixture(scope="module")
 def mongo_config(request: pytest.FixtureRequest, mongodb_url: str, mongodb_admin: Any) -> Iterator[dict[str, Any]]:
     """This module's database, on one driver; dropped afterwards."""
     database = new_database_name()
@@ -37,12 +42,14 @@ def authsvc(tmp_path_factory: pytest.TempPathFactory, mongo_config: dict[str, An
     process.stop()
 
 
+@pytest.mark.driver_contract
 async def test_readyz_answers_and_start_up_logs_at_most_one_ttl_line(authsvc: AuthsvcProcess) -> None:
     assert authsvc.get("/readyz") == 200
     assert "MongoDB indexes are in place" in authsvc.logs()
     assert authsvc.logs().count("refuses TTL indexes") <= 1  # one on FerretDB v1, none on MongoDB
 
 
+@pytest.mark.driver_contract
 async def test_users_and_sessions_outlive_a_restart(tmp_path: Path, mongo_config: dict[str, Any]) -> None:
     name = new_name("durable")
     first = AuthsvcProcess(tmp_path, mongo_config).start()

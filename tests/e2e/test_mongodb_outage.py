@@ -16,8 +16,7 @@ import aiohttp
 import pytest
 
 from authsvc.deadline import outage_bound
-from tests.driver import PASSWORD
-from tests.e2e.test_tutorial_flow import new_name, session_cookie
+from tests.driver import PASSWORD, new_name, session_cookie
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 from tests.mongodb import FerretDB, mongo_sections
 

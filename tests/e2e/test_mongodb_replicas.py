@@ -15,10 +15,8 @@ import pyotp
 import pytest
 
 from authsvc.auth.mfa import NO_PENDING_LOGIN
-from tests.driver import PASSWORD
-from tests.e2e.test_process import cli
-from tests.e2e.test_tutorial_flow import new_name, session_cookie
-from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
+from tests.driver import PASSWORD, new_name, session_cookie
+from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess, cli
 from tests.mongodb import mongo_sections
 
 CLIENT_MAX_FAILURES = 3

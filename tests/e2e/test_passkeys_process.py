@@ -10,8 +10,7 @@ import aiohttp
 import pytest
 
 from tests.driver import PASSWORD
-from tests.e2e.test_process import cli
-from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess
+from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess, cli
 from tests.mongodb import mongo_sections
 from tests.webauthn_authenticator import SoftAuthenticator
 

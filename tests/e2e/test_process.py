@@ -20,21 +20,7 @@ import requests
 from cryptography.fernet import Fernet
 
 from tests.driver import PASSWORD
-from tests.helpers import FAST_CONFIG, ROOT, AuthsvcProcess
-
-
-def cli(*args: str, env: dict[str, str] | None = None, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    base = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSVC")}
-    return subprocess.run(
-        [sys.executable, "-m", "authsvc", *args],
-        env={**base, **(env or {})},
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=60,
-        check=False,
-    )
+from tests.helpers import FAST_CONFIG, AuthsvcProcess, cli
 
 
 @pytest.mark.parametrize(

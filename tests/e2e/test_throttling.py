@@ -15,8 +15,7 @@ import aiohttp
 import pymongo
 import pytest
 
-from tests.driver import PASSWORD
-from tests.e2e.test_tutorial_flow import new_name
+from tests.driver import PASSWORD, new_name
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
 from tests.mongodb import MONGO_DRIVERS, mongo_sections, new_database_name
 

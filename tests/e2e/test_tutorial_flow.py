@@ -3,20 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import aiohttp
 
-from tests.driver import PASSWORD
-from tests.helpers import AuthsvcProcess, cookie_value
-
-
-def new_name(prefix: str = "user") -> str:
-    return f"{prefix}{secrets.token_hex(4)}"
-
-
-def session_cookie(response: aiohttp.ClientResponse) -> str:
-    return cookie_value(response.headers["Set-Cookie"])
+from tests.driver import PASSWORD, new_name, session_cookie
+from tests.helpers import AuthsvcProcess
 
 
 async def test_tutorial_flow_signup_login_protected_logout(http: aiohttp.ClientSession) -> None:

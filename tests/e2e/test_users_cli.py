@@ -8,8 +8,7 @@ import pytest
 import yaml
 
 from tests.driver import PASSWORD
-from tests.e2e.test_process import cli
-from tests.helpers import FAST_CONFIG, TEST_KEY
+from tests.helpers import FAST_CONFIG, TEST_KEY, cli
 from tests.mongodb import mongo_sections
 
 pytestmark = pytest.mark.mongodb

@@ -14,11 +14,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.driver import PASSWORD
-from tests.e2e.test_tutorial_flow import new_name
+from tests.driver import PASSWORD, new_name
 from tests.helpers import FAST_CONFIG, AuthsvcProcess
+from tests.http.test_webhooks_http import Receiver, receiver_example
 from tests.mongodb import mongo_sections
-from tests.unit.test_webhooks_http import Receiver, receiver_example
 
 pytestmark = [pytest.mark.mongodb, pytest.mark.e2e]
 SECRET = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()

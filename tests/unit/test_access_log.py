@@ -1,22 +1,20 @@
 """The access line AccessLog writes directly is the line the stdlib path (LogRecord, RequestIdFilter, JsonFormatter
-or TextFormatter) writes for the same request: same keys, same order, same values; and it keeps the level rule."""
+or TextFormatter) writes for the same request: same keys, same order, same values; and it keeps the level rule.
+The app writing it: tests/http/test_access_log_http.py."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from authsvc.logs import access_log, configure_logging, request_id_var
-from authsvc.web.app import create_app
+from authsvc.logs import access_log, request_id_var
+from tests.helpers import LOG_NOW, Stream, configure, direct_line, stdlib_line
 
-NOW = 1_764_640_000.123456  # a fixed time.time() for both paths: the stamp is part of the line
+NOW = LOG_NOW  # the `stderr` fixture's time.time(): the stamp is part of the line
 
 FIELDS: list[dict[str, Any]] = [
     {"method": "GET", "path": "/users/protected", "status": 200, "duration_ms": 1.23, "ip": "127.0.0.1"},
@@ -26,15 +24,6 @@ FIELDS: list[dict[str, Any]] = [
 ]
 
 
-class Stream(io.StringIO):
-    def __init__(self) -> None:
-        super().__init__()
-        self.flushed: list[str] = []
-
-    def flush(self) -> None:
-        self.flushed.append(self.getvalue())
-
-
 class Records(logging.Handler):
     def __init__(self) -> None:
         super().__init__()
@@ -42,40 +31,6 @@ class Records(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
-
-
-@pytest.fixture
-def stderr(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stream]:
-    root = logging.getLogger()
-    saved = root.handlers[:], root.level
-    stream = Stream()
-    monkeypatch.setattr(time, "time", lambda: NOW)
-    try:
-        yield stream
-    finally:
-        root.handlers[:], level = saved
-        root.setLevel(level)
-        access_log.bind(None)
-
-
-def configure(level: str, log_format: str, stream: Stream) -> None:
-    """configure_logging, its handler then pointed at stream (pytest swaps sys.stderr between a test's phases)."""
-    configure_logging(level, log_format)
-    [handler] = logging.getLogger().handlers
-    assert isinstance(handler, logging.StreamHandler) and handler.stream is sys.stderr
-    handler.setStream(stream)
-
-
-def stdlib_line(stream: Stream, fields: dict[str, Any]) -> str:
-    start = len(stream.getvalue())
-    logging.getLogger("authsvc.access").info("request", extra=fields)
-    return stream.getvalue()[start:]
-
-
-def direct_line(stream: Stream, fields: dict[str, Any]) -> str:
-    start = len(stream.getvalue())
-    access_log.request(**fields)
-    return stream.getvalue()[start:]
 
 
 @pytest.mark.parametrize("request_id", ["0123456789abcdef", None])
@@ -136,21 +91,3 @@ def test_another_handler_gets_the_stdlib_record(stderr: Stream) -> None:
     assert (record.name, record.getMessage()) == ("authsvc.access", "request")
     assert {k: record.__dict__[k] for k in FIELDS[0]} == FIELDS[0]
     assert json.loads(stderr.getvalue())["path"] == "/users/protected"  # the configured handler wrote it too
-
-
-@pytest.mark.parametrize("enabled", [True, False])
-async def test_the_app_writes_the_line_only_with_server_access_log(
-    stderr: Stream, make_container: Any, aiohttp_client: Any, enabled: bool
-) -> None:
-    client = await aiohttp_client(create_app(make_container(server={"access_log": enabled})))
-    configure("INFO", "json", stderr)
-    response = await client.get("/users/protected?token=s3cret", headers={"X-Request-Id": "req-1"})
-    lines = [json.loads(line) for line in stderr.getvalue().splitlines() if '"authsvc.access"' in line]
-    if not enabled:
-        assert lines == []
-        return
-    [line] = lines
-    keys = ["asctime", "level", "name", "message", "method", "path", "status", "duration_ms", "ip", "request_id"]
-    assert list(line) == keys
-    assert (line["path"], line["status"], line["request_id"]) == ("/users/protected", response.status, "req-1")
-    assert "s3cret" not in stderr.getvalue()  # never the query string

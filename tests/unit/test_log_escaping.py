@@ -10,9 +10,7 @@ import logging
 
 import pytest
 
-from tests.unit.test_access_log import Stream, configure, direct_line, stderr, stdlib_line
-
-__all__ = ["stderr"]  # the fixture, shared with test_access_log
+from tests.helpers import Stream, configure, direct_line, stdlib_line
 
 NASTY = [
     "\x1b]0;title\x07",  # ESC ... BEL: an xterm title

@@ -1,5 +1,5 @@
 """The login throttle's rules (throttle/rules.py) through AuthService and UsersService, with a clock that moves when
-told; tests/contract runs every one of them again on mongodb+pymongo and mongodb+motor.
+told; tests/contract runs every one of them again on mongodb+pymongo.
 
 Client addresses come from ClientInfo(ip=...), devices from ClientInfo(device=...): the values the HTTP edge passes.
 """

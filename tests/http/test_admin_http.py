@@ -13,27 +13,28 @@ from aiohttp.test_utils import TestClient
 
 from authsvc.config import ConfigError, load_settings
 from authsvc.web.app import create_app
-from tests.driver import PASSWORD, code_at, enrol, enrolled, login, passwordless, post_login, protected_with, signup
+from tests.driver import (
+    ADMIN,
+    PASSWORD,
+    code_at,
+    enrol,
+    enrolled,
+    login,
+    passwordless,
+    post_login,
+    protected_with,
+    signup,
+)
+from tests.driver import ADMIN_READER as READER
+from tests.driver import ADMIN_READER_TOKEN as READER_TOKEN
+from tests.driver import ADMIN_ROOT as ROOT
+from tests.driver import ADMIN_ROOT_TOKEN as ROOT_TOKEN
 from tests.helpers import ManualClock
 from tests.smtp import SmtpServer, smtp_sections, token_in
 from tests.unit.test_production_guards import production, refusal
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]
-ALL = ["users:read", "users:write", "sessions:write", "events:read"]
-ROOT_TOKEN = secrets.token_urlsafe(32)
-READER_TOKEN = secrets.token_urlsafe(32)
-ADMIN = {
-    "admin": {
-        "tokens": [
-            {"name": "root", "token": ROOT_TOKEN, "scopes": ALL},
-            {"name": "reader", "token": READER_TOKEN, "scopes": ["users:read"]},
-        ],
-        "max_page_size": 5,
-    }
-}
-ROOT = {"Authorization": f"Bearer {ROOT_TOKEN}"}
-READER = {"Authorization": f"Bearer {READER_TOKEN}"}
 
 
 @pytest.fixture

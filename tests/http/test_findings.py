@@ -44,8 +44,7 @@ from authsvc.web.edge.middlewares import (
     without_zone,
 )
 from tests.driver import PASSWORD, signup_and_login
-from tests.helpers import TEST_KEY, ManualClock, free_port
-from tests.unit.test_security_http import cookie_value
+from tests.helpers import TEST_KEY, ManualClock, cookie_value, free_port
 
 Client = TestClient[Any, Any]
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")

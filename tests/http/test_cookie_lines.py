@@ -1,7 +1,7 @@
 """Issue 30, item 6: every Cookie header line is read, joined with "; ", by every cookie reader.
 
 aiohttp's request.cookies (and a `headers.get`) see only the first line: `Cookie: sid=A` then `Cookie: sid=B`
-authenticated as A (the duplicate-cookie defence bypassed) and logout left B alive. tests/unit/test_gateway_fast_path.py
+authenticated as A (the duplicate-cookie defence bypassed) and logout left B alive. tests/http/test_gateway_fast_path.py
 pins the same answer on the fast path and the gateway port; tests/e2e/test_edges_process.py sends the two lines to
 the real process.
 """

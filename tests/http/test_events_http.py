@@ -11,9 +11,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.web.app import create_app
-from tests.driver import PASSWORD, enrol, login
+from tests.driver import ADMIN, PASSWORD, enrol, login
+from tests.driver import ADMIN_READER as READER
+from tests.driver import ADMIN_ROOT as ROOT
 from tests.helpers import ManualClock
-from tests.unit.test_admin_http import ADMIN, READER, ROOT
 
 Client = TestClient[Any, Any]
 AGENT = {"User-Agent": "events-test/1.0"}

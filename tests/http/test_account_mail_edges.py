@@ -19,8 +19,7 @@ from authsvc.mail.service import FORGOT_MIN_SECONDS, DuplicateEmail, NoticeEvent
 from authsvc.web.app import create_app
 from tests.driver import PASSWORD, code_at, confirm_totp, login, register, signup_verified, start_totp
 from tests.helpers import ManualClock
-from tests.smtp import SmtpServer, smtp_sections, text_of, token_in
-from tests.unit.test_portal_account_http import nth_mail
+from tests.smtp import SmtpServer, nth_mail, smtp_sections, text_of, token_in
 from tests.webauthn_authenticator import SoftAuthenticator
 
 Client = TestClient[Any, Any]

@@ -206,8 +206,6 @@ async def test_passkey_options_need_a_pending_login(client: Client) -> None:
 
 
 async def test_a_totp_only_user_gets_no_passkey_options(client: Client, clock: ManualClock) -> None:
-    from tests.unit.test_mfa_http import enrol
-
     await enrol(client, clock)
     await login(client)
     assert (await client.post("/users/login/mfa/webauthn/options")).status == 404
@@ -363,8 +361,6 @@ async def test_malformed_assertions_get_a_401_never_a_500(
 async def test_removing_a_passkey_from_an_old_session_needs_a_code_when_totp_is_enrolled(
     client: Client, authenticator: SoftAuthenticator, clock: ManualClock
 ) -> None:
-    from tests.unit.test_mfa_http import code_at, enrol
-
     secret, _ = await enrol(client, clock)  # signs up and logs in alice, with TOTP
     registered = await register(client, authenticator)
     assert registered.status == 201
@@ -388,8 +384,6 @@ async def test_deleting_the_account_deletes_its_passkeys(
 async def test_a_user_with_totp_and_a_passkey_may_finish_with_either(
     client: Client, authenticator: SoftAuthenticator, clock: ManualClock
 ) -> None:
-    from tests.unit.test_mfa_http import enrol
-
     await enrol(client, clock)
     assert (await register(client, authenticator)).status == 201
     client.session.cookie_jar.clear()

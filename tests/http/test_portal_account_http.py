@@ -4,7 +4,6 @@ Each action is the JSON route's service with the JSON route's proof, so each ref
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Any
 
@@ -15,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from authsvc.web.app import create_app
 from tests.driver import HTML, PASSWORD, account, enrol_through_pages, form_token, post, signed_up
 from tests.helpers import ManualClock
-from tests.smtp import SmtpServer, smtp_sections, token_in
+from tests.smtp import SmtpServer, nth_mail, smtp_sections, token_in
 
 Client = TestClient[Any, Any]
 NEW_PASSWORD = "a brand new staple"
@@ -32,16 +31,6 @@ async def mailed(make_container: Any, aiohttp_client: Any, smtp_server: SmtpServ
 async def web(make_container: Any, aiohttp_client: Any) -> Client:
     client: Client = await aiohttp_client(create_app(make_container()))
     return client
-
-
-async def nth_mail(server: SmtpServer, to: str, subject: str, count: int) -> Any:
-    """The count-th mail of this subject to this address, waiting for the background sender (10 s at most)."""
-    for _ in range(500):
-        found = [m for m in server.mails_to(to) if m["Subject"] == subject]
-        if len(found) >= count:
-            return found[count - 1]
-        await asyncio.sleep(0.02)  # another thread's socket, not a clock
-    raise AssertionError(f"fewer than {count} mails {subject!r} to {to}")
 
 
 async def second_browser(client: Client, aiohttp_client: Any) -> Client:

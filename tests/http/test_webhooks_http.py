@@ -21,10 +21,9 @@ from authsvc.config import ConfigError
 from authsvc.events.webhooks import signature
 from authsvc.web.app import create_app
 from tests.conftest import make_settings
-from tests.driver import PASSWORD
+from tests.driver import ADMIN, PASSWORD
+from tests.driver import ADMIN_ROOT as ADMIN_HEADERS
 from tests.helpers import ROOT, ManualClock, free_port
-from tests.unit.test_admin_http import ADMIN
-from tests.unit.test_admin_http import ROOT as ADMIN_HEADERS
 
 Client = TestClient[Any, Any]
 _spec = importlib.util.spec_from_file_location("webhook_receiver", ROOT / "examples" / "webhook_receiver.py")
