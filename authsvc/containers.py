@@ -29,6 +29,7 @@ from authsvc.events.trail import AuditTrail
 from authsvc.events.webhook_transport import HttpPoster, WebhookMetrics
 from authsvc.events.webhooks import Webhooks, WebhookSender
 from authsvc.mail.metrics import MailMetrics
+from authsvc.mail.notices import MailedNotices
 from authsvc.mail.outbox import Outbox
 from authsvc.mail.sender import MailSender
 from authsvc.mail.service import AccountMail
@@ -118,16 +119,32 @@ class Container(containers.DeclarativeContainer):
         key=providers.Singleton(load_audit_key, settings.provided.logging.audit_key, settings.provided.env),
     )
 
-    # Services
-    users_service = providers.Singleton(
-        UsersService,
-        repository=users_repository,
-        hasher=password_hasher,
-        policy=password_policy,
-        clock=clock,
-        settings=settings.provided.users,
-        throttle=login_throttle,
+    # Mail: the outbox in the storage backend, its background sender, the notices the services raise (users.ports.
+    # Notices), the account flows that mail (addresses, reset links, "this was not me")
+    mail_templates = providers.Singleton(MailTemplates)
+    outbox = providers.Singleton(
+        Outbox, repository=storage.provided.outbox, templates=mail_templates, clock=clock, box=secret_box
     )
+    mail_transport = providers.Singleton(make_transport, settings.provided.mail)
+    mail_sender = providers.Singleton(
+        MailSender,
+        outbox=outbox,
+        transport=mail_transport,
+        clock=clock,
+        settings=settings.provided.mail,
+        metrics=providers.Singleton(MailMetrics, metrics),
+    )
+    notices = providers.Singleton(
+        MailedNotices,
+        addresses=storage.provided.email_addresses,
+        tokens=storage.provided.mail_tokens,
+        outbox=outbox,
+        clock=clock,
+        settings=settings.provided.mail,
+        server=settings.provided.server,
+    )
+
+    # Services
     auth_service = providers.Singleton(
         AuthService,
         users=users_repository,
@@ -140,6 +157,7 @@ class Container(containers.DeclarativeContainer):
         pseudonyms=audit_pseudonyms,
         factors=second_factors_repository,
         passkeys=passkeys_repository,
+        notices=notices,
         second_factor_at_login=settings.provided.mfa.second_factor_at_login,
     )
     passkey_service = providers.Singleton(
@@ -171,39 +189,32 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mfa,
     )
     access_rules = providers.Singleton(AccessRules, settings.provided.access_control)
-
-    # Mail: the outbox in the storage backend, its background sender, the account flows that mail
-    mail_templates = providers.Singleton(MailTemplates)
-    outbox = providers.Singleton(
-        Outbox, repository=storage.provided.outbox, templates=mail_templates, clock=clock, box=secret_box
-    )
-    mail_transport = providers.Singleton(make_transport, settings.provided.mail)
-    mail_sender = providers.Singleton(
-        MailSender,
-        outbox=outbox,
-        transport=mail_transport,
-        clock=clock,
-        settings=settings.provided.mail,
-        metrics=providers.Singleton(MailMetrics, metrics),
-    )
+    # The account's mail flows; sign-up gives them the address it was given
     account_mail = providers.Singleton(
         AccountMail,
         users=users_repository,
         addresses=storage.provided.email_addresses,
         tokens=storage.provided.mail_tokens,
         outbox=outbox,
-        hasher=password_hasher,
-        policy=password_policy,
-        sessions=session_registry,
+        notices=notices,
+        account=auth_service,
         throttle=login_throttle,
         clock=clock,
         settings=settings.provided.mail,
-        server=settings.provided.server,
         user_settings=settings.provided.users,
-        factors=second_factors_repository,
-        passkeys=passkeys_repository,
         stored_users=storage.provided.users,
     )
+    users_service = providers.Singleton(
+        UsersService,
+        repository=users_repository,
+        hasher=password_hasher,
+        policy=password_policy,
+        clock=clock,
+        settings=settings.provided.users,
+        throttle=login_throttle,
+        addresses=account_mail,
+    )
+
     # The audit trail: the services' audit lines stored as events (memory: a bounded ring; MongoDB: `events`)
     event_log = providers.Selector(
         settings.provided.storage.backend,
@@ -240,6 +251,7 @@ class Container(containers.DeclarativeContainer):
         factors=second_factors_repository,
         passkeys=passkeys_repository,
         mail=account_mail,
+        notices=notices,
         clock=clock,
         settings=settings.provided.admin,
     )

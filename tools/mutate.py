@@ -77,6 +77,7 @@ TARGETS = [  # the security core: what auth/ and portal/ held before the web got
     "authsvc/storage/memory.py",
     "authsvc/web/pages",
     "authsvc/mail/service.py",
+    "authsvc/mail/notices.py",
 ]
 TESTS = [  # unit and in-process HTTP tests, and the memory backend's runs of these contract tests (-m "not mongodb")
     "tests/unit",
@@ -167,20 +168,8 @@ EQUIVALENT: dict[str, str] = {
         "a decorator: it ran when the handlers were defined, before the harness swaps its code, so the mutant never"
         " runs; the marks it copies (portal page, scripted page) the portal tests pin"
     ),
-    "authsvc/web/api/passkeys.py:register:`True` -> `False`": (
-        "added=True dates the notice's event at the passkey's creation instead of now: " + SAME_INSTANT
-    ),
-    "authsvc/mail/service.py:AccountMail.mfa_changed:`added` -> False": (
-        "as passkey_handlers.register's added=True: " + SAME_INSTANT
-    ),
-    "authsvc/mail/service.py:AccountMail._notify:`at is None` -> True": (
-        "every notice given an event time gives the newest factor's addition: " + SAME_INSTANT
-    ),
-    "authsvc/mail/service.py:AccountMail._newest_factor_at:`factors is not None and factors.totp_confirmed` -> False": (
-        "without the app's time the newest time is now (the default): " + SAME_INSTANT
-    ),
-    "authsvc/mail/service.py:AccountMail._newest_factor_at:delete `times.append(factors.added_at)`": (
-        "as the line above: " + SAME_INSTANT
+    "authsvc/mail/notices.py:MailedNotices._notify:`at is None` -> True": (
+        "every notice given an event time gives the factor's addition: " + SAME_INSTANT
     ),
     "authsvc/web/pages/handlers.py:LoginForm.render:`0` -> `1`": (
         "session.remember_me_lifetime is 0 (off) or at least session.idle_timeout (check-config refuses anything"
@@ -190,7 +179,7 @@ EQUIVALENT: dict[str, str] = {
         "_numbered is cached: the baseline's first page built the patterns before the harness swaps the code, so the"
         " mutant never runs; tests/unit/test_portal_localize.py fails on it when the module is edited by hand"
     ),
-    "authsvc/mail/service.py:AccountMail._issue:`32` -> `33`": (
+    "authsvc/mail/notices.py:MailedNotices.issue:`32` -> `33`": (
         "a mailed token of 264 random bits instead of 256 is as unguessable; only its hash is stored, any length"
     ),
     "authsvc/mail/service.py:AccountMail._live_token:"

@@ -21,13 +21,14 @@ from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.clock import Clock
 from authsvc.config import AdminSettings
+from authsvc.deadline import follow_up
 from authsvc.errors import BadRequest, FieldRefused, NotFound
 from authsvc.mail.models import address_key, address_problem
 from authsvc.mail.ports import EmailAddressRepository
 from authsvc.mail.service import AccountMail
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, group_problem, normalize_username
-from authsvc.users.ports import UserRepository
+from authsvc.users.ports import Notices, UserRepository
 from authsvc.users.service import UsersService
 
 audit = logging.getLogger("authsvc.audit")
@@ -60,6 +61,7 @@ class AdminService:
         factors: SecondFactorRepository,
         passkeys: PasskeyRepository,
         mail: AccountMail,
+        notices: Notices,
         clock: Clock,
         settings: AdminSettings,
     ) -> None:
@@ -71,6 +73,7 @@ class AdminService:
         self._factors = factors
         self._passkeys = passkeys
         self._mail = mail
+        self._notices = notices
         self._clock = clock
         self.max_page_size = settings.max_page_size
 
@@ -233,8 +236,9 @@ class AdminService:
         audit.info(
             "second factors reset by an administrator", extra={"event": "mfa.reset", "actor": actor, "user_id": user.id}
         )
-        if removed:
-            await self._mail.mfa_changed(user, "every second factor was removed by an administrator")
+        if removed:  # after the change: a notice that cannot be sent now is skipped and logged
+            notice = self._notices.second_factor_changed(user, "all_removed")
+            await follow_up("a second-factor notice", notice, user_id=user.id)
         return removed
 
     async def send_reset_link(self, actor: str, user_id: str) -> bool:

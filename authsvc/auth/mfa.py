@@ -161,6 +161,7 @@ class MfaService:
             raise Conflict(NO_ENROLMENT)
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("totp enrolled", extra={"event": "mfa.totp.enrol", "user_id": auth.user.id})
+        await self._auth.second_factor_changed(auth.user, "totp_added", factors.added_at)
         return codes
 
     async def remove_totp(self, auth: Authenticated, password: str, code: str | None, client: ClientInfo) -> None:
@@ -171,6 +172,7 @@ class MfaService:
         await self._factors.delete(auth.user.id)
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("totp removed", extra={"event": "mfa.totp.remove", "user_id": auth.user.id})
+        await self._auth.second_factor_changed(auth.user, "totp_removed")
 
     async def regenerate_recovery_codes(
         self, auth: Authenticated, password: str, code: str | None, client: ClientInfo
@@ -185,6 +187,7 @@ class MfaService:
         if not await self._factors.replace_recovery_codes(auth.user.id, hashes):
             raise NotFound("No TOTP is enrolled.")
         audit.info("recovery codes replaced", extra={"event": "mfa.recovery.regenerate", "user_id": auth.user.id})
+        await self._auth.second_factor_changed(auth.user, "recovery_codes_replaced")
         return codes
 
     async def remove_passkey(
@@ -390,8 +393,8 @@ class MfaService:
         return session_id
 
     async def reset(self, username: str) -> tuple[User, bool] | None:
-        """An administrator's escape hatch: every factor of the user removed, every session and pending login ended;
-        the user, and whether there was a factor to remove (None: no such user)."""
+        """An administrator's escape hatch (`authsvc mfa-reset`): every factor of the user removed, every session and
+        pending login ended, the owner told; the user, and whether there was a factor to remove (None: no such user)."""
         user = await find_by_typed_name(self._users, username)
         if user is None:
             return None
@@ -399,4 +402,6 @@ class MfaService:
         removed = await self._passkeys.remove_all(user.id) > 0 or removed
         await self._sessions.revoke_user(user.id)
         audit.info("second factors reset by an administrator", extra={"event": "mfa.reset", "user_id": user.id})
+        if removed:  # the owner hears of it at the verified address, as of any factor change
+            await self._auth.second_factor_changed(user, "all_removed")
         return user, removed

@@ -103,7 +103,8 @@ class PasskeyService:
         return self._ceremonies.registration_options(auth.user, existing, challenge)
 
     async def register(self, auth: Authenticated, name: str, credential: dict[str, Any]) -> Passkey:
-        """Check the browser's answer to the options; store the credential and end the user's other sessions."""
+        """Check the browser's answer to the options; store the credential and end the user's other sessions; the
+        owner is told."""
         name = " ".join(name.split())
         if not 1 <= len(name) <= NAME_MAX:
             raise FieldRefused("Name the passkey.", {"name": f"name must be 1 to {NAME_MAX} characters"})
@@ -121,14 +122,17 @@ class PasskeyService:
             raise Conflict("This passkey is registered already.")
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("passkey registered", extra={"event": "webauthn.register", "user_id": auth.user.id})
+        await self._auth.second_factor_changed(auth.user, "passkey_added", passkey.created_at)
         return passkey
 
     async def remove(self, auth: Authenticated, credential_id: str) -> None:
-        """After the caller's proof (MfaService.remove_passkey): the passkey goes, the other sessions end."""
+        """After the caller's proof (MfaService.remove_passkey): the passkey goes, the other sessions end, the owner
+        is told."""
         if not await self._passkeys.delete(auth.user.id, credential_id):
             raise NotFound("No such passkey.")
         await self._sessions.revoke_all(auth.user.id, keep_session_id=auth.session_id)
         audit.info("passkey removed", extra={"event": "webauthn.remove", "user_id": auth.user.id})
+        await self._auth.second_factor_changed(auth.user, "passkey_removed")
 
     async def owns(self, user_id: str, credential_id: str) -> bool:
         passkey = await self._passkeys.find(credential_id)

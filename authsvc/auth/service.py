@@ -12,13 +12,14 @@ from authsvc.auth.models import PASSWORD, SecondFactors, SessionRecord
 from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.clock import Clock
+from authsvc.deadline import follow_up
 from authsvc.errors import Busy, FieldRefused, StorageUnavailable, TooManyRequests, Unauthorized, WrongPassword
 from authsvc.metrics import Metrics
 from authsvc.throttle.rules import Attempt, Device, LoginThrottle
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, normalize_username
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy
-from authsvc.users.ports import UserRepository
+from authsvc.users.ports import FactorChange, Notices, PasswordChange, UserRepository
 
 audit = logging.getLogger("authsvc.audit")
 log = logging.getLogger("authsvc")
@@ -63,12 +64,14 @@ class AuthService:
         pseudonyms: AccountPseudonyms,
         factors: SecondFactorRepository,
         passkeys: PasskeyRepository,
+        notices: Notices,
         second_factor_at_login: bool = True,
     ) -> None:
         """second_factor_at_login False: a password alone opens a one-factor session even for a user with a second
         factor, which access_control's two_factor rules then ask for (step-up), as Authelia does."""
         self._second_factor_at_login = second_factor_at_login
         self._passkeys = passkeys
+        self._notices = notices
         self._metrics = metrics
         self._pseudonyms = pseudonyms
         self._factors = factors
@@ -245,16 +248,12 @@ class AuthService:
     async def change_password(
         self, auth: Authenticated, current: str, new: str, client: ClientInfo = ClientInfo()
     ) -> User:
-        """Verify the current password, store the new one, end every other session (and pending login, reset link,
-        device cookie); returns the user as changed (its new generation: the caller's browser may be vouched for
-        again, it has just proven the password)."""
+        """Verify the current password, then set the new one (set_password: every other session, pending login, reset
+        link and device cookie ends); returns the user as changed (its new generation: the caller's browser may be
+        vouched for again, it has just proven the password)."""
         if not await self.reauthenticate(auth, current, client):
             raise WrongPassword("currentPassword", "The current password is wrong.")
-        if problem := self._policy.problem(new, auth.user.username):
-            raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
-        await self._users.update_password_hash(auth.user.id, await self._hasher.hash(new), self._clock.now())
-        await self._sessions.revoke_user(auth.user.id, keep_session_id=auth.session_id)
-        audit.info("password changed", extra={"event": "password.change", "user_id": auth.user.id})
+        await self.set_password(auth.user, new, "changed", keep_session_id=auth.session_id)
         try:
             return await self._users.find_by_id(auth.user.id) or auth.user
         except StorageUnavailable:  # the change landed: the answer says so; a device cookie of the old generation
@@ -263,6 +262,57 @@ class AuthService:
                 extra={"event": "follow_up.skipped", "user_id": auth.user.id},
             )
             return auth.user
+
+    def check_new_password(self, user: User, new: str) -> None:
+        """FieldRefused when the new password breaks the password rules."""
+        if problem := self._policy.problem(new, user.username):
+            raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
+
+    async def set_password(
+        self,
+        user: User,
+        new: str,
+        how: PasswordChange,
+        *,
+        keep_session_id: str | None = None,
+        ip: str | None = None,
+    ) -> None:
+        """The one place a password is set (its owner's change, a reset with a mailed link): the rules checked, the
+        hash written, then every session but keep_session_id ended with the revocation generation (every pending
+        login, reset link and device cookie dies); a reset, whose link proved the mailbox, also clears the account's
+        failure counts (and those of the client at ip). The owner is told last: the hash's write decides the answer,
+        and the notice after it is skipped, logged, if the storage fails (docs/scaling.md)."""
+        self.check_new_password(user, new)
+        await self._users.update_password_hash(user.id, await self._hasher.hash(new), self._clock.now())
+        await self._sessions.revoke_user(user.id, keep_session_id=keep_session_id)
+        if how == "reset":
+            await self._throttle.clear_account(user.username, ip)
+            audit.info("password reset", extra={"event": "password.reset", "user_id": user.id})
+        else:
+            audit.info("password changed", extra={"event": "password.change", "user_id": user.id})
+        await follow_up("a password-change notice", self._notices.password_changed(user, how), user_id=user.id)
+
+    async def second_factor_changed(self, user: User, change: FactorChange, added_at: float | None = None) -> None:
+        """The owner told of a second factor's change (MfaService, PasskeyService and the administrator's reset call
+        it after the change landed): a notice that cannot be sent now is skipped and logged, never an error."""
+        notice = self._notices.second_factor_changed(user, change, added_at)
+        await follow_up("a second-factor notice", notice, user_id=user.id)
+
+    async def recover(self, user_id: str, since: float) -> None:
+        """ "This was not me" (a mailed notice's link): every session, pending login, reset link and device cookie
+        ends, and every second factor added at or after `since` (and a TOTP enrolment not confirmed) is removed."""
+        count = await self._sessions.revoke_user(user_id)
+        removed = 0
+        factors = await self._factors.get(user_id)
+        if factors is not None and (not factors.totp_confirmed or factors.added_at >= since):
+            removed += await self._factors.delete(user_id)
+        for passkey in await self._passkeys.list_for_user(user_id):
+            if passkey.created_at >= since:
+                removed += await self._passkeys.delete(user_id, passkey.credential_id)
+        audit.info(
+            "account recovered from a mail",
+            extra={"event": "session.not_me", "user_id": user_id, "count": count, "factors_removed": removed},
+        )
 
     async def delete_account(self, auth: Authenticated, password: str, client: ClientInfo = ClientInfo()) -> None:
         if not await self.reauthenticate(auth, password, client):

@@ -1,5 +1,5 @@
-"""The account flows that go through the mailbox: email verification, password reset, security notifications and
-"this was not me". Knows nothing of HTTP.
+"""The account flows that go through the mailbox: email verification, password reset and "this was not me" (the
+notices themselves: mail/notices.py). Knows nothing of HTTP.
 
 Order within each call, since the database has no transactions: the state change first, its mail second, so a crash
 in between can lose a mail but never send one for a change that did not happen. Tokens are stored only as sha256;
@@ -11,17 +11,13 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
-import secrets
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
-from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
-from authsvc.auth.sessions import SessionRegistry
+from authsvc.auth.service import AuthService
 from authsvc.clock import Clock
-from authsvc.config import MailSettings, ServerSettings, UserSettings
+from authsvc.config import MailSettings, UserSettings
 from authsvc.deadline import follow_up
 from authsvc.errors import FieldRefused, Forbidden, StorageUnavailable
 from authsvc.mail.models import (
@@ -34,12 +30,12 @@ from authsvc.mail.models import (
     address_key,
     address_problem,
 )
+from authsvc.mail.notices import EMAIL_CHANGED, MailedNotices, NoticeEvent, hash_token
 from authsvc.mail.outbox import Outbox
 from authsvc.mail.ports import EmailAddressRepository, MailTokenRepository
 from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User
-from authsvc.users.passwords import PasswordHasher, PasswordPolicy
 from authsvc.users.ports import UserRepository
 
 audit = logging.getLogger("authsvc.audit")
@@ -48,35 +44,6 @@ audit = logging.getLogger("authsvc.audit")
 FORGOT_MIN_SECONDS = 0.2
 BAD_LINK = "The link is invalid, used or expired; ask for a new one."
 UNVERIFIED = "Verify your email address first: open the link in the mail we sent you."
-EMAIL_CHANGED = "email_changed"
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeEvent:
-    """What a notice's "this was not me" link is about, as its token's stamp records it."""
-
-    kind: str | None  # the notice: email_changed, password_changed, mfa_changed, new_device; None for old tokens
-    at: float  # when it happened: the factors added since are removed
-    to: str | None  # the address the notice went to, verified before the event; None for old tokens
-
-    def stamp(self) -> str:
-        return json.dumps({"event": self.kind, "at": self.at, "to": self.to})
-
-    @classmethod
-    def of(cls, token: MailToken) -> NoticeEvent:
-        """The event of a notice token; a token from before events were recorded knows only its time."""
-        try:
-            data = json.loads(token.stamp)
-            kind, at, to = data["event"], float(data["at"]), data["to"]
-        except (ValueError, TypeError, KeyError):
-            return cls(None, token.created_at, None)
-        if not isinstance(kind, str) or not isinstance(to, str):
-            return cls(None, token.created_at, None)
-        return cls(kind, at, to)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def reset_stamp(user: User) -> str:
@@ -86,49 +53,36 @@ def reset_stamp(user: User) -> str:
 
 
 class AccountMail:
+    """The account's mail flows: the address and its verification, password reset, "this was not me". The password
+    itself is set by AuthService.set_password, and a remedy's revocation by AuthService.recover: this only mails and
+    keeps its own tokens and addresses."""
+
     def __init__(
         self,
         users: UserRepository,
         addresses: EmailAddressRepository,
         tokens: MailTokenRepository,
         outbox: Outbox,
-        hasher: PasswordHasher,
-        policy: PasswordPolicy,
-        sessions: SessionRegistry,
+        notices: MailedNotices,
+        account: AuthService,
         throttle: LoginThrottle,
         clock: Clock,
         settings: MailSettings,
-        server: ServerSettings,
         user_settings: UserSettings,
-        factors: SecondFactorRepository,
-        passkeys: PasskeyRepository,
         stored_users: UserRepository,
     ) -> None:
-        self._factors = factors
-        self._passkeys = passkeys
         self._users = users
         # Disabled users too: their address stays theirs (`users` hides them, as every login path must).
         self._stored_users = stored_users
         self._addresses = addresses
         self._tokens = tokens
         self._outbox = outbox
-        self._hasher = hasher
-        self._policy = policy
-        self._sessions = sessions
+        self._notices = notices
+        self._account = account
         self._throttle = throttle
         self._clock = clock
         self._settings = settings
         self._user_settings = user_settings
-        self._base_url = server.public_url or f"http://{server.host}:{server.port}"
-
-    def link(self, page: str, token: str) -> str:
-        return f"{self._base_url}/{page}?token={token}"
-
-    async def _issue(self, user_id: str, purpose: str, stamp: str, ttl: int) -> str:
-        token = secrets.token_urlsafe(32)
-        now = self._clock.now()
-        await self._tokens.add(MailToken(hash_token(token), user_id, purpose, stamp, now, now + ttl))
-        return token
 
     async def _live_token(self, token: str, purpose: str) -> MailToken | None:
         id_hash = hash_token(token)
@@ -164,6 +118,10 @@ class AccountMail:
             return
         raise DuplicateEmail()
 
+    async def check_free(self, address: str, user_id: str | None = None) -> None:
+        """FieldRefused for an address that is not one, DuplicateEmail when another existing account holds it."""
+        await self.ensure_free(self.check_address(address), user_id)
+
     async def set_address(self, user: User, address: str) -> None:
         """Store the address, unverified, and mail a verification link to it; the old address is told."""
         self.check_address(address)
@@ -177,17 +135,17 @@ class AccountMail:
             await self._addresses.set(EmailAddress(user.id, address, key, verified=False))
             audit.info("email address set", extra={"event": "email.set", "user_id": user.id})
         await self._tokens.delete_for_user(user.id, VERIFY)
-        token = await self._issue(user.id, VERIFY, key, self._settings.verify_token_ttl)
+        token = await self._notices.issue(user.id, VERIFY, key, self._settings.verify_token_ttl)
         await self._outbox.put(
             address,
             "verify_email",
             username=user.username,
             address=address,
-            link=self.link("verify-email", token),
+            link=self._notices.link("verify-email", token),
             hours=self._settings.verify_token_ttl // 3600 or 1,
         )
         if old is not None and old.key != key and old.verified:
-            await self._notify(user, old.address, EMAIL_CHANGED, at=changed_at, new_address=address)
+            await self._notices.email_changed(user, old.address, address, changed_at)
 
     async def address_of(self, user_id: str) -> EmailAddress | None:
         """The user's address and whether it is verified (the account page shows both)."""
@@ -251,7 +209,7 @@ class AccountMail:
         address = address or await self._addresses.get(user.id)
         if address is not None and address.verified:
             agent = (user_agent or "unknown browser")[:200]
-            await self._notify(user, address.address, "new_device", ip=ip or "unknown", user_agent=agent)
+            await self._notices.new_device(user, address.address, ip or "unknown", agent)
 
     # Password reset
 
@@ -296,12 +254,12 @@ class AccountMail:
 
     async def _send_reset(self, user: User, address: str) -> None:
         await self._tokens.delete_for_user(user.id, RESET)  # one live reset link per account: the new one replaces it
-        token = await self._issue(user.id, RESET, reset_stamp(user), self._settings.reset_token_ttl)
+        token = await self._notices.issue(user.id, RESET, reset_stamp(user), self._settings.reset_token_ttl)
         await self._outbox.put(
             address,
             "reset_password",
             username=user.username,
-            link=self.link("reset", token),
+            link=self._notices.link("reset", token),
             minutes=self._settings.reset_token_ttl // 60,
         )
         audit.info("password reset mailed", extra={"event": "password.reset_mailed", "user_id": user.id})
@@ -322,14 +280,19 @@ class AccountMail:
         await self.ensure_free(address, user.id)
         await self._addresses.set(EmailAddress(user.id, address, address_key(address), verified=True))
         ttl = self._settings.verify_token_ttl
-        token = await self._issue(user.id, RESET, reset_stamp(user), ttl)
+        token = await self._notices.issue(user.id, RESET, reset_stamp(user), ttl)
         await self._outbox.put(
-            address, "invitation", username=user.username, link=self.link("reset", token), hours=ttl // 3600 or 1
+            address,
+            "invitation",
+            username=user.username,
+            link=self._notices.link("reset", token),
+            hours=ttl // 3600 or 1,
         )
         audit.info("invitation mailed", extra={"event": "invitation.mailed", "user_id": user.id})
 
     async def reset(self, token: str, new_password: str, ip: str | None = None) -> User:
-        """Set the password a reset link was mailed for; every session ends and the account's counters clear."""
+        """Set the password a reset link was mailed for (AuthService.set_password: every session ends, the account's
+        counters clear, the owner is told)."""
         refused = FieldRefused(BAD_LINK, {"token": "token is invalid, used or expired"})
         record = await self._live_token(token, RESET)
         user = await self._users.find_by_id(record.user_id) if record is not None else None
@@ -338,56 +301,19 @@ class AccountMail:
         if not hmac.compare_digest(record.stamp, reset_stamp(user)):
             await self._tokens.delete_for_user(user.id, RESET)  # the password changed or a remedy ran: the link is dead
             raise refused
-        if problem := self._policy.problem(new_password, user.username):
-            raise FieldRefused("The new password breaks the password rules.", {"newPassword": f"newPassword {problem}"})
+        self._account.check_new_password(user, new_password)  # a refused password does not spend the link
         if not await self._take(record):
             raise refused
-        await self._users.update_password_hash(user.id, await self._hasher.hash(new_password), self._clock.now())
-        await self._tokens.delete_for_user(user.id, RESET)
-        await self._sessions.revoke_user(user.id)
-        await self._throttle.clear_account(user.username, ip)
-        audit.info("password reset", extra={"event": "password.reset", "user_id": user.id})
-        await self.password_changed(user, how="reset with a link mailed to you")
+        await self._tokens.delete_for_user(user.id, RESET)  # any other link: dead by its stamp once the hash changes
+        await self._account.set_password(user, new_password, "reset", ip=ip)
         return user
-
-    # Notifications
-
-    async def _notify(self, user: User, address: str, kind: str, *, at: float | None = None, **context: object) -> None:
-        """Mail a notice of an event (at: when it happened, now by default) with its "this was not me" link."""
-        event = NoticeEvent(kind, self._clock.now() if at is None else at, address)
-        token = await self._issue(user.id, NOT_ME, event.stamp(), self._settings.not_me_token_ttl)
-        await self._outbox.put(address, kind, username=user.username, not_me_link=self.link("not-me", token), **context)
-
-    async def _notify_verified(self, user: User, kind: str, *, at: float | None = None, **context: object) -> None:
-        address = await self._addresses.get(user.id)
-        if address is not None and address.verified:
-            await self._notify(user, address.address, kind, at=at, **context)
-
-    async def password_changed(self, user: User, *, how: str = "changed") -> None:
-        """After the change landed (a change, a reset): a notice that cannot be sent now is skipped and logged, never a
-        503 for a password that did change."""
-        notice = self._notify_verified(user, "password_changed", how=how)
-        await follow_up("a password-change notice", notice, user_id=user.id)
-
-    async def mfa_changed(self, user: User, change: str, *, added: bool = False) -> None:
-        """After a factor is added (added=True: the event is the newest factor's addition, so the notice's "this
-        was not me" removes it) or removed."""
-        at = await self._newest_factor_at(user.id) if added else None
-        await self._notify_verified(user, "mfa_changed", at=at, change=change)
-
-    async def _newest_factor_at(self, user_id: str) -> float:
-        factors = await self._factors.get(user_id)
-        times = [passkey.created_at for passkey in await self._passkeys.list_for_user(user_id)]
-        if factors is not None and factors.totp_confirmed:
-            times.append(factors.added_at)
-        return min(max(times, default=self._clock.now()), self._clock.now())
 
     async def not_me(self, token: str) -> None:
         """ "This was not me": the account goes back to the owner as it was before the event the notice was about.
 
-        Every session, pending login, reset link and device cookie ends (SessionRegistry.revoke_user); every second
-        factor added since the event is removed; an address-change notice puts the previous (verified) address
-        back. A reset link then goes to the address the notice went to, verified before the event, and only there.
+        Every session, pending login, reset link and device cookie ends and every second factor added since the
+        event is removed (AuthService.recover); an address-change notice puts the previous (verified) address back.
+        A reset link then goes to the address the notice went to, verified before the event, and only there.
         """
         record = await self._live_token(token, NOT_ME)
         if record is None or not await self._take(record):
@@ -396,27 +322,11 @@ class AccountMail:
         if user is None:
             return
         event = NoticeEvent.of(record)
-        count = await self._sessions.revoke_user(user.id)
-        removed = await self._remove_factors_since(user.id, event.at)
-        audit.info(
-            "account recovered from a mail",
-            extra={"event": "session.not_me", "user_id": user.id, "count": count, "factors_removed": removed},
-        )
+        await self._account.recover(user.id, event.at)
         address = await self._address_before(user, event)
         revoked = await self._users.find_by_id(user.id)  # the reset link is stamped with the new generation
         if address is not None and revoked is not None:
             await self._send_reset(revoked, address)
-
-    async def _remove_factors_since(self, user_id: str, at: float) -> int:
-        """Every factor added at or after `at` (and a TOTP enrolment not confirmed): how many went."""
-        removed = 0
-        factors = await self._factors.get(user_id)
-        if factors is not None and (not factors.totp_confirmed or factors.added_at >= at):
-            removed += await self._factors.delete(user_id)
-        for passkey in await self._passkeys.list_for_user(user_id):
-            if passkey.created_at >= at:
-                removed += await self._passkeys.delete(user_id, passkey.credential_id)
-        return removed
 
     async def _address_before(self, user: User, event: NoticeEvent) -> str | None:
         """The address verified before the event, put back when the event changed it; None when there is none

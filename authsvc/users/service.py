@@ -6,12 +6,13 @@ import logging
 
 from authsvc.clock import Clock
 from authsvc.config import UserSettings
+from authsvc.deadline import follow_up
 from authsvc.errors import DuplicateUsername, FieldRefused, Forbidden
 from authsvc.throttle.rules import LoginThrottle
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, group_problem, normalize_username, tutorial_username, username_problem
 from authsvc.users.passwords import PasswordHasher, PasswordPolicy
-from authsvc.users.ports import UserRepository
+from authsvc.users.ports import AddressBook, UserRepository
 
 audit = logging.getLogger("authsvc.audit")
 
@@ -27,6 +28,7 @@ class UsersService:
         clock: Clock,
         settings: UserSettings,
         throttle: LoginThrottle,
+        addresses: AddressBook,
     ) -> None:
         self._repository = repository
         self._hasher = hasher
@@ -34,18 +36,31 @@ class UsersService:
         self._clock = clock
         self._settings = settings
         self._throttle = throttle
+        self._addresses = addresses
 
     async def signup(
-        self, username: str, password: str, ip: str | None = None, *, by_administrator: bool = False
+        self,
+        username: str,
+        password: str,
+        ip: str | None = None,
+        *,
+        by_administrator: bool = False,
+        email: str | None = None,
     ) -> User:
         """Register a user; raises FieldRefused for a policy failure, DuplicateUsername when taken, TooManyRequests
         past the sign-ups allowed from this client, Forbidden when users.self_signup is off and an administrator is
         not the one asking.
 
         Taken means: another user's name normalises to the same, or the tutorial's app stored this name as typed.
+
+        An email address is refused (FieldRefused, DuplicateEmail) before the user exists, and given to the account
+        (a verification link mailed to it) after: the user's insert decides, so an outage then leaves the account
+        without the address, logged, never an error for an account that was made (docs/scaling.md).
         """
         if not (self._settings.self_signup or by_administrator):
             raise Forbidden(SIGNUP_CLOSED)
+        if email is not None:
+            await self._addresses.check_free(email)
         typed, username = username, normalize_username(username)
         refused = {}
         if problem := username_problem(
@@ -66,6 +81,8 @@ class UsersService:
             await attempt.abandoned()  # no account made: the client's sign-up is given back
             raise
         audit.info("user signed up", extra={"event": "signup", "user_id": user.id})
+        if email is not None:
+            await follow_up("the address of a new account", self._addresses.set_address(user, email), user_id=user.id)
         return user
 
     async def _name_taken(self, typed: str, canonical: str) -> bool:

@@ -12,7 +12,6 @@ from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import AuthService
 from authsvc.errors import NotFound
-from authsvc.mail.service import AccountMail
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.cookies import SessionCookies
@@ -137,14 +136,12 @@ async def change_password(
     auth: AuthService = Provide[WebContainer.auth_service],
     devices: DeviceCookies = Provide[WebContainer.device_cookies],
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
     client = client_info(request, devices)
     await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"), client)
     changed = await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"], client)
     devices.issue(request, changed)  # this browser proved the password: still a known device under the new generation
-    await mail.password_changed(changed)  # after the change: no mail for a change that failed
     return web.json_response({"msg": "Password changed; every other session has ended"})
 
 

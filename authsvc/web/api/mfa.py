@@ -7,7 +7,6 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.mfa import MfaService
-from authsvc.mail.service import AccountMail
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.cookies import SessionCookies
@@ -50,11 +49,9 @@ async def begin_totp(
 async def confirm_totp(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "enrolmentToken", "code")
     codes = await mfa.confirm_totp(current(request), fields["enrolmentToken"], fields["code"])
-    await mail.mfa_changed(current(request).user, "an authenticator app was added", added=True)  # after the change
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 
@@ -64,11 +61,9 @@ async def remove_totp(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
     devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     await mfa.remove_totp(current(request), fields["password"], fields.get("code"), client_info(request, devices))
-    await mail.mfa_changed(current(request).user, "the authenticator app was removed")  # after the change
     return web.json_response({"msg": "TOTP removed; every other session has ended"})
 
 
@@ -78,14 +73,12 @@ async def regenerate_recovery_codes(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
     devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     me = current(request)
     codes = await mfa.regenerate_recovery_codes(
         me, fields["password"], fields.get("code"), client_info(request, devices)
     )
-    await mail.mfa_changed(me.user, "new recovery codes were made; the old ones no longer work")  # after the change
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 

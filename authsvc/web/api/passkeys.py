@@ -12,7 +12,6 @@ from authsvc.auth.mfa import MfaService
 from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
 from authsvc.auth.service import ClientInfo
 from authsvc.errors import Unauthorized
-from authsvc.mail.service import AccountMail
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_ceremony, read_fields
 from authsvc.web.edge.cookies import SessionCookies
@@ -53,11 +52,9 @@ async def registration_options(
 async def register(
     request: web.Request,
     passkeys: PasskeyService = Provide[WebContainer.passkey_service],
-    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields, credential = await read_ceremony(request, "name")
     passkey = await passkeys.register(current(request), fields["name"], credential)
-    await mail.mfa_changed(current(request).user, "a passkey was added", added=True)  # after the change
     return web.json_response(passkey_view(passkey), status=201)
 
 
@@ -67,12 +64,10 @@ async def remove_passkey(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
     devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    mail: AccountMail = Provide[WebContainer.account_mail],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     client = client_info(request, devices)
     await mfa.remove_passkey(current(request), request.match_info["id"], fields["password"], fields.get("code"), client)
-    await mail.mfa_changed(current(request).user, "a passkey was removed")  # after the change
     return web.json_response({"msg": "Passkey removed; every other session has ended"})
 
 

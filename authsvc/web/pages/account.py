@@ -138,13 +138,12 @@ class AccountPage:
             return await self.render(" ".join(map(field_problem, problem.fields.values())), problem.status)
         return await self.render(problem.detail or N_("That did not work."), problem.status)
 
-    async def removed(self, removal: Awaitable[None], change: str, done: str) -> web.Response:
+    async def removed(self, removal: Awaitable[None], done: str) -> web.Response:
         """Run a factor's removal (it checks the password, and a code for an old session); the page says how it went."""
         try:
             await removal
         except (FieldRefused, NotFound, TooManyRequests) as problem:
             return await self.refused(problem)
-        await self.mail.mfa_changed(self.me.user, change)  # after the change
         return await self.done(done)
 
     def enrolment(self, enrolment: TotpEnrolment, message: str | None = None, status: int = 200) -> web.Response:
@@ -267,7 +266,6 @@ async def change_password(
     except (FieldRefused, TooManyRequests) as problem:
         return await page.refused(problem)
     devices.issue(request, changed)  # this browser proved the password: still a known device under the new generation
-    await page.mail.password_changed(changed)  # after the change: no mail for a change that failed
     return await page.done(N_("Password changed; every other session has ended."))
 
 
@@ -311,7 +309,6 @@ async def regenerate_recovery_codes(
         )
     except (FieldRefused, NotFound, TooManyRequests) as problem:
         return await page.refused(problem)
-    await page.mail.mfa_changed(page.me.user, "new recovery codes were made; the old ones no longer work")
     return page.recovery_codes(codes, N_("New recovery codes: the old ones no longer work."))
 
 

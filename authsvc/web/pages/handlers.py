@@ -35,7 +35,6 @@ from authsvc.errors import (
     Unauthorized,
 )
 from authsvc.mail.models import DuplicateEmail
-from authsvc.mail.service import AccountMail
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.cookies import SessionCookies
@@ -438,7 +437,6 @@ async def signup(
     request: web.Request,
     users: UsersService = Provide[WebContainer.users_service],
     auth: AuthService = Provide[WebContainer.auth_service],
-    mail: AccountMail = Provide[WebContainer.account_mail],
     cookies: SessionCookies = Provide[WebContainer.session_cookies],
     devices: DeviceCookies = Provide[WebContainer.device_cookies],
     tokens: FormTokens = Provide[WebContainer.form_tokens],
@@ -457,11 +455,7 @@ async def signup(
             raise FieldRefused(
                 N_("An email address is required."), {"email": N_("Enter the address we may mail a link to.")}
             )
-        if email:  # as POST /users/signup: refused before the user exists, not after
-            await mail.ensure_free(mail.check_address(email))
-        user = await users.signup(username, fields["password"], request.remote)
-        if email:
-            await mail.set_address(user, email)
+        user = await users.signup(username, fields["password"], request.remote, email=email or None)
     except FieldRefused as refused:
         return form.render(rd, N_("Please fix the fields below."), 422, username, refused.fields, email)
     except (DuplicateUsername, DuplicateEmail) as taken:

@@ -74,7 +74,6 @@ async def confirm_totp(request: web.Request) -> web.Response:
         return page.enrolment(pending, WRONG_CODE_AGAIN, 422)
     except Conflict as conflict:
         return await page.refused(conflict)
-    await page.mail.mfa_changed(page.me.user, "an authenticator app was added", added=True)  # after the change
     return page.recovery_codes(codes, N_("The authenticator app is set up."))
 
 
@@ -92,7 +91,7 @@ async def remove_totp(
     client = client_info(request, devices)
     removal = page.mfa.remove_totp(page.me, fields["password"], fields.get("code") or None, client)
     done = N_("The authenticator app was removed; every other session has ended.")
-    return await page.removed(removal, "the authenticator app was removed", done)
+    return await page.removed(removal, done)
 
 
 @scripted_page
@@ -109,4 +108,4 @@ async def remove_passkey(
     client = client_info(request, devices)
     removal = page.mfa.remove_passkey(page.me, fields["id"], fields["password"], fields.get("code") or None, client)
     done = N_("The passkey was removed; every other session has ended.")
-    return await page.removed(removal, "a passkey was removed", done)
+    return await page.removed(removal, done)
