@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 
 from authsvc.config import Settings
 from authsvc.containers import Container
+from authsvc.web.edge.caller import Callers
 from authsvc.web.edge.cookies import SessionCookies
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import FormTokens
@@ -60,6 +61,8 @@ class WebContainer(Container):
         settings=Container.settings.provided.session,
         lifetime=Container.settings.provided.webauthn.challenge_seconds,
     )
+    # Who is calling, made once per request from the cookies (web/edge/caller.py)
+    callers = providers.Singleton(Callers, cookies=session_cookies, devices=device_cookies)
     session_guard = providers.Singleton(SessionGuard, auth=Container.auth_service, cookies=session_cookies)
     # The gateway's check: the session guard and the access rules
     gateway_check = providers.Singleton(

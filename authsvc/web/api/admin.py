@@ -39,6 +39,7 @@ ADMIN_CALLER = web.RequestKey("admin_caller", AdminCaller)
 SCOPE = "__authsvc_admin_scope__"
 STATES: tuple[State, ...] = ("active", "disabled")
 USER_ID_MAX = 64  # what GET /admin/events?user= may ask for
+routes = web.RouteTableDef()
 QUERY_MAX = {"prefix": 256, "email": 320, "group": 64, "cursor": 1024, "state": 16, "limit": 8}
 
 
@@ -180,6 +181,7 @@ def _actor(request: web.Request) -> str:
     return f"admin:{request[ADMIN_CALLER].name}"
 
 
+@routes.get("/users", allow_head=False)
 @requires("users:read")
 @inject
 async def list_users(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
@@ -195,12 +197,14 @@ async def list_users(request: web.Request, admin: AdminService = Provide[WebCont
     return web.json_response({"users": [user_view(user) for user in page.users], "nextCursor": page.next_cursor})
 
 
+@routes.get("/users/{id}", allow_head=False)
 @requires("users:read")
 @inject
 async def get_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     return web.json_response(account_view(await admin.account(request.match_info["id"])))
 
 
+@routes.post("/users")
 @requires("users:write")
 @inject
 async def create_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
@@ -209,6 +213,7 @@ async def create_user(request: web.Request, admin: AdminService = Provide[WebCon
     return web.json_response(user_view(user), status=201)
 
 
+@routes.post("/invitations")
 @requires("users:write")
 @inject
 async def invite_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
@@ -217,6 +222,7 @@ async def invite_user(request: web.Request, admin: AdminService = Provide[WebCon
     return web.json_response(user_view(user), status=201)
 
 
+@routes.delete("/users/{id}")
 @requires("users:write")
 @inject
 async def delete_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
@@ -224,18 +230,21 @@ async def delete_user(request: web.Request, admin: AdminService = Provide[WebCon
     return web.Response(status=204)
 
 
+@routes.post("/users/{id}/disable")
 @requires("users:write")
 @inject
 async def disable_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     return web.json_response(user_view(await admin.disable(_actor(request), request.match_info["id"])))
 
 
+@routes.post("/users/{id}/enable")
 @requires("users:write")
 @inject
 async def enable_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     return web.json_response(user_view(await admin.enable(_actor(request), request.match_info["id"])))
 
 
+@routes.put("/users/{id}/groups")
 @requires("users:write")
 @inject
 async def set_groups(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
@@ -243,12 +252,14 @@ async def set_groups(request: web.Request, admin: AdminService = Provide[WebCont
     return web.json_response(user_view(await admin.set_groups(_actor(request), request.match_info["id"], groups)))
 
 
+@routes.delete("/users/{id}/sessions")
 @requires("sessions:write")
 @inject
 async def end_sessions(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
     return web.json_response({"ended": await admin.end_sessions(_actor(request), request.match_info["id"])})
 
 
+@routes.delete("/users/{id}/mfa")
 @requires("users:write")
 @inject
 async def reset_mfa(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
@@ -256,6 +267,7 @@ async def reset_mfa(request: web.Request, admin: AdminService = Provide[WebConta
     return web.json_response({"removed": removed})
 
 
+@routes.post("/users/{id}/reset-link")
 @requires("users:write")
 @inject
 async def send_reset_link(
@@ -266,6 +278,7 @@ async def send_reset_link(
     return web.json_response({"sent": True}, status=202)
 
 
+@routes.get("/events", allow_head=False)
 @requires("events:read")
 @inject
 async def list_events(request: web.Request, reader: AuditReader = Provide[WebContainer.audit_reader]) -> web.Response:
@@ -282,16 +295,5 @@ async def list_events(request: web.Request, reader: AuditReader = Provide[WebCon
 def admin_app(tokens: AdminTokens) -> web.Application:
     """The sub-application create_app mounts at /admin/ while an admin token is configured."""
     admin = web.Application(middlewares=[admin_token_middleware(tokens)])
-    admin.router.add_get("/users", list_users, allow_head=False)
-    admin.router.add_post("/users", create_user)
-    admin.router.add_get("/users/{id}", get_user, allow_head=False)
-    admin.router.add_delete("/users/{id}", delete_user)
-    admin.router.add_post("/users/{id}/disable", disable_user)
-    admin.router.add_post("/users/{id}/enable", enable_user)
-    admin.router.add_put("/users/{id}/groups", set_groups)
-    admin.router.add_delete("/users/{id}/sessions", end_sessions)
-    admin.router.add_delete("/users/{id}/mfa", reset_mfa)
-    admin.router.add_post("/users/{id}/reset-link", send_reset_link)
-    admin.router.add_post("/invitations", invite_user)
-    admin.router.add_get("/events", list_events, allow_head=False)
+    admin.add_routes(routes)
     return admin
