@@ -25,6 +25,7 @@ from authsvc.web.container import WebContainer
 from authsvc.web.edge.caller import CALLERS
 from authsvc.web.edge.events import event_context_middleware
 from authsvc.web.edge.forms import FORM_TOKENS
+from authsvc.web.edge.gate import GATE
 from authsvc.web.edge.guards import SESSION_GUARD, service_token_middleware
 from authsvc.web.edge.middlewares import (
     DRAIN,
@@ -146,9 +147,12 @@ def create_app(
     if fast_path:
         middlewares.insert(0, gateway.middleware())
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
+    # The edge's own parts, which decorators and the gateway's routes reach through the request (services reach the
+    # handlers through @inject).
     app[SESSION_GUARD] = container.session_guard()
     app[FORM_TOKENS] = container.form_tokens()
     app[CALLERS] = container.callers()
+    app[GATE] = container.gateway_check()
     app[CONTAINER] = container
     app[DRAIN] = drain
     app.cleanup_ctx.append(_running)
@@ -169,7 +173,8 @@ def create_app(
     if settings.introspection.enabled:
         app.add_subapp("/internal/", _internal_app(container))
     if container.admin_tokens().configured:  # no token, no admin surface at all
-        app.add_subapp("/admin/", admin_app(container.admin_tokens()))
+        admin = admin_app(container.admin_tokens(), container.admin_service(), container.audit_reader())
+        app.add_subapp("/admin/", admin)
     app.add_routes(ops.routes)
     if server.metrics_port is None:
         app.add_routes(ops.metrics_routes)  # keep it internal: the gateway must not route /metrics

@@ -3,7 +3,7 @@
 As python-dependency-injector's decoupled-packages example gives each package its part of the container, the domain
 container (authsvc/containers.py: settings -> storage -> services) knows nothing of HTTP, and this one adds what only
 the web uses (the cookie facades, the form tokens, the session guard, the gateway check, the end of a login) and wires
-the handlers' Provide[...] markers. It extends the domain container, so one instance holds both.
+the handlers' service markers. It extends the domain container, so one instance holds both.
 """
 
 from __future__ import annotations
@@ -35,7 +35,6 @@ class WebContainer(Container):
             "authsvc.web.pages.mail",
             "authsvc.web.pages.step_up",
             "authsvc.web.pages.security",
-            "authsvc.web.api.admin",
             "authsvc.web.pages.account",
         ]
     )

@@ -18,7 +18,7 @@ from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.cookies import SessionCookies, end_session
 from authsvc.web.edge.devices import remember_device
-from authsvc.web.edge.gate import GatewayCheck
+from authsvc.web.edge.gate import gate
 from authsvc.web.edge.guards import SERVICE, current, login_required
 from authsvc.web.edge.login_finish import LoginFinish
 from authsvc.web.edge.middlewares import csrf_checked, csrf_exempt, gateway_check
@@ -74,19 +74,17 @@ async def protected(request: web.Request) -> web.Response:
 # Envoy ext_authz forwards the original method and appends the original path.
 @routes.route("*", "/auth/verify{tail:(/(?s:.*))?}")
 @gateway_check
-@inject
-async def verify(request: web.Request, check: GatewayCheck = Provide[WebContainer.gateway_check]) -> web.Response:
+async def verify(request: web.Request) -> web.Response:
     """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, 401 or 403."""
-    return await check.verify(request)
+    return await gate(request).verify(request)
 
 
 @routes.get("/auth/forward-auth")
 @gateway_check
-@inject
-async def forward_auth(request: web.Request, check: GatewayCheck = Provide[WebContainer.gateway_check]) -> web.Response:
+async def forward_auth(request: web.Request) -> web.Response:
     """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser is sent to the portal (to sign in, or
     for a second factor) with the URL it asked for, or shown a short page when denied."""
-    return await check.forward_auth(request)
+    return await gate(request).forward_auth(request)
 
 
 @routes.get("/auth/session")

@@ -41,7 +41,7 @@ from authsvc.web.container import WebContainer
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.cookies import end_session
 from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens, read_form
-from authsvc.web.edge.gate import STEP_UP_PATH, GatewayCheck
+from authsvc.web.edge.gate import STEP_UP_PATH, gate
 from authsvc.web.edge.guards import current, login_required, signed_in, wraps
 from authsvc.web.edge.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
 from authsvc.web.edge.login_finish import LoginFinish
@@ -223,12 +223,11 @@ class LoginForm:
 async def login_page(
     request: web.Request,
     settings: Settings = Provide[WebContainer.settings],
-    check: GatewayCheck = Provide[WebContainer.gateway_check],
 ) -> web.Response:
     rd, tokens = request.query.get("rd"), form_tokens(request)
     authenticated = await signed_in(request)
     continue_to = _allowed(request, settings, rd)
-    if authenticated is not None and check.needs_step_up(request, authenticated, continue_to):
+    if authenticated is not None and gate(request).needs_step_up(request, authenticated, continue_to):
         return _see_other(f"{STEP_UP_PATH}?rd={quote(continue_to or '', safe='')}")
     if authenticated is not None and continue_to is None:
         return _see_other("/account")  # signed in already, nowhere to return to: the account page, not a dead end
