@@ -250,10 +250,10 @@ async def login(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
     settings: Settings = Provide[WebContainer.settings],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
+    tokens = form_tokens(request)
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
     rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
     if not tokens.valid(request, fields["csrf"]):
@@ -316,10 +316,10 @@ async def login_code(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
     settings: Settings = Provide[WebContainer.settings],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
+    tokens = form_tokens(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = fields.get("rd")
     methods = await mfa.pending_methods(pending.read(request))

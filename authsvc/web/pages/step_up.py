@@ -17,7 +17,7 @@ from authsvc.errors import Conflict, FieldRefused, TooManyRequests
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.cookies import SessionIds, start_session
-from authsvc.web.edge.forms import FormTokens, read_form
+from authsvc.web.edge.forms import FormTokens, form_tokens, read_form
 from authsvc.web.edge.gate import STEP_UP_PATH
 from authsvc.web.edge.guards import signed_in
 from authsvc.web.edge.i18n import N_, gettext, wait
@@ -57,9 +57,9 @@ async def _page(
 async def step_up_page(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
     settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
+    tokens = form_tokens(request)
     rd = _allowed(request, settings, request.query.get("rd"))
     me = await signed_in(request)
     if me is None:
@@ -76,9 +76,9 @@ async def step_up(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
     settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
+    tokens = form_tokens(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = _allowed(request, settings, fields.get("rd"))
     me = await signed_in(request)
