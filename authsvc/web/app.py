@@ -26,7 +26,7 @@ from authsvc.web.edge.caller import CALLERS
 from authsvc.web.edge.events import event_context_middleware
 from authsvc.web.edge.forms import FORM_TOKENS
 from authsvc.web.edge.gate import GATE
-from authsvc.web.edge.guards import SESSION_GUARD, service_token_middleware
+from authsvc.web.edge.guards import SESSION_GUARD
 from authsvc.web.edge.middlewares import (
     DRAIN,
     Drain,
@@ -77,13 +77,6 @@ def _reload_on_sighup(
             loop.remove_signal_handler(signal.SIGHUP)
 
     return listen
-
-
-def _internal_app(container: WebContainer) -> web.Application:
-    """Routes for internal services, which present service tokens rather than browser cookies."""
-    internal = web.Application(middlewares=[service_token_middleware(container.service_tokens())])
-    internal.add_routes(auth.internal_routes)
-    return internal
 
 
 def _metrics_listener(container: WebContainer, reuse_port: bool) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -171,7 +164,8 @@ def create_app(
     for module in (users, auth, mfa, passkeys, mail):
         app.add_routes(module.routes)
     if settings.introspection.enabled:
-        app.add_subapp("/internal/", _internal_app(container))
+        internal = auth.internal_app(container.service_tokens(), container.auth_service(), container.session_cookies())
+        app.add_subapp("/internal/", internal)
     if container.admin_tokens().configured:  # no token, no admin surface at all
         admin = admin_app(container.admin_tokens(), container.admin_service(), container.audit_reader())
         app.add_subapp("/admin/", admin)

@@ -22,7 +22,7 @@ from authsvc.containers import Container
 from authsvc.throttle.rules import Device
 from authsvc.web.app import create_app
 from authsvc.web.edge.caller import CALLER, CALLERS, Callers, caller
-from authsvc.web.edge.cookie_header import Cookie
+from authsvc.web.edge.cookie_header import Cookie, HasHeaders
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import form, form_checked
 from authsvc.web.edge.guards import current, login_required
@@ -36,7 +36,7 @@ class CountingDevices(DeviceCookies):
         self.__dict__.update(real.__dict__)
         self.reads = 0
 
-    def read(self, request: web.Request) -> Device | None:
+    def read(self, request: HasHeaders) -> Device | None:
         self.reads += 1
         return super().read(request)
 

@@ -11,6 +11,7 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import AuthService
+from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import NotFound
 from authsvc.mail.service import AccountMail
 from authsvc.web.container import WebContainer
@@ -19,7 +20,7 @@ from authsvc.web.edge.caller import caller
 from authsvc.web.edge.cookies import SessionCookies, end_session
 from authsvc.web.edge.devices import remember_device
 from authsvc.web.edge.gate import gate
-from authsvc.web.edge.guards import SERVICE, current, login_required
+from authsvc.web.edge.guards import SERVICE, current, login_required, service_token_middleware
 from authsvc.web.edge.login_finish import LoginFinish
 from authsvc.web.edge.middlewares import csrf_checked, csrf_exempt, gateway_check
 from authsvc.web.edge.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
@@ -28,6 +29,8 @@ from authsvc.web.edge.views import login_body, session_view, user_view
 audit = logging.getLogger("authsvc.audit")
 routes = web.RouteTableDef()
 internal_routes = web.RouteTableDef()  # the internal sub-application's: service tokens, not cookies
+INTERNAL_AUTH = web.AppKey("internal_auth", AuthService)
+INTERNAL_COOKIES = web.AppKey("internal_cookies", SessionCookies)
 
 
 @routes.post("/users/login")
@@ -161,16 +164,12 @@ async def delete_account(request: web.Request, auth: AuthService = Provide[WebCo
 
 @internal_routes.post("/sessions/introspect")
 @csrf_exempt
-@inject
-async def introspect(
-    request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-) -> web.Response:
+async def introspect(request: web.Request) -> web.Response:
     """RFC 7662-style: is this cookie value a live session, and whose? For services holding a cookie value.
 
     Served in the internal sub-application, whose middleware has checked the service token.
     """
+    auth, cookies = request.app[INTERNAL_AUTH], request.app[INTERNAL_COOKIES]
     fields = await read_fields(request, "session")
     ids = cookies.session_ids(fields["session"])
     authenticated = await auth.authenticate(*ids, touch=False) if ids else None
@@ -190,3 +189,13 @@ async def introspect(
             "exp": int(record.expires_at),
         }
     )
+
+
+def internal_app(tokens: ServiceTokens, auth: AuthService, cookies: SessionCookies) -> web.Application:
+    """The sub-application create_app mounts at /internal/ while introspection is enabled: its callers are internal
+    services, which present service tokens rather than browser cookies; its handlers find auth and the session codec
+    on it."""
+    internal = web.Application(middlewares=[service_token_middleware(tokens)])
+    internal[INTERNAL_AUTH], internal[INTERNAL_COOKIES] = auth, cookies
+    internal.add_routes(internal_routes)
+    return internal

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from aiohttp import hdrs, web
+from multidict import MultiMapping
 
 from authsvc.auth.service import ClientInfo
 from authsvc.web.edge.cookies import SessionCookies, SessionIds
@@ -19,23 +20,21 @@ from authsvc.web.edge.middlewares import client_address
 
 
 class Caller:
+    """Holds the request's headers and address, not the request itself (which keeps the Caller: no cycle)."""
+
     def __init__(self, request: web.Request, cookies: SessionCookies, devices: DeviceCookies) -> None:
-        self._request, self._cookies, self._devices = request, cookies, devices
+        self.headers: MultiMapping[str] = request.headers
+        self._ip, self._cookies, self._devices = client_address(request), cookies, devices
 
     @cached_property
     def client(self) -> ClientInfo:
         """Address, user agent and what the device cookie vouches for, as the services take them."""
-        request = self._request
-        return ClientInfo(
-            ip=client_address(request),
-            user_agent=request.headers.get(hdrs.USER_AGENT),
-            device=self._devices.read(request),
-        )
+        return ClientInfo(ip=self._ip, user_agent=self.headers.get(hdrs.USER_AGENT), device=self._devices.read(self))
 
     @cached_property
     def previous(self) -> SessionIds | None:
         """The session the request's cookie names (None without one, or with two): a login replaces it."""
-        return self._cookies.read(self._request)
+        return self._cookies.read(self)
 
     @property
     def previous_id(self) -> str | None:
@@ -44,7 +43,7 @@ class Caller:
     @cached_property
     def sessions(self) -> list[SessionIds]:
         """Every session a cookie of our name names: a logout ends each, a planted second one with the real one."""
-        return self._cookies.read_all(self._request)
+        return self._cookies.read_all(self)
 
 
 class Callers:

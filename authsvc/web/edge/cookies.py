@@ -68,7 +68,7 @@ class SessionCookies(AbstractStorage):
         """The (session id, user id) the request's session cookie carries, or None (also when it sends two)."""
         return self.session_ids(self.value_in(cookie_header(request)))
 
-    def read_all(self, request: web.Request) -> list[SessionIds]:
+    def read_all(self, request: HasHeaders) -> list[SessionIds]:
         """The ids of every session cookie of our name the request sends: logout ends each of them."""
         found = (self.session_ids(value) for value in self.values_in(cookie_header(request)))
         return [ids for ids in found if ids is not None]

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from authsvc.config import SessionSettings, ThrottleSettings
 from authsvc.throttle.rules import Device
 from authsvc.users.models import User
-from authsvc.web.edge.cookie_header import Cookie
+from authsvc.web.edge.cookie_header import Cookie, HasHeaders
 
 PURPOSE = "device"  # a session cookie, encrypted with the same keys, never passes for a device cookie
 DEVICE_ID_BYTES = 16
@@ -41,7 +41,7 @@ class DeviceCookies:
         self.name, self.max_age = self.cookie.name, throttle.device_cookie_max_age
         self._fernet = MultiFernet([Fernet(key) for key in keys])
 
-    def read(self, request: web.Request) -> Device | None:
+    def read(self, request: HasHeaders) -> Device | None:
         """The device the request's device cookie vouches for, or None (absent, forged, expired)."""
         value = self.cookie.read(request)  # two (one planted): none vouches
         if not value:

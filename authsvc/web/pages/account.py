@@ -30,7 +30,15 @@ from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens
 from authsvc.web.edge.guards import current, login_required, signed_in
 from authsvc.web.edge.i18n import N_, field_problem, gettext, wait
 from authsvc.web.edge.views import iso
-from authsvc.web.pages.handlers import FORM_EXPIRED, _render, _see_other, password_rules, portal_page, scripted_page
+from authsvc.web.pages.handlers import (
+    FORM_EXPIRED,
+    _render,
+    _see_other,
+    current_settings,
+    password_rules,
+    portal_page,
+    scripted_page,
+)
 
 ACCOUNT = "/account"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -177,9 +185,9 @@ def account(
     mfa: MfaService = Provide[WebContainer.mfa_service],
     passkeys: PasskeyService = Provide[WebContainer.passkey_service],
     mail: AccountMail = Provide[WebContainer.account_mail],
-    settings: Settings = Provide[WebContainer.settings],
 ) -> AccountPage:
     """The signed-in user's page, for a @login_required route (or once signed_in found the session)."""
+    settings = current_settings()
     return AccountPage(request, current(request), auth, mfa, passkeys, mail, form_tokens(request), settings)
 
 

@@ -182,6 +182,12 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
     )
 
 
+@inject
+def current_settings(settings: Settings = Provide[WebContainer.settings]) -> Settings:
+    """The settings the pages read (the redirect rules, the portal's and the sign-up's), injected here once."""
+    return settings
+
+
 def password_rules(settings: Settings) -> str:
     """The hint under a new password's field, in the reader's language."""
     return gettext("At least %(min)s characters; not a common password.") % {"min": settings.passwords.min_length}
@@ -219,12 +225,8 @@ class LoginForm:
 
 @routes.get("/login")
 @scripted_page
-@inject
-async def login_page(
-    request: web.Request,
-    settings: Settings = Provide[WebContainer.settings],
-) -> web.Response:
-    rd, tokens = request.query.get("rd"), form_tokens(request)
+async def login_page(request: web.Request) -> web.Response:
+    settings, rd, tokens = current_settings(), request.query.get("rd"), form_tokens(request)
     authenticated = await signed_in(request)
     continue_to = _allowed(request, settings, rd)
     if authenticated is not None and gate(request).needs_step_up(request, authenticated, continue_to):
@@ -250,9 +252,9 @@ async def login(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    settings: Settings = Provide[WebContainer.settings],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
+    settings = current_settings()
     tokens = form_tokens(request)
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
     rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
@@ -316,9 +318,9 @@ async def login_code(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    settings: Settings = Provide[WebContainer.settings],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
+    settings = current_settings()
     tokens = form_tokens(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = fields.get("rd")
@@ -398,11 +400,6 @@ class SignupForm:
             username_lengths={"min": users.username_min_length, "max": users.username_max_length},
             password_rules=password_rules(self.settings),
         )
-
-
-@inject
-def current_settings(settings: Settings = Provide[WebContainer.settings]) -> Settings:
-    return settings
 
 
 def signup_open(handler: H) -> H:

@@ -12,7 +12,6 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.factors import TOTP
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import Authenticated, AuthService
-from authsvc.config import Settings
 from authsvc.errors import Conflict, FieldRefused, TooManyRequests
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.caller import caller
@@ -21,7 +20,15 @@ from authsvc.web.edge.forms import FormTokens, form_tokens, read_form
 from authsvc.web.edge.gate import STEP_UP_PATH
 from authsvc.web.edge.guards import signed_in
 from authsvc.web.edge.i18n import N_, gettext, wait
-from authsvc.web.pages.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _allowed, _render, _see_other, portal_page
+from authsvc.web.pages.handlers import (
+    FORM_EXPIRED,
+    WRONG_CODE_AGAIN,
+    _allowed,
+    _render,
+    _see_other,
+    current_settings,
+    portal_page,
+)
 
 routes = web.RouteTableDef()
 
@@ -57,8 +64,8 @@ async def _page(
 async def step_up_page(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
-    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
+    settings = current_settings()
     tokens = form_tokens(request)
     rd = _allowed(request, settings, request.query.get("rd"))
     me = await signed_in(request)
@@ -76,8 +83,8 @@ async def step_up(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
+    settings = current_settings()
     tokens = form_tokens(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = _allowed(request, settings, fields.get("rd"))
