@@ -1,4 +1,8 @@
-"""create_app(container): middlewares, routes, start-up and clean-up; nothing else."""
+"""create_app(container): middlewares, routes, start-up and clean-up; nothing else.
+
+Every module of web/api and web/pages declares its routes one way, beside its handlers: a `routes` web.RouteTableDef
+(a sub-application's or a listener's has its own table); create_app only adds the tables.
+"""
 
 from __future__ import annotations
 
@@ -13,14 +17,16 @@ from aiohttp_session import session_middleware
 from authsvc.config import ConfigError, Settings
 from authsvc.containers import running
 from authsvc.deadline import outage_bound
-from authsvc.web.api import auth, mfa, passkeys, users
+from authsvc.web.api import auth, mail, mfa, passkeys, users
 from authsvc.web.api.admin import admin_app
-from authsvc.web.api.mail import setup_mail_routes
 from authsvc.web.api.ops import docs
 from authsvc.web.api.ops import handlers as ops
 from authsvc.web.container import WebContainer
+from authsvc.web.edge.caller import CALLERS
 from authsvc.web.edge.events import event_context_middleware
-from authsvc.web.edge.guards import SESSION_GUARD, service_token_middleware
+from authsvc.web.edge.forms import FORM_TOKENS
+from authsvc.web.edge.gate import GATE
+from authsvc.web.edge.guards import SESSION_GUARD
 from authsvc.web.edge.middlewares import (
     DRAIN,
     Drain,
@@ -32,11 +38,9 @@ from authsvc.web.edge.middlewares import (
 )
 from authsvc.web.gateway import FAST_PATH, GatewayFastPath
 from authsvc.web.gateway_listener import GatewayAnswers, gateway_listener
-from authsvc.web.pages.account import setup_account_pages
+from authsvc.web.pages import account, handlers, security, step_up
+from authsvc.web.pages import mail as mail_pages
 from authsvc.web.pages.handlers import is_portal_page, page_errors_middleware, page_headers_middleware, setup_portal
-from authsvc.web.pages.mail import setup_mail_pages
-from authsvc.web.pages.security import setup_security_pages
-from authsvc.web.pages.step_up import setup_step_up
 from authsvc.web.serving import AppRunner, drop_server_header
 
 CONTAINER = web.AppKey("container", WebContainer)
@@ -75,13 +79,6 @@ def _reload_on_sighup(
     return listen
 
 
-def _internal_app(container: WebContainer) -> web.Application:
-    """Routes for internal services, which present service tokens rather than browser cookies."""
-    internal = web.Application(middlewares=[service_token_middleware(container.service_tokens())])
-    internal.router.add_post("/sessions/introspect", auth.introspect)
-    return internal
-
-
 def _metrics_listener(container: WebContainer, reuse_port: bool) -> Callable[[web.Application], AsyncIterator[None]]:
     """/metrics on server.metrics_port, a listener of its own that the public gateway never routes to."""
     server = container.settings().server
@@ -90,7 +87,7 @@ def _metrics_listener(container: WebContainer, reuse_port: bool) -> Callable[[we
         edge = Edge(container.metrics(), access_log=False, access_log_verify=False)
         metrics_app = web.Application(middlewares=[edge.middleware()])
         metrics_app.on_response_prepare.append(drop_server_header)
-        metrics_app.router.add_get("/metrics", ops.metrics)
+        metrics_app.add_routes(ops.metrics_routes)
         runner = AppRunner(metrics_app, access_log=None)
         await runner.setup()
         try:
@@ -143,7 +140,12 @@ def create_app(
     if fast_path:
         middlewares.insert(0, gateway.middleware())
     app = web.Application(client_max_size=server.max_body_bytes, middlewares=middlewares)
+    # The edge's own parts, which decorators and the gateway's routes reach through the request (services reach the
+    # handlers through @inject).
     app[SESSION_GUARD] = container.session_guard()
+    app[FORM_TOKENS] = container.form_tokens()
+    app[CALLERS] = container.callers()
+    app[GATE] = container.gateway_check()
     app[CONTAINER] = container
     app[DRAIN] = drain
     app[FAST_PATH] = gateway
@@ -161,51 +163,21 @@ def create_app(
         app.cleanup_ctx.append(listen)
     if server.metrics_port is not None:
         app.cleanup_ctx.append(_metrics_listener(container, reuse_port))
-    app.router.add_post("/users/signup", users.signup)
-    app.router.add_post("/users/login", auth.login)
-    app.router.add_post("/users/login/mfa", mfa.login_second_factor)
-    app.router.add_post("/users/login/mfa/webauthn/options", passkeys.second_factor_options)
-    app.router.add_post("/users/login/mfa/webauthn", passkeys.login_second_factor)
-    app.router.add_post("/users/login/webauthn/options", passkeys.passwordless_options)
-    app.router.add_post("/users/login/webauthn", passkeys.login_passwordless)
-    app.router.add_get("/users/protected", auth.protected)
-    app.router.add_post("/users/logout", auth.logout)
-    app.router.add_get("/users/logout", auth.logout, allow_head=False)  # the tutorial's GET, kept for parity
-    app.router.add_get("/users/me/sessions", auth.list_sessions)
-    app.router.add_delete("/users/me/sessions", auth.revoke_other_sessions)
-    app.router.add_delete("/users/me/sessions/{id}", auth.revoke_session)
-    app.router.add_post("/users/me/password", auth.change_password)
-    app.router.add_delete("/users/me", auth.delete_account)
-    setup_mail_routes(app)
-    app.router.add_get("/users/me/mfa", mfa.status)
-    app.router.add_post("/users/me/mfa/totp", mfa.begin_totp)
-    app.router.add_delete("/users/me/mfa/totp", mfa.remove_totp)
-    app.router.add_post("/users/me/mfa/totp/confirm", mfa.confirm_totp)
-    app.router.add_post("/users/me/mfa/recovery-codes", mfa.regenerate_recovery_codes)
-    app.router.add_get("/users/me/webauthn", passkeys.list_passkeys)
-    app.router.add_post("/users/me/webauthn/register/options", passkeys.registration_options)
-    app.router.add_post("/users/me/webauthn/register", passkeys.register)
-    app.router.add_delete("/users/me/webauthn/{id}", passkeys.remove_passkey)
-    # Envoy ext_authz forwards the original method and appends the original path.
-    app.router.add_route("*", "/auth/verify{tail:(/(?s:.*))?}", auth.verify)
-    app.router.add_get("/auth/forward-auth", auth.forward_auth)
-    app.router.add_get("/auth/session", auth.whoami)
+    for module in (users, auth, mfa, passkeys, mail):
+        app.add_routes(module.routes)
     if settings.introspection.enabled:
-        app.add_subapp("/internal/", _internal_app(container))
+        internal = auth.internal_app(container.service_tokens(), container.auth_service(), container.session_cookies())
+        app.add_subapp("/internal/", internal)
     if container.admin_tokens().configured:  # no token, no admin surface at all
-        app.add_subapp("/admin/", admin_app(container.admin_tokens()))
-    app.router.add_get("/healthz", ops.healthz)
-    app.router.add_get("/readyz", ops.readyz)
+        admin = admin_app(container.admin_tokens(), container.admin_service(), container.audit_reader())
+        app.add_subapp("/admin/", admin)
+    app.add_routes(ops.routes)
     if server.metrics_port is None:
-        app.router.add_get("/metrics", ops.metrics)  # keep it internal: the gateway must not route /metrics
-    app.router.add_get("/openapi.json", docs.openapi)
-    app.router.add_get("/docs", docs.page)
-    app.router.add_get("/docs/static/{name}", docs.static)
+        app.add_routes(ops.metrics_routes)  # keep it internal: the gateway must not route /metrics
+    app.add_routes(docs.routes)
     setup_portal(app, settings.portal)
-    setup_step_up(app)
-    setup_mail_pages(app)
-    setup_security_pages(app)
-    setup_account_pages(app)
+    for page in (handlers, step_up, mail_pages, security, account):
+        app.add_routes(page.routes)
     gateway.announce(app.router, enabled=fast_path)
     return app
 

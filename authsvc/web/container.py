@@ -3,7 +3,7 @@
 As python-dependency-injector's decoupled-packages example gives each package its part of the container, the domain
 container (authsvc/containers.py: settings -> storage -> services) knows nothing of HTTP, and this one adds what only
 the web uses (the cookie facades, the form tokens, the session guard, the gateway check, the end of a login) and wires
-the handlers' Provide[...] markers. It extends the domain container, so one instance holds both.
+the handlers' service markers. It extends the domain container, so one instance holds both.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from dependency_injector import containers, providers
 
 from authsvc.config import Settings
 from authsvc.containers import Container
+from authsvc.web.edge.caller import Callers
 from authsvc.web.edge.cookies import SessionCookies
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import FormTokens
@@ -34,7 +35,6 @@ class WebContainer(Container):
             "authsvc.web.pages.mail",
             "authsvc.web.pages.step_up",
             "authsvc.web.pages.security",
-            "authsvc.web.api.admin",
             "authsvc.web.pages.account",
         ]
     )
@@ -60,6 +60,8 @@ class WebContainer(Container):
         settings=Container.settings.provided.session,
         lifetime=Container.settings.provided.webauthn.challenge_seconds,
     )
+    # Who is calling, made once per request from the cookies (web/edge/caller.py)
+    callers = providers.Singleton(Callers, cookies=session_cookies, devices=device_cookies)
     session_guard = providers.Singleton(SessionGuard, auth=Container.auth_service, cookies=session_cookies)
     # The gateway's check: the session guard and the access rules
     gateway_check = providers.Singleton(

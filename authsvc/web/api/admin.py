@@ -2,7 +2,7 @@
 
 Its own sub-application (created only while admin.tokens is not empty): the token middleware answers 401 without a
 known token and 403 without the route's scope before any handler runs. Handlers parse and answer; AdminService
-decides.
+decides. admin_app is given the service and the audit reader, and its handlers find them on their sub-application.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from typing import Any, TypeVar, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
-from dependency_injector.wiring import Provide, inject
 
 from authsvc.admin.models import Account, AdminCaller, State
 from authsvc.admin.service import AdminService
@@ -25,7 +24,6 @@ from authsvc.events.context import request_context
 from authsvc.events.models import Event, EventQuery
 from authsvc.events.service import AuditReader
 from authsvc.users.models import User
-from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields, read_string_list
 from authsvc.web.edge.middlewares import csrf_exempt
 from authsvc.web.edge.views import iso
@@ -36,9 +34,12 @@ H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 audit = logging.getLogger("authsvc.audit")
 
 ADMIN_CALLER = web.RequestKey("admin_caller", AdminCaller)
+ADMIN = web.AppKey("admin_service", AdminService)
+AUDIT = web.AppKey("audit_reader", AuditReader)
 SCOPE = "__authsvc_admin_scope__"
 STATES: tuple[State, ...] = ("active", "disabled")
 USER_ID_MAX = 64  # what GET /admin/events?user= may ask for
+routes = web.RouteTableDef()
 QUERY_MAX = {"prefix": 256, "email": 320, "group": 64, "cursor": 1024, "state": 16, "limit": 8}
 
 
@@ -180,9 +181,10 @@ def _actor(request: web.Request) -> str:
     return f"admin:{request[ADMIN_CALLER].name}"
 
 
+@routes.get("/users", allow_head=False)
 @requires("users:read")
-@inject
-async def list_users(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def list_users(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     query = _query(request)
     page = await admin.list_users(
         prefix=query.get("prefix"),
@@ -195,80 +197,89 @@ async def list_users(request: web.Request, admin: AdminService = Provide[WebCont
     return web.json_response({"users": [user_view(user) for user in page.users], "nextCursor": page.next_cursor})
 
 
+@routes.get("/users/{id}", allow_head=False)
 @requires("users:read")
-@inject
-async def get_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def get_user(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     return web.json_response(account_view(await admin.account(request.match_info["id"])))
 
 
+@routes.post("/users")
 @requires("users:write")
-@inject
-async def create_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def create_user(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     fields = await read_fields(request, "username", "password", optional=("email",))
     user = await admin.create(_actor(request), fields["username"], fields["password"], fields.get("email"))
     return web.json_response(user_view(user), status=201)
 
 
+@routes.post("/invitations")
 @requires("users:write")
-@inject
-async def invite_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def invite_user(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     fields = await read_fields(request, "username", "email")
     user = await admin.invite(_actor(request), fields["username"], fields["email"])
     return web.json_response(user_view(user), status=201)
 
 
+@routes.delete("/users/{id}")
 @requires("users:write")
-@inject
-async def delete_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def delete_user(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     await admin.delete(_actor(request), request.match_info["id"])
     return web.Response(status=204)
 
 
+@routes.post("/users/{id}/disable")
 @requires("users:write")
-@inject
-async def disable_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def disable_user(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     return web.json_response(user_view(await admin.disable(_actor(request), request.match_info["id"])))
 
 
+@routes.post("/users/{id}/enable")
 @requires("users:write")
-@inject
-async def enable_user(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def enable_user(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     return web.json_response(user_view(await admin.enable(_actor(request), request.match_info["id"])))
 
 
+@routes.put("/users/{id}/groups")
 @requires("users:write")
-@inject
-async def set_groups(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def set_groups(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     groups = await read_string_list(request, "groups")
     return web.json_response(user_view(await admin.set_groups(_actor(request), request.match_info["id"], groups)))
 
 
+@routes.delete("/users/{id}/sessions")
 @requires("sessions:write")
-@inject
-async def end_sessions(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def end_sessions(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     return web.json_response({"ended": await admin.end_sessions(_actor(request), request.match_info["id"])})
 
 
+@routes.delete("/users/{id}/mfa")
 @requires("users:write")
-@inject
-async def reset_mfa(request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]) -> web.Response:
+async def reset_mfa(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     removed = await admin.reset_second_factors(_actor(request), request.match_info["id"])
     return web.json_response({"removed": removed})
 
 
+@routes.post("/users/{id}/reset-link")
 @requires("users:write")
-@inject
-async def send_reset_link(
-    request: web.Request, admin: AdminService = Provide[WebContainer.admin_service]
-) -> web.Response:
+async def send_reset_link(request: web.Request) -> web.Response:
+    admin = request.app[ADMIN]
     if not await admin.send_reset_link(_actor(request), request.match_info["id"]):
         raise Conflict("The user has no verified email address to send a reset link to.")
     return web.json_response({"sent": True}, status=202)
 
 
+@routes.get("/events", allow_head=False)
 @requires("events:read")
-@inject
-async def list_events(request: web.Request, reader: AuditReader = Provide[WebContainer.audit_reader]) -> web.Response:
+async def list_events(request: web.Request) -> web.Response:
+    reader = request.app[AUDIT]
     query = _query(request, EVENT_QUERY_MAX)
     since, until = _moment("since", query.get("since")), _moment("until", query.get("until"))
     page = await reader.page(
@@ -279,19 +290,9 @@ async def list_events(request: web.Request, reader: AuditReader = Provide[WebCon
     return web.json_response({"events": [event_view(e) for e in page.events], "nextCursor": page.next_cursor})
 
 
-def admin_app(tokens: AdminTokens) -> web.Application:
+def admin_app(tokens: AdminTokens, admin: AdminService, reader: AuditReader) -> web.Application:
     """The sub-application create_app mounts at /admin/ while an admin token is configured."""
-    admin = web.Application(middlewares=[admin_token_middleware(tokens)])
-    admin.router.add_get("/users", list_users, allow_head=False)
-    admin.router.add_post("/users", create_user)
-    admin.router.add_get("/users/{id}", get_user, allow_head=False)
-    admin.router.add_delete("/users/{id}", delete_user)
-    admin.router.add_post("/users/{id}/disable", disable_user)
-    admin.router.add_post("/users/{id}/enable", enable_user)
-    admin.router.add_put("/users/{id}/groups", set_groups)
-    admin.router.add_delete("/users/{id}/sessions", end_sessions)
-    admin.router.add_delete("/users/{id}/mfa", reset_mfa)
-    admin.router.add_post("/users/{id}/reset-link", send_reset_link)
-    admin.router.add_post("/invitations", invite_user)
-    admin.router.add_get("/events", list_events, allow_head=False)
-    return admin
+    app = web.Application(middlewares=[admin_token_middleware(tokens)])
+    app[ADMIN], app[AUDIT] = admin, reader
+    app.add_routes(routes)
+    return app

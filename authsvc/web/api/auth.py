@@ -11,39 +11,43 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import AuthService
+from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import NotFound
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
-from authsvc.web.edge.cookies import SessionCookies
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.gate import GatewayCheck
-from authsvc.web.edge.guards import SERVICE, client_info, current, login_required
+from authsvc.web.edge.caller import caller
+from authsvc.web.edge.cookies import SessionCookies, end_session
+from authsvc.web.edge.devices import remember_device
+from authsvc.web.edge.gate import gate
+from authsvc.web.edge.guards import SERVICE, current, login_required, service_token_middleware
 from authsvc.web.edge.login_finish import LoginFinish
 from authsvc.web.edge.middlewares import csrf_checked, csrf_exempt, gateway_check
 from authsvc.web.edge.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
 from authsvc.web.edge.views import login_body, session_view, user_view
 
 audit = logging.getLogger("authsvc.audit")
+routes = web.RouteTableDef()
+internal_routes = web.RouteTableDef()  # the internal sub-application's: service tokens, not cookies
+INTERNAL_AUTH = web.AppKey("internal_auth", AuthService)
+INTERNAL_COOKIES = web.AppKey("internal_cookies", SessionCookies)
 
 
+@routes.post("/users/login")
 @inject
 async def login(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     fields = await read_fields(request, "username", "password")
-    previous = cookies.read(request)
-    client = client_info(request, devices)
+    client = caller(request).client
     try:
         user, session_id = await auth.login(
             fields["username"],
             fields["password"],
             client,
-            previous.session_id if previous else None,
+            caller(request).previous_id,
         )
     except SecondFactorRequired as required:
         response = web.json_response({"msg": SECOND_FACTOR_REQUIRED, "mfa": {"methods": required.methods}})
@@ -52,39 +56,40 @@ async def login(
     return await finish(request, web.json_response(login_body(user)), client, user, session_id)
 
 
+@routes.get("/users/logout", allow_head=False)  # the tutorial's GET, kept for parity
+@routes.post("/users/logout")
 @csrf_checked
 @inject
-async def logout(
-    request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-) -> web.Response:
-    for ids in cookies.read_all(request):  # a planted second cookie must not keep the real session alive
+async def logout(request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]) -> web.Response:
+    for ids in caller(request).sessions:  # a planted second cookie must not keep the real session alive
         await auth.logout(ids.session_id)
-    await cookies.clear(request)
+    await end_session(request)
     return web.json_response({"msg": "The user session has ended"})
 
 
+@routes.get("/users/protected")
 @login_required
 async def protected(request: web.Request) -> web.Response:
     return web.json_response(user_view(current(request).user))
 
 
+# Envoy ext_authz forwards the original method and appends the original path.
+@routes.route("*", "/auth/verify{tail:(/(?s:.*))?}")
 @gateway_check
-@inject
-async def verify(request: web.Request, check: GatewayCheck = Provide[WebContainer.gateway_check]) -> web.Response:
+async def verify(request: web.Request) -> web.Response:
     """Forward-auth for nginx auth_request, Traefik ForwardAuth and Envoy ext_authz: 200 with who, 401 or 403."""
-    return await check.verify(request)
+    return await gate(request).verify(request)
 
 
+@routes.get("/auth/forward-auth")
 @gateway_check
-@inject
-async def forward_auth(request: web.Request, check: GatewayCheck = Provide[WebContainer.gateway_check]) -> web.Response:
+async def forward_auth(request: web.Request) -> web.Response:
     """Traefik ForwardAuth and Caddy forward_auth: like verify, but a browser is sent to the portal (to sign in, or
     for a second factor) with the URL it asked for, or shown a short page when denied."""
-    return await check.forward_auth(request)
+    return await gate(request).forward_auth(request)
 
 
+@routes.get("/auth/session")
 @login_required
 async def whoami(request: web.Request) -> web.Response:
     authenticated = current(request)
@@ -92,6 +97,7 @@ async def whoami(request: web.Request) -> web.Response:
     return web.json_response({"user": user, "session": session_view(authenticated.session)})
 
 
+@routes.get("/users/me/sessions")
 @login_required
 @inject
 async def list_sessions(request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]) -> web.Response:
@@ -104,22 +110,20 @@ async def list_sessions(request: web.Request, auth: AuthService = Provide[WebCon
     return web.json_response({"sessions": sessions})
 
 
+@routes.delete("/users/me/sessions/{id}")
 @login_required
 @inject
-async def revoke_session(
-    request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-) -> web.Response:
+async def revoke_session(request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]) -> web.Response:
     me = current(request)
     handle = request.match_info["id"]
     if not await auth.revoke_session(me.user.id, handle):
         raise NotFound("No such session.")
     if handle == me.session.handle:
-        await cookies.clear(request)
+        await end_session(request)
     return web.json_response({"msg": "The session has ended"})
 
 
+@routes.delete("/users/me/sessions")
 @login_required
 @inject
 async def revoke_other_sessions(
@@ -129,47 +133,40 @@ async def revoke_other_sessions(
     return web.json_response({"msg": "Every other session has ended", "revoked": count})
 
 
+@routes.post("/users/me/password")
 @login_required
 @inject
 async def change_password(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
     mfa: MfaService = Provide[WebContainer.mfa_service],
 ) -> web.Response:
     fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
-    client = client_info(request, devices)
+    client = caller(request).client
     await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"), client)
     changed = await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"], client)
-    devices.issue(request, changed)  # this browser proved the password: still a known device under the new generation
+    remember_device(request, changed)  # this browser proved the password: still a known device under the new generation
     return web.json_response({"msg": "Password changed; every other session has ended"})
 
 
+@routes.delete("/users/me")
 @login_required
 @inject
-async def delete_account(
-    request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-) -> web.Response:
+async def delete_account(request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]) -> web.Response:
     fields = await read_fields(request, "password")
-    await auth.delete_account(current(request), fields["password"], client_info(request, devices))
-    await cookies.clear(request)
+    await auth.delete_account(current(request), fields["password"], caller(request).client)
+    await end_session(request)
     return web.json_response({"msg": "The account has been deleted"})
 
 
+@internal_routes.post("/sessions/introspect")
 @csrf_exempt
-@inject
-async def introspect(
-    request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-) -> web.Response:
+async def introspect(request: web.Request) -> web.Response:
     """RFC 7662-style: is this cookie value a live session, and whose? For services holding a cookie value.
 
     Served in the internal sub-application, whose middleware has checked the service token.
     """
+    auth, cookies = request.app[INTERNAL_AUTH], request.app[INTERNAL_COOKIES]
     fields = await read_fields(request, "session")
     ids = cookies.session_ids(fields["session"])
     authenticated = await auth.authenticate(*ids, touch=False) if ids else None
@@ -189,3 +186,13 @@ async def introspect(
             "exp": int(record.expires_at),
         }
     )
+
+
+def internal_app(tokens: ServiceTokens, auth: AuthService, cookies: SessionCookies) -> web.Application:
+    """The sub-application create_app mounts at /internal/ while introspection is enabled: its callers are internal
+    services, which present service tokens rather than browser cookies; its handlers find auth and the session codec
+    on it."""
+    internal = web.Application(middlewares=[service_token_middleware(tokens)])
+    internal[INTERNAL_AUTH], internal[INTERNAL_COOKIES] = auth, cookies
+    internal.add_routes(internal_routes)
+    return internal

@@ -9,8 +9,8 @@ from authsvc.auth.mfa import MfaService
 from authsvc.mail.service import AccountMail
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.guards import client_info, current, login_required
+from authsvc.web.edge.caller import caller
+from authsvc.web.edge.guards import current, login_required
 
 NOT_ME_ANSWER = (
     "Every session of the account has ended; a link to choose a new password is on its way to the address this "
@@ -18,15 +18,10 @@ NOT_ME_ANSWER = (
 )
 FORGOT_ANSWER = {"msg": "If the account has a verified email address, a link to reset the password is on its way."}
 
-
-def setup_mail_routes(app: web.Application) -> None:
-    app.router.add_post("/users/password/forgot", forgot_password)
-    app.router.add_post("/users/password/reset", reset_password)
-    app.router.add_post("/users/me/email", set_email)
-    app.router.add_post("/users/email/verify", verify_email)
-    app.router.add_post("/users/sessions/not-me", not_me)
+routes = web.RouteTableDef()
 
 
+@routes.post("/users/password/forgot")
 @inject
 async def forgot_password(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     fields = await read_fields(request, "username", "email", one_of=True)
@@ -34,6 +29,7 @@ async def forgot_password(request: web.Request, mail: AccountMail = Provide[WebC
     return web.json_response(FORGOT_ANSWER, status=202)
 
 
+@routes.post("/users/password/reset")
 @inject
 async def reset_password(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     fields = await read_fields(request, "token", "newPassword")
@@ -41,23 +37,24 @@ async def reset_password(request: web.Request, mail: AccountMail = Provide[WebCo
     return web.json_response({"msg": "The password has been reset; every session has ended. Log in again."})
 
 
+@routes.post("/users/me/email")
 @login_required
 @inject
 async def set_email(
     request: web.Request,
     mail: AccountMail = Provide[WebContainer.account_mail],
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "email", "password", optional=("code",))
     me = current(request)
     mail.check_address(fields["email"])  # a typo costs no password attempt
     # The address receives reset links: the same proof as changing a factor, counted like a login.
-    await mfa.prove(me, fields["password"], fields.get("code"), client_info(request, devices))
+    await mfa.prove(me, fields["password"], fields.get("code"), caller(request).client)
     await mail.set_address(me.user, fields["email"])
     return web.json_response({"msg": "A link to verify the address is on its way to it."}, status=202)
 
 
+@routes.post("/users/email/verify")
 @inject
 async def verify_email(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     fields = await read_fields(request, "token")
@@ -65,6 +62,7 @@ async def verify_email(request: web.Request, mail: AccountMail = Provide[WebCont
     return web.json_response({"msg": "The email address is verified."})
 
 
+@routes.post("/users/sessions/not-me")
 @inject
 async def not_me(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     fields = await read_fields(request, "token")

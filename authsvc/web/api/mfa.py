@@ -9,14 +9,16 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.mfa import MfaService
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
-from authsvc.web.edge.cookies import SessionCookies
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.guards import client_info, current, login_required
+from authsvc.web.edge.caller import caller
+from authsvc.web.edge.guards import current, login_required
 from authsvc.web.edge.login_finish import LoginFinish
 from authsvc.web.edge.pending_cookie import PendingLoginCookie
 from authsvc.web.edge.views import login_body
 
+routes = web.RouteTableDef()
 
+
+@routes.get("/users/me/mfa")
 @login_required
 @inject
 async def status(request: web.Request, mfa: MfaService = Provide[WebContainer.mfa_service]) -> web.Response:
@@ -26,15 +28,12 @@ async def status(request: web.Request, mfa: MfaService = Provide[WebContainer.mf
     )
 
 
+@routes.post("/users/me/mfa/totp")
 @login_required
 @inject
-async def begin_totp(
-    request: web.Request,
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-) -> web.Response:
+async def begin_totp(request: web.Request, mfa: MfaService = Provide[WebContainer.mfa_service]) -> web.Response:
     fields = await read_fields(request, "password")
-    enrolment = await mfa.begin_totp(current(request), fields["password"], client_info(request, devices))
+    enrolment = await mfa.begin_totp(current(request), fields["password"], caller(request).client)
     body = {
         "secret": enrolment.secret,
         "otpauthUri": enrolment.otpauth_uri,
@@ -44,6 +43,7 @@ async def begin_totp(
     return web.json_response(body, headers={"Cache-Control": "no-store"})
 
 
+@routes.post("/users/me/mfa/totp/confirm")
 @login_required
 @inject
 async def confirm_totp(
@@ -55,46 +55,40 @@ async def confirm_totp(
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 
+@routes.delete("/users/me/mfa/totp")
 @login_required
 @inject
 async def remove_totp(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
-    await mfa.remove_totp(current(request), fields["password"], fields.get("code"), client_info(request, devices))
+    await mfa.remove_totp(current(request), fields["password"], fields.get("code"), caller(request).client)
     return web.json_response({"msg": "TOTP removed; every other session has ended"})
 
 
+@routes.post("/users/me/mfa/recovery-codes")
 @login_required
 @inject
 async def regenerate_recovery_codes(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
     me = current(request)
-    codes = await mfa.regenerate_recovery_codes(
-        me, fields["password"], fields.get("code"), client_info(request, devices)
-    )
+    codes = await mfa.regenerate_recovery_codes(me, fields["password"], fields.get("code"), caller(request).client)
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 
+@routes.post("/users/login/mfa")
 @inject
 async def login_second_factor(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
     fields = await read_fields(request, "code")
-    previous = cookies.read(request)
-    client = client_info(request, devices)
-    user, session_id = await mfa.complete_login(
-        pending.read(request), fields["code"], client, previous.session_id if previous else None
-    )
+    client, previous_id = caller(request).client, caller(request).previous_id
+    user, session_id = await mfa.complete_login(pending.read(request), fields["code"], client, previous_id)
     return await finish(request, web.json_response(login_body(user)), client, user, session_id)

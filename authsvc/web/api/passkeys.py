@@ -10,21 +10,21 @@ from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
-from authsvc.auth.service import ClientInfo
 from authsvc.errors import Unauthorized
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_ceremony, read_fields
-from authsvc.web.edge.cookies import SessionCookies
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.guards import client_info, current, login_required
+from authsvc.web.edge.caller import Caller, caller
+from authsvc.web.edge.guards import current, login_required
 from authsvc.web.edge.login_finish import LoginFinish
 from authsvc.web.edge.middlewares import client_address
 from authsvc.web.edge.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 from authsvc.web.edge.views import login_body, passkey_view
 
 NO_STORE = {"Cache-Control": "no-store"}
+routes = web.RouteTableDef()
 
 
+@routes.get("/users/me/webauthn")
 @login_required
 @inject
 async def list_passkeys(
@@ -34,19 +34,19 @@ async def list_passkeys(
     return web.json_response({"passkeys": [passkey_view(passkey) for passkey in found]})
 
 
+@routes.post("/users/me/webauthn/register/options")
 @login_required
 @inject
 async def registration_options(
-    request: web.Request,
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
+    request: web.Request, mfa: MfaService = Provide[WebContainer.mfa_service]
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
-    client = client_info(request, devices)
+    client = caller(request).client
     options = await mfa.passkey_registration_options(current(request), fields["password"], fields.get("code"), client)
     return web.json_response(options, headers=NO_STORE)
 
 
+@routes.post("/users/me/webauthn/register")
 @login_required
 @inject
 async def register(
@@ -58,28 +58,26 @@ async def register(
     return web.json_response(passkey_view(passkey), status=201)
 
 
+@routes.delete("/users/me/webauthn/{id}")
 @login_required
 @inject
 async def remove_passkey(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
 ) -> web.Response:
     fields = await read_fields(request, "password", optional=("code",))
-    client = client_info(request, devices)
+    client = caller(request).client
     await mfa.remove_passkey(current(request), request.match_info["id"], fields["password"], fields.get("code"), client)
     return web.json_response({"msg": "Passkey removed; every other session has ended"})
 
 
-async def _assertion(
-    request: web.Request, cookies: SessionCookies, devices: DeviceCookies
-) -> tuple[dict[str, Any], ClientInfo, str | None]:
-    """A login's passkey answer: the credential, who sends it, and the session it replaces (if any)."""
+async def _assertion(request: web.Request) -> tuple[dict[str, Any], Caller]:
+    """A login's passkey answer: the credential, and who sends it (with the session it replaces, if any)."""
     _, credential = await read_ceremony(request)
-    previous = cookies.read(request)
-    return credential, client_info(request, devices), previous.session_id if previous else None
+    return credential, caller(request)
 
 
+@routes.post("/users/login/mfa/webauthn/options")
 @inject
 async def second_factor_options(
     request: web.Request,
@@ -89,20 +87,21 @@ async def second_factor_options(
     return web.json_response(await mfa.passkey_options(pending.read(request)), headers=NO_STORE)
 
 
+@routes.post("/users/login/mfa/webauthn")
 @inject
 async def login_second_factor(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
-    credential, client, previous_id = await _assertion(request, cookies, devices)
+    credential, who = await _assertion(request)
+    client, previous_id = who.client, who.previous_id
     user, session_id = await mfa.complete_login_with_passkey(pending.read(request), credential, client, previous_id)
     return await finish(request, web.json_response(login_body(user)), client, user, session_id)
 
 
+@routes.post("/users/login/webauthn/options")
 @inject
 async def passwordless_options(
     request: web.Request,
@@ -116,16 +115,16 @@ async def passwordless_options(
     return response
 
 
+@routes.post("/users/login/webauthn")
 @inject
 async def login_passwordless(
     request: web.Request,
     passkeys: PasskeyService = Provide[WebContainer.passkey_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
     challenge_cookie: PasskeyChallengeCookie = Provide[WebContainer.passkey_challenge_cookie],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
-    credential, client, previous_id = await _assertion(request, cookies, devices)
+    credential, who = await _assertion(request)
+    client, previous_id = who.client, who.previous_id
     nonce = challenge_cookie.read(request)
     if nonce is None:
         raise Unauthorized(PASSKEY_REFUSED)

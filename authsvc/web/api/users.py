@@ -10,7 +10,10 @@ from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.views import user_view
 
+routes = web.RouteTableDef()
 
+
+@routes.post("/users/signup")
 @inject
 async def signup(
     request: web.Request,

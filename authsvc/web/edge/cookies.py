@@ -3,8 +3,12 @@
 aiohttp-session's middleware writes the cookie at the end of a request; this storage plugs into it through its public
 hooks (``load_session``/``save_session``) and encrypts with every configured key (a MultiFernet: the first encrypts,
 any decrypts, so keys rotate). Reading takes the measured fast path: the Cookie header is split rather than parsed,
-and a cookie value is decrypted once, then served from a bounded cache. Like every cookie authsvc reads, it is found
-through web/edge/cookie_header.py: every Cookie header line, joined.
+and a cookie value is decrypted once, then served from a bounded cache. Like every cookie of authsvc, its name and
+attributes are a web/edge/cookie_header.py Cookie, read from every Cookie header line, joined; aiohttp-session's
+save_cookie writes its live value (with Expires), the Cookie clears it.
+
+Handlers start and end the request's session with start_session() and end_session(): aiohttp-session finds this
+storage on the request, so they need no instance.
 """
 
 from __future__ import annotations
@@ -21,9 +25,8 @@ from aiohttp_session import SESSION_KEY, STORAGE_KEY, AbstractStorage, Session, 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from authsvc.config import SessionSettings
-from authsvc.web.edge.cookie_header import HasHeaders, cookie_header, cookie_values
+from authsvc.web.edge.cookie_header import Cookie, HasHeaders, cookie_header, cookie_values
 
-EXPIRED = "Thu, 01 Jan 1970 00:00:00 GMT"
 DECODED_CACHE_SIZE = 10_000
 # Raw Cookie headers remembered, and the longest remembered: at most ~4 MB however many a client makes up.
 HEADER_CACHE_SIZE, HEADER_CACHE_MAX_CHARS = 4096, 1024
@@ -44,15 +47,15 @@ def _issued_at(token: str) -> int:
 
 class SessionCookies(AbstractStorage):
     def __init__(self, keys: list[bytes], settings: SessionSettings) -> None:
-        super().__init__(
-            cookie_name=f"__Host-{settings.cookie_name}" if settings.host_prefix else settings.cookie_name,
-            max_age=settings.idle_timeout,
-            domain=settings.cookie_domain,
-            path="/",
+        self.cookie = Cookie(
+            settings.cookie_name,
             secure=bool(settings.secure),
-            httponly=True,
             samesite="Lax",
+            max_age=settings.idle_timeout,
+            host_prefix=settings.host_prefix,
+            domain=settings.cookie_domain,
         )
+        super().__init__(cookie_name=self.cookie.name, max_age=settings.idle_timeout, **self.cookie.params)
         self._fernet = MultiFernet([Fernet(key) for key in keys])
         # cookie value -> (session id, user id, issued at): a cookie is decrypted once, not on every request
         self._decoded: dict[str, tuple[str, str, int]] = {}
@@ -65,15 +68,13 @@ class SessionCookies(AbstractStorage):
         """The (session id, user id) the request's session cookie carries, or None (also when it sends two)."""
         return self.session_ids(self.value_in(cookie_header(request)))
 
-    def read_all(self, request: web.Request) -> list[SessionIds]:
+    def read_all(self, request: HasHeaders) -> list[SessionIds]:
         """The ids of every session cookie of our name the request sends: logout ends each of them."""
         found = (self.session_ids(value) for value in self.values_in(cookie_header(request)))
         return [ids for ids in found if ids is not None]
 
     async def issue(self, request: web.Request, ids: SessionIds) -> None:
-        """A fresh cookie for a new session: a planted one never becomes the logged-in one."""
-        session = await new_session(request)
-        session["sid"], session["uid"] = ids
+        await start_session(request, ids)
 
     async def renew(self, request: web.Request, ids: SessionIds) -> None:
         """Re-issue the cookie of the session that was authenticated, with a fresh max age."""
@@ -81,7 +82,7 @@ class SessionCookies(AbstractStorage):
         session["sid"], session["uid"] = ids  # marks it changed: aiohttp-session writes the cookie afresh
 
     async def clear(self, request: web.Request) -> None:
-        (await get_session(request)).invalidate()
+        await end_session(request)
 
     # What aiohttp-session's middleware does around a handler, for the gateway's fast path, which has no such layer:
     # renew() and clear() find this storage, and the cookie they changed is written on the way out.
@@ -169,9 +170,19 @@ class SessionCookies(AbstractStorage):
 
     async def save_session(self, request: web.Request, response: web.StreamResponse, session: Session) -> None:
         if session.empty:
-            # aiohttp's del_cookie drops Secure/SameSite, and browsers ignore a __Host- deletion without Secure.
-            params: dict[str, Any] = {**self.cookie_params, "max_age": 0, "expires": EXPIRED}
-            response.set_cookie(self.cookie_name, "", **params)
+            self.cookie.clear(response)
             return
         data = json.dumps({"created": session.created, "session": dict(session)})
         self.save_cookie(response, self._fernet.encrypt(data.encode("utf-8")).decode("ascii"), max_age=session.max_age)
+
+
+async def start_session(request: web.Request, ids: SessionIds) -> None:
+    """A fresh session cookie for a new session, written on the way out: a planted one never becomes the logged-in
+    one."""
+    session = await new_session(request)
+    session["sid"], session["uid"] = ids
+
+
+async def end_session(request: web.Request) -> None:
+    """The request's session cookie cleared on the way out (the session record is the caller's to end)."""
+    (await get_session(request)).invalidate()

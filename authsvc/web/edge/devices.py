@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from authsvc.config import SessionSettings, ThrottleSettings
 from authsvc.throttle.rules import Device
 from authsvc.users.models import User
-from authsvc.web.edge.cookie_header import only_cookie
+from authsvc.web.edge.cookie_header import Cookie, HasHeaders
 
 PURPOSE = "device"  # a session cookie, encrypted with the same keys, never passes for a device cookie
 DEVICE_ID_BYTES = 16
@@ -30,14 +30,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 class DeviceCookies:
     def __init__(self, keys: list[bytes], session: SessionSettings, throttle: ThrottleSettings) -> None:
-        self.name = f"__Host-{throttle.device_cookie_name}" if session.host_prefix else throttle.device_cookie_name
-        self.max_age = throttle.device_cookie_max_age
-        self._secure = bool(session.secure)
+        # Strict: only a same-site login ever reads it.
+        self.cookie = Cookie(
+            throttle.device_cookie_name,
+            secure=bool(session.secure),
+            samesite="Strict",
+            max_age=throttle.device_cookie_max_age,
+            host_prefix=session.host_prefix,
+        )
+        self.name, self.max_age = self.cookie.name, throttle.device_cookie_max_age
         self._fernet = MultiFernet([Fernet(key) for key in keys])
 
-    def read(self, request: web.Request) -> Device | None:
+    def read(self, request: HasHeaders) -> Device | None:
         """The device the request's device cookie vouches for, or None (absent, forged, expired)."""
-        value = only_cookie(request, self.name)  # two (one planted): none vouches
+        value = self.cookie.read(request)  # two (one planted): none vouches
         if not value:
             return None
         try:
@@ -52,8 +58,7 @@ class DeviceCookies:
         return Device(user_id, device_id, generation)
 
     def issue(self, request: web.Request, user: User) -> None:
-        """A fresh device cookie for user (a new device id, a new lifetime), on this request's response."""
-        request[ISSUE_FOR] = user
+        remember_device(request, user)
 
     def middleware(self) -> Middleware:
         """Writes the cookie issue() asked for. It wraps aiohttp-session's middleware, so the session cookie comes
@@ -67,16 +72,13 @@ class DeviceCookies:
                 device_id = secrets.token_urlsafe(DEVICE_ID_BYTES)
                 payload = {"p": PURPOSE, "u": user.id, "d": device_id, "g": user.generation}
                 value = self._fernet.encrypt(json.dumps(payload).encode("utf-8")).decode("ascii")
-                # Strict: only a same-site login ever reads it.
-                response.set_cookie(
-                    self.name,
-                    value,
-                    max_age=self.max_age,
-                    path="/",
-                    secure=self._secure,
-                    httponly=True,
-                    samesite="Strict",
-                )
+                self.cookie.set(response, value)
             return response
 
         return device_cookie
+
+
+def remember_device(request: web.Request, user: User) -> None:
+    """A fresh device cookie for user (a new device id, a new lifetime) on this request's response, written by the
+    middleware on the way out."""
+    request[ISSUE_FOR] = user

@@ -258,3 +258,11 @@ class GatewayCheck:
         response.headers[hdrs.CONTENT_LANGUAGE] = lang
         response.headers[hdrs.VARY] = "Accept-Language"
         return response
+
+
+GATE = web.AppKey("gateway_check", GatewayCheck)  # create_app puts the container's check here
+
+
+def gate(request: web.Request) -> GatewayCheck:
+    """The app's gateway check: the routed /auth/verify and /auth/forward-auth answer through it, as the fast path."""
+    return request.config_dict[GATE]

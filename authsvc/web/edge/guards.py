@@ -2,62 +2,79 @@
 
 A handler says it needs a logged-in caller with ``@login_required``, which wraps that handler only: the app's
 SessionGuard authenticates before the handler runs and leaves the principal on the request (``current(request)``),
-or answers 401. Routes without it pay nothing for the guard.
+or answers 401; a page says ``@login_required(redirect="/login?rd=...")`` and a caller without a session is sent
+there instead. Routes without it pay nothing for the guard; a page that shows either way asks ``signed_in``.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import TypeVar, cast, overload
 
 from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 
-from authsvc.auth.service import Authenticated, AuthService, ClientInfo
+from authsvc.auth.service import Authenticated, AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import Unauthorized
 from authsvc.web.edge.cookie_header import HasHeaders
 from authsvc.web.edge.cookies import SessionCookies, SessionIds
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.middlewares import client_address
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
 
 AUTHENTICATED = web.RequestKey("authenticated", Authenticated)
+SESSION_CHECKED = web.RequestKey("session_checked", bool)  # asked once per request: a second ask touches nothing
 SERVICE = web.RequestKey("service", str)  # the name of the internal service whose token a request carries
 SESSION_REQUIRED = "A live session is required."
 
 
+async def signed_in(request: web.Request) -> Authenticated | None:
+    """The live session behind the request's cookie, or None; checked (and its cookie renewed) once per request."""
+    if not request.get(SESSION_CHECKED):
+        authenticated = await request.config_dict[SESSION_GUARD].authenticate(request)
+        request[SESSION_CHECKED] = True
+        if authenticated is not None:
+            request[AUTHENTICATED] = authenticated
+    return request.get(AUTHENTICATED)
+
+
 async def require_session(request: web.Request) -> Authenticated:
     """The live session behind the request's cookie, or 401; what @login_required runs before its handler."""
-    authenticated = await request.app[SESSION_GUARD].authenticate(request)
+    authenticated = await signed_in(request)
     if authenticated is None:
         raise Unauthorized(SESSION_REQUIRED)
     return authenticated
 
 
-def login_required(handler: H) -> H:
-    """The route answers only a caller with a live session: the app's SessionGuard checks before the handler runs."""
-
-    async def guarded(request: web.Request) -> web.StreamResponse:
-        request[AUTHENTICATED] = await require_session(request)
-        return await handler(request)
-
-    # Name and route marks, but no __wrapped__: dependency-injector's wiring would read the handler's Provide[...]
-    # defaults through it and inject them into this one-argument wrapper.
-    functools.update_wrapper(guarded, handler, updated=())
-    delattr(guarded, "__wrapped__")
-    guarded.__dict__.update({k: v for k, v in vars(handler).items() if k.startswith("__authsvc_")})
-    return cast(H, guarded)
+def wraps(wrapper: Callable[[web.Request], Awaitable[web.StreamResponse]], handler: H) -> H:
+    """wrapper with handler's name and route marks, but no __wrapped__: dependency-injector's wiring would read the
+    handler's markers through it and inject them into this one-argument wrapper."""
+    functools.update_wrapper(wrapper, handler, updated=())
+    delattr(wrapper, "__wrapped__")
+    wrapper.__dict__.update({k: v for k, v in vars(handler).items() if k.startswith("__authsvc_")})
+    return cast(H, wrapper)
 
 
-def client_info(request: web.Request, devices: DeviceCookies) -> ClientInfo:
-    """Who is asking, as the services see it: address, user agent, and what the device cookie vouches for."""
-    return ClientInfo(
-        ip=client_address(request), user_agent=request.headers.get(hdrs.USER_AGENT), device=devices.read(request)
-    )
+@overload
+def login_required(handler: H) -> H: ...
+@overload
+def login_required(*, redirect: str) -> Callable[[H], H]: ...
+def login_required(handler: H | None = None, *, redirect: str | None = None) -> H | Callable[[H], H]:
+    """The route answers only a caller with a live session: the app's SessionGuard checks before the handler runs.
+    Without one: 401, or for a page (redirect=...) a 303 to the sign-in page, which brings the browser back."""
+
+    def guard(handler: H) -> H:
+        async def guarded(request: web.Request) -> web.StreamResponse:
+            if redirect is not None and await signed_in(request) is None:
+                return web.Response(status=303, headers={hdrs.LOCATION: redirect})
+            request[AUTHENTICATED] = await require_session(request)
+            return await handler(request)
+
+        return wraps(guarded, handler)
+
+    return guard(handler) if handler is not None else guard
 
 
 def current(request: web.Request) -> Authenticated:

@@ -8,61 +8,58 @@ take it for a session.
 from __future__ import annotations
 
 import secrets
-from typing import Any
 
 from aiohttp import web
 
 from authsvc.auth.factors import PendingLogins, SecondFactorRequired
 from authsvc.config import SessionSettings
-from authsvc.web.edge.cookie_header import only_cookie
-from authsvc.web.edge.cookies import EXPIRED
+from authsvc.web.edge.cookie_header import Cookie
 
 SECOND_FACTOR_REQUIRED = "Second factor required"
 
 
-def _params(settings: SessionSettings) -> dict[str, Any]:
+def _cookie(settings: SessionSettings, suffix: str, lifetime: int) -> Cookie:
     # Strict: only the login pages of this very site post the next step.
-    return {"path": "/", "secure": bool(settings.secure), "httponly": True, "samesite": "Strict"}
+    name = f"{settings.cookie_name}{suffix}"
+    return Cookie(
+        name, secure=bool(settings.secure), samesite="Strict", max_age=lifetime, host_prefix=settings.host_prefix
+    )
 
 
 class PendingLoginCookie:
     def __init__(self, codec: PendingLogins, settings: SessionSettings) -> None:
-        name = f"{settings.cookie_name}_mfa"
-        self.name = f"__Host-{name}" if settings.host_prefix else name
+        self._cookie = _cookie(settings, "_mfa", codec.lifetime)
+        self.name = self._cookie.name
         self._codec = codec
-        self._params = _params(settings)
 
     def read(self, request: web.Request) -> str | None:
         """The pending-login token, or None when there is none or more than one."""
-        return only_cookie(request, self.name)
+        return self._cookie.read(request)
 
     def start(self, response: web.StreamResponse, required: SecondFactorRequired) -> None:
         """Set the cookie of a new pending login for the user whose password was right."""
-        token = self._codec.issue(required.user, required.remember)
-        response.set_cookie(self.name, token, max_age=self._codec.lifetime, **self._params)
+        self._cookie.set(response, self._codec.issue(required.user, required.remember))
 
     def clear(self, response: web.StreamResponse) -> None:
-        response.set_cookie(self.name, "", max_age=0, expires=EXPIRED, **self._params)
+        self._cookie.clear(response)
 
 
 class PasskeyChallengeCookie:
     """Binds a passwordless challenge to the browser that asked for it: the store keeps only the nonce's hash."""
 
     def __init__(self, settings: SessionSettings, lifetime: int) -> None:
-        name = f"{settings.cookie_name}_wa"
-        self.name = f"__Host-{name}" if settings.host_prefix else name
-        self._lifetime = lifetime
-        self._params = _params(settings)
+        self._cookie = _cookie(settings, "_wa", lifetime)
+        self.name = self._cookie.name
 
     @staticmethod
     def new_nonce() -> str:
         return secrets.token_urlsafe(24)
 
     def start(self, response: web.StreamResponse, nonce: str) -> None:
-        response.set_cookie(self.name, nonce, max_age=self._lifetime, **self._params)
+        self._cookie.set(response, nonce)
 
     def read(self, request: web.Request) -> str | None:
-        return only_cookie(request, self.name)
+        return self._cookie.read(request)
 
     def clear(self, response: web.StreamResponse) -> None:
-        response.set_cookie(self.name, "", max_age=0, expires=EXPIRED, **self._params)
+        self._cookie.clear(response)

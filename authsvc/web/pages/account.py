@@ -9,7 +9,8 @@ behind a disclosure (<details>) on the page.
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from aiohttp import hdrs, web
 from dependency_injector.wiring import Provide, inject
@@ -22,13 +23,22 @@ from authsvc.errors import FieldRefused, NotFound, Problem, TooManyRequests
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.cookies import SessionCookies
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.forms import FormTokens, read_form
-from authsvc.web.edge.guards import SessionGuard, client_info
+from authsvc.web.edge import cookies
+from authsvc.web.edge.caller import caller
+from authsvc.web.edge.devices import remember_device
+from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens
+from authsvc.web.edge.guards import current, login_required, signed_in
 from authsvc.web.edge.i18n import N_, field_problem, gettext, wait
 from authsvc.web.edge.views import iso
-from authsvc.web.pages.handlers import FORM_EXPIRED, _render, _see_other, password_rules, portal_page, scripted_page
+from authsvc.web.pages.handlers import (
+    FORM_EXPIRED,
+    _render,
+    _see_other,
+    current_settings,
+    password_rules,
+    portal_page,
+    scripted_page,
+)
 
 ACCOUNT = "/account"
 NO_STORE = {"Cache-Control": "no-store"}
@@ -37,17 +47,9 @@ BROWSERS = (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"), ("
 SYSTEMS: tuple[tuple[str, str], ...] = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"))
 SYSTEMS += (("Windows", "Windows"), ("Mac OS X", "macOS"), ("CrOS", "ChromeOS"), ("Linux", "Linux"))
 
-
-def setup_account_pages(app: web.Application) -> None:
-    app.router.add_get(ACCOUNT, account_page)
-    app.router.add_post(f"{ACCOUNT}/email", set_email)
-    app.router.add_post(f"{ACCOUNT}/email/resend", resend_verification)
-    app.router.add_post(f"{ACCOUNT}/password", change_password)
-    app.router.add_post(f"{ACCOUNT}/sessions/end", end_session)
-    app.router.add_post(f"{ACCOUNT}/sessions/end-others", end_other_sessions)
-    app.router.add_post(f"{ACCOUNT}/recovery-codes", regenerate_recovery_codes)
-    app.router.add_post(f"{ACCOUNT}/recovery-codes.txt", download_recovery_codes)
-    app.router.add_post(f"{ACCOUNT}/delete", delete_account)
+H = TypeVar("H", bound=Callable[..., Awaitable[web.StreamResponse]])
+TO_LOGIN = f"/login?rd={ACCOUNT}"  # a signed-out browser signs in, then comes back to the account page
+routes = web.RouteTableDef()
 
 
 def device_name(user_agent: str | None) -> str:
@@ -176,69 +178,68 @@ class AccountPage:
 
 
 @inject
-async def open_account(
+def account(
     request: web.Request,
-    guard: SessionGuard = Provide[WebContainer.session_guard],
     auth: AuthService = Provide[WebContainer.auth_service],
     mfa: MfaService = Provide[WebContainer.mfa_service],
     passkeys: PasskeyService = Provide[WebContainer.passkey_service],
     mail: AccountMail = Provide[WebContainer.account_mail],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
-) -> AccountPage | None:
-    """The signed-in user's page, or None without a live session."""
-    me = await guard.authenticate(request)
-    return AccountPage(request, me, auth, mfa, passkeys, mail, tokens, settings) if me is not None else None
+) -> AccountPage:
+    """The signed-in user's page, for a @login_required route (or once signed_in found the session)."""
+    settings = current_settings()
+    return AccountPage(request, current(request), auth, mfa, passkeys, mail, form_tokens(request), settings)
 
 
 def to_login() -> web.Response:
-    return _see_other(f"/login?rd={ACCOUNT}")
+    return _see_other(TO_LOGIN)
 
 
-async def _action(
-    request: web.Request, required: tuple[str, ...], optional: tuple[str, ...] = ()
-) -> tuple[AccountPage | None, dict[str, str], web.Response | None]:
-    """The form, the page, and the answer when the action cannot run: signed out (to the sign-in) or a stale form."""
-    fields = await read_form(request, (*required, "csrf"), optional)
-    page = await open_account(request)
-    if page is None:
-        return None, fields, to_login()
-    if not page.tokens.valid(request, fields["csrf"]):
-        return page, fields, await page.render(FORM_EXPIRED, 403)
-    return page, fields, None
+async def expired_form(request: web.Request, fields: dict[str, str]) -> web.Response:
+    """A stale account form: signed out, to the sign-in (as any action); else the page again, saying so."""
+    if await signed_in(request) is None:
+        return to_login()
+    return await account(request).render(FORM_EXPIRED, 403)
 
 
+def account_form(required: tuple[str, ...], optional: tuple[str, ...] = ()) -> Callable[[H], H]:
+    """An action of the account page: its form is read and its token checked (form_checked), then the session
+    (login_required); a stale form or a signed-out browser never reaches the handler."""
+
+    def mark(handler: H) -> H:
+        return form_checked(required, optional, expired=expired_form)(login_required(redirect=TO_LOGIN)(handler))
+
+    return mark
+
+
+@routes.get(ACCOUNT)
 @scripted_page
+@login_required(redirect=TO_LOGIN)
 async def account_page(request: web.Request) -> web.Response:
-    page = await open_account(request)
-    return await page.render() if page is not None else to_login()
+    return await account(request).render()
 
 
+@routes.post(f"{ACCOUNT}/email")
 @scripted_page
-@inject
-async def set_email(
-    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
-) -> web.Response:
-    page, fields, answer = await _action(request, ("email", "password"), ("code",))
-    if answer is not None or page is None:
-        return answer or to_login()
+@account_form(("email", "password"), ("code",))
+async def set_email(request: web.Request) -> web.Response:
+    page, fields = account(request), form(request)
     email = fields["email"].strip()
     try:
         page.mail.check_address(email)  # a typo costs no password attempt
         await page.mail.ensure_free(email, page.me.user.id)
         # The address receives reset links: the same proof as changing a factor, counted like a login.
-        await page.mfa.prove(page.me, fields["password"], fields.get("code") or None, client_info(request, devices))
+        await page.mfa.prove(page.me, fields["password"], fields.get("code") or None, caller(request).client)
         await page.mail.set_address(page.me.user, email)
     except (FieldRefused, DuplicateEmail, TooManyRequests) as problem:
         return await page.refused(problem)
     return await page.done(gettext("A link to verify %(email)s is on its way to it.") % {"email": email})
 
 
+@routes.post(f"{ACCOUNT}/email/resend")
 @scripted_page
+@account_form(())
 async def resend_verification(request: web.Request) -> web.Response:
-    page, _, answer = await _action(request, ())
-    if answer is not None or page is None:
-        return answer or to_login()
+    page = account(request)
     sent = await page.mail.resend_verification(page.me.user)
     if sent is None:
         return await page.render(
@@ -249,60 +250,50 @@ async def resend_verification(request: web.Request) -> web.Response:
     return await page.done(N_("A new link is on its way; the one before no longer works."))
 
 
+@routes.post(f"{ACCOUNT}/password")
 @scripted_page
-@inject
-async def change_password(
-    request: web.Request,
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-) -> web.Response:
-    page, fields, answer = await _action(request, ("currentPassword", "newPassword"), ("code",))
-    if answer is not None or page is None:
-        return answer or to_login()
-    client = client_info(request, devices)
+@account_form(("currentPassword", "newPassword"), ("code",))
+async def change_password(request: web.Request) -> web.Response:
+    page, fields = account(request), form(request)
+    client = caller(request).client
     current, new = fields["currentPassword"], fields["newPassword"]
     try:
         await page.mfa.check_recent_proof(page.me, current, fields.get("code") or None, client)
         changed = await page.auth.change_password(page.me, current, new, client)
     except (FieldRefused, TooManyRequests) as problem:
         return await page.refused(problem)
-    devices.issue(request, changed)  # this browser proved the password: still a known device under the new generation
+    remember_device(request, changed)  # this browser proved the password: still a known device under the new generation
     return await page.done(N_("Password changed; every other session has ended."))
 
 
+@routes.post(f"{ACCOUNT}/sessions/end")
 @scripted_page
-@inject
-async def end_session(
-    request: web.Request, cookies: SessionCookies = Provide[WebContainer.session_cookies]
-) -> web.StreamResponse:
-    page, fields, answer = await _action(request, ("id",))
-    if answer is not None or page is None:
-        return answer or to_login()
+@account_form(("id",))
+async def end_session(request: web.Request) -> web.StreamResponse:
+    page, fields = account(request), form(request)
     if not await page.auth.revoke_session(page.me.user.id, fields["id"]):
         return await page.render(N_("That session has ended already."), 404)
     if fields["id"] == page.me.session.handle:  # this browser's own: signed out here
-        await cookies.clear(request)
+        await cookies.end_session(request)
         return _see_other("/login")
     return await page.done(N_("The session has ended."))
 
 
+@routes.post(f"{ACCOUNT}/sessions/end-others")
 @scripted_page
+@account_form(())
 async def end_other_sessions(request: web.Request) -> web.Response:
-    page, _, answer = await _action(request, ())
-    if answer is not None or page is None:
-        return answer or to_login()
+    page = account(request)
     count = await page.auth.revoke_other_sessions(page.me)
     return await page.done(N_("Every other session has ended.") if count else N_("There was no other session."))
 
 
+@routes.post(f"{ACCOUNT}/recovery-codes")
 @scripted_page
-@inject
-async def regenerate_recovery_codes(
-    request: web.Request, devices: DeviceCookies = Provide[WebContainer.device_cookies]
-) -> web.Response:
-    page, fields, answer = await _action(request, ("password",), ("code",))
-    if answer is not None or page is None:
-        return answer or to_login()
-    client = client_info(request, devices)
+@account_form(("password",), ("code",))
+async def regenerate_recovery_codes(request: web.Request) -> web.Response:
+    page, fields = account(request), form(request)
+    client = caller(request).client
     try:
         codes = await page.mfa.regenerate_recovery_codes(
             page.me, fields["password"], fields.get("code") or None, client
@@ -312,12 +303,12 @@ async def regenerate_recovery_codes(
     return page.recovery_codes(codes, N_("New recovery codes: the old ones no longer work."))
 
 
+@routes.post(f"{ACCOUNT}/recovery-codes.txt")
 @portal_page
+@account_form(("codes",))
 async def download_recovery_codes(request: web.Request) -> web.StreamResponse:
     """The codes just shown, as a text file: posted back by the page's form (they are stored only hashed)."""
-    page, fields, answer = await _action(request, ("codes",))
-    if answer is not None or page is None:
-        return answer or to_login()
+    page, fields = account(request), form(request)
     codes = fields["codes"].split()
     if not codes or len(codes) > 32 or not all(RECOVERY_CODE.fullmatch(code) for code in codes):
         raise FieldRefused(N_("These are not recovery codes."), {"codes": "are not recovery codes"})
@@ -336,20 +327,15 @@ async def download_recovery_codes(request: web.Request) -> web.StreamResponse:
     )
 
 
+@routes.post(f"{ACCOUNT}/delete")
 @scripted_page
-@inject
-async def delete_account(
-    request: web.Request,
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-) -> web.Response:
-    page, fields, answer = await _action(request, ("password",))
-    if answer is not None or page is None:
-        return answer or to_login()
+@account_form(("password",))
+async def delete_account(request: web.Request) -> web.Response:
+    page, fields = account(request), form(request)
     try:
-        await page.auth.delete_account(page.me, fields["password"], client_info(request, devices))
+        await page.auth.delete_account(page.me, fields["password"], caller(request).client)
     except (FieldRefused, TooManyRequests) as problem:
         return await page.refused(problem)
-    await cookies.clear(request)
+    await cookies.end_session(request)
     gone = N_("Your account and its sessions are gone.")
     return _render(request, "done.html", N_("Account deleted"), gone, success=True)

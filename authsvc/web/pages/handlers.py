@@ -37,11 +37,11 @@ from authsvc.errors import (
 from authsvc.mail.models import DuplicateEmail
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.cookies import SessionCookies
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.forms import FormTokens, read_form
-from authsvc.web.edge.gate import STEP_UP_PATH, GatewayCheck
-from authsvc.web.edge.guards import SessionGuard, client_info
+from authsvc.web.edge.caller import caller
+from authsvc.web.edge.cookies import end_session
+from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens, read_form
+from authsvc.web.edge.gate import STEP_UP_PATH, gate
+from authsvc.web.edge.guards import current, login_required, signed_in, wraps
 from authsvc.web.edge.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
 from authsvc.web.edge.login_finish import LoginFinish
 from authsvc.web.edge.pending_cookie import PendingLoginCookie
@@ -63,6 +63,7 @@ FORM_EXPIRED = N_("The form expired or did not come from this page. Please try a
 SIGNED_UP_NOT_IN = N_("Your account is ready, but signing you in failed for now. Please sign in in a moment.")
 SIGNED_UP_VERIFY = N_("Your account is ready. Open the link we mailed to your address to verify it, then sign in.")
 WRONG_CODE_AGAIN = N_("That code is not valid. Please try again.")
+routes = web.RouteTableDef()
 
 
 def portal_page(handler: H) -> H:
@@ -86,6 +87,7 @@ def _is_page(request: web.Request) -> bool:
 
 
 def setup_portal(app: web.Application, settings: PortalSettings) -> None:
+    """The pages' templates, their gettext and the stylesheet in the portal's colour (the routes are `routes`)."""
     environment = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("authsvc.web.pages"),
@@ -98,16 +100,6 @@ def setup_portal(app: web.Application, settings: PortalSettings) -> None:
     environment.filters["query_value"] = lambda value: quote(str(value), safe="")
     environment.globals.update(portal_title=settings.title, logo_url=settings.logo_url)
     app[STYLESHEET] = _static("style.css").replace(DEFAULT_PRIMARY, settings.primary_color.lower().encode("ascii"))
-    app.router.add_get("/login", login_page)
-    app.router.add_post("/login", login)
-    app.router.add_post("/login/mfa", login_code)
-    app.router.add_get("/logout", logout_page)
-    app.router.add_post("/logout", logout)
-    app.router.add_get("/signup", signup_page)
-    app.router.add_post("/signup", signup)
-    app.router.add_get("/", root)
-    app.router.add_get("/portal/style.css", stylesheet)
-    app.router.add_get("/portal/static/passkeys.js", passkeys_script)
 
 
 def page_errors_middleware() -> Middleware:
@@ -189,6 +181,12 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
     )
 
 
+@inject
+def current_settings(settings: Settings = Provide[WebContainer.settings]) -> Settings:
+    """The settings the pages read (the redirect rules, the portal's and the sign-up's), injected here once."""
+    return settings
+
+
 def password_rules(settings: Settings) -> str:
     """The hint under a new password's field, in the reader's language."""
     return gettext("At least %(min)s characters; not a common password.") % {"min": settings.passwords.min_length}
@@ -224,19 +222,13 @@ class LoginForm:
         )
 
 
+@routes.get("/login")
 @scripted_page
-@inject
-async def login_page(
-    request: web.Request,
-    guard: SessionGuard = Provide[WebContainer.session_guard],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
-    check: GatewayCheck = Provide[WebContainer.gateway_check],
-) -> web.Response:
-    rd = request.query.get("rd")
-    authenticated = await guard.authenticate(request)
+async def login_page(request: web.Request) -> web.Response:
+    settings, rd, tokens = current_settings(), request.query.get("rd"), form_tokens(request)
+    authenticated = await signed_in(request)
     continue_to = _allowed(request, settings, rd)
-    if authenticated is not None and check.needs_step_up(request, authenticated, continue_to):
+    if authenticated is not None and gate(request).needs_step_up(request, authenticated, continue_to):
         return _see_other(f"{STEP_UP_PATH}?rd={quote(continue_to or '', safe='')}")
     if authenticated is not None and continue_to is None:
         return _see_other("/account")  # signed in already, nowhere to return to: the account page, not a dead end
@@ -252,30 +244,28 @@ async def login_page(
     return LoginForm(request, settings, tokens).render(rd)
 
 
+@routes.post("/login")
 @scripted_page
 @inject
 async def login(
     request: web.Request,
     auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
+    settings = current_settings()
+    tokens = form_tokens(request)
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
     rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
     if not tokens.valid(request, fields["csrf"]):
         return form.render(rd, FORM_EXPIRED, 403)
-    previous = cookies.read(request)
-    client = client_info(request, devices)
+    client = caller(request).client
     try:
         user, session_id = await auth.login(
             fields["username"],
             fields["password"],
             client,
-            previous.session_id if previous else None,
+            caller(request).previous_id,
             remember=fields.get("remember") == "on",
         )
         landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
@@ -320,26 +310,24 @@ def _code_page(
     )
 
 
+@routes.post("/login/mfa")
 @scripted_page
 @inject
 async def login_code(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
     pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
+    settings = current_settings()
+    tokens = form_tokens(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = fields.get("rd")
     methods = await mfa.pending_methods(pending.read(request))
     if not tokens.valid(request, fields["csrf"]):
         return _code_page(request, settings, tokens, rd, methods, FORM_EXPIRED, 403)
-    previous = cookies.read(request)
-    previous_id = previous.session_id if previous else None
-    client = client_info(request, devices)
+    previous_id = caller(request).previous_id
+    client = caller(request).client
     try:
         user, session_id = await mfa.complete_login(pending.read(request), fields["code"], client, previous_id)
         landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
@@ -358,33 +346,27 @@ async def login_code(
         return LoginForm(request, settings, tokens).render(rd, expired, 401)
 
 
+@routes.get("/logout")
 @portal_page
-@inject
-async def logout_page(
-    request: web.Request,
-    guard: SessionGuard = Provide[WebContainer.session_guard],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-) -> web.Response:
-    authenticated = await guard.authenticate(request)
-    if authenticated is None:
-        return _see_other("/login")
-    return _render(request, "logout.html", N_("Sign out"), tokens=tokens, username=authenticated.user.username)
+@login_required(redirect="/login")
+async def logout_page(request: web.Request) -> web.Response:
+    username = current(request).user.username
+    return _render(request, "logout.html", N_("Sign out"), tokens=form_tokens(request), username=username)
 
 
+async def _logout_expired(request: web.Request, fields: dict[str, str]) -> web.Response:
+    tokens = form_tokens(request)
+    return _render(request, "logout.html", N_("Sign out"), FORM_EXPIRED, 403, tokens=tokens, username=None)
+
+
+@routes.post("/logout")
 @portal_page
+@form_checked((), expired=_logout_expired)
 @inject
-async def logout(
-    request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-) -> web.Response:
-    fields = await read_form(request, ("csrf",))
-    if not tokens.valid(request, fields["csrf"]):
-        return _render(request, "logout.html", N_("Sign out"), FORM_EXPIRED, 403, tokens=tokens, username=None)
-    for ids in cookies.read_all(request):  # as the JSON logout: a planted second cookie ends with the real one
+async def logout(request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]) -> web.Response:
+    for ids in caller(request).sessions:  # as the JSON logout: a planted second cookie ends with the real one
         await auth.logout(ids.session_id)
-    await cookies.clear(request)
+    await end_session(request)
     return _see_other("/login")
 
 
@@ -419,37 +401,44 @@ class SignupForm:
         )
 
 
-@portal_page
-@inject
-async def signup_page(
-    request: web.Request,
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
-) -> web.Response:
-    if not settings.users.self_signup:
-        raise Forbidden(SIGNUP_CLOSED)
-    return SignupForm(request, settings, tokens).render(request.query.get("rd"))
+def signup_open(handler: H) -> H:
+    """The route answers 403 while users.self_signup is off, before it reads anything."""
+
+    async def open_only(request: web.Request) -> web.StreamResponse:
+        if not current_settings().users.self_signup:
+            raise Forbidden(SIGNUP_CLOSED)
+        return await handler(request)
+
+    return wraps(open_only, handler)
 
 
+@routes.get("/signup")
 @portal_page
+@signup_open
+async def signup_page(request: web.Request) -> web.Response:
+    return SignupForm(request, current_settings(), form_tokens(request)).render(request.query.get("rd"))
+
+
+async def _signup_expired(request: web.Request, fields: dict[str, str]) -> web.Response:
+    email = fields.get("email", "").strip()
+    signup_form = SignupForm(request, current_settings(), form_tokens(request))
+    return signup_form.render(fields.get("rd"), FORM_EXPIRED, 403, fields["username"], email=email)
+
+
+@routes.post("/signup")
+@portal_page
+@signup_open
+@form_checked(("username", "password"), ("rd", "email"), expired=_signup_expired)
 @inject
 async def signup(
     request: web.Request,
     users: UsersService = Provide[WebContainer.users_service],
     auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
     finish: LoginFinish = Provide[WebContainer.login_finish],
 ) -> web.StreamResponse:
-    if not settings.users.self_signup:
-        raise Forbidden(SIGNUP_CLOSED)
-    fields = await read_form(request, ("username", "password", "csrf"), ("rd", "email"))
-    rd, form = fields.get("rd"), SignupForm(request, settings, tokens)
+    settings, tokens, fields = current_settings(), form_tokens(request), form(request)
+    rd, form_page = fields.get("rd"), SignupForm(request, settings, tokens)
     username, email = fields["username"], fields.get("email", "").strip()
-    if not tokens.valid(request, fields["csrf"]):
-        return form.render(rd, FORM_EXPIRED, 403, username, email=email)
     try:
         if not email and settings.users.require_verified_email:
             raise FieldRefused(
@@ -457,16 +446,13 @@ async def signup(
             )
         user = await users.signup(username, fields["password"], request.remote, email=email or None)
     except FieldRefused as refused:
-        return form.render(rd, N_("Please fix the fields below."), 422, username, refused.fields, email)
+        return form_page.render(rd, N_("Please fix the fields below."), 422, username, refused.fields, email)
     except (DuplicateUsername, DuplicateEmail) as taken:
-        return form.render(rd, taken.detail, 409, username, email=email)
+        return form_page.render(rd, taken.detail, 409, username, email=email)
     # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
-    previous = cookies.read(request)
-    client = client_info(request, devices)
+    client = caller(request).client
     try:
-        user, session_id = await auth.login(
-            user.username, fields["password"], client, previous.session_id if previous else None
-        )
+        user, session_id = await auth.login(user.username, fields["password"], client, caller(request).previous_id)
     except StorageUnavailable:  # the account is made (201): only signing in failed, and the page says so
         return LoginForm(request, settings, tokens).render(rd, SIGNED_UP_NOT_IN, 201, user.username)
     landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
@@ -476,6 +462,7 @@ async def signup(
         return _render(request, "done.html", N_("Check your mail"), SIGNED_UP_VERIFY, 202, success=True)
 
 
+@routes.get("/")
 async def root(request: web.Request) -> web.Response:
     """authsvc's own origin has no home page: a browser goes to the account page (the sign-in when signed out)."""
     if "text/html" in request.headers.get(hdrs.ACCEPT, ""):
@@ -483,11 +470,13 @@ async def root(request: web.Request) -> web.Response:
     raise NotFound("No such route.")
 
 
+@routes.get("/portal/style.css")
 @portal_page
 async def stylesheet(request: web.Request) -> web.Response:
     return web.Response(body=request.app[STYLESHEET], content_type="text/css", charset="utf-8")
 
 
+@routes.get("/portal/static/passkeys.js")
 @portal_page
 async def passkeys_script(request: web.Request) -> web.Response:
     return web.Response(body=_static("passkeys.js"), content_type="text/javascript", charset="utf-8")

@@ -5,33 +5,25 @@ A link in a mail only shows a page (GET changes nothing: mail scanners open link
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.config import Settings
 from authsvc.errors import FieldRefused
 from authsvc.mail.service import AccountMail
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.forms import FormTokens, read_form
+from authsvc.web.edge.forms import form, form_checked, form_tokens
 from authsvc.web.edge.i18n import N_, field_problem
-from authsvc.web.pages.handlers import FORM_EXPIRED, _render, password_rules, portal_page
+from authsvc.web.pages.handlers import FORM_EXPIRED, _render, current_settings, password_rules, portal_page
 
 NOT_ME_DONE = N_(
     "Every session has ended; a link to choose a new password is on its way to the address this notice went to."
 )
-MAIL_TOKEN = web.RequestKey("mail_token", str)
 FORGOT_SENT = N_("If the account has a verified email address, a link to reset the password is on its way to it.")
 
-
-def setup_mail_pages(app: web.Application) -> None:
-    app.router.add_get("/forgot", forgot_page)
-    app.router.add_post("/forgot", forgot)
-    app.router.add_get("/reset", reset_page)
-    app.router.add_post("/reset", reset)
-    app.router.add_get("/verify-email", verify_page)
-    app.router.add_post("/verify-email", verify)
-    app.router.add_get("/not-me", not_me_page)
-    app.router.add_post("/not-me", not_me)
+routes = web.RouteTableDef()
+Handler = Callable[[web.Request], Awaitable[web.Response]]
 
 
 # A dead or used link's page offers the way to a new one instead of the form.
@@ -56,7 +48,6 @@ DEAD_LINKS = {
 
 def _token_form(
     request: web.Request,
-    tokens: FormTokens,
     page: str,
     message: str | None = None,
     status: int = 200,
@@ -76,9 +67,9 @@ def _token_form(
         titles[page],
         message,
         status,
-        tokens=tokens,
+        tokens=form_tokens(request),
         action=f"/{page}",
-        token=request.query.get("token", "") if request.method == "GET" else request.get(MAIL_TOKEN, ""),
+        token=request.query.get("token", "") if request.method == "GET" else form(request)["token"],
         password=page == "reset",
         password_rules=rules,
         button=buttons[page],
@@ -86,107 +77,95 @@ def _token_form(
     )
 
 
+@routes.get("/forgot")
 @portal_page
-@inject
-async def forgot_page(request: web.Request, tokens: FormTokens = Provide[WebContainer.form_tokens]) -> web.Response:
-    return _render(request, "forgot.html", N_("Forgot your password?"), tokens=tokens)
+async def forgot_page(request: web.Request) -> web.Response:
+    return _render(request, "forgot.html", N_("Forgot your password?"), tokens=form_tokens(request))
 
 
+async def _forgot_expired(request: web.Request, fields: dict[str, str]) -> web.Response:
+    title = N_("Forgot your password?")
+    return _render(request, "forgot.html", title, FORM_EXPIRED, 403, tokens=form_tokens(request))
+
+
+@routes.post("/forgot")
 @portal_page
+@form_checked(("account",), expired=_forgot_expired)
 @inject
-async def forgot(
-    request: web.Request,
-    mail: AccountMail = Provide[WebContainer.account_mail],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-) -> web.Response:
-    fields = await read_form(request, ("account", "csrf"))
-    if not tokens.valid(request, fields["csrf"]):
-        return _render(request, "forgot.html", N_("Forgot your password?"), FORM_EXPIRED, 403, tokens=tokens)
-    await mail.forgot_any(fields["account"], request.remote)
+async def forgot(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
+    await mail.forgot_any(form(request)["account"], request.remote)
     return _render(request, "done.html", N_("Check your mail"), FORGOT_SENT, success=True)
 
 
-async def _token_action(request: web.Request, tokens: FormTokens, page: str, *extra: str) -> dict[str, str] | None:
-    fields = await read_form(request, ("token", "csrf", *extra))
-    request[MAIL_TOKEN] = fields["token"]
-    return fields if tokens.valid(request, fields["csrf"]) else None
+def _rules() -> str:
+    return password_rules(current_settings())
 
 
+def token_form(page: str, *extra: str) -> Callable[[Handler], Handler]:
+    """A mailed link's form: its token and fields read, the form token checked; a stale form shows the page again
+    (with the link's token) saying so."""
+
+    async def expired(request: web.Request, fields: dict[str, str]) -> web.Response:
+        return _token_form(request, page, FORM_EXPIRED, 403, rules=_rules() if page == "reset" else None)
+
+    return form_checked(("token", *extra), expired=expired)
+
+
+@routes.get("/reset")
 @portal_page
-@inject
-async def reset_page(
-    request: web.Request,
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
-) -> web.Response:
-    return _token_form(request, tokens, "reset", rules=password_rules(settings))
+async def reset_page(request: web.Request) -> web.Response:
+    return _token_form(request, "reset", rules=_rules())
 
 
+@routes.post("/reset")
 @portal_page
+@token_form("reset", "newPassword")
 @inject
-async def reset(
-    request: web.Request,
-    mail: AccountMail = Provide[WebContainer.account_mail],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
-) -> web.Response:
-    fields = await _token_action(request, tokens, "reset", "newPassword")
-    rules = password_rules(settings)
-    if fields is None:
-        return _token_form(request, tokens, "reset", FORM_EXPIRED, 403, rules=rules)
+async def reset(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
+    fields, rules = form(request), _rules()
     try:
         await mail.reset(fields["token"], fields["newPassword"], request.remote)
     except FieldRefused as refused:
         if "token" in refused.fields:
-            return _token_form(request, tokens, "reset", refused.detail, 422, dead=True)
+            return _token_form(request, "reset", refused.detail, 422, dead=True)
         problems = " ".join(map(field_problem, refused.fields.values()))
-        return _token_form(request, tokens, "reset", problems, 422, rules=rules)
+        return _token_form(request, "reset", problems, 422, rules=rules)
     message = N_("Every session has ended. Sign in with the new password.")
     return _render(request, "done.html", N_("Password changed"), message, success=True)
 
 
+@routes.get("/verify-email")
 @portal_page
-@inject
-async def verify_page(request: web.Request, tokens: FormTokens = Provide[WebContainer.form_tokens]) -> web.Response:
-    return _token_form(request, tokens, "verify-email")
+async def verify_page(request: web.Request) -> web.Response:
+    return _token_form(request, "verify-email")
 
 
+@routes.post("/verify-email")
 @portal_page
+@token_form("verify-email")
 @inject
-async def verify(
-    request: web.Request,
-    mail: AccountMail = Provide[WebContainer.account_mail],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-) -> web.Response:
-    fields = await _token_action(request, tokens, "verify-email")
-    if fields is None:
-        return _token_form(request, tokens, "verify-email", FORM_EXPIRED, 403)
+async def verify(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     try:
-        await mail.verify_address(fields["token"])
+        await mail.verify_address(form(request)["token"])
     except FieldRefused as refused:
-        return _token_form(request, tokens, "verify-email", refused.detail, 422, dead=True)
+        return _token_form(request, "verify-email", refused.detail, 422, dead=True)
     verified = N_("Your email address is verified.")
     return _render(request, "done.html", N_("Address verified"), verified, success=True, to_account=True)
 
 
+@routes.get("/not-me")
 @portal_page
-@inject
-async def not_me_page(request: web.Request, tokens: FormTokens = Provide[WebContainer.form_tokens]) -> web.Response:
-    return _token_form(request, tokens, "not-me")
+async def not_me_page(request: web.Request) -> web.Response:
+    return _token_form(request, "not-me")
 
 
+@routes.post("/not-me")
 @portal_page
+@token_form("not-me")
 @inject
-async def not_me(
-    request: web.Request,
-    mail: AccountMail = Provide[WebContainer.account_mail],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-) -> web.Response:
-    fields = await _token_action(request, tokens, "not-me")
-    if fields is None:
-        return _token_form(request, tokens, "not-me", FORM_EXPIRED, 403)
+async def not_me(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
     try:
-        await mail.not_me(fields["token"])
+        await mail.not_me(form(request)["token"])
     except FieldRefused as refused:
-        return _token_form(request, tokens, "not-me", refused.detail, 422, dead=True)
+        return _token_form(request, "not-me", refused.detail, 422, dead=True)
     return _render(request, "done.html", N_("Sessions ended"), NOT_ME_DONE, success=True)

@@ -12,21 +12,25 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.factors import TOTP
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import Authenticated, AuthService
-from authsvc.config import Settings
 from authsvc.errors import Conflict, FieldRefused, TooManyRequests
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.cookies import SessionCookies, SessionIds
-from authsvc.web.edge.devices import DeviceCookies
-from authsvc.web.edge.forms import FormTokens, read_form
+from authsvc.web.edge.caller import caller
+from authsvc.web.edge.cookies import SessionIds, start_session
+from authsvc.web.edge.forms import FormTokens, form_tokens, read_form
 from authsvc.web.edge.gate import STEP_UP_PATH
-from authsvc.web.edge.guards import SessionGuard, client_info
+from authsvc.web.edge.guards import signed_in
 from authsvc.web.edge.i18n import N_, gettext, wait
-from authsvc.web.pages.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _allowed, _render, _see_other, portal_page
+from authsvc.web.pages.handlers import (
+    FORM_EXPIRED,
+    WRONG_CODE_AGAIN,
+    _allowed,
+    _render,
+    _see_other,
+    current_settings,
+    portal_page,
+)
 
-
-def setup_step_up(app: web.Application) -> None:
-    app.router.add_get(STEP_UP_PATH, step_up_page)
-    app.router.add_post(STEP_UP_PATH, step_up)
+routes = web.RouteTableDef()
 
 
 async def _page(
@@ -54,17 +58,17 @@ async def _page(
     )
 
 
+@routes.get(STEP_UP_PATH)
 @portal_page
 @inject
 async def step_up_page(
     request: web.Request,
-    guard: SessionGuard = Provide[WebContainer.session_guard],
     auth: AuthService = Provide[WebContainer.auth_service],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
+    settings = current_settings()
+    tokens = form_tokens(request)
     rd = _allowed(request, settings, request.query.get("rd"))
-    me = await guard.authenticate(request)
+    me = await signed_in(request)
     if me is None:
         return _see_other("/login" + (f"?rd={quote(rd, safe='')}" if rd else ""))
     if me.session.two_factors:
@@ -72,27 +76,25 @@ async def step_up_page(
     return await _page(request, me, auth, tokens, rd)
 
 
+@routes.post(STEP_UP_PATH)
 @portal_page
 @inject
 async def step_up(
     request: web.Request,
-    guard: SessionGuard = Provide[WebContainer.session_guard],
     auth: AuthService = Provide[WebContainer.auth_service],
     mfa: MfaService = Provide[WebContainer.mfa_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
 ) -> web.Response:
+    settings = current_settings()
+    tokens = form_tokens(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = _allowed(request, settings, fields.get("rd"))
-    me = await guard.authenticate(request)
+    me = await signed_in(request)
     if me is None:
         return _see_other("/login")
     if not tokens.valid(request, fields["csrf"]):
         return await _page(request, me, auth, tokens, rd, FORM_EXPIRED, 403)
     try:
-        session_id = await mfa.step_up(me, fields["code"].strip(), client_info(request, devices))
+        session_id = await mfa.step_up(me, fields["code"].strip(), caller(request).client)
     except TooManyRequests as throttled:
         message = gettext("Too many failed attempts. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
         return await _page(request, me, auth, tokens, rd, message, 429, throttled.headers)
@@ -100,5 +102,5 @@ async def step_up(
         return await _page(request, me, auth, tokens, rd, N_("Set up a second factor first."), 409)
     except FieldRefused:
         return await _page(request, me, auth, tokens, rd, WRONG_CODE_AGAIN, 401)
-    await cookies.issue(request, SessionIds(session_id, me.user.id))
+    await start_session(request, SessionIds(session_id, me.user.id))
     return _see_other(rd or settings.portal.default_redirect)

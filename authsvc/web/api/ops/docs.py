@@ -39,6 +39,8 @@ STATIC_FILES: dict[str, tuple[Path, str]] = {
     "favicon-16x16.png": (BUNDLE / "favicon-16x16.png", "image/png"),
 }
 
+routes = web.RouteTableDef()
+
 
 @cache
 def _spec_json() -> bytes:
@@ -46,14 +48,17 @@ def _spec_json() -> bytes:
     return json.dumps(spec).encode("utf-8")
 
 
+@routes.get("/openapi.json")
 async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=_spec_json(), content_type="application/json")
 
 
+@routes.get("/docs")
 async def page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(OURS / "index.html", headers=PAGE_HEADERS)
 
 
+@routes.get("/docs/static/{name}")
 async def static(request: web.Request) -> web.FileResponse:
     found = STATIC_FILES.get(request.match_info["name"])
     if found is None:

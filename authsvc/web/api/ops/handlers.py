@@ -11,11 +11,16 @@ from authsvc.storage.ports import Storage
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.middlewares import DRAIN
 
+routes = web.RouteTableDef()
+metrics_routes = web.RouteTableDef()  # the app's, or the metrics listener's when server.metrics_port is set
 
+
+@routes.get("/healthz")
 async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@routes.get("/readyz")
 @inject
 async def readyz(request: web.Request, storage: Storage = Provide[WebContainer.storage]) -> web.Response:
     if request.app[DRAIN].draining:  # from SIGTERM on: the gateway stops routing here while we still serve
@@ -28,6 +33,7 @@ async def readyz(request: web.Request, storage: Storage = Provide[WebContainer.s
     return web.json_response({"status": "ready", "details": details} if details else {"status": "ready"})
 
 
+@metrics_routes.get("/metrics")
 @inject
 async def metrics(request: web.Request, metrics: Metrics = Provide[WebContainer.metrics]) -> web.Response:
     return web.Response(body=metrics.render(), content_type="text/plain", charset="utf-8")
