@@ -121,3 +121,13 @@ FAST_CONFIG: dict[str, Any] = {
 # The tutorial flow's process: a module's tests sign up dozens of users from 127.0.0.1 (16 at once in the race
 # test); the sign-up bucket itself is pinned by tests/unit/test_throttling.py and tests/e2e/test_limits_process.py.
 TUTORIAL_FLOW_CONFIG: dict[str, Any] = {**FAST_CONFIG, "throttle": {"signup_burst": 200}}
+
+
+async def sign_in(container: Any, username: str, password: str, client: Any) -> tuple[Any, str]:
+    """A password login through the container's login flow, as (user, session id); SecondFactorNeeded fails."""
+    from authsvc.login.outcomes import SignedIn
+    from authsvc.login.strategies import PasswordProof
+
+    outcome = await container.login_flow().login(PasswordProof(username, password), client)
+    assert isinstance(outcome, SignedIn), outcome
+    return outcome.user, outcome.session_id

@@ -14,7 +14,7 @@ import aiohttp
 import pyotp
 import pytest
 
-from authsvc.auth.mfa import NO_PENDING_LOGIN
+from authsvc.login.outcomes import NO_PENDING_LOGIN
 from tests.driver import PASSWORD
 from tests.e2e.test_process import cli
 from tests.e2e.test_tutorial_flow import new_name, session_cookie

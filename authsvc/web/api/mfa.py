@@ -7,15 +7,15 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.mfa import MfaService
+from authsvc.login.flow import LoginFlow
+from authsvc.login.strategies import CodeProof
 from authsvc.mail.service import AccountMail
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
-from authsvc.web.edge.cookies import SessionCookies
 from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.guards import client_info, current, login_required
-from authsvc.web.edge.login_finish import LoginFinish
-from authsvc.web.edge.pending_cookie import PendingLoginCookie
-from authsvc.web.edge.views import login_body
+from authsvc.web.edge.logins import LoginEdge
+from authsvc.web.edge.views import login_view
 
 
 @login_required
@@ -92,16 +92,10 @@ async def regenerate_recovery_codes(
 @inject
 async def login_second_factor(
     request: web.Request,
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
     fields = await read_fields(request, "code")
-    previous = cookies.read(request)
-    client = client_info(request, devices)
-    user, session_id = await mfa.complete_login(
-        pending.read(request), fields["code"], client, previous.session_id if previous else None
-    )
-    return await finish(request, web.json_response(login_body(user)), client, user, session_id)
+    proof, client = CodeProof(fields["code"]), edge.client(request)
+    outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))
+    return await edge.answer(request, web.json_response(login_view(outcome)), outcome)

@@ -12,12 +12,10 @@ from typing import Any
 
 from aiohttp import web
 
-from authsvc.auth.factors import PendingLogins, SecondFactorRequired
 from authsvc.config import SessionSettings
+from authsvc.login.outcomes import SecondFactorNeeded
 from authsvc.web.edge.cookie_header import only_cookie
 from authsvc.web.edge.cookies import EXPIRED
-
-SECOND_FACTOR_REQUIRED = "Second factor required"
 
 
 def _params(settings: SessionSettings) -> dict[str, Any]:
@@ -26,20 +24,18 @@ def _params(settings: SessionSettings) -> dict[str, Any]:
 
 
 class PendingLoginCookie:
-    def __init__(self, codec: PendingLogins, settings: SessionSettings) -> None:
+    def __init__(self, settings: SessionSettings) -> None:
         name = f"{settings.cookie_name}_mfa"
         self.name = f"__Host-{name}" if settings.host_prefix else name
-        self._codec = codec
         self._params = _params(settings)
 
     def read(self, request: web.Request) -> str | None:
         """The pending-login token, or None when there is none or more than one."""
         return only_cookie(request, self.name)
 
-    def start(self, response: web.StreamResponse, required: SecondFactorRequired) -> None:
-        """Set the cookie of a new pending login for the user whose password was right."""
-        token = self._codec.issue(required.user, required.remember)
-        response.set_cookie(self.name, token, max_age=self._codec.lifetime, **self._params)
+    def start(self, response: web.StreamResponse, waiting: SecondFactorNeeded) -> None:
+        """Set the cookie of a new waiting login (the flow sealed its token) for the user whose password was right."""
+        response.set_cookie(self.name, waiting.pending, max_age=waiting.lifetime, **self._params)
 
     def clear(self, response: web.StreamResponse) -> None:
         response.set_cookie(self.name, "", max_age=0, expires=EXPIRED, **self._params)

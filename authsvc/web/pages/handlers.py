@@ -1,8 +1,8 @@
 """The login portal: server-rendered sign-in, sign-out and sign-up pages for browsers behind a gateway.
 
 The pages post ordinary forms (the one script, passkeys.js, only runs the passkey buttons) and reuse what the JSON
-routes use: AuthService.login and the cookie facade, so a portal login makes exactly the session cookie POST
-/users/login makes. Errors on these routes are HTML pages, never problem+json; the pages carry their own
+routes use: the login flow and its HTTP end (web/edge/logins.py), so a portal login makes exactly the session cookie
+POST /users/login makes. Errors on these routes are HTML pages, never problem+json; the pages carry their own
 Content-Security-Policy (one stylesheet; script-src 'self' only on the pages with a passkey button).
 """
 
@@ -20,9 +20,8 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.factors import TOTP, WEBAUTHN, SecondFactorRequired
-from authsvc.auth.mfa import WRONG_CODE, MfaService
-from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
+from authsvc.auth.factors import TOTP, WEBAUTHN
+from authsvc.auth.service import AuthService
 from authsvc.config import PortalSettings, Settings
 from authsvc.errors import (
     DuplicateUsername,
@@ -32,20 +31,28 @@ from authsvc.errors import (
     Problem,
     StorageUnavailable,
     TooManyRequests,
-    Unauthorized,
 )
+from authsvc.login.flow import LoginFlow
+from authsvc.login.outcomes import (
+    INVALID_CREDENTIALS,
+    EmailNotVerified,
+    InvalidCredentials,
+    LoginRefused,
+    SecondFactorNeeded,
+    SignedIn,
+    WrongCode,
+)
+from authsvc.login.strategies import CodeProof, PasswordProof
 from authsvc.mail.models import DuplicateEmail
 from authsvc.mail.service import AccountMail
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.cookies import SessionCookies
-from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import FormTokens, read_form
 from authsvc.web.edge.gate import STEP_UP_PATH, GatewayCheck
-from authsvc.web.edge.guards import SessionGuard, client_info
+from authsvc.web.edge.guards import SessionGuard
 from authsvc.web.edge.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
-from authsvc.web.edge.login_finish import LoginFinish
-from authsvc.web.edge.pending_cookie import PendingLoginCookie
+from authsvc.web.edge.logins import LoginPages
 from authsvc.web.pages.redirects import normalize_origin, safe_redirect
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -229,13 +236,11 @@ class LoginForm:
 @inject
 async def login_page(
     request: web.Request,
-    guard: SessionGuard = Provide[WebContainer.session_guard],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
+    pages: LoginPages = Provide[WebContainer.login_pages],
     check: GatewayCheck = Provide[WebContainer.gateway_check],
 ) -> web.Response:
-    rd = request.query.get("rd")
-    authenticated = await guard.authenticate(request)
+    rd, settings = request.query.get("rd"), pages.settings
+    authenticated = await pages.guard.authenticate(request)
     continue_to = _allowed(request, settings, rd)
     if authenticated is not None and check.needs_step_up(request, authenticated, continue_to):
         return _see_other(f"{STEP_UP_PATH}?rd={quote(continue_to or '', safe='')}")
@@ -246,58 +251,53 @@ async def login_page(
             request,
             "signed_in.html",
             N_("Signed in"),
-            tokens=tokens,
+            tokens=pages.tokens,
             username=authenticated.user.username,
             continue_to=continue_to,
         )
-    return LoginForm(request, settings, tokens).render(rd)
+    return LoginForm(request, settings, pages.tokens).render(rd)
+
+
+async def _answer(
+    request: web.Request, pages: LoginPages, rd: str | None, outcome: SignedIn | SecondFactorNeeded
+) -> web.StreamResponse:
+    """A login's outcome as the portal shows it: signed in, on to rd (or the default); else the second step's page."""
+    if isinstance(outcome, SecondFactorNeeded):
+        return await pages.login.answer(request, _code_page(request, pages, rd, outcome.methods), outcome)
+    landing = _see_other(_allowed(request, pages.settings, rd) or pages.settings.portal.default_redirect)
+    return await pages.login.answer(request, landing, outcome)
+
+
+def _throttled(throttled: TooManyRequests) -> str:
+    return gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
 
 
 @scripted_page
 @inject
 async def login(
     request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
-    rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
-    if not tokens.valid(request, fields["csrf"]):
+    rd, form, edge = fields.get("rd"), LoginForm(request, pages.settings, pages.tokens), pages.login
+    if not pages.tokens.valid(request, fields["csrf"]):
         return form.render(rd, FORM_EXPIRED, 403)
-    previous = cookies.read(request)
-    client = client_info(request, devices)
+    proof, remember = PasswordProof(fields["username"], fields["password"]), fields.get("remember") == "on"
     try:
-        user, session_id = await auth.login(
-            fields["username"],
-            fields["password"],
-            client,
-            previous.session_id if previous else None,
-            remember=fields.get("remember") == "on",
-        )
-        landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
-        return await finish(request, landing, client, user, session_id)
-    except Forbidden as unverified:
-        return form.render(rd, unverified.detail or "", 403, fields["username"])
-    except SecondFactorRequired as required:
-        response = _code_page(request, settings, tokens, rd, required.methods)
-        pending.start(response, required)
-        return response
-    except Unauthorized:
+        outcome = await flow.login(proof, edge.client(request), edge.previous_id(request), remember=remember)
+    except EmailNotVerified as unverified:
+        return form.render(rd, unverified.detail, 403, fields["username"])
+    except InvalidCredentials:
         return form.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
     except TooManyRequests as throttled:
-        message = gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
-        return form.render(rd, message, 429, fields["username"], throttled.headers)
+        return form.render(rd, _throttled(throttled), 429, fields["username"], throttled.headers)
+    return await _answer(request, pages, rd, outcome)
 
 
 def _code_page(
     request: web.Request,
-    settings: Settings,
-    tokens: FormTokens,
+    pages: LoginPages,
     rd: str | None,
     methods: list[str],
     message: str | None = None,
@@ -305,7 +305,7 @@ def _code_page(
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     """The second step of a sign-in: the code form, and the passkey button when the user has a passkey."""
-    rd = _allowed(request, settings, rd)
+    rd = _allowed(request, pages.settings, rd)
     return _render(
         request,
         "login_code.html",
@@ -313,11 +313,11 @@ def _code_page(
         message,
         status,
         headers,
-        tokens=tokens,
+        tokens=pages.tokens,
         rd=rd,
         totp=TOTP in methods,
         passkey=WEBAUTHN in methods,
-        next=rd or settings.portal.default_redirect,
+        next=rd or pages.settings.portal.default_redirect,
     )
 
 
@@ -325,38 +325,29 @@ def _code_page(
 @inject
 async def login_code(
     request: web.Request,
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
     fields = await read_form(request, ("code", "csrf"), ("rd",))
-    rd = fields.get("rd")
-    methods = await mfa.pending_methods(pending.read(request))
-    if not tokens.valid(request, fields["csrf"]):
-        return _code_page(request, settings, tokens, rd, methods, FORM_EXPIRED, 403)
-    previous = cookies.read(request)
-    previous_id = previous.session_id if previous else None
-    client = client_info(request, devices)
+    rd, edge = fields.get("rd"), pages.login
+    methods = await flow.pending_methods(edge.pending(request))
+    if not pages.tokens.valid(request, fields["csrf"]):
+        return _code_page(request, pages, rd, methods, FORM_EXPIRED, 403)
+    proof, client = CodeProof(fields["code"]), edge.client(request)
     try:
-        user, session_id = await mfa.complete_login(pending.read(request), fields["code"], client, previous_id)
-        landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
-        return await finish(request, landing, client, user, session_id)
-    except Forbidden as unverified:
-        response = LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403)
-        pending.clear(response)
+        outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))
+    except EmailNotVerified as unverified:
+        response = LoginForm(request, pages.settings, pages.tokens).render(rd, unverified.detail, 403)
+        edge.clear_pending(response)
         return response
     except TooManyRequests as throttled:
-        message = gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
-        return _code_page(request, settings, tokens, rd, methods, message, 429, throttled.headers)
-    except Unauthorized as refused:
-        if refused.detail == WRONG_CODE:
-            return _code_page(request, settings, tokens, rd, methods, WRONG_CODE_AGAIN, 401)
+        return _code_page(request, pages, rd, methods, _throttled(throttled), 429, throttled.headers)
+    except WrongCode:
+        return _code_page(request, pages, rd, methods, WRONG_CODE_AGAIN, 401)
+    except LoginRefused:  # no waiting login (expired, used, out of tries), or revoked since the password
         expired = N_("Your sign-in expired. Please sign in again.")
-        return LoginForm(request, settings, tokens).render(rd, expired, 401)
+        return LoginForm(request, pages.settings, pages.tokens).render(rd, expired, 401)
+    return await _answer(request, pages, rd, outcome)
 
 
 @portal_page
@@ -437,14 +428,11 @@ async def signup_page(
 async def signup(
     request: web.Request,
     users: UsersService = Provide[WebContainer.users_service],
-    auth: AuthService = Provide[WebContainer.auth_service],
     mail: AccountMail = Provide[WebContainer.account_mail],
-    cookies: SessionCookies = Provide[WebContainer.session_cookies],
-    devices: DeviceCookies = Provide[WebContainer.device_cookies],
-    tokens: FormTokens = Provide[WebContainer.form_tokens],
-    settings: Settings = Provide[WebContainer.settings],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
+    settings, tokens = pages.settings, pages.tokens
     if not settings.users.self_signup:
         raise Forbidden(SIGNUP_CLOSED)
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "email"))
@@ -466,20 +454,16 @@ async def signup(
         return form.render(rd, N_("Please fix the fields below."), 422, username, refused.fields, email)
     except (DuplicateUsername, DuplicateEmail) as taken:
         return form.render(rd, taken.detail, 409, username, email=email)
-    # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
-    previous = cookies.read(request)
-    client = client_info(request, devices)
+    # Signed up: signed in, through the same flow as a login (so users.require_verified_email holds here too).
+    edge = pages.login
     try:
-        user, session_id = await auth.login(
-            user.username, fields["password"], client, previous.session_id if previous else None
-        )
+        proof = PasswordProof(user.username, fields["password"])
+        outcome = await flow.login(proof, edge.client(request), edge.previous_id(request))
+    except EmailNotVerified:  # the account waits for the mailed link
+        return _render(request, "done.html", N_("Check your mail"), SIGNED_UP_VERIFY, 202, success=True)
     except StorageUnavailable:  # the account is made (201): only signing in failed, and the page says so
         return LoginForm(request, settings, tokens).render(rd, SIGNED_UP_NOT_IN, 201, user.username)
-    landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
-    try:
-        return await finish(request, landing, client, user, session_id)
-    except Forbidden:  # users.require_verified_email: the account waits for the mailed link
-        return _render(request, "done.html", N_("Check your mail"), SIGNED_UP_VERIFY, 202, success=True)
+    return await _answer(request, pages, rd, outcome)
 
 
 async def root(request: web.Request) -> web.Response:
