@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from authsvc.auth.audit import AccountPseudonyms
-from authsvc.auth.factors import PendingLogins
+from authsvc.auth.factors import WEBAUTHN, PendingLogins
 from authsvc.auth.mfa import CodeRefused
 from authsvc.auth.models import PASSWORD
 from authsvc.auth.service import Authenticated, ClientInfo
@@ -28,7 +28,7 @@ from authsvc.config import MfaSettings
 from authsvc.errors import NotFound, Problem, TooManyRequests
 from authsvc.login.hooks import AfterLogin, Gate, SessionIssuer
 from authsvc.login.outcomes import NoPendingLogin, NoSecondFactor, SecondFactorNeeded, SignedIn
-from authsvc.login.strategies import Claim, CodeProof, PasskeyStrategy, PasswordlessStrategy, Proven, Strategy
+from authsvc.login.strategies import Challenged, Claim, CodeProof, PasswordlessStrategy, Proven, Strategy
 from authsvc.metrics import Metrics
 from authsvc.throttle.ports import AttemptCounter
 from authsvc.throttle.rules import Attempt, LoginThrottle
@@ -105,7 +105,7 @@ class LoginFlow:
 
     async def passwordless_challenge(self, nonce: str, ip: str | None) -> dict[str, Any]:
         """Options for a passwordless passkey, the challenge bound to the browser's nonce."""
-        return await self._one(PasswordlessStrategy).challenge(nonce, ip)
+        return await self._one(PasswordlessStrategy).browser_challenge(nonce, ip)
 
     # A second step
 
@@ -146,13 +146,14 @@ class LoginFlow:
         user = await self._user_of(waiting.user_id, waiting.generation) if waiting is not None else None
         return await self.methods(user.id) if user is not None else []
 
-    async def second_step_challenge(self, pending_token: str | None) -> dict[str, Any]:
-        """A passkey's options for the waiting login's user, with a challenge bound to that login."""
+    async def second_step_challenge(self, pending_token: str | None, method: str = WEBAUTHN) -> dict[str, Any]:
+        """What a second step that starts with a challenge hands the browser (a passkey's options), bound to the
+        waiting login; NotFound when the user cannot use that method."""
         claim = await self._waiting(pending_token)
         assert claim.user is not None
-        strategy = self._one(PasskeyStrategy)
-        if not await strategy.enrolled(claim.user.id):
-            raise NotFound(NO_PASSKEY)
+        strategy = next((s for s in self._strategies.values() if s.method == method), None)
+        if not isinstance(strategy, Challenged) or not await strategy.enrolled(claim.user.id):
+            raise NotFound(NO_PASSKEY if method == WEBAUTHN else f"The method {method} is not enrolled.")
         return await strategy.challenge(claim)
 
     # A signed-in session's second factor

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from authsvc.auth.factors import TOTP, WEBAUTHN, PendingLogin, looks_like_totp
 from authsvc.auth.mfa import MfaService
@@ -62,6 +62,15 @@ class Strategy(Protocol):
         ...
 
     async def prove(self, proof: Any, claim: Claim) -> Proven | None: ...
+
+
+@runtime_checkable
+class Challenged(Protocol):
+    """A second step that starts with a challenge bound to the waiting login (a passkey's options)."""
+
+    async def enrolled(self, user_id: str) -> bool: ...
+
+    async def challenge(self, claim: Claim) -> dict[str, Any]: ...
 
 
 class FirstStep:
@@ -158,7 +167,7 @@ class PasswordlessStrategy(FirstStep):
         # A passwordless assertion always carries user verification (webauthn.py).
         return Proven(user, (PASSKEY, USER_VERIFICATION)) if passkey is not None else None
 
-    async def challenge(self, nonce: str, ip: str | None) -> dict[str, Any]:
+    async def browser_challenge(self, nonce: str, ip: str | None) -> dict[str, Any]:
         """Anyone may ask: each client's asks are counted, and the challenges handed out capped for the store."""
         return await self._passkeys.passwordless_options(nonce, ip)
 

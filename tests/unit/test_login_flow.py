@@ -13,7 +13,7 @@ from authsvc.auth.mfa import NO_SECOND_FACTOR, WRONG_CODE
 from authsvc.auth.models import PASSWORD, SessionRecord
 from authsvc.auth.passkeys import PASSKEY_REFUSED
 from authsvc.auth.service import ClientInfo
-from authsvc.errors import Conflict, Forbidden, Problem, Unauthorized
+from authsvc.errors import Conflict, Forbidden, NotFound, Problem, Unauthorized
 from authsvc.login.outcomes import (
     INVALID_CREDENTIALS,
     NO_PENDING_LOGIN,
@@ -129,9 +129,17 @@ class EmailCodeProof:
 
 
 class EmailCode(SecondStep):
-    """A stand-in for a mailed code: every user may use it, and the code is 424242."""
+    """A stand-in for a mailed code: every user may use it, its challenge "mails" the code, and the code is 424242."""
 
     method, proof, refusal = "email", EmailCodeProof, WrongCode
+
+    def __init__(self) -> None:
+        self.mailed: list[str] = []
+
+    async def challenge(self, claim: Claim) -> dict[str, Any]:
+        assert claim.user is not None
+        self.mailed.append(claim.user.username)
+        return {"sent": True}
 
     async def enrolled(self, user_id: str) -> bool:
         return True
@@ -143,13 +151,17 @@ class EmailCode(SecondStep):
 
 async def test_a_new_second_factor_is_one_strategy_in_the_containers_list(make_container: Any) -> None:
     container = make_container()
-    container.login_strategies.override(providers.Object([*container.login_strategies(), EmailCode()]))
+    email = EmailCode()
+    container.login_strategies.override(providers.Object([*container.login_strategies(), email]))
     flow = container.login_flow()
     await container.users_service().signup("alice", ALICES_PASSWORD)
 
     waiting = await flow.login(PasswordProof("alice", ALICES_PASSWORD), CLIENT)
     assert isinstance(waiting, SecondFactorNeeded) and waiting.methods == ["email"]
     assert await flow.pending_methods(waiting.pending) == ["email"]
+    assert await flow.second_step_challenge(waiting.pending, "email") == {"sent": True} and email.mailed == ["alice"]
+    with pytest.raises(NotFound):  # no passkey: nothing to challenge
+        await flow.second_step_challenge(waiting.pending)
     with pytest.raises(WrongCode):
         await flow.second_step(waiting.pending, EmailCodeProof("000000"), CLIENT)
     with pytest.raises(WrongCode):  # the user has no TOTP: the code strategy refuses its proof
