@@ -67,10 +67,10 @@ class LoginEdge:
         await self._cookies.issue(request, SessionIds(outcome.session_id, outcome.user.id))
         self._devices.issue(request, outcome.user)  # the login is complete only now
         header = cookie_header(request)
-        if cookie_values(header, self._pending.name):
-            self._pending.clear(response)
         if cookie_values(header, self._challenge.name):
             self._challenge.clear(response)
+        if cookie_values(header, self._pending.name):
+            self._pending.clear(response)
         return response
 
     async def stepped_up(self, request: web.Request, outcome: SignedIn) -> None:
