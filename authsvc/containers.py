@@ -28,6 +28,9 @@ from authsvc.events.service import AuditReader
 from authsvc.events.trail import AuditTrail
 from authsvc.events.webhook_transport import HttpPoster, WebhookMetrics
 from authsvc.events.webhooks import Webhooks, WebhookSender
+from authsvc.login.flow import LoginFlow
+from authsvc.login.hooks import Audited, NewDeviceNotice, SessionIssuer, VerifiedAddressGate
+from authsvc.login.strategies import CodeStrategy, PasskeyStrategy, PasswordlessStrategy, PasswordStrategy
 from authsvc.mail.metrics import MailMetrics
 from authsvc.mail.notices import MailedNotices
 from authsvc.mail.outbox import Outbox
@@ -153,23 +156,18 @@ class Container(containers.DeclarativeContainer):
         sessions=session_registry,
         throttle=login_throttle,
         clock=clock,
-        metrics=metrics,
-        pseudonyms=audit_pseudonyms,
         factors=second_factors_repository,
         passkeys=passkeys_repository,
         notices=notices,
-        second_factor_at_login=settings.provided.mfa.second_factor_at_login,
     )
     passkey_service = providers.Singleton(
         PasskeyService,
         auth=auth_service,
         passkeys=passkeys_repository,
         challenges=storage.provided.passkey_challenges,
-        users=users_repository,
         sessions=session_registry,
         ceremonies=providers.Singleton(Ceremonies, settings=settings.provided.webauthn),
         clock=clock,
-        metrics=metrics,
         throttle=login_throttle,
         max_passwordless=settings.provided.webauthn.passwordless_max_challenges,
     )
@@ -180,12 +178,9 @@ class Container(containers.DeclarativeContainer):
         factors=second_factors_repository,
         users=users_repository,
         sessions=session_registry,
-        attempts=attempts_counter,
         box=secret_box,
-        pending=pending_logins,
         enrolments=enrolment_tokens,
         clock=clock,
-        metrics=metrics,
         settings=settings.provided.mfa,
     )
     access_rules = providers.Singleton(AccessRules, settings.provided.access_control)
@@ -201,7 +196,6 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         clock=clock,
         settings=settings.provided.mail,
-        user_settings=settings.provided.users,
         stored_users=storage.provided.users,
     )
     users_service = providers.Singleton(
@@ -214,7 +208,41 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         addresses=account_mail,
     )
-
+    # Logins: one flow (like Kratos' selfservice/flow/login); a new way to sign in or second factor is one strategy
+    # in this list, a new check before the session one gate, a new follow-up one hook
+    login_strategies = providers.List(
+        providers.Singleton(PasswordStrategy, users=users_repository, hasher=password_hasher, clock=clock),
+        providers.Singleton(
+            PasswordlessStrategy, passkeys=passkey_service, repository=passkeys_repository, users=users_repository
+        ),
+        providers.Singleton(CodeStrategy, factors=second_factors_repository, mfa=mfa_service),
+        providers.Singleton(PasskeyStrategy, passkeys=passkey_service, repository=passkeys_repository),
+    )
+    login_flow = providers.Singleton(
+        LoginFlow,
+        strategies=login_strategies,
+        gates=providers.List(
+            providers.Singleton(
+                VerifiedAddressGate, mail=account_mail, required=settings.provided.users.require_verified_email
+            ),
+        ),
+        issuer=providers.Singleton(
+            SessionIssuer, auth=auth_service, sessions=session_registry, users=users_repository, metrics=metrics
+        ),
+        hooks=providers.List(
+            providers.Singleton(Audited, metrics=metrics),
+            providers.Singleton(NewDeviceNotice, mail=account_mail),
+        ),
+        throttle=login_throttle,
+        attempts=attempts_counter,
+        pending=pending_logins,
+        users=users_repository,
+        sessions=session_registry,
+        pseudonyms=audit_pseudonyms,
+        clock=clock,
+        metrics=metrics,
+        settings=settings.provided.mfa,
+    )
     # The audit trail: the services' audit lines stored as events (memory: a bounded ring; MongoDB: `events`)
     event_log = providers.Selector(
         settings.provided.storage.backend,

@@ -205,3 +205,13 @@ def raw_exchange(port: int, request: bytes) -> bytes:
         while chunk := sock.recv(65536):
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def sign_in(container: Any, username: str, password: str, client: Any) -> tuple[Any, str]:
+    """A password login through the container's login flow, as (user, session id); SecondFactorNeeded fails."""
+    from authsvc.login.outcomes import SignedIn
+    from authsvc.login.strategies import PasswordProof
+
+    outcome = await container.login_flow().login(PasswordProof(username, password), client)
+    assert isinstance(outcome, SignedIn), outcome
+    return outcome.user, outcome.session_id

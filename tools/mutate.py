@@ -58,6 +58,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = [  # the security core: what auth/ and portal/ held before the web got its own folder (issue 23)
     "authsvc/auth",
+    "authsvc/login",
     "authsvc/throttle",
     "authsvc/web/edge/bodies.py",
     "authsvc/web/edge/cookie_header.py",
@@ -67,7 +68,7 @@ TARGETS = [  # the security core: what auth/ and portal/ held before the web got
     "authsvc/web/edge/gate.py",
     "authsvc/web/edge/guards.py",
     "authsvc/web/edge/i18n.py",
-    "authsvc/web/edge/login_finish.py",
+    "authsvc/web/edge/logins.py",
     "authsvc/web/edge/middlewares.py",
     "authsvc/web/edge/pending_cookie.py",
     "authsvc/web/edge/views.py",
@@ -138,7 +139,7 @@ EQUIVALENT: dict[str, str] = {
     "authsvc/auth/passkeys.py:PasskeyService._take:`challenge` -> True": (
         "no challenge is stored under the empty string: taking it finds nothing either; the guard spares a look-up"
     ),
-    "authsvc/auth/passkeys.py:PasskeyService.login:`credential_id` -> True": (
+    "authsvc/login/strategies.py:PasswordlessStrategy.claim:`credential_id` -> True": (
         "no passkey is stored under the empty id: finding it gives None either; the guard spares a look-up"
     ),
     "authsvc/auth/passkeys.py:PasskeyService.login_options:`user_id is not None` -> True": (

@@ -1,4 +1,5 @@
-"""Second factors: enrolling and removing TOTP, the login's second step, and recent proof for sensitive changes.
+"""Second factors: enrolling and removing TOTP, checking a code, and recent proof for sensitive changes (a login's
+second step is the login flow's: authsvc/login/).
 
 The rules only; no HTTP. Codes are single use on the storage side (the last used TOTP step, recovery codes removed
 as they are used), so replicas sharing the store never accept one code twice.
@@ -7,15 +8,11 @@ as they are used), so replicas sharing the store never accept one code twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from authsvc.auth.factors import (
-    WEBAUTHN,
     EnrolmentTokens,
-    PendingLogin,
-    PendingLogins,
     SecretBox,
     hash_recovery_code,
     looks_like_totp,
@@ -25,25 +22,21 @@ from authsvc.auth.factors import (
     qr_svg,
     totp_uri,
 )
-from authsvc.auth.models import PASSKEY, PASSWORD, RECOVERY_CODE, TOTP_CODE, SecondFactors
-from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
+from authsvc.auth.models import SecondFactors
+from authsvc.auth.passkeys import PasskeyService
 from authsvc.auth.ports import SecondFactorRepository
 from authsvc.auth.service import Authenticated, AuthService, ClientInfo
 from authsvc.auth.sessions import SessionRegistry
-from authsvc.auth.webauthn import SECOND_FACTOR
 from authsvc.clock import Clock
 from authsvc.config import MfaSettings
-from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests, Unauthorized, WrongPassword
-from authsvc.metrics import Metrics
-from authsvc.throttle.ports import AttemptCounter
+from authsvc.errors import Conflict, FieldRefused, NotFound, WrongPassword
 from authsvc.users.lookup import find_by_typed_name
-from authsvc.users.models import User, normalize_username
+from authsvc.users.models import User
 from authsvc.users.ports import UserRepository
 
 audit = logging.getLogger("authsvc.audit")
 
 WRONG_CODE = "The code is not valid."
-NO_PENDING_LOGIN = "No sign-in is waiting for a second factor; sign in with the password again."
 CODE_NEEDED = "This session is older than mfa.recent_auth_seconds: send a code from the authenticator app too."
 ENROLLED = "TOTP is already enrolled; remove it before enrolling again."
 NO_SECOND_FACTOR = "No second factor is enrolled; enrol one on the security page first."
@@ -51,7 +44,9 @@ NO_ENROLMENT = "No TOTP enrolment is pending; start one with POST /users/me/mfa/
 STALE_ENROLMENT = "This enrolment is not the one pending for this session, or it expired; start it again."
 
 
-class WrongCode(FieldRefused):
+class CodeRefused(FieldRefused):
+    """A wrong code in a signed-in change's proof (422, on its field); a login's wrong code is login.WrongCode (401)."""
+
     def __init__(self) -> None:
         super().__init__(WRONG_CODE, {"code": "is wrong"})
 
@@ -79,12 +74,9 @@ class MfaService:
         factors: SecondFactorRepository,
         users: UserRepository,
         sessions: SessionRegistry,
-        attempts: AttemptCounter,
         box: SecretBox,
-        pending: PendingLogins,
         enrolments: EnrolmentTokens,
         clock: Clock,
-        metrics: Metrics,
         settings: MfaSettings,
     ) -> None:
         self._auth = auth
@@ -92,12 +84,9 @@ class MfaService:
         self._factors = factors
         self._users = users
         self._sessions = sessions
-        self._attempts = attempts
         self._box = box
-        self._pending = pending
         self._enrolments = enrolments
         self._clock = clock
-        self._metrics = metrics
         self._settings = settings
 
     async def status(self, user_id: str) -> MfaStatus:
@@ -142,19 +131,13 @@ class MfaService:
         factors = await self._pending_enrolment(auth, token)
         return self._enrolment(auth, self._box.open(factors.totp_secret), factors.totp_secret)
 
-    async def pending_methods(self, pending_token: str | None) -> list[str]:
-        """The methods the pending login's user can finish with; [] when there is no such pending login."""
-        pending = self._pending.open(pending_token)
-        user = await self._user_of(pending) if pending is not None else None
-        return (await self._auth.second_factors(user.id))[1] if user is not None else []
-
     async def confirm_totp(self, auth: Authenticated, token: str, code: str) -> list[str]:
         """Confirm the pending secret with a code from it and the token its start handed out; returns the recovery
         codes (shown this once)."""
         factors = await self._pending_enrolment(auth, token)
         step = matching_step(self._box.open(factors.totp_secret), code, self._clock.now(), factors.last_used_step)
         if step is None:
-            raise WrongCode()
+            raise CodeRefused()
         codes = new_recovery_codes()
         hashes = [h for h in map(hash_recovery_code, codes) if h is not None]
         if not await self._factors.confirm_totp(auth.user.id, step, hashes, self._clock.now()):
@@ -255,10 +238,10 @@ class MfaService:
             return
         if code is None:
             raise FieldRefused(CODE_NEEDED, {"code": "is required"})
-        if not await self._use_code(factors, code):
-            raise WrongCode()
+        if not await self.use_code(factors, code):
+            raise CodeRefused()
 
-    async def _use_code(self, factors: SecondFactors, code: str) -> bool:
+    async def use_code(self, factors: SecondFactors, code: str) -> bool:
         """A TOTP code of a step not used yet, or an unused recovery code; either is spent by this call."""
         if looks_like_totp(code):
             secret = self._box.open(factors.totp_secret)
@@ -269,128 +252,6 @@ class MfaService:
             return False
         audit.info("recovery code used", extra={"event": "mfa.recovery.use", "user_id": factors.user_id})
         return True
-
-    async def complete_login(
-        self, pending_token: str | None, code: str, client: ClientInfo, previous_session_id: str | None = None
-    ) -> tuple[User, str]:
-        """The login's second step with a code (TOTP or recovery): a new session."""
-
-        async def code_checks_out(user: User, factors: SecondFactors | None, _: PendingLogin) -> bool:
-            return factors is not None and factors.totp_confirmed and await self._use_code(factors, code)
-
-        factor = TOTP_CODE if looks_like_totp(code) else RECOVERY_CODE
-        return await self._second_step(pending_token, code_checks_out, WRONG_CODE, client, previous_session_id, factor)
-
-    async def passkey_options(self, pending_token: str | None) -> dict[str, Any]:
-        """navigator.credentials.get options for the pending login's user, with a challenge bound to that login."""
-        pending = await self._live_pending(pending_token)
-        user, methods = await self._user_of(pending), (await self._auth.second_factors(pending.user_id))[1]
-        if user is None:
-            raise Unauthorized(NO_PENDING_LOGIN)
-        if WEBAUTHN not in methods:
-            raise NotFound("No passkey is registered for this account; send a code to POST /users/login/mfa.")
-        return await self._passkeys.login_options(user.id, SECOND_FACTOR, f"pending:{pending.login_id}")
-
-    async def complete_login_with_passkey(
-        self,
-        pending_token: str | None,
-        credential: dict[str, Any],
-        client: ClientInfo,
-        previous_session_id: str | None = None,
-    ) -> tuple[User, str]:
-        """The login's second step with a passkey assertion: counted and capped exactly like a code."""
-
-        async def assertion_checks_out(user: User, _: SecondFactors | None, pending: PendingLogin) -> bool:
-            subject = f"pending:{pending.login_id}"
-            return await self._passkeys.check_assertion(credential, SECOND_FACTOR, subject, user.id) is not None
-
-        return await self._second_step(
-            pending_token, assertion_checks_out, PASSKEY_REFUSED, client, previous_session_id, PASSKEY
-        )
-
-    async def _user_of(self, pending: PendingLogin) -> User | None:
-        """The pending login's user, or None when it is gone or revoked since the password step (a remedy moved its
-        generation on: password change or reset, "this was not me", revoke-all, mfa-reset)."""
-        user = await self._users.find_by_id(pending.user_id)
-        return user if user is not None and user.generation == pending.generation else None
-
-    async def _live_pending(self, pending_token: str | None) -> PendingLogin:
-        pending = self._pending.open(pending_token)
-        if pending is None:
-            raise Unauthorized(NO_PENDING_LOGIN)
-        if (
-            await self._attempts.count(f"mfa:{pending.login_id}", self._clock.now())
-            >= self._settings.pending_max_attempts
-        ):
-            raise Unauthorized(NO_PENDING_LOGIN)
-        return pending
-
-    async def _second_step(
-        self,
-        pending_token: str | None,
-        proof: Callable[[User, SecondFactors | None, PendingLogin], Awaitable[bool]],
-        refusal: str,
-        client: ClientInfo,
-        previous_session_id: str | None,
-        factor: str,
-    ) -> tuple[User, str]:
-        pending = await self._live_pending(pending_token)
-        now, expires_at = self._clock.now(), pending.issued_at + self._pending.lifetime
-        tries, done = f"mfa:{pending.login_id}", f"mfa-done:{pending.login_id}"
-        user = await self._user_of(pending)
-        factors, methods = await self._auth.second_factors(pending.user_id)
-        if user is None or not methods:
-            raise Unauthorized(NO_PENDING_LOGIN)
-        # Counted before the check, like a password: concurrent guesses cannot overtake the count.
-        try:
-            attempt = await self._auth.begin_attempt(normalize_username(user.username), client, user)
-        except TooManyRequests:
-            self._metrics.login("throttled")
-            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip, "user_id": user.id})
-            raise
-        try:
-            # Every try of this pending login is counted before its check too: concurrent ones cannot pass the cap.
-            if await self._attempts.hit(tries, now, expires_at) > self._settings.pending_max_attempts:
-                raise Unauthorized(NO_PENDING_LOGIN)  # given back below: this try checked nothing
-            verified = await proof(user, factors, pending)
-        except BaseException:
-            await attempt.abandoned()
-            raise
-        if not verified:
-            self._metrics.login("failure")
-            audit.info("second factor failed", extra={"event": "login.mfa_failure", "user_id": user.id})
-            raise Unauthorized(refusal)
-        if await self._attempts.hit(done, now, expires_at) != 1:  # the pending login is single use
-            raise Unauthorized(NO_PENDING_LOGIN)
-        return user, await self._auth.open_session(
-            user, attempt, client, previous_session_id, remember=pending.remember, factors=(PASSWORD, factor)
-        )
-
-    async def step_up(self, auth: Authenticated, code: str, client: ClientInfo) -> str:
-        """A second factor for a signed-in one-factor session (a two_factor access rule asked for it): a TOTP or
-        recovery code, counted like a login; the session gets a new id with the factor recorded (returned)."""
-        factors = await self._factors.get(auth.user.id)
-        if factors is None or not factors.totp_confirmed:
-            raise Conflict(NO_SECOND_FACTOR)
-        try:
-            attempt = await self._auth.begin_attempt(normalize_username(auth.user.username), client, auth.user)
-        except TooManyRequests:
-            self._metrics.login("throttled")
-            raise
-        try:
-            verified = await self._use_code(factors, code)
-        except BaseException:
-            await attempt.abandoned()
-            raise
-        if not verified:
-            self._metrics.login("failure")
-            audit.info("step-up failed", extra={"event": "session.step_up_failure", "user_id": auth.user.id})
-            raise WrongCode()
-        await attempt.succeeded()
-        factor = TOTP_CODE if looks_like_totp(code) else RECOVERY_CODE
-        session_id = await self._sessions.step_up(auth.session_id, auth.session, factor)
-        audit.info("session stepped up", extra={"event": "session.step_up", "user_id": auth.user.id})
-        return session_id
 
     async def reset(self, username: str) -> tuple[User, bool] | None:
         """An administrator's escape hatch (`authsvc mfa-reset`): every factor of the user removed, every session and

@@ -1,4 +1,5 @@
-"""Passkeys: registering, listing and removing them, checking an assertion, and the passwordless login.
+"""Passkeys: registering, listing and removing them, their challenges and checking an assertion (the logins that use
+them are the login flow's: authsvc/login/).
 
 The rules only; no HTTP. A challenge is stored when it is handed out and taken (atomically, once) when it comes back,
 bound to what it was for: the session that asked to register, the pending login, or the browser that asked to sign
@@ -12,9 +13,9 @@ import logging
 import secrets
 from typing import Any
 
-from authsvc.auth.models import PASSKEY, USER_VERIFICATION, Passkey, PasskeyChallenge
+from authsvc.auth.models import Passkey, PasskeyChallenge
 from authsvc.auth.ports import PasskeyChallengeRepository, PasskeyRepository
-from authsvc.auth.service import Authenticated, AuthService, ClientInfo
+from authsvc.auth.service import Authenticated, AuthService
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.auth.webauthn import (
     PASSWORDLESS,
@@ -26,11 +27,9 @@ from authsvc.auth.webauthn import (
     credential_id_of,
 )
 from authsvc.clock import Clock
-from authsvc.errors import Conflict, FieldRefused, NotFound, TooManyRequests, Unauthorized
-from authsvc.metrics import Metrics
+from authsvc.errors import Conflict, FieldRefused, NotFound
 from authsvc.throttle.rules import LoginThrottle
-from authsvc.users.models import User, normalize_username
-from authsvc.users.ports import UserRepository
+from authsvc.users.models import User
 
 audit = logging.getLogger("authsvc.audit")
 
@@ -54,22 +53,18 @@ class PasskeyService:
         auth: AuthService,
         passkeys: PasskeyRepository,
         challenges: PasskeyChallengeRepository,
-        users: UserRepository,
         sessions: SessionRegistry,
         ceremonies: Ceremonies,
         clock: Clock,
-        metrics: Metrics,
         throttle: LoginThrottle,
         max_passwordless: int,
     ) -> None:
-        self._auth = auth
+        self._auth = auth  # tells the owner of a passkey added or removed
         self._passkeys = passkeys
         self._challenges = challenges
-        self._users = users
         self._sessions = sessions
         self._ceremonies = ceremonies
         self._clock = clock
-        self._metrics = metrics
         self._throttle = throttle
         self._max_passwordless = max_passwordless
 
@@ -177,43 +172,6 @@ class PasskeyService:
         """Anyone may ask: each client's asks are counted, and the challenges handed out capped for the store."""
         await self._throttle.begin_passwordless(ip, self._max_passwordless, self._ceremonies.lifetime)
         return await self.login_options(None, PASSWORDLESS, subject_of_browser(browser_nonce))
-
-    async def login(
-        self,
-        credential: dict[str, Any],
-        browser_nonce: str | None,
-        client: ClientInfo,
-        previous_session_id: str | None = None,
-    ) -> tuple[User, str]:
-        """A discoverable passkey that verified its user counts as both factors: a new session, no password."""
-        credential_id = credential_id_of(credential)
-        claimed = await self._passkeys.find(credential_id) if credential_id else None
-        user = await self._users.find_by_id(claimed.user_id) if claimed is not None else None
-        name = normalize_username(user.username) if user is not None else UNKNOWN_PASSKEY
-        try:
-            attempt = await self._auth.begin_attempt(name, client, user)
-        except TooManyRequests:
-            self._metrics.login("throttled")
-            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip})
-            raise
-        try:
-            passkey = None
-            if browser_nonce is not None and user is not None:
-                passkey = await self.check_assertion(
-                    credential, PASSWORDLESS, subject_of_browser(browser_nonce), user.id, user
-                )
-        except BaseException:
-            await attempt.abandoned()
-            raise
-        if passkey is None or user is None:
-            self._metrics.login("failure")
-            audit.info("passwordless login failed", extra={"event": "login.failure", "ip": client.ip})
-            raise Unauthorized(PASSKEY_REFUSED)
-        # A passwordless assertion always carries user verification (webauthn.py): something held and known.
-        factors = (PASSKEY, USER_VERIFICATION)
-        return user, await self._auth.open_session(
-            user, attempt, client, previous_session_id, remember=False, factors=factors
-        )
 
     async def remove_all(self, user_id: str) -> int:
         return await self._passkeys.delete_for_user(user_id)

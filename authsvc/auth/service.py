@@ -1,20 +1,18 @@
-"""Logins, sessions and credentials: the rules, with no HTTP in sight."""
+"""Sessions and credentials: the rules, with no HTTP in sight. Logins themselves are the login flow's
+(authsvc/login/)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from dataclasses import dataclass
 
-from authsvc.auth.audit import AccountPseudonyms
-from authsvc.auth.factors import SecondFactorRequired, enrolled_methods
-from authsvc.auth.models import PASSWORD, SecondFactors, SessionRecord
+from authsvc.auth.factors import enrolled_methods
+from authsvc.auth.models import SecondFactors, SessionRecord
 from authsvc.auth.ports import PasskeyRepository, SecondFactorRepository
 from authsvc.auth.sessions import SessionRegistry
 from authsvc.clock import Clock
 from authsvc.deadline import follow_up
-from authsvc.errors import Busy, FieldRefused, StorageUnavailable, TooManyRequests, Unauthorized, WrongPassword
-from authsvc.metrics import Metrics
+from authsvc.errors import FieldRefused, StorageUnavailable, WrongPassword
 from authsvc.throttle.rules import Attempt, Device, LoginThrottle
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User, normalize_username
@@ -23,9 +21,6 @@ from authsvc.users.ports import FactorChange, Notices, PasswordChange, UserRepos
 
 audit = logging.getLogger("authsvc.audit")
 log = logging.getLogger("authsvc")
-
-INVALID_CREDENTIALS = "Invalid username or password."
-LOGIN_NAME_CAP = 256  # characters; above anything sign-up allows (users.username_max_length <= 256)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +38,6 @@ class ClientInfo:
     device: Device | None = None  # what the request's device cookie vouches for
 
 
-def _login_name(raw: str) -> str | None:
-    """The name to look up, or None when it is longer than any user's name can be (then no look-up at all)."""
-    if len(raw) > LOGIN_NAME_CAP:
-        return None
-    name = normalize_username(raw)
-    return name if len(name) <= LOGIN_NAME_CAP else None
-
-
 class AuthService:
     def __init__(
         self,
@@ -60,20 +47,12 @@ class AuthService:
         sessions: SessionRegistry,
         throttle: LoginThrottle,
         clock: Clock,
-        metrics: Metrics,
-        pseudonyms: AccountPseudonyms,
         factors: SecondFactorRepository,
         passkeys: PasskeyRepository,
         notices: Notices,
-        second_factor_at_login: bool = True,
     ) -> None:
-        """second_factor_at_login False: a password alone opens a one-factor session even for a user with a second
-        factor, which access_control's two_factor rules then ask for (step-up), as Authelia does."""
-        self._second_factor_at_login = second_factor_at_login
         self._passkeys = passkeys
         self._notices = notices
-        self._metrics = metrics
-        self._pseudonyms = pseudonyms
         self._factors = factors
         self._users = users
         self._hasher = hasher
@@ -82,101 +61,10 @@ class AuthService:
         self._throttle = throttle
         self._clock = clock
 
-    async def _check_password(self, user: User | None, password: str) -> bool:
-        if user is None:
-            await self._hasher.verify_dummy(password)
-            return False
-        if not await self._hasher.verify(password, user.password_hash):
-            return False
-        # The password is at hand only now: upgrade legacy and old-cost hashes (at a later login if busy now).
-        with contextlib.suppress(Busy):
-            if (upgraded := await self._hasher.upgrade(password, user.password_hash)) is not None:
-                await self._users.update_password_hash(user.id, upgraded, self._clock.now())
-        return True
-
     async def begin_attempt(self, username: str, client: ClientInfo, user: User | None) -> Attempt:
-        """Count a login attempt (a password, a code, a passkey); the device cookie counts only when it names this
-        very user and was issued since the user's last revocation."""
-        device = client.device
-        if device is None or user is None or not device.vouches_for(user):
-            device = None
-        return await self._throttle.begin(username, client.ip, device)
-
-    async def login(
-        self,
-        username: str,
-        password: str,
-        client: ClientInfo,
-        previous_session_id: str | None = None,
-        *,
-        remember: bool = False,
-    ) -> tuple[User, str]:
-        """Check the credentials and open a new session; returns the user and the new session id.
-
-        The client's previous session, when it had one, ends with the new login. A user with a second factor gets
-        SecondFactorRequired instead: no session, and the failure counts stand until the second step.
-        """
-        typed, name = username, _login_name(username)
-        # Only a device cookie needs the user before the count (does it vouch for them?); the rest look up after.
-        user = await find_by_typed_name(self._users, typed) if name is not None and client.device else None
-        try:
-            attempt = await self.begin_attempt(name if name is not None else username, client, user)
-        except TooManyRequests:
-            self._metrics.login("throttled")
-            account = self._pseudonyms.of(name or typed)
-            audit.info("login throttled", extra={"event": "login.throttled", "ip": client.ip, "account": account})
-            raise
-        try:
-            if name is not None and client.device is None:
-                user = await find_by_typed_name(self._users, typed)
-            verified = await self._check_password(user, password)
-        except BaseException:
-            await attempt.abandoned()
-            raise
-        if not verified or user is None:
-            self._metrics.login("failure")
-            account = self._pseudonyms.of(name or typed)
-            audit.info("login failed", extra={"event": "login.failure", "ip": client.ip, "account": account})
-            raise Unauthorized(INVALID_CREDENTIALS)
-        if self._second_factor_at_login and (methods := (await self.second_factors(user.id))[1]):
-            # The attempt stays counted until the second factor succeeds: a known password buys no fresh allowance.
-            audit.info("second factor required", extra={"event": "login.mfa_required", "user_id": user.id})
-            raise SecondFactorRequired(user, methods, remember)
-        return user, await self.open_session(
-            user, attempt, client, previous_session_id, remember=remember, factors=(PASSWORD,)
-        )
-
-    async def open_session(
-        self,
-        user: User,
-        attempt: Attempt,
-        client: ClientInfo,
-        previous_session_id: str | None,
-        *,
-        remember: bool,
-        factors: tuple[str, ...],
-    ) -> str:
-        """Every factor is proven: the attempt succeeded, the client's previous session ends, a new one opens,
-        recording the factors that proved it.
-
-        `user` is as it was read before the proof: when a remedy (SessionRegistry.revoke_user) moved the user's
-        generation on meanwhile, the new session ends at once and the login is refused."""
-        await attempt.succeeded()
-        if previous_session_id is not None:
-            await self.logout(previous_session_id)
-        session_id, _ = await self._sessions.create(
-            user.id, client.ip, client.user_agent, remember=remember, factors=factors
-        )
-        # By name: read from the database itself, never from a replica's cache, so the lag does not apply here.
-        now = await self._users.find_by_username(user.username)
-        if now is None or now.id != user.id or now.generation != user.generation:
-            await self._sessions.revoke(session_id)
-            self._metrics.login("failure")
-            audit.info("login refused: revoked meanwhile", extra={"event": "login.revoked", "user_id": user.id})
-            raise Unauthorized(INVALID_CREDENTIALS)
-        self._metrics.login("success")
-        audit.info("login succeeded", extra={"event": "login.success", "user_id": user.id, "ip": client.ip})
-        return session_id
+        """Count an attempt for the signed-in user's name (re-authentication); the device cookie counts only when it
+        names this very user and was issued since the user's last revocation."""
+        return await self._throttle.begin_for(username, client.ip, client.device, user)
 
     async def second_factors(self, user_id: str) -> tuple[SecondFactors | None, list[str]]:
         """The user's TOTP record (or None) and every method a login's second step can use."""

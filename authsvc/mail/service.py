@@ -17,9 +17,8 @@ from collections.abc import Awaitable, Callable
 
 from authsvc.auth.service import AuthService
 from authsvc.clock import Clock
-from authsvc.config import MailSettings, UserSettings
-from authsvc.deadline import follow_up
-from authsvc.errors import FieldRefused, Forbidden, StorageUnavailable
+from authsvc.config import MailSettings
+from authsvc.errors import FieldRefused
 from authsvc.mail.models import (
     NOT_ME,
     RESET,
@@ -68,7 +67,6 @@ class AccountMail:
         throttle: LoginThrottle,
         clock: Clock,
         settings: MailSettings,
-        user_settings: UserSettings,
         stored_users: UserRepository,
     ) -> None:
         self._users = users
@@ -82,7 +80,6 @@ class AccountMail:
         self._throttle = throttle
         self._clock = clock
         self._settings = settings
-        self._user_settings = user_settings
 
     async def _live_token(self, token: str, purpose: str) -> MailToken | None:
         id_hash = hash_token(token)
@@ -172,36 +169,9 @@ class AccountMail:
         await self._addresses.mark_verified(record.user_id, record.stamp)
         audit.info("email address verified", extra={"event": "email.verify", "user_id": record.user_id})
 
-    async def after_login(
-        self,
-        user: User,
-        session_id: str,
-        end_session: Callable[[str], Awaitable[None]],
-        *,
-        ip: str | None,
-        user_agent: str | None,
-        known_device: bool,
-    ) -> None:
-        """After a successful login: Forbidden, and the new session ended, while users.require_verified_email is on
-        and the user has no verified address (checked after the password, so only the account's owner learns it);
-        else a notice when the browser had no device cookie of this user.
-
-        The session is written: unless the address decides the login (require_verified_email), a storage failure
-        here skips the notice, logged, and the login stands."""
-        if not self._user_settings.require_verified_email:
-            if not known_device:
-                await follow_up("a new-device notice", self._new_device(user, ip, user_agent), user_id=user.id)
-            return
-        try:
-            address = await self._addresses.get(user.id)
-        except StorageUnavailable:  # the login cannot be checked: 503, and the session (no cookie carries it) ends
-            await follow_up("ending an unchecked login's session", end_session(session_id), user_id=user.id)
-            raise
-        if address is None or not address.verified:
-            await end_session(session_id)
-            raise Forbidden(UNVERIFIED)
-        if not known_device:
-            await follow_up("a new-device notice", self._new_device(user, ip, user_agent, address), user_id=user.id)
+    async def new_device(self, user: User, ip: str | None, user_agent: str | None) -> None:
+        """A login from a browser without this user's device cookie: a notice to the verified address, if any."""
+        await self._new_device(user, ip, user_agent)
 
     async def _new_device(
         self, user: User, ip: str | None, user_agent: str | None, address: EmailAddress | None = None

@@ -151,6 +151,14 @@ class LoginThrottle:
             raise
         return attempt
 
+    async def begin_for(self, username: str, ip: str | None, device: Device | None, user: Known | None) -> Attempt:
+        """Count an attempt (a password, a code, a passkey) for username (normalised) and the user it names, when
+        known: the device cookie counts only when it names this very user and was issued since their last
+        revocation."""
+        if device is not None and (user is None or not device.vouches_for(user)):
+            device = None
+        return await self.begin(username, ip, device)
+
     async def begin_signup(self, ip: str | None) -> Attempt:
         """Take one of the client's sign-ups (a bucket: signup_burst at once, then one every signup_refill_seconds),
         or raise TooManyRequests; abandoned() gives it back (the name was taken, the hashing queue was full).

@@ -2,8 +2,8 @@
 
 As python-dependency-injector's decoupled-packages example gives each package its part of the container, the domain
 container (authsvc/containers.py: settings -> storage -> services) knows nothing of HTTP, and this one adds what only
-the web uses (the cookie facades, the form tokens, the session guard, the gateway check, the end of a login) and wires
-the handlers' service markers. It extends the domain container, so one instance holds both.
+the web uses (the cookie facades, the form tokens, the session guard, the gateway check, a login's HTTP end) and wires
+the handlers' Provide[...] markers. It extends the domain container, so one instance holds both.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import FormTokens
 from authsvc.web.edge.gate import GatewayCheck
 from authsvc.web.edge.guards import SessionGuard
-from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.logins import LoginEdge, LoginPages
 from authsvc.web.edge.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 
 
@@ -52,9 +52,7 @@ class WebContainer(Container):
         session=Container.settings.provided.session,
         throttle=Container.settings.provided.throttle,
     )
-    pending_login_cookie = providers.Singleton(
-        PendingLoginCookie, codec=Container.pending_logins, settings=Container.settings.provided.session
-    )
+    pending_login_cookie = providers.Singleton(PendingLoginCookie, settings=Container.settings.provided.session)
     passkey_challenge_cookie = providers.Singleton(
         PasskeyChallengeCookie,
         settings=Container.settings.provided.session,
@@ -73,15 +71,9 @@ class WebContainer(Container):
         mail=Container.account_mail,
         metrics=Container.metrics,
     )
-    # The end of every login (JSON routes and portal pages alike)
-    login_finish = providers.Singleton(
-        LoginFinish,
-        auth=Container.auth_service,
-        mail=Container.account_mail,
-        cookies=session_cookies,
-        devices=device_cookies,
-        pending=pending_login_cookie,
-    )
+    # A login's HTTP end (the JSON routes and the portal's pages render the flow's outcome; this writes its cookies)
+    login_edge = providers.Singleton(LoginEdge, pending=pending_login_cookie, challenge=passkey_challenge_cookie)
+    login_pages = providers.Singleton(LoginPages, login=login_edge, tokens=form_tokens, settings=Container.settings)
 
 
 def create_container(settings: Settings) -> WebContainer:

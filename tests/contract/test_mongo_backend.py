@@ -33,7 +33,7 @@ from authsvc.storage.mongo import MongoStorage
 from authsvc.storage.mongo.client import to_datetime
 from authsvc.storage.ports import Storage
 from tests.conftest import make_settings
-from tests.helpers import HASH, NOW, ManualClock, free_port, session
+from tests.helpers import HASH, NOW, ManualClock, free_port, session, sign_in
 from tests.mongodb import mongo_sections
 
 Admin = pymongo.MongoClient[dict[str, Any]]
@@ -238,11 +238,10 @@ async def test_attempt_hit_that_loses_the_upsert_race_retries_once() -> None:
 async def test_counter_documents_are_small_and_hold_no_name_or_address(
     container: Container, storage: Storage, mongodb_admin: Admin, mongodb_database: str
 ) -> None:
-    auth = container.auth_service()
     client = ClientInfo(ip="203.0.113.77")
     for name in ("alice@example.com", "\ufdfa" * 3000):  # NFKC makes 54,000 characters of the second
         with pytest.raises(Unauthorized):
-            await auth.login(name, "wrong password", client)
+            await sign_in(container, name, "wrong password", client)
     docs = list(mongodb_admin[mongodb_database]["login_attempts"].find())
     assert len(docs) == 5  # two client/name pairs, two account windows, one address set
     dumped = repr(docs)

@@ -12,8 +12,8 @@ import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.containers import Container
+from authsvc.login.outcomes import NO_PENDING_LOGIN
 from authsvc.mail.models import NOT_ME, MailToken
 from authsvc.mail.service import hash_token
 from tests.contract.test_revocation_generation import NEW_PASSWORD, OWNER, Browser, mail_container, web

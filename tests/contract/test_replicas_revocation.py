@@ -15,8 +15,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from dependency_injector import providers
 
-from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.containers import Container
+from authsvc.login.outcomes import NO_PENDING_LOGIN
 from authsvc.web.app import create_app
 from authsvc.web.container import create_container
 from tests.conftest import make_settings

@@ -14,8 +14,8 @@ import pyotp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.containers import Container
+from authsvc.login.outcomes import NO_PENDING_LOGIN
 from authsvc.web.app import create_app
 from tests.driver import PASSWORD
 from tests.helpers import ManualClock

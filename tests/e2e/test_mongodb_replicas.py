@@ -14,7 +14,7 @@ import aiohttp
 import pyotp
 import pytest
 
-from authsvc.auth.mfa import NO_PENDING_LOGIN
+from authsvc.login.outcomes import NO_PENDING_LOGIN
 from tests.driver import PASSWORD, new_name, session_cookie
 from tests.helpers import FAST_CONFIG, TEST_KEY, AuthsvcProcess, cli
 from tests.mongodb import mongo_sections

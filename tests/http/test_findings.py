@@ -44,7 +44,7 @@ from authsvc.web.edge.middlewares import (
     without_zone,
 )
 from tests.driver import PASSWORD, signup_and_login
-from tests.helpers import TEST_KEY, ManualClock, cookie_value, free_port
+from tests.helpers import TEST_KEY, ManualClock, cookie_value, free_port, sign_in
 
 Client = TestClient[Any, Any]
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
@@ -153,12 +153,11 @@ async def test_finding4_unknown_user_and_legacy_cost_user_take_equal_time(make_c
     legacy = bcrypt.hashpw(b"the tutorial's password", bcrypt.gensalt(4)).decode().replace("$2b$", "$2a$", 1)
     await container.users_repository().create("legacy", legacy, 0.0)
     await container.users_repository().create("malformed", "$2a$04$not-a-hash", 0.0)
-    auth = container.auth_service()
 
     async def seconds(name: str) -> float:
         started = time.perf_counter()
         with pytest.raises(Unauthorized):
-            await auth.login(name, "wrong password", CLIENT)
+            await sign_in(container, name, "wrong password", CLIENT)
         return time.perf_counter() - started
 
     timings: dict[str, list[float]] = {"legacy": [], "malformed": [], "nobody": []}
@@ -265,14 +264,14 @@ async def test_finding7_login_beyond_the_limit_ends_the_least_recently_used_sess
     container = make_container(session={"max_per_user": 3})
     await container.users_service().signup("alice", PASSWORD)
     auth = container.auth_service()
-    user, first = await auth.login("alice", PASSWORD, CLIENT)
+    user, first = await sign_in(container, "alice", PASSWORD, CLIENT)
     clock.advance(1)
-    _, second = await auth.login("alice", PASSWORD, CLIENT)
+    _, second = await sign_in(container, "alice", PASSWORD, CLIENT)
     clock.advance(1)
-    _, third = await auth.login("alice", PASSWORD, CLIENT)
+    _, third = await sign_in(container, "alice", PASSWORD, CLIENT)
     clock.advance(200)
     assert await auth.authenticate(first, user.id) is not None  # renews: now the most recently used
-    _, fourth = await auth.login("alice", PASSWORD, CLIENT)
+    _, fourth = await sign_in(container, "alice", PASSWORD, CLIENT)
     assert await auth.authenticate(second, user.id) is None
     for live in (first, third, fourth):
         assert await auth.authenticate(live, user.id) is not None
@@ -345,12 +344,11 @@ async def test_finding8_audit_names_the_targeted_account_by_a_keyed_hash(
     key = "k" * 40
     container = make_container(logging={"audit_key": key}, throttle={"account_max_failures": 1})
     await container.users_service().signup("alice", PASSWORD)
-    auth = container.auth_service()
     with caplog.at_level(logging.INFO, logger="authsvc.audit"):
         with pytest.raises(Unauthorized):
-            await auth.login("ALICE", "wrong password", CLIENT)
+            await sign_in(container, "ALICE", "wrong password", CLIENT)
         with pytest.raises(TooManyRequests):
-            await auth.login("alice", PASSWORD, CLIENT)
+            await sign_in(container, "alice", PASSWORD, CLIENT)
     expected = hmac.new(key.encode(), b"alice", hashlib.sha256).hexdigest()[:32]
     lines = {record.__dict__["event"]: record for record in caplog.records if "event" in record.__dict__}
     for event in ("login.failure", "login.throttled"):
@@ -403,20 +401,19 @@ async def test_finding9_forwarded_for_is_ignored_from_an_untrusted_peer_with_pro
 async def test_finding9_purge_does_not_reset_throttle_counters(make_container: Any, clock: ManualClock) -> None:
     container = make_container(throttle={"account_max_failures": 3})
     await container.users_service().signup("alice", PASSWORD)
-    auth = container.auth_service()
     for _ in range(3):
         with pytest.raises(Unauthorized):
-            await auth.login("alice", "wrong password", CLIENT)
+            await sign_in(container, "alice", "wrong password", CLIENT)
     await container.storage().purge_expired(clock.now())
     with pytest.raises(TooManyRequests):
-        await auth.login("alice", PASSWORD, CLIENT)
+        await sign_in(container, "alice", PASSWORD, CLIENT)
 
 
 async def test_finding9_account_deletion_removes_the_session_records(container: Container) -> None:
     await container.users_service().signup("alice", PASSWORD)
     auth = container.auth_service()
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
-    await auth.login("alice", PASSWORD, CLIENT)
+    user, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)
+    await sign_in(container, "alice", PASSWORD, CLIENT)
     authenticated = await auth.authenticate(session_id, user.id)
     assert authenticated is not None
     await auth.delete_account(authenticated, PASSWORD)
@@ -448,12 +445,11 @@ async def test_finding9_duplicate_json_keys_are_refused(client: Client) -> None:
 async def test_finding9_clients_without_an_address_share_no_ip_bucket(make_container: Any) -> None:
     container = make_container(throttle={"account_max_failures": 100, "address_free_names": 2})
     await container.users_service().signup("alice", PASSWORD)
-    auth = container.auth_service()
     nowhere = ClientInfo(ip=None)
     for name in ("bob", "carol", "dave", "erin"):  # past the free names an address would be slowed
         with pytest.raises(Unauthorized):
-            await auth.login(name, "wrong password", nowhere)
-    await auth.login("alice", PASSWORD, nowhere)
+            await sign_in(container, name, "wrong password", nowhere)
+    await sign_in(container, "alice", PASSWORD, nowhere)
 
 
 async def test_finding9_every_audit_event_is_logged(
@@ -750,13 +746,13 @@ async def test_finding9_metrics_count_throttled_logins_and_revocations(make_cont
     container = make_container(throttle={"account_max_failures": 1})
     await container.users_service().signup("alice", PASSWORD)
     auth = container.auth_service()
-    await auth.login("alice", PASSWORD, CLIENT)
-    await auth.login("alice", PASSWORD, CLIENT)
+    await sign_in(container, "alice", PASSWORD, CLIENT)
+    await sign_in(container, "alice", PASSWORD, CLIENT)
     assert await auth.end_sessions_of("alice") == 2
     with pytest.raises(Unauthorized):
-        await auth.login("alice", "wrong password", CLIENT)
+        await sign_in(container, "alice", "wrong password", CLIENT)
     with pytest.raises(TooManyRequests):
-        await auth.login("alice", PASSWORD, CLIENT)
+        await sign_in(container, "alice", PASSWORD, CLIENT)
     text = container.metrics().render().decode()
     assert 'authsvc_logins_total{outcome="throttled"} 1.0' in text
     assert "authsvc_sessions_revoked_total 2.0" in text
@@ -765,7 +761,7 @@ async def test_finding9_metrics_count_throttled_logins_and_revocations(make_cont
 async def test_finding9_a_user_deleted_elsewhere_is_logged_out(container: Container) -> None:
     await container.users_service().signup("alice", PASSWORD)
     auth = container.auth_service()
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    user, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)
     await container.users_repository().delete(user.id)  # by another replica, or an administrator's script
     assert await auth.authenticate(session_id, user.id) is None
     assert await container.sessions_repository().list_for_user(user.id, container.clock().now()) == []

@@ -8,7 +8,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from authsvc.auth.mfa import NO_PENDING_LOGIN
+from authsvc.login.outcomes import NO_PENDING_LOGIN
 from tests.driver import PASSWORD, code_at, enrol, login, mfa_login, signup
 from tests.helpers import ManualClock
 

@@ -11,8 +11,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from authsvc.auth.factors import ENROLMENT_SECONDS
-from authsvc.auth.mfa import NO_PENDING_LOGIN, WRONG_CODE
+from authsvc.auth.mfa import WRONG_CODE
 from authsvc.auth.service import ClientInfo
+from authsvc.login.outcomes import NO_PENDING_LOGIN
 from authsvc.web.app import create_app
 from tests.driver import (
     PASSWORD,
@@ -415,9 +416,12 @@ async def test_second_factor_login_still_needs_a_verified_address_when_required(
     container = make_container(users={"require_verified_email": True})
     client = await aiohttp_client(create_app(container))
     await signup(client)
-    # Arrange through the services: the HTTP login is refused for want of a verified address, as it should be.
+    # Arrange through the services: any login is refused for want of a verified address, as it should be, so the
+    # session that enrols is opened directly.
     auth, mfa = container.auth_service(), container.mfa_service()
-    user, session_id = await auth.login("alice", PASSWORD, ClientInfo(ip="192.0.2.1"))
+    user = await container.users_repository().find_by_username("alice")
+    assert user is not None
+    session_id, _ = await container.session_registry().create(user.id, factors=("password",))
     authenticated = await auth.authenticate(session_id, user.id)
     assert authenticated is not None
     enrolment = await mfa.begin_totp(authenticated, PASSWORD, ClientInfo(ip="192.0.2.1"))

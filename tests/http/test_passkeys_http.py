@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from authsvc.auth.mfa import NO_PENDING_LOGIN
 from authsvc.auth.passkeys import PASSKEY_REFUSED
+from authsvc.login.outcomes import NO_PENDING_LOGIN
 from authsvc.web.app import create_app
 from tests.driver import (
     PASSWORD,

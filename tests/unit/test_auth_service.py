@@ -14,7 +14,7 @@ from authsvc.users.models import User
 from authsvc.users.passwords import PREFIX
 from authsvc.users.service import UsersService
 from tests.driver import PASSWORD
-from tests.helpers import ManualClock
+from tests.helpers import ManualClock, sign_in
 
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
 
@@ -27,7 +27,7 @@ async def alice_logged_in(container: Container) -> tuple[AuthService, User, str]
     """Arrange: alice signed up and logged in once."""
     users, auth = await services(container)
     await users.signup("alice", PASSWORD)
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    user, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)
     return auth, user, session_id
 
 
@@ -56,7 +56,7 @@ async def test_signup_refuses_bad_usernames(container: Container, username: str)
 async def test_login_opens_a_session_that_authenticates(container: Container) -> None:
     users, auth = await services(container)
     await users.signup("alice", PASSWORD)
-    user, session_id = await auth.login("ALICE", PASSWORD, CLIENT)
+    user, session_id = await sign_in(container, "ALICE", PASSWORD, CLIENT)
     assert len(session_id) >= 32
     authenticated = await auth.authenticate(session_id, user.id)
     assert authenticated is not None and authenticated.user.username == "alice"
@@ -78,20 +78,20 @@ async def test_a_login_whose_password_check_overlaps_a_revocation_gets_no_sessio
 
     hasher.verify = verify_then_owner_revokes  # type: ignore[method-assign]
     with pytest.raises(Unauthorized):
-        await auth.login("alice", PASSWORD, CLIENT)
+        await sign_in(container, "alice", PASSWORD, CLIENT)
     assert await auth.list_sessions(alice.id) == []
     hasher.verify = verify  # type: ignore[method-assign]
-    _, session_id = await auth.login("alice", PASSWORD, CLIENT)  # a login after the revocation is a login
+    _, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)  # a login after the revocation is a login
     assert await auth.authenticate(session_id, alice.id) is not None
 
 
 async def test_unknown_user_and_wrong_password_fail_alike(container: Container) -> None:
-    users, auth = await services(container)
+    users, _ = await services(container)
     await users.signup("alice", PASSWORD)
     with pytest.raises(Unauthorized) as wrong:
-        await auth.login("alice", "wrong password", CLIENT)
+        await sign_in(container, "alice", "wrong password", CLIENT)
     with pytest.raises(Unauthorized) as unknown:
-        await auth.login("nobody", "wrong password", CLIENT)
+        await sign_in(container, "nobody", "wrong password", CLIENT)
     assert wrong.value.body() == unknown.value.body()
 
 
@@ -136,7 +136,7 @@ async def test_session_of_another_user_id_does_not_authenticate(container: Conta
     users, auth = await services(container)
     await users.signup("alice", PASSWORD)
     bob = await users.signup("bob", PASSWORD)
-    _, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    _, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)
     assert await auth.authenticate(session_id, bob.id) is None
 
 
@@ -151,14 +151,14 @@ async def test_deleted_user_is_logged_out(container: Container) -> None:
 async def test_password_change_ends_other_sessions_only(container: Container) -> None:
     users, auth = await services(container)
     await users.signup("alice", PASSWORD)
-    user, keep = await auth.login("alice", PASSWORD, CLIENT)
-    _, other = await auth.login("alice", PASSWORD, CLIENT)
+    user, keep = await sign_in(container, "alice", PASSWORD, CLIENT)
+    _, other = await sign_in(container, "alice", PASSWORD, CLIENT)
     current = await auth.authenticate(keep, user.id)
     assert current is not None
     await auth.change_password(current, PASSWORD, "a brand new passphrase")
     assert await auth.authenticate(keep, user.id) is not None
     assert await auth.authenticate(other, user.id) is None
-    await auth.login("alice", "a brand new passphrase", CLIENT)
+    await sign_in(container, "alice", "a brand new passphrase", CLIENT)
 
 
 async def test_login_upgrades_old_cost_hash(make_container: Any) -> None:
@@ -167,8 +167,7 @@ async def test_login_upgrades_old_cost_hash(make_container: Any) -> None:
     await users.signup("alice", PASSWORD)
     stronger = make_container(passwords={"bcrypt_cost": 5})
     stronger.storage.override(container.storage)
-    _, auth5 = await services(stronger)
-    await auth5.login("alice", PASSWORD, CLIENT)
+    await sign_in(stronger, "alice", PASSWORD, CLIENT)
     repository = container.users_repository()
     user = await repository.find_by_username("alice")
     assert user is not None and "$2b$05$" in user.password_hash
@@ -176,17 +175,17 @@ async def test_login_upgrades_old_cost_hash(make_container: Any) -> None:
 
 async def test_v6_3_2_no_default_accounts(container: Container) -> None:
     async with running(container):  # the store as the app opens it: whatever start-up would seed is there
-        users, auth = await services(container)
+        users, _ = await services(container)
         await users.signup("alice", PASSWORD)  # a store with a user in it, so a look-up can find something
         for name in ("admin", "root", "sa", "administrator", "test", "guest", "user", "authsvc"):
             assert await container.users_repository().find_by_username(name) is None, name
             with pytest.raises(Unauthorized):
-                await auth.login(name, name, CLIENT)
-        assert (await auth.login("alice", PASSWORD, CLIENT))[0].username == "alice"  # the check can succeed
+                await sign_in(container, name, name, CLIENT)
+        assert (await sign_in(container, "alice", PASSWORD, CLIENT))[0].username == "alice"  # the check can succeed
 
 
 async def test_v6_3_8_unknown_user_costs_one_bcrypt_check_like_a_wrong_password(container: Container) -> None:
-    users, auth = await services(container)
+    users, _ = await services(container)
     await users.signup("alice", PASSWORD)
     hasher = container.password_hasher()
     checks: list[str] = []
@@ -198,25 +197,25 @@ async def test_v6_3_8_unknown_user_costs_one_bcrypt_check_like_a_wrong_password(
 
     hasher.verify = counting_verify  # type: ignore[method-assign]
     with pytest.raises(Unauthorized):
-        await auth.login("alice", "wrong password", CLIENT)
+        await sign_in(container, "alice", "wrong password", CLIENT)
     with pytest.raises(Unauthorized):
-        await auth.login("nobody-at-all", "wrong password", CLIENT)
+        await sign_in(container, "nobody-at-all", "wrong password", CLIENT)
     assert len(checks) == 2 and all(c.startswith("$bcrypt-sha256$") for c in checks)
 
 
 async def test_v6_2_10_password_does_not_expire(container: Container, clock: ManualClock) -> None:
-    users, auth = await services(container)
+    users, _ = await services(container)
     await users.signup("alice", PASSWORD)
     clock.advance(3 * 365 * 86400)
-    user, _ = await auth.login("alice", PASSWORD, CLIENT)
+    user, _ = await sign_in(container, "alice", PASSWORD, CLIENT)
     assert user.username == "alice"
 
 
 async def test_v7_4_5_administrator_ends_every_session_of_a_user(container: Container) -> None:
     users, auth = await services(container)
     await users.signup("alice", PASSWORD)
-    user, first = await auth.login("alice", PASSWORD, CLIENT)
-    _, second = await auth.login("alice", PASSWORD, CLIENT)
+    user, first = await sign_in(container, "alice", PASSWORD, CLIENT)
+    _, second = await sign_in(container, "alice", PASSWORD, CLIENT)
     assert await auth.end_sessions_of("ALICE") == 2
     assert await auth.authenticate(first, user.id) is None
     assert await auth.authenticate(second, user.id) is None
@@ -230,10 +229,10 @@ async def test_a_name_the_tutorial_stored_unnormalised_logs_in_as_typed_there(co
     carol = await tutorial_user(container, "\uff43arol", PASSWORD)  # typed with a fullwidth C, JS toLowerCase()d
     _, auth = await services(container)
     for typed in ("\uff23arol", "\uff43arol"):
-        user, _ = await auth.login(typed, PASSWORD, CLIENT)
+        user, _ = await sign_in(container, typed, PASSWORD, CLIENT)
         assert user.id == carol.id, typed
     with pytest.raises(Unauthorized):
-        await auth.login("carol", PASSWORD, CLIENT)  # not a name the tutorial's app would have found either
+        await sign_in(container, "carol", PASSWORD, CLIENT)  # not a name the tutorial's app would have found either
     assert await auth.end_sessions_of("\uff23arol") == 2
 
 
@@ -242,31 +241,31 @@ async def test_no_sign_up_shadows_a_name_the_tutorial_stored_unnormalised(
     container: Container, look_alike: str
 ) -> None:
     carol = await tutorial_user(container, "\uff43arol", PASSWORD)
-    users, auth = await services(container)
+    users, _ = await services(container)
     with pytest.raises(DuplicateUsername):
         await users.signup(look_alike, "someone else's passphrase")
-    user, _ = await auth.login("\uff23arol", PASSWORD, CLIENT)
+    user, _ = await sign_in(container, "\uff23arol", PASSWORD, CLIENT)
     assert user.id == carol.id
 
 
 async def test_a_login_with_a_typo_past_72_bytes_keeps_the_real_password(container: Container) -> None:
     real = "x" * 70 + "🔑 the real tail"  # the key's 4 bytes straddle the 72-byte cut
     dave = await tutorial_user(container, "dave", real)
-    _, auth = await services(container)
+    _, _ = await services(container)
     typo = real[:72] + " a typo node's bcrypt never read"
-    await auth.login("dave", typo, CLIENT)
-    await auth.login("dave", real, CLIENT)
+    await sign_in(container, "dave", typo, CLIENT)
+    await sign_in(container, "dave", real, CLIENT)
     stored = await container.users_repository().find_by_id(dave.id)
     assert stored is not None and stored.password_hash == dave.password_hash  # already at the configured cost
     with pytest.raises(Unauthorized):
-        await auth.login("dave", "x" * 70, CLIENT)
+        await sign_in(container, "dave", "x" * 70, CLIENT)
 
 
 async def test_tutorial_compatible_mode_upgrades_nothing_and_stores_node_bcrypt(make_container: Any) -> None:
     container = make_container(passwords={"tutorial_compatible": True})
     alice = await tutorial_user(container, "alice", PASSWORD)
     users, auth = await services(container)
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    user, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)
     assert user.password_hash == alice.password_hash
     stored = await container.users_repository().find_by_id(alice.id)
     assert stored is not None and stored.password_hash == alice.password_hash
@@ -286,7 +285,7 @@ async def test_tutorial_compatible_mode_refuses_new_passwords_over_72_bytes(make
         await users.signup("bob", "p" * 80)
     assert "at most 72 bytes" in refused.value.fields["password"]
     await users.signup("alice", PASSWORD)
-    user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+    user, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)
     authenticated = await auth.authenticate(session_id, user.id)
     assert authenticated is not None
     with pytest.raises(FieldRefused) as refused:
@@ -300,7 +299,6 @@ async def test_turning_tutorial_compatible_mode_off_upgrades_at_the_next_login(m
     await users.signup("alice", PASSWORD)
     after = make_container()
     after.storage.override(compatible.storage)
-    _, auth = await services(after)
-    user, _ = await auth.login("alice", PASSWORD, CLIENT)
+    user, _ = await sign_in(after, "alice", PASSWORD, CLIENT)
     stored = await after.users_repository().find_by_id(user.id)
     assert stored is not None and stored.password_hash.startswith(PREFIX)

@@ -11,7 +11,9 @@ import pytest
 from authsvc.auth.service import ClientInfo
 from authsvc.containers import Container, running
 from authsvc.errors import Conflict, FieldRefused
+from authsvc.login.strategies import CodeProof
 from tests.driver import PASSWORD
+from tests.helpers import sign_in
 
 CLIENT = ClientInfo(ip="192.0.2.10", user_agent="pytest")
 
@@ -20,7 +22,7 @@ async def test_set_groups_is_seen_by_the_next_check_of_a_live_session(container:
     async with running(container):
         users, auth = container.users_service(), container.auth_service()
         await users.signup("alice", PASSWORD)
-        user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+        user, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)
         before = await auth.authenticate(session_id, user.id)
         assert before is not None and before.user.groups == ()
 
@@ -55,16 +57,19 @@ async def test_step_up_gives_the_session_a_new_id_with_the_factor_recorded(conta
     async with running(container):
         users, auth, mfa = container.users_service(), container.auth_service(), container.mfa_service()
         await users.signup("alice", PASSWORD)
-        user, first_id = await auth.login("alice", PASSWORD, CLIENT)
+        user, first_id = await sign_in(container, "alice", PASSWORD, CLIENT)
         me = await auth.authenticate(first_id, user.id)
         assert me is not None and me.session.factors == ("password",) and not me.session.two_factors
         enrolment = await mfa.begin_totp(me, PASSWORD, CLIENT)
         await mfa.confirm_totp(me, enrolment.token, pyotp.TOTP(enrolment.secret).at(clock.now()))
         clock.advance(30)
+        flow = container.login_flow()
         with pytest.raises(FieldRefused):
-            await mfa.step_up(me, "000000", CLIENT)
+            await flow.step_up(me, CodeProof("000000"), CLIENT)
 
-        stepped_id = await mfa.step_up(me, pyotp.TOTP(enrolment.secret).at(clock.now()), CLIENT)
+        stepped_id = (
+            await flow.step_up(me, CodeProof(pyotp.TOTP(enrolment.secret).at(clock.now())), CLIENT)
+        ).session_id
 
         assert stepped_id != first_id and await auth.authenticate(first_id, user.id) is None
         stepped = await auth.authenticate(stepped_id, user.id)
@@ -75,10 +80,10 @@ async def test_step_up_gives_the_session_a_new_id_with_the_factor_recorded(conta
 
 async def test_step_up_without_a_second_factor_is_refused(container: Container) -> None:
     async with running(container):
-        users, auth, mfa = container.users_service(), container.auth_service(), container.mfa_service()
+        users, auth = container.users_service(), container.auth_service()
         await users.signup("alice", PASSWORD)
-        user, session_id = await auth.login("alice", PASSWORD, CLIENT)
+        user, session_id = await sign_in(container, "alice", PASSWORD, CLIENT)
         me = await auth.authenticate(session_id, user.id)
         assert me is not None
         with pytest.raises(Conflict):
-            await mfa.step_up(me, "123456", CLIENT)
+            await container.login_flow().step_up(me, CodeProof("123456"), CLIENT)

@@ -8,11 +8,12 @@ import logging
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.factors import SecondFactorRequired
 from authsvc.auth.mfa import MfaService
 from authsvc.auth.service import AuthService
 from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import NotFound
+from authsvc.login.flow import LoginFlow
+from authsvc.login.strategies import PasswordProof
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.caller import caller
@@ -20,10 +21,9 @@ from authsvc.web.edge.cookies import SessionCookies, end_session
 from authsvc.web.edge.devices import remember_device
 from authsvc.web.edge.gate import gate
 from authsvc.web.edge.guards import SERVICE, current, login_required, service_token_middleware
-from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.logins import LoginEdge
 from authsvc.web.edge.middlewares import csrf_checked, csrf_exempt, gateway_check
-from authsvc.web.edge.pending_cookie import SECOND_FACTOR_REQUIRED, PendingLoginCookie
-from authsvc.web.edge.views import login_body, session_view, user_view
+from authsvc.web.edge.views import login_view, session_view, user_view
 
 audit = logging.getLogger("authsvc.audit")
 routes = web.RouteTableDef()
@@ -36,24 +36,13 @@ INTERNAL_COOKIES = web.AppKey("internal_cookies", SessionCookies)
 @inject
 async def login(
     request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
     fields = await read_fields(request, "username", "password")
-    client = caller(request).client
-    try:
-        user, session_id = await auth.login(
-            fields["username"],
-            fields["password"],
-            client,
-            caller(request).previous_id,
-        )
-    except SecondFactorRequired as required:
-        response = web.json_response({"msg": SECOND_FACTOR_REQUIRED, "mfa": {"methods": required.methods}})
-        pending.start(response, required)
-        return response
-    return await finish(request, web.json_response(login_body(user)), client, user, session_id)
+    proof = PasswordProof(fields["username"], fields["password"])
+    outcome = await flow.login(proof, edge.client(request), edge.previous_id(request))
+    return await edge.answer(request, web.json_response(login_view(outcome)), outcome)
 
 
 @routes.get("/users/logout", allow_head=False)  # the tutorial's GET, kept for parity

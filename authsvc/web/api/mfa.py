@@ -7,13 +7,14 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.mfa import MfaService
+from authsvc.login.flow import LoginFlow
+from authsvc.login.strategies import CodeProof
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.guards import current, login_required
-from authsvc.web.edge.login_finish import LoginFinish
-from authsvc.web.edge.pending_cookie import PendingLoginCookie
-from authsvc.web.edge.views import login_body
+from authsvc.web.edge.logins import LoginEdge
+from authsvc.web.edge.views import login_view
 
 routes = web.RouteTableDef()
 
@@ -84,11 +85,10 @@ async def regenerate_recovery_codes(
 @inject
 async def login_second_factor(
     request: web.Request,
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
     fields = await read_fields(request, "code")
-    client, previous_id = caller(request).client, caller(request).previous_id
-    user, session_id = await mfa.complete_login(pending.read(request), fields["code"], client, previous_id)
-    return await finish(request, web.json_response(login_body(user)), client, user, session_id)
+    proof, client = CodeProof(fields["code"]), edge.client(request)
+    outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))
+    return await edge.answer(request, web.json_response(login_view(outcome)), outcome)

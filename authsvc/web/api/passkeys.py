@@ -3,22 +3,20 @@ password. Options are JSON for navigator.credentials.create/get; answers carry t
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.mfa import MfaService
-from authsvc.auth.passkeys import PASSKEY_REFUSED, PasskeyService
-from authsvc.errors import Unauthorized
+from authsvc.auth.passkeys import PasskeyService
+from authsvc.login.flow import LoginFlow
+from authsvc.login.strategies import PasskeyProof, PasswordlessProof
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_ceremony, read_fields
-from authsvc.web.edge.caller import Caller, caller
+from authsvc.web.edge.caller import caller
 from authsvc.web.edge.guards import current, login_required
-from authsvc.web.edge.login_finish import LoginFinish
+from authsvc.web.edge.logins import LoginEdge
 from authsvc.web.edge.middlewares import client_address
-from authsvc.web.edge.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
-from authsvc.web.edge.views import login_body, passkey_view
+from authsvc.web.edge.views import login_view, passkey_view
 
 NO_STORE = {"Cache-Control": "no-store"}
 routes = web.RouteTableDef()
@@ -71,47 +69,40 @@ async def remove_passkey(
     return web.json_response({"msg": "Passkey removed; every other session has ended"})
 
 
-async def _assertion(request: web.Request) -> tuple[dict[str, Any], Caller]:
-    """A login's passkey answer: the credential, and who sends it (with the session it replaces, if any)."""
-    _, credential = await read_ceremony(request)
-    return credential, caller(request)
-
-
 @routes.post("/users/login/mfa/webauthn/options")
 @inject
 async def second_factor_options(
     request: web.Request,
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.Response:
-    return web.json_response(await mfa.passkey_options(pending.read(request)), headers=NO_STORE)
+    return web.json_response(await flow.second_step_challenge(edge.pending(request)), headers=NO_STORE)
 
 
 @routes.post("/users/login/mfa/webauthn")
 @inject
 async def login_second_factor(
     request: web.Request,
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
-    credential, who = await _assertion(request)
-    client, previous_id = who.client, who.previous_id
-    user, session_id = await mfa.complete_login_with_passkey(pending.read(request), credential, client, previous_id)
-    return await finish(request, web.json_response(login_body(user)), client, user, session_id)
+    _, credential = await read_ceremony(request)
+    proof, client = PasskeyProof(credential), edge.client(request)
+    outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))
+    return await edge.answer(request, web.json_response(login_view(outcome)), outcome)
 
 
 @routes.post("/users/login/webauthn/options")
 @inject
 async def passwordless_options(
     request: web.Request,
-    passkeys: PasskeyService = Provide[WebContainer.passkey_service],
-    challenge_cookie: PasskeyChallengeCookie = Provide[WebContainer.passkey_challenge_cookie],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.Response:
-    nonce = challenge_cookie.new_nonce()
-    options = await passkeys.passwordless_options(nonce, client_address(request))
+    nonce = edge.new_nonce()
+    options = await flow.passwordless_challenge(nonce, client_address(request))
     response = web.json_response(options, headers=NO_STORE)
-    challenge_cookie.start(response, nonce)
+    edge.start_challenge(response, nonce)
     return response
 
 
@@ -119,16 +110,10 @@ async def passwordless_options(
 @inject
 async def login_passwordless(
     request: web.Request,
-    passkeys: PasskeyService = Provide[WebContainer.passkey_service],
-    challenge_cookie: PasskeyChallengeCookie = Provide[WebContainer.passkey_challenge_cookie],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
-    credential, who = await _assertion(request)
-    client, previous_id = who.client, who.previous_id
-    nonce = challenge_cookie.read(request)
-    if nonce is None:
-        raise Unauthorized(PASSKEY_REFUSED)
-    user, session_id = await passkeys.login(credential, nonce, client, previous_id)
-    response = web.json_response(login_body(user))
-    challenge_cookie.clear(response)
-    return await finish(request, response, client, user, session_id)
+    _, credential = await read_ceremony(request)
+    proof, client = PasswordlessProof(credential, edge.nonce(request)), edge.client(request)
+    outcome = await flow.login(proof, client, edge.previous_id(request))
+    return await edge.answer(request, web.json_response(login_view(outcome)), outcome)

@@ -11,14 +11,12 @@ import secrets
 
 from aiohttp import web
 
-from authsvc.auth.factors import PendingLogins, SecondFactorRequired
 from authsvc.config import SessionSettings
+from authsvc.login.outcomes import SecondFactorNeeded
 from authsvc.web.edge.cookie_header import Cookie
 
-SECOND_FACTOR_REQUIRED = "Second factor required"
 
-
-def _cookie(settings: SessionSettings, suffix: str, lifetime: int) -> Cookie:
+def _cookie(settings: SessionSettings, suffix: str, lifetime: int | None = None) -> Cookie:
     # Strict: only the login pages of this very site post the next step.
     name = f"{settings.cookie_name}{suffix}"
     return Cookie(
@@ -27,18 +25,17 @@ def _cookie(settings: SessionSettings, suffix: str, lifetime: int) -> Cookie:
 
 
 class PendingLoginCookie:
-    def __init__(self, codec: PendingLogins, settings: SessionSettings) -> None:
-        self._cookie = _cookie(settings, "_mfa", codec.lifetime)
+    def __init__(self, settings: SessionSettings) -> None:
+        self._cookie = _cookie(settings, "_mfa")  # its lifetime is the waiting login's
         self.name = self._cookie.name
-        self._codec = codec
 
     def read(self, request: web.Request) -> str | None:
         """The pending-login token, or None when there is none or more than one."""
         return self._cookie.read(request)
 
-    def start(self, response: web.StreamResponse, required: SecondFactorRequired) -> None:
-        """Set the cookie of a new pending login for the user whose password was right."""
-        self._cookie.set(response, self._codec.issue(required.user, required.remember))
+    def start(self, response: web.StreamResponse, waiting: SecondFactorNeeded) -> None:
+        """Set the cookie of a new waiting login (the flow sealed its token) for the user whose password was right."""
+        self._cookie.set(response, waiting.pending, max_age=waiting.lifetime)
 
     def clear(self, response: web.StreamResponse) -> None:
         self._cookie.clear(response)

@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from authsvc.auth.models import Passkey, SessionRecord
+from authsvc.login.outcomes import SecondFactorNeeded, SignedIn
 from authsvc.users.models import User
+
+SECOND_FACTOR_REQUIRED = "Second factor required"
 
 
 def iso(timestamp: float) -> str:
@@ -33,6 +36,13 @@ def session_view(record: SessionRecord) -> dict[str, Any]:
 def login_body(user: User) -> dict[str, object]:
     """The tutorial's answer to a finished login, whatever proved it."""
     return {"User": user_view(user), "msg": "User logged in"}
+
+
+def login_view(outcome: SignedIn | SecondFactorNeeded) -> dict[str, object]:
+    """The JSON answer to a login's outcome: the tutorial's, or the methods the waiting login can finish with."""
+    if isinstance(outcome, SecondFactorNeeded):
+        return {"msg": SECOND_FACTOR_REQUIRED, "mfa": {"methods": outcome.methods}}
+    return login_body(outcome.user)
 
 
 def passkey_view(passkey: Passkey) -> dict[str, str | None]:

@@ -1,8 +1,8 @@
 """The login portal: server-rendered sign-in, sign-out and sign-up pages for browsers behind a gateway.
 
 The pages post ordinary forms (the one script, passkeys.js, only runs the passkey buttons) and reuse what the JSON
-routes use: AuthService.login and the cookie facade, so a portal login makes exactly the session cookie POST
-/users/login makes. Errors on these routes are HTML pages, never problem+json; the pages carry their own
+routes use: the login flow and its HTTP end (web/edge/logins.py), so a portal login makes exactly the session cookie
+POST /users/login makes. Errors on these routes are HTML pages, never problem+json; the pages carry their own
 Content-Security-Policy (one stylesheet; script-src 'self' only on the pages with a passkey button).
 """
 
@@ -20,9 +20,8 @@ from aiohttp import hdrs, web
 from aiohttp.typedefs import Middleware
 from dependency_injector.wiring import Provide, inject
 
-from authsvc.auth.factors import TOTP, WEBAUTHN, SecondFactorRequired
-from authsvc.auth.mfa import WRONG_CODE, MfaService
-from authsvc.auth.service import INVALID_CREDENTIALS, AuthService
+from authsvc.auth.factors import TOTP, WEBAUTHN
+from authsvc.auth.service import AuthService
 from authsvc.config import PortalSettings, Settings
 from authsvc.errors import (
     DuplicateUsername,
@@ -32,8 +31,18 @@ from authsvc.errors import (
     Problem,
     StorageUnavailable,
     TooManyRequests,
-    Unauthorized,
 )
+from authsvc.login.flow import LoginFlow
+from authsvc.login.outcomes import (
+    INVALID_CREDENTIALS,
+    EmailNotVerified,
+    InvalidCredentials,
+    LoginRefused,
+    SecondFactorNeeded,
+    SignedIn,
+    WrongCode,
+)
+from authsvc.login.strategies import CodeProof, PasswordProof
 from authsvc.mail.models import DuplicateEmail
 from authsvc.users.service import SIGNUP_CLOSED, UsersService
 from authsvc.web.container import WebContainer
@@ -43,8 +52,7 @@ from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens, 
 from authsvc.web.edge.gate import STEP_UP_PATH, gate
 from authsvc.web.edge.guards import current, login_required, signed_in, wraps
 from authsvc.web.edge.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
-from authsvc.web.edge.login_finish import LoginFinish
-from authsvc.web.edge.pending_cookie import PendingLoginCookie
+from authsvc.web.edge.logins import LoginPages
 from authsvc.web.pages.redirects import normalize_origin, safe_redirect
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -244,49 +252,47 @@ async def login_page(request: web.Request) -> web.Response:
     return LoginForm(request, settings, tokens).render(rd)
 
 
+async def _answer(
+    request: web.Request, pages: LoginPages, rd: str | None, outcome: SignedIn | SecondFactorNeeded
+) -> web.StreamResponse:
+    """A login's outcome as the portal shows it: signed in, on to rd (or the default); else the second step's page."""
+    if isinstance(outcome, SecondFactorNeeded):
+        return await pages.login.answer(request, _code_page(request, pages, rd, outcome.methods), outcome)
+    landing = _see_other(_allowed(request, pages.settings, rd) or pages.settings.portal.default_redirect)
+    return await pages.login.answer(request, landing, outcome)
+
+
+def _throttled(throttled: TooManyRequests) -> str:
+    return gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
+
+
 @routes.post("/login")
 @scripted_page
 @inject
 async def login(
     request: web.Request,
-    auth: AuthService = Provide[WebContainer.auth_service],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
-    settings = current_settings()
-    tokens = form_tokens(request)
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
-    rd, form = fields.get("rd"), LoginForm(request, settings, tokens)
-    if not tokens.valid(request, fields["csrf"]):
+    rd, form, edge = fields.get("rd"), LoginForm(request, pages.settings, pages.tokens), pages.login
+    if not pages.tokens.valid(request, fields["csrf"]):
         return form.render(rd, FORM_EXPIRED, 403)
-    client = caller(request).client
+    proof, remember = PasswordProof(fields["username"], fields["password"]), fields.get("remember") == "on"
     try:
-        user, session_id = await auth.login(
-            fields["username"],
-            fields["password"],
-            client,
-            caller(request).previous_id,
-            remember=fields.get("remember") == "on",
-        )
-        landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
-        return await finish(request, landing, client, user, session_id)
-    except Forbidden as unverified:
-        return form.render(rd, unverified.detail or "", 403, fields["username"])
-    except SecondFactorRequired as required:
-        response = _code_page(request, settings, tokens, rd, required.methods)
-        pending.start(response, required)
-        return response
-    except Unauthorized:
+        outcome = await flow.login(proof, edge.client(request), edge.previous_id(request), remember=remember)
+    except EmailNotVerified as unverified:
+        return form.render(rd, unverified.detail, 403, fields["username"])
+    except InvalidCredentials:
         return form.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
     except TooManyRequests as throttled:
-        message = gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
-        return form.render(rd, message, 429, fields["username"], throttled.headers)
+        return form.render(rd, _throttled(throttled), 429, fields["username"], throttled.headers)
+    return await _answer(request, pages, rd, outcome)
 
 
 def _code_page(
     request: web.Request,
-    settings: Settings,
-    tokens: FormTokens,
+    pages: LoginPages,
     rd: str | None,
     methods: list[str],
     message: str | None = None,
@@ -294,7 +300,7 @@ def _code_page(
     headers: dict[str, str] | None = None,
 ) -> web.Response:
     """The second step of a sign-in: the code form, and the passkey button when the user has a passkey."""
-    rd = _allowed(request, settings, rd)
+    rd = _allowed(request, pages.settings, rd)
     return _render(
         request,
         "login_code.html",
@@ -302,11 +308,11 @@ def _code_page(
         message,
         status,
         headers,
-        tokens=tokens,
+        tokens=pages.tokens,
         rd=rd,
         totp=TOTP in methods,
         passkey=WEBAUTHN in methods,
-        next=rd or settings.portal.default_redirect,
+        next=rd or pages.settings.portal.default_redirect,
     )
 
 
@@ -315,35 +321,29 @@ def _code_page(
 @inject
 async def login_code(
     request: web.Request,
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-    pending: PendingLoginCookie = Provide[WebContainer.pending_login_cookie],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
-    settings = current_settings()
-    tokens = form_tokens(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
-    rd = fields.get("rd")
-    methods = await mfa.pending_methods(pending.read(request))
-    if not tokens.valid(request, fields["csrf"]):
-        return _code_page(request, settings, tokens, rd, methods, FORM_EXPIRED, 403)
-    previous_id = caller(request).previous_id
-    client = caller(request).client
+    rd, edge = fields.get("rd"), pages.login
+    methods = await flow.pending_methods(edge.pending(request))
+    if not pages.tokens.valid(request, fields["csrf"]):
+        return _code_page(request, pages, rd, methods, FORM_EXPIRED, 403)
+    proof, client = CodeProof(fields["code"]), edge.client(request)
     try:
-        user, session_id = await mfa.complete_login(pending.read(request), fields["code"], client, previous_id)
-        landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
-        return await finish(request, landing, client, user, session_id)
-    except Forbidden as unverified:
-        response = LoginForm(request, settings, tokens).render(rd, unverified.detail or "", 403)
-        pending.clear(response)
+        outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))
+    except EmailNotVerified as unverified:
+        response = LoginForm(request, pages.settings, pages.tokens).render(rd, unverified.detail, 403)
+        edge.clear_pending(response)
         return response
     except TooManyRequests as throttled:
-        message = gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
-        return _code_page(request, settings, tokens, rd, methods, message, 429, throttled.headers)
-    except Unauthorized as refused:
-        if refused.detail == WRONG_CODE:
-            return _code_page(request, settings, tokens, rd, methods, WRONG_CODE_AGAIN, 401)
+        return _code_page(request, pages, rd, methods, _throttled(throttled), 429, throttled.headers)
+    except WrongCode:
+        return _code_page(request, pages, rd, methods, WRONG_CODE_AGAIN, 401)
+    except LoginRefused:  # no waiting login (expired, used, out of tries), or revoked since the password
         expired = N_("Your sign-in expired. Please sign in again.")
-        return LoginForm(request, settings, tokens).render(rd, expired, 401)
+        return LoginForm(request, pages.settings, pages.tokens).render(rd, expired, 401)
+    return await _answer(request, pages, rd, outcome)
 
 
 @routes.get("/logout")
@@ -433,10 +433,10 @@ async def _signup_expired(request: web.Request, fields: dict[str, str]) -> web.R
 async def signup(
     request: web.Request,
     users: UsersService = Provide[WebContainer.users_service],
-    auth: AuthService = Provide[WebContainer.auth_service],
-    finish: LoginFinish = Provide[WebContainer.login_finish],
+    flow: LoginFlow = Provide[WebContainer.login_flow],
+    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
-    settings, tokens, fields = current_settings(), form_tokens(request), form(request)
+    settings, tokens, fields = pages.settings, pages.tokens, form(request)
     rd, form_page = fields.get("rd"), SignupForm(request, settings, tokens)
     username, email = fields["username"], fields.get("email", "").strip()
     try:
@@ -449,17 +449,16 @@ async def signup(
         return form_page.render(rd, N_("Please fix the fields below."), 422, username, refused.fields, email)
     except (DuplicateUsername, DuplicateEmail) as taken:
         return form_page.render(rd, taken.detail, 409, username, email=email)
-    # Signed up: signed in, the same way a login signs in (so users.require_verified_email holds here too).
-    client = caller(request).client
+    # Signed up: signed in, through the same flow as a login (so users.require_verified_email holds here too).
+    edge = pages.login
     try:
-        user, session_id = await auth.login(user.username, fields["password"], client, caller(request).previous_id)
+        proof = PasswordProof(user.username, fields["password"])
+        outcome = await flow.login(proof, edge.client(request), edge.previous_id(request))
+    except EmailNotVerified:  # the account waits for the mailed link
+        return _render(request, "done.html", N_("Check your mail"), SIGNED_UP_VERIFY, 202, success=True)
     except StorageUnavailable:  # the account is made (201): only signing in failed, and the page says so
         return LoginForm(request, settings, tokens).render(rd, SIGNED_UP_NOT_IN, 201, user.username)
-    landing = _see_other(_allowed(request, settings, rd) or settings.portal.default_redirect)
-    try:
-        return await finish(request, landing, client, user, session_id)
-    except Forbidden:  # users.require_verified_email: the account waits for the mailed link
-        return _render(request, "done.html", N_("Check your mail"), SIGNED_UP_VERIFY, 202, success=True)
+    return await _answer(request, pages, rd, outcome)
 
 
 @routes.get("/")
