@@ -21,7 +21,7 @@ from authsvc.web.edge.cookies import SessionCookies, end_session
 from authsvc.web.edge.devices import remember_device
 from authsvc.web.edge.gate import gate
 from authsvc.web.edge.guards import SERVICE, current, login_required, service_token_middleware
-from authsvc.web.edge.logins import LoginEdge
+from authsvc.web.edge.logins import login_edge
 from authsvc.web.edge.middlewares import csrf_checked, csrf_exempt, gateway_check
 from authsvc.web.edge.views import login_view, session_view, user_view
 
@@ -37,8 +37,8 @@ INTERNAL_COOKIES = web.AppKey("internal_cookies", SessionCookies)
 async def login(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
+    edge = login_edge(request)
     fields = await read_fields(request, "username", "password")
     proof = PasswordProof(fields["username"], fields["password"])
     outcome = await flow.login(proof, edge.client(request), edge.previous_id(request))

@@ -13,7 +13,7 @@ from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_fields
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.guards import current, login_required
-from authsvc.web.edge.logins import LoginEdge
+from authsvc.web.edge.logins import login_edge
 from authsvc.web.edge.views import login_view
 
 routes = web.RouteTableDef()
@@ -86,8 +86,8 @@ async def regenerate_recovery_codes(
 async def login_second_factor(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
+    edge = login_edge(request)
     fields = await read_fields(request, "code")
     proof, client = CodeProof(fields["code"]), edge.client(request)
     outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))

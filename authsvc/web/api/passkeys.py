@@ -14,7 +14,7 @@ from authsvc.web.container import WebContainer
 from authsvc.web.edge.bodies import read_ceremony, read_fields
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.guards import current, login_required
-from authsvc.web.edge.logins import LoginEdge
+from authsvc.web.edge.logins import login_edge
 from authsvc.web.edge.middlewares import client_address
 from authsvc.web.edge.views import login_view, passkey_view
 
@@ -74,8 +74,8 @@ async def remove_passkey(
 async def second_factor_options(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.Response:
+    edge = login_edge(request)
     return web.json_response(await flow.second_step_challenge(edge.pending(request)), headers=NO_STORE)
 
 
@@ -84,8 +84,8 @@ async def second_factor_options(
 async def login_second_factor(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
+    edge = login_edge(request)
     _, credential = await read_ceremony(request)
     proof, client = PasskeyProof(credential), edge.client(request)
     outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))
@@ -97,8 +97,8 @@ async def login_second_factor(
 async def passwordless_options(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.Response:
+    edge = login_edge(request)
     nonce = edge.new_nonce()
     options = await flow.passwordless_challenge(nonce, client_address(request))
     response = web.json_response(options, headers=NO_STORE)
@@ -111,8 +111,8 @@ async def passwordless_options(
 async def login_passwordless(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    edge: LoginEdge = Provide[WebContainer.login_edge],
 ) -> web.StreamResponse:
+    edge = login_edge(request)
     _, credential = await read_ceremony(request)
     proof, client = PasswordlessProof(credential, edge.nonce(request)), edge.client(request)
     outcome = await flow.login(proof, client, edge.previous_id(request))

@@ -52,7 +52,7 @@ from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens, 
 from authsvc.web.edge.gate import STEP_UP_PATH, gate
 from authsvc.web.edge.guards import current, login_required, signed_in, wraps
 from authsvc.web.edge.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
-from authsvc.web.edge.logins import LoginPages
+from authsvc.web.edge.logins import LoginPages, login_pages
 from authsvc.web.pages.redirects import normalize_origin, safe_redirect
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -272,8 +272,8 @@ def _throttled(throttled: TooManyRequests) -> str:
 async def login(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
+    pages = login_pages(request)
     fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
     rd, form, edge = fields.get("rd"), LoginForm(request, pages.settings, pages.tokens), pages.login
     if not pages.tokens.valid(request, fields["csrf"]):
@@ -322,8 +322,8 @@ def _code_page(
 async def login_code(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
+    pages = login_pages(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd, edge = fields.get("rd"), pages.login
     methods = await flow.pending_methods(edge.pending(request))
@@ -434,8 +434,8 @@ async def signup(
     request: web.Request,
     users: UsersService = Provide[WebContainer.users_service],
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.StreamResponse:
+    pages = login_pages(request)
     settings, tokens, fields = pages.settings, pages.tokens, form(request)
     rd, form_page = fields.get("rd"), SignupForm(request, settings, tokens)
     username, email = fields["username"], fields.get("email", "").strip()

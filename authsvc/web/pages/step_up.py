@@ -21,7 +21,7 @@ from authsvc.web.edge.forms import read_form
 from authsvc.web.edge.gate import STEP_UP_PATH
 from authsvc.web.edge.guards import signed_in
 from authsvc.web.edge.i18n import N_, gettext, wait
-from authsvc.web.edge.logins import LoginPages
+from authsvc.web.edge.logins import LoginPages, login_pages
 from authsvc.web.pages.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _allowed, _render, _see_other, portal_page
 
 routes = web.RouteTableDef()
@@ -58,8 +58,8 @@ async def _page(
 async def step_up_page(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.Response:
+    pages = login_pages(request)
     rd = _allowed(request, pages.settings, request.query.get("rd"))
     me = await signed_in(request)
     if me is None:
@@ -75,8 +75,8 @@ async def step_up_page(
 async def step_up(
     request: web.Request,
     flow: LoginFlow = Provide[WebContainer.login_flow],
-    pages: LoginPages = Provide[WebContainer.login_pages],
 ) -> web.Response:
+    pages = login_pages(request)
     fields = await read_form(request, ("code", "csrf"), ("rd",))
     rd = _allowed(request, pages.settings, fields.get("rd"))
     me = await signed_in(request)
