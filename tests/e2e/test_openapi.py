@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import inspect
 import json
 import re
+import sys
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,8 +17,10 @@ import yaml
 from schemathesis.core.result import Err
 
 from authsvc.containers import Container
-from authsvc.web.api.ops.docs import DOCS_CSP, SPEC_PATH
+from authsvc.web.api.bodies import REQUEST_BODIES
+from authsvc.web.api.ops.docs import DOCS_CSP, SPEC_PATH, openapi_document
 from authsvc.web.app import create_app
+from authsvc.web.edge.bodies import body_schema, media_types
 
 METHODS = ("get", "head", "post", "put", "patch", "delete", "options", "trace")
 FORM_TYPES = {"application/json", "application/x-www-form-urlencoded", "multipart/form-data"}
@@ -25,8 +30,7 @@ DOCUMENTED_AS = {"/auth/verify{tail}": ("/auth/verify", "/auth/verify/{tail}")}
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    loaded: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return loaded
+    return openapi_document()  # openapi.yaml with the request bodies generated from their models
 
 
 def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -247,6 +251,67 @@ def _check_portal_form(document: dict[str, Any], operation: dict[str, Any], wher
     assert all(field == {**field, "type": "string"} for field in schema["properties"].values()), where
     for status in ("400", "403", "413", "415"):
         assert status in operation["responses"], f"{where}: {status}"
+
+
+def test_the_yaml_writes_no_request_body_a_model_declares() -> None:
+    written = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))["components"]
+    for model in REQUEST_BODIES:
+        assert model.__name__ not in written["schemas"], f"{model.__name__}: generated, not written by hand"
+        assert model.__name__ not in written["requestBodies"], f"{model.__name__}: generated, not written by hand"
+
+
+def test_every_json_body_is_served_as_its_model_generates_it(document: dict[str, Any]) -> None:
+    models = {f"#/components/requestBodies/{model.__name__}": model for model in REQUEST_BODIES}
+    served = set()
+    for path, method, operation in operations(document):
+        if "requestBody" not in operation or "portal" in operation.get("tags", []):
+            continue
+        where, reference = f"{method.upper()} {path}", operation["requestBody"].get("$ref")
+        assert reference in models, f"{where}: the body is not one of web/api/bodies.py's models"
+        model = served_model = models[reference]
+        schema = {"$ref": f"#/components/schemas/{model.__name__}"}
+        body = resolve(document, operation["requestBody"])
+        assert body == {"required": True, "content": {media: {"schema": schema} for media in media_types(model)}}, where
+        assert document["components"]["schemas"][model.__name__] == body_schema(served_model), where
+        served.add(model)
+    assert served == set(REQUEST_BODIES), f"models no operation takes: {set(REQUEST_BODIES) - served}"
+
+
+def _model_read_by(handler: Callable[..., Any]) -> str | None:
+    """The model the handler's own code passes to read_body (its decorators keep its module and name)."""
+    tree = ast.parse(inspect.getsource(sys.modules[handler.__module__]))
+    found = [
+        node for node in ast.walk(tree) if isinstance(node, ast.AsyncFunctionDef) and node.name == handler.__name__
+    ]
+    assert len(found) == 1, f"{handler.__module__}.{handler.__name__}"
+    models = [
+        call.args[1].id
+        for call in ast.walk(found[0])
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "read_body"
+        if isinstance(call.args[1], ast.Name)
+    ]
+    assert len(models) <= 1, f"{handler.__name__} reads two bodies"
+    return models[0] if models else None
+
+
+def test_every_handler_reads_the_body_its_operation_documents(
+    document: dict[str, Any], make_container: Callable[..., Container]
+) -> None:
+    admin = {"tokens": [{"name": "ops", "token": "o" * 32, "scopes": ["users:read"]}]}
+    app = create_app(make_container(admin=admin))
+    read = {}
+    for route in app.router.routes():
+        assert route.resource is not None
+        if route.method != "*":
+            read[(route.method.lower(), route.resource.canonical)] = _model_read_by(route.handler)
+    checked = 0
+    for path, method, operation in operations(document):
+        if (method, path) not in read or "portal" in operation.get("tags", []):
+            continue
+        documented = operation.get("requestBody", {}).get("$ref", "").removeprefix("#/components/requestBodies/")
+        assert read[(method, path)] == (documented or None), f"{method.upper()} {path}"
+        checked += bool(documented)
+    assert checked == len([op for _, _, op in operations(document) if "requestBody" in op]) - 21  # 21 portal forms
 
 
 def test_verify_is_the_same_operation_under_every_method(document: dict[str, Any]) -> None:

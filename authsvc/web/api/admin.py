@@ -24,7 +24,8 @@ from authsvc.events.context import request_context
 from authsvc.events.models import Event, EventQuery
 from authsvc.events.service import AuditReader
 from authsvc.users.models import User
-from authsvc.web.edge.bodies import read_fields, read_string_list
+from authsvc.web.api.bodies import AdminGroups, AdminUserCreation, Invitation
+from authsvc.web.edge.bodies import read_body
 from authsvc.web.edge.middlewares import csrf_exempt
 from authsvc.web.edge.views import iso
 
@@ -208,8 +209,8 @@ async def get_user(request: web.Request) -> web.Response:
 @requires("users:write")
 async def create_user(request: web.Request) -> web.Response:
     admin = request.app[ADMIN]
-    fields = await read_fields(request, "username", "password", optional=("email",))
-    user = await admin.create(_actor(request), fields["username"], fields["password"], fields.get("email"))
+    body = await read_body(request, AdminUserCreation)
+    user = await admin.create(_actor(request), body.username, body.password, body.email)
     return web.json_response(user_view(user), status=201)
 
 
@@ -217,8 +218,8 @@ async def create_user(request: web.Request) -> web.Response:
 @requires("users:write")
 async def invite_user(request: web.Request) -> web.Response:
     admin = request.app[ADMIN]
-    fields = await read_fields(request, "username", "email")
-    user = await admin.invite(_actor(request), fields["username"], fields["email"])
+    body = await read_body(request, Invitation)
+    user = await admin.invite(_actor(request), body.username, body.email)
     return web.json_response(user_view(user), status=201)
 
 
@@ -248,7 +249,7 @@ async def enable_user(request: web.Request) -> web.Response:
 @requires("users:write")
 async def set_groups(request: web.Request) -> web.Response:
     admin = request.app[ADMIN]
-    groups = await read_string_list(request, "groups")
+    groups = (await read_body(request, AdminGroups)).groups
     return web.json_response(user_view(await admin.set_groups(_actor(request), request.match_info["id"], groups)))
 
 

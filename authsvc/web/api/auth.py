@@ -14,8 +14,9 @@ from authsvc.auth.service_tokens import ServiceTokens
 from authsvc.errors import NotFound
 from authsvc.login.flow import LoginFlow
 from authsvc.login.strategies import PasswordProof
+from authsvc.web.api.bodies import Credentials, CurrentPassword, IntrospectionRequest, PasswordChange
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.bodies import read_body
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.cookies import SessionCookies, end_session
 from authsvc.web.edge.devices import remember_device
@@ -39,8 +40,8 @@ async def login(
     flow: LoginFlow = Provide[WebContainer.login_flow],
 ) -> web.StreamResponse:
     edge = login_edge(request)
-    fields = await read_fields(request, "username", "password")
-    proof = PasswordProof(fields["username"], fields["password"])
+    body = await read_body(request, Credentials)
+    proof = PasswordProof(body.username, body.password)
     outcome = await flow.login(proof, edge.client(request), edge.previous_id(request))
     return await edge.answer(request, web.json_response(login_view(outcome)), outcome)
 
@@ -130,10 +131,10 @@ async def change_password(
     auth: AuthService = Provide[WebContainer.auth_service],
     mfa: MfaService = Provide[WebContainer.mfa_service],
 ) -> web.Response:
-    fields = await read_fields(request, "currentPassword", "newPassword", optional=("code",))
+    body = await read_body(request, PasswordChange)
     client = caller(request).client
-    await mfa.check_recent_proof(current(request), fields["currentPassword"], fields.get("code"), client)
-    changed = await auth.change_password(current(request), fields["currentPassword"], fields["newPassword"], client)
+    await mfa.check_recent_proof(current(request), body.currentPassword, body.code, client)
+    changed = await auth.change_password(current(request), body.currentPassword, body.newPassword, client)
     remember_device(request, changed)  # this browser proved the password: still a known device under the new generation
     return web.json_response({"msg": "Password changed; every other session has ended"})
 
@@ -142,8 +143,8 @@ async def change_password(
 @login_required
 @inject
 async def delete_account(request: web.Request, auth: AuthService = Provide[WebContainer.auth_service]) -> web.Response:
-    fields = await read_fields(request, "password")
-    await auth.delete_account(current(request), fields["password"], caller(request).client)
+    body = await read_body(request, CurrentPassword)
+    await auth.delete_account(current(request), body.password, caller(request).client)
     await end_session(request)
     return web.json_response({"msg": "The account has been deleted"})
 
@@ -156,8 +157,8 @@ async def introspect(request: web.Request) -> web.Response:
     Served in the internal sub-application, whose middleware has checked the service token.
     """
     auth, cookies = request.app[INTERNAL_AUTH], request.app[INTERNAL_COOKIES]
-    fields = await read_fields(request, "session")
-    ids = cookies.session_ids(fields["session"])
+    body = await read_body(request, IntrospectionRequest)
+    ids = cookies.session_ids(body.session)
     authenticated = await auth.authenticate(*ids, touch=False) if ids else None
     audit.info("session introspected", extra={"event": "introspect", "service": request[SERVICE]})
     if authenticated is None:

@@ -7,8 +7,9 @@ from dependency_injector.wiring import Provide, inject
 
 from authsvc.auth.mfa import MfaService
 from authsvc.mail.service import AccountMail
+from authsvc.web.api.bodies import EmailChange, ForgotPassword, MailToken, PasswordReset
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.bodies import read_body
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.guards import current, login_required
 
@@ -24,16 +25,16 @@ routes = web.RouteTableDef()
 @routes.post("/users/password/forgot")
 @inject
 async def forgot_password(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
-    fields = await read_fields(request, "username", "email", one_of=True)
-    await mail.forgot(username=fields.get("username"), email=fields.get("email"), ip=request.remote)
+    body = await read_body(request, ForgotPassword)
+    await mail.forgot(username=body.username, email=body.email, ip=request.remote)
     return web.json_response(FORGOT_ANSWER, status=202)
 
 
 @routes.post("/users/password/reset")
 @inject
 async def reset_password(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
-    fields = await read_fields(request, "token", "newPassword")
-    await mail.reset(fields["token"], fields["newPassword"], request.remote)
+    body = await read_body(request, PasswordReset)
+    await mail.reset(body.token, body.newPassword, request.remote)
     return web.json_response({"msg": "The password has been reset; every session has ended. Log in again."})
 
 
@@ -45,26 +46,26 @@ async def set_email(
     mail: AccountMail = Provide[WebContainer.account_mail],
     mfa: MfaService = Provide[WebContainer.mfa_service],
 ) -> web.Response:
-    fields = await read_fields(request, "email", "password", optional=("code",))
+    body = await read_body(request, EmailChange)
     me = current(request)
-    mail.check_address(fields["email"])  # a typo costs no password attempt
+    mail.check_address(body.email)  # a typo costs no password attempt
     # The address receives reset links: the same proof as changing a factor, counted like a login.
-    await mfa.prove(me, fields["password"], fields.get("code"), caller(request).client)
-    await mail.set_address(me.user, fields["email"])
+    await mfa.prove(me, body.password, body.code, caller(request).client)
+    await mail.set_address(me.user, body.email)
     return web.json_response({"msg": "A link to verify the address is on its way to it."}, status=202)
 
 
 @routes.post("/users/email/verify")
 @inject
 async def verify_email(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
-    fields = await read_fields(request, "token")
-    await mail.verify_address(fields["token"])
+    body = await read_body(request, MailToken)
+    await mail.verify_address(body.token)
     return web.json_response({"msg": "The email address is verified."})
 
 
 @routes.post("/users/sessions/not-me")
 @inject
 async def not_me(request: web.Request, mail: AccountMail = Provide[WebContainer.account_mail]) -> web.Response:
-    fields = await read_fields(request, "token")
-    await mail.not_me(fields["token"])
+    body = await read_body(request, MailToken)
+    await mail.not_me(body.token)
     return web.json_response({"msg": NOT_ME_ANSWER})

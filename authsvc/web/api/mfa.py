@@ -9,8 +9,9 @@ from dependency_injector.wiring import Provide, inject
 from authsvc.auth.mfa import MfaService
 from authsvc.login.flow import LoginFlow
 from authsvc.login.strategies import CodeProof
+from authsvc.web.api.bodies import Code, CurrentPassword, FactorProof, TotpConfirmation
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.bodies import read_body
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.guards import current, login_required
 from authsvc.web.edge.logins import login_edge
@@ -33,15 +34,15 @@ async def status(request: web.Request, mfa: MfaService = Provide[WebContainer.mf
 @login_required
 @inject
 async def begin_totp(request: web.Request, mfa: MfaService = Provide[WebContainer.mfa_service]) -> web.Response:
-    fields = await read_fields(request, "password")
-    enrolment = await mfa.begin_totp(current(request), fields["password"], caller(request).client)
-    body = {
+    body = await read_body(request, CurrentPassword)
+    enrolment = await mfa.begin_totp(current(request), body.password, caller(request).client)
+    answer = {
         "secret": enrolment.secret,
         "otpauthUri": enrolment.otpauth_uri,
         "qrSvg": enrolment.qr_svg,
         "enrolmentToken": enrolment.token,
     }
-    return web.json_response(body, headers={"Cache-Control": "no-store"})
+    return web.json_response(answer, headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/users/me/mfa/totp/confirm")
@@ -51,8 +52,8 @@ async def confirm_totp(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
 ) -> web.Response:
-    fields = await read_fields(request, "enrolmentToken", "code")
-    codes = await mfa.confirm_totp(current(request), fields["enrolmentToken"], fields["code"])
+    body = await read_body(request, TotpConfirmation)
+    codes = await mfa.confirm_totp(current(request), body.enrolmentToken, body.code)
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 
@@ -63,8 +64,8 @@ async def remove_totp(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
 ) -> web.Response:
-    fields = await read_fields(request, "password", optional=("code",))
-    await mfa.remove_totp(current(request), fields["password"], fields.get("code"), caller(request).client)
+    body = await read_body(request, FactorProof)
+    await mfa.remove_totp(current(request), body.password, body.code, caller(request).client)
     return web.json_response({"msg": "TOTP removed; every other session has ended"})
 
 
@@ -75,9 +76,9 @@ async def regenerate_recovery_codes(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
 ) -> web.Response:
-    fields = await read_fields(request, "password", optional=("code",))
+    body = await read_body(request, FactorProof)
     me = current(request)
-    codes = await mfa.regenerate_recovery_codes(me, fields["password"], fields.get("code"), caller(request).client)
+    codes = await mfa.regenerate_recovery_codes(me, body.password, body.code, caller(request).client)
     return web.json_response({"recoveryCodes": codes}, headers={"Cache-Control": "no-store"})
 
 
@@ -88,7 +89,7 @@ async def login_second_factor(
     flow: LoginFlow = Provide[WebContainer.login_flow],
 ) -> web.StreamResponse:
     edge = login_edge(request)
-    fields = await read_fields(request, "code")
-    proof, client = CodeProof(fields["code"]), edge.client(request)
+    body = await read_body(request, Code)
+    proof, client = CodeProof(body.code), edge.client(request)
     outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))
     return await edge.answer(request, web.json_response(login_view(outcome)), outcome)

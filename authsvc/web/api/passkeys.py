@@ -10,8 +10,9 @@ from authsvc.auth.mfa import MfaService
 from authsvc.auth.passkeys import PasskeyService
 from authsvc.login.flow import LoginFlow
 from authsvc.login.strategies import PasskeyProof, PasswordlessProof
+from authsvc.web.api.bodies import FactorProof, PasskeyAssertion, PasskeyRegistration
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.bodies import read_ceremony, read_fields
+from authsvc.web.edge.bodies import read_body
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.guards import current, login_required
 from authsvc.web.edge.logins import login_edge
@@ -38,9 +39,9 @@ async def list_passkeys(
 async def registration_options(
     request: web.Request, mfa: MfaService = Provide[WebContainer.mfa_service]
 ) -> web.Response:
-    fields = await read_fields(request, "password", optional=("code",))
+    body = await read_body(request, FactorProof)
     client = caller(request).client
-    options = await mfa.passkey_registration_options(current(request), fields["password"], fields.get("code"), client)
+    options = await mfa.passkey_registration_options(current(request), body.password, body.code, client)
     return web.json_response(options, headers=NO_STORE)
 
 
@@ -51,8 +52,8 @@ async def register(
     request: web.Request,
     passkeys: PasskeyService = Provide[WebContainer.passkey_service],
 ) -> web.Response:
-    fields, credential = await read_ceremony(request, "name")
-    passkey = await passkeys.register(current(request), fields["name"], credential)
+    body = await read_body(request, PasskeyRegistration)
+    passkey = await passkeys.register(current(request), body.name, body.credential)
     return web.json_response(passkey_view(passkey), status=201)
 
 
@@ -63,9 +64,9 @@ async def remove_passkey(
     request: web.Request,
     mfa: MfaService = Provide[WebContainer.mfa_service],
 ) -> web.Response:
-    fields = await read_fields(request, "password", optional=("code",))
+    body = await read_body(request, FactorProof)
     client = caller(request).client
-    await mfa.remove_passkey(current(request), request.match_info["id"], fields["password"], fields.get("code"), client)
+    await mfa.remove_passkey(current(request), request.match_info["id"], body.password, body.code, client)
     return web.json_response({"msg": "Passkey removed; every other session has ended"})
 
 
@@ -86,7 +87,7 @@ async def login_second_factor(
     flow: LoginFlow = Provide[WebContainer.login_flow],
 ) -> web.StreamResponse:
     edge = login_edge(request)
-    _, credential = await read_ceremony(request)
+    credential = (await read_body(request, PasskeyAssertion)).credential
     proof, client = PasskeyProof(credential), edge.client(request)
     outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))
     return await edge.answer(request, web.json_response(login_view(outcome)), outcome)
@@ -113,7 +114,7 @@ async def login_passwordless(
     flow: LoginFlow = Provide[WebContainer.login_flow],
 ) -> web.StreamResponse:
     edge = login_edge(request)
-    _, credential = await read_ceremony(request)
+    credential = (await read_body(request, PasskeyAssertion)).credential
     proof, client = PasswordlessProof(credential, edge.nonce(request)), edge.client(request)
     outcome = await flow.login(proof, client, edge.previous_id(request))
     return await edge.answer(request, web.json_response(login_view(outcome)), outcome)

@@ -6,8 +6,9 @@ from aiohttp import web
 from dependency_injector.wiring import Provide, inject
 
 from authsvc.users.service import UsersService
+from authsvc.web.api.bodies import SignupRequest
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.bodies import read_fields
+from authsvc.web.edge.bodies import read_body
 from authsvc.web.edge.views import user_view
 
 routes = web.RouteTableDef()
@@ -19,6 +20,6 @@ async def signup(
     request: web.Request,
     users: UsersService = Provide[WebContainer.users_service],
 ) -> web.Response:
-    fields = await read_fields(request, "username", "password", optional=("email",))
-    user = await users.signup(fields["username"], fields["password"], request.remote, email=fields.get("email"))
+    body = await read_body(request, SignupRequest)
+    user = await users.signup(body.username, body.password, request.remote, email=body.email)
     return web.json_response({"msg": "User successfully registered", **user_view(user)}, status=201)

@@ -1,12 +1,16 @@
-"""Request bodies: JSON or form, string fields only, checked at the edge before any service sees them."""
+"""Request bodies: JSON or form, declared once as a Body model (web/api/bodies.py), checked at the edge before any
+service sees them; the OpenAPI document's request schemas are generated from the same models."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, ClassVar, TypeVar, get_args, get_origin
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from pydantic import BaseModel, ConfigDict, WithJsonSchema
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import core_schema
 
 from authsvc.errors import BadRequest, UnsupportedMediaType
 
@@ -22,7 +26,7 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 async def _read_mapping(request: web.Request) -> dict[str, Any]:
     content_type = request.content_type
-    if content_type == "application/json" or content_type.endswith("+json"):
+    if _is_json(content_type):
         raw = await request.read()
         try:
             data = json.loads(raw, object_pairs_hook=_reject_duplicate_keys)
@@ -42,76 +46,149 @@ async def _read_mapping(request: web.Request) -> dict[str, Any]:
     raise UnsupportedMediaType("Send application/json or application/x-www-form-urlencoded.")
 
 
-async def read_fields(
-    request: web.Request, *names: str, optional: tuple[str, ...] = (), one_of: bool = False
-) -> dict[str, str]:
-    """Exactly these fields (plus those of optional that are sent), each a string; anything else answers 400 with
-    one message per field. one_of: exactly one of names."""
-    data = await _read_mapping(request)
-    fields, errors = _string_fields(data, names, optional, one_of)
-    if errors:
-        raise BadRequest("The request body does not have the expected fields.", errors=errors)
-    return fields
+class Body(BaseModel):
+    """A request body: exactly the declared fields, nothing else. A field is a string (`str`, or `str | None = None`
+    when it may be absent), a list of strings, or a JSON object; read_body checks them by hand, so that each
+    refusal keeps its one message."""
+
+    model_config = ConfigDict(extra="forbid")
+    one_of: ClassVar[tuple[str, ...]] = ()  # exactly one of these (optional) fields must be sent
 
 
-async def read_string_list(request: web.Request, name: str) -> list[str]:
-    """A JSON object with exactly one field, `name`, an array of strings (JSON only: a form has no arrays); anything
-    else answers 400 with one message per field."""
-    if not (request.content_type == "application/json" or request.content_type.endswith("+json")):
+B = TypeVar("B", bound=Body)
+STRING, STRINGS, OBJECT = "string", "strings", "object"
+COMPONENT = "x-authsvc-component"
+
+
+async def read_body(request: web.Request, model: type[B]) -> B:
+    """The body as `model`, from JSON or a form (JSON only for a list field); anything else answers 400 with one
+    message per field, or 415. A form's credential is refused as not a JSON object, as it always was."""
+    kinds = field_kinds(model)
+    if STRINGS in kinds.values() and not _is_json(request.content_type):  # a form has no arrays
         raise UnsupportedMediaType("Send application/json.")
     data = await _read_mapping(request)
-    value = data.get(name)
-    errors = [{"pointer": f"#/{key}", "detail": "is not allowed"} for key in data if key != name]
-    if name not in data:
-        errors.append({"pointer": f"#/{name}", "detail": "is required"})
-    elif not isinstance(value, list) or not all(isinstance(item, str) and _is_encodable(item) for item in value):
-        errors.append({"pointer": f"#/{name}", "detail": "must be an array of strings"})
+    errors = _field_errors(data, model, kinds)
     if errors:
         raise BadRequest("The request body does not have the expected fields.", errors=errors)
-    assert isinstance(value, list)
-    return value
+    return model.model_validate(data)
 
 
-async def read_ceremony(
-    request: web.Request, *names: str, optional: tuple[str, ...] = ()
-) -> tuple[dict[str, str], dict[str, Any]]:
-    """A passkey ceremony's answer: these string fields, and `credential`, the JSON object the browser's
-    navigator.credentials call returned (checked by the ceremony, not here)."""
-    data = await _read_mapping(request)
-    credential = data.pop("credential", None)
-    errors = [] if isinstance(credential, dict) else [{"pointer": "#/credential", "detail": "must be a JSON object"}]
-    fields, field_errors = _string_fields(data, names, optional, False)
-    if errors or field_errors:
-        raise BadRequest("The request body does not have the expected fields.", errors=errors + field_errors)
-    assert isinstance(credential, dict)
-    return fields, credential
+def field_kinds(model: type[Body]) -> dict[str, str]:
+    """Each field's kind: STRING (absent allowed when it has a default), STRINGS or OBJECT."""
+    kinds = {}
+    for name, field in model.model_fields.items():
+        annotation = field.annotation
+        if annotation in (str, str | None):
+            kinds[name] = STRING
+        elif get_origin(annotation) is list and get_args(annotation) == (str,):
+            kinds[name] = STRINGS
+        elif get_origin(annotation) is dict:
+            kinds[name] = OBJECT
+        else:
+            raise TypeError(f"{model.__name__}.{name}: a body field is a string, a list of strings or an object")
+    return kinds
 
 
-def _string_fields(
-    data: dict[str, Any], names: tuple[str, ...], optional: tuple[str, ...], one_of: bool
-) -> tuple[dict[str, str], list[dict[str, str]]]:
-    allowed = (*names, *optional)
-    if one_of:
-        sent = [name for name in names if name in data]
-        errors = (
-            []
-            if len(sent) == 1
-            else [{"pointer": f"#/{names[0]}", "detail": f"send exactly one of {', '.join(names)}"}]
-        )
-        names = tuple(sent)
+def media_types(model: type[Body]) -> tuple[str, ...]:
+    """The content types read_body takes for `model`, as the document lists them."""
+    if set(field_kinds(model).values()) == {STRING}:
+        return ("application/json", *FORM_TYPES)
+    return ("application/json",)
+
+
+class _OpenApiSchema(GenerateJsonSchema):
+    """JSON Schema 2020-12 as the document writes it: an optional field is absent, never null, and has no default;
+    no generated titles."""
+
+    def nullable_schema(self, schema: core_schema.NullableSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def default_schema(self, schema: core_schema.WithDefaultSchema) -> JsonSchemaValue:
+        return self.generate_inner(schema["schema"])
+
+    def field_title_should_be_set(self, schema: Any) -> bool:
+        return False
+
+    def generate(self, schema: core_schema.CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
+        generated: JsonSchemaValue = _component_refs(super().generate(schema, mode))
+        return generated
+
+
+def component(name: str) -> WithJsonSchema:
+    """A field documented by the document's own schema `name` (pydantic resolves every $ref it sees itself)."""
+    return WithJsonSchema({COMPONENT: name})
+
+
+def _component_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        if set(node) == {COMPONENT}:
+            return {"$ref": f"#/components/schemas/{node[COMPONENT]}"}
+        return {key: _component_refs(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_component_refs(value) for value in node]
+    return node
+
+
+def body_schema(model: type[Body]) -> dict[str, Any]:
+    """The OpenAPI schema of `model`; a one_of model is one object per field it takes exactly one of."""
+    schema = model.model_json_schema(schema_generator=_OpenApiSchema)
+    schema.pop("title", None)
+    if not model.one_of:
+        return schema
+    variants = [
+        {
+            "type": "object",
+            "required": [name],
+            "additionalProperties": False,
+            "properties": {name: schema["properties"][name]},
+        }
+        for name in model.one_of
+    ]
+    return {
+        key: value for key, value in schema.items() if key not in ("type", "properties", "additionalProperties")
+    } | {"oneOf": variants}
+
+
+def _field_errors(data: dict[str, Any], model: type[Body], kinds: dict[str, str]) -> list[dict[str, str]]:
+    """In the order the readers have always answered: objects, missing strings, unexpected keys, then each
+    sent field's type."""
+    fields = model.model_fields
+    errors = [
+        _error(name, "must be a JSON object")
+        for name, kind in kinds.items()
+        if kind == OBJECT and not isinstance(data.get(name), dict)
+    ]
+    strings = [name for name, kind in kinds.items() if kind == STRING]
+    if model.one_of:
+        sent = [name for name in model.one_of if name in data]
+        if len(sent) != 1:
+            errors.append(_error(model.one_of[0], f"send exactly one of {', '.join(model.one_of)}"))
     else:
-        errors = [{"pointer": f"#/{name}", "detail": "is required"} for name in names if name not in data]
-    errors += [{"pointer": f"#/{key}", "detail": "is not allowed"} for key in data if key not in allowed]
-    names = (*names, *(name for name in optional if name in data))
-    for name in names:
+        errors += [_error(name, "is required") for name in strings if fields[name].is_required() and name not in data]
+    errors += [_error(key, "is not allowed") for key in data if key not in kinds]
+    for name, kind in kinds.items():
         value = data.get(name)
-        if name not in data:
-            continue
-        if not isinstance(value, str):
-            errors.append({"pointer": f"#/{name}", "detail": "must be a string"})
-        elif not _is_encodable(value):
-            errors.append({"pointer": f"#/{name}", "detail": "must be valid Unicode text"})
-    return {name: data[name] for name in (*names, *optional) if name in data}, errors
+        if kind == STRINGS:
+            if name not in data:
+                errors.append(_error(name, "is required"))
+            elif not isinstance(value, list) or not all(
+                isinstance(item, str) and _is_encodable(item) for item in value
+            ):
+                errors.append(_error(name, "must be an array of strings"))
+        elif kind == STRING and name in data:
+            if not isinstance(value, str):
+                errors.append(_error(name, "must be a string"))
+            elif not _is_encodable(value):
+                errors.append(_error(name, "must be valid Unicode text"))
+    return errors
+
+
+def _error(name: str, detail: str) -> dict[str, str]:
+    return {"pointer": f"#/{name}", "detail": detail}
+
+
+def _is_json(content_type: str) -> bool:
+    return content_type == "application/json" or content_type.endswith("+json")
 
 
 def _is_encodable(value: str) -> bool:

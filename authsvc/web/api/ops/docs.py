@@ -1,4 +1,5 @@
-"""The OpenAPI 3.1 document (authsvc/openapi.yaml, the one source) as JSON, and Swagger UI for it at /docs.
+"""The OpenAPI 3.1 document as JSON: authsvc/openapi.yaml, and the request bodies of the JSON routes generated from
+their models (web/api/bodies.py); and Swagger UI for it at /docs.
 
 Swagger UI comes from a packaged bundle (swagger-ui-bundle-v2) and is served by authsvc itself: the page, its
 start-up script (ours, a file so that no inline script is needed) and a fixed list of the bundle's files. Those
@@ -17,6 +18,8 @@ from aiohttp import web
 from swagger_ui_bundle import swagger_ui_path
 
 from authsvc.errors import NotFound
+from authsvc.web.api.bodies import REQUEST_BODIES
+from authsvc.web.edge.bodies import body_schema, media_types
 
 SPEC_PATH = Path(__file__).resolve().parents[3] / "openapi.yaml"
 OURS = Path(__file__).resolve().parent / "swagger"
@@ -42,10 +45,25 @@ STATIC_FILES: dict[str, tuple[Path, str]] = {
 routes = web.RouteTableDef()
 
 
+def openapi_document() -> dict[str, Any]:
+    """openapi.yaml with the request bodies of the JSON routes generated from their models (web/api/bodies.py):
+    each body's schema, and its request body with the content types read_body takes."""
+    document: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
+    components = document["components"]
+    for model in REQUEST_BODIES:
+        name = model.__name__
+        if name in components["schemas"] or name in components["requestBodies"]:
+            raise ValueError(f"openapi.yaml writes {name} by hand; it is generated from web/api/bodies.py")
+        components["schemas"][name] = body_schema(model)
+        reference = {"$ref": f"#/components/schemas/{name}"}
+        content = {media_type: {"schema": reference} for media_type in media_types(model)}
+        components["requestBodies"][name] = {"required": True, "content": content}
+    return document
+
+
 @cache
 def _spec_json() -> bytes:
-    spec: dict[str, Any] = yaml.safe_load(SPEC_PATH.read_text(encoding="utf-8"))
-    return json.dumps(spec).encode("utf-8")
+    return json.dumps(openapi_document()).encode("utf-8")
 
 
 @routes.get("/openapi.json")
