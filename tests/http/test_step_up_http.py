@@ -117,3 +117,28 @@ async def test_the_sign_in_page_sends_a_signed_in_one_factor_browser_on_to_step_
 async def test_step_up_without_a_session_goes_to_sign_in(portal: Client) -> None:
     response = await portal.get("/login/step-up?rd=" + ADMIN, allow_redirects=False)
     assert response.status == 303 and response.headers["Location"].startswith("/login?rd=http%3A%2F%2Fadmin.test")
+
+
+async def test_a_step_up_form_that_expired_is_shown_again_and_the_session_stays_one_factor(
+    portal: Client, clock: ManualClock
+) -> None:
+    secret, _ = await enrol(portal, clock)
+    portal.session.cookie_jar.clear()
+    await post_login(portal)
+    before = sid(portal)
+    await portal.get("/login/step-up?rd=" + ADMIN)
+    stale = await portal.post("/login/step-up", data={"code": code_at(secret, clock), "csrf": "stale", "rd": ADMIN})
+    html = await stale.text()
+    assert stale.status == 403 and "The form expired" in html and 'action="/login/step-up"' in html
+    assert sid(portal) == before and (await check(portal, ADMIN, before)).status == 401  # the code was not spent
+    fresh = await portal.post(
+        "/login/step-up",
+        data={"code": code_at(secret, clock), "csrf": form_token(html), "rd": ADMIN},
+        allow_redirects=False,
+    )
+    assert (fresh.status, fresh.headers["Location"]) == (303, ADMIN)
+
+
+async def test_a_signed_out_browser_posting_a_stale_step_up_form_goes_to_sign_in(portal: Client) -> None:
+    response = await portal.post("/login/step-up", data={"code": "123456", "csrf": "stale"}, allow_redirects=False)
+    assert (response.status, response.headers["Location"]) == (303, "/login")

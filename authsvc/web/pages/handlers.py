@@ -48,7 +48,7 @@ from authsvc.users.service import SIGNUP_CLOSED, UsersService
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.caller import caller
 from authsvc.web.edge.cookies import end_session
-from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens, read_form
+from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens
 from authsvc.web.edge.gate import STEP_UP_PATH, gate
 from authsvc.web.edge.guards import current, login_required, signed_in, wraps
 from authsvc.web.edge.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
@@ -266,27 +266,27 @@ def _throttled(throttled: TooManyRequests) -> str:
     return gettext("Too many failed sign-ins. Try again in %(wait)s.") % {"wait": wait(throttled.retry_after)}
 
 
+async def _login_expired(request: web.Request, fields: dict[str, str]) -> web.Response:
+    pages = login_pages(request)
+    return LoginForm(request, pages.settings, pages.tokens).render(fields.get("rd"), FORM_EXPIRED, 403)
+
+
 @routes.post("/login")
 @scripted_page
+@form_checked(("username", "password"), ("rd", "remember"), expired=_login_expired)
 @inject
-async def login(
-    request: web.Request,
-    flow: LoginFlow = Provide[WebContainer.login_flow],
-) -> web.StreamResponse:
-    pages = login_pages(request)
-    fields = await read_form(request, ("username", "password", "csrf"), ("rd", "remember"))
-    rd, form, edge = fields.get("rd"), LoginForm(request, pages.settings, pages.tokens), pages.login
-    if not pages.tokens.valid(request, fields["csrf"]):
-        return form.render(rd, FORM_EXPIRED, 403)
+async def login(request: web.Request, flow: LoginFlow = Provide[WebContainer.login_flow]) -> web.StreamResponse:
+    pages, fields = login_pages(request), form(request)
+    rd, form_page, edge = fields.get("rd"), LoginForm(request, pages.settings, pages.tokens), pages.login
     proof, remember = PasswordProof(fields["username"], fields["password"]), fields.get("remember") == "on"
     try:
         outcome = await flow.login(proof, edge.client(request), edge.previous_id(request), remember=remember)
     except EmailNotVerified as unverified:
-        return form.render(rd, unverified.detail, 403, fields["username"])
+        return form_page.render(rd, unverified.detail, 403, fields["username"])
     except InvalidCredentials:
-        return form.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
+        return form_page.render(rd, INVALID_CREDENTIALS, 401, fields["username"])
     except TooManyRequests as throttled:
-        return form.render(rd, _throttled(throttled), 429, fields["username"], throttled.headers)
+        return form_page.render(rd, _throttled(throttled), 429, fields["username"], throttled.headers)
     return await _answer(request, pages, rd, outcome)
 
 
@@ -316,19 +316,23 @@ def _code_page(
     )
 
 
+@inject
+async def _code_expired(
+    request: web.Request, fields: dict[str, str], flow: LoginFlow = Provide[WebContainer.login_flow]
+) -> web.Response:
+    pages = login_pages(request)
+    methods = await flow.pending_methods(pages.login.pending(request))
+    return _code_page(request, pages, fields.get("rd"), methods, FORM_EXPIRED, 403)
+
+
 @routes.post("/login/mfa")
 @scripted_page
+@form_checked(("code",), ("rd",), expired=_code_expired)
 @inject
-async def login_code(
-    request: web.Request,
-    flow: LoginFlow = Provide[WebContainer.login_flow],
-) -> web.StreamResponse:
-    pages = login_pages(request)
-    fields = await read_form(request, ("code", "csrf"), ("rd",))
+async def login_code(request: web.Request, flow: LoginFlow = Provide[WebContainer.login_flow]) -> web.StreamResponse:
+    pages, fields = login_pages(request), form(request)
     rd, edge = fields.get("rd"), pages.login
     methods = await flow.pending_methods(edge.pending(request))
-    if not pages.tokens.valid(request, fields["csrf"]):
-        return _code_page(request, pages, rd, methods, FORM_EXPIRED, 403)
     proof, client = CodeProof(fields["code"]), edge.client(request)
     try:
         outcome = await flow.second_step(edge.pending(request), proof, client, edge.previous_id(request))

@@ -17,7 +17,7 @@ from authsvc.login.flow import LoginFlow
 from authsvc.login.outcomes import NoSecondFactor
 from authsvc.login.strategies import CodeProof
 from authsvc.web.container import WebContainer
-from authsvc.web.edge.forms import read_form
+from authsvc.web.edge.forms import form, form_checked
 from authsvc.web.edge.gate import STEP_UP_PATH
 from authsvc.web.edge.guards import signed_in
 from authsvc.web.edge.i18n import N_, gettext, wait
@@ -69,21 +69,27 @@ async def step_up_page(
     return await _page(request, me, flow, pages, rd)
 
 
-@routes.post(STEP_UP_PATH)
-@portal_page
 @inject
-async def step_up(
-    request: web.Request,
-    flow: LoginFlow = Provide[WebContainer.login_flow],
+async def _step_up_expired(
+    request: web.Request, fields: dict[str, str], flow: LoginFlow = Provide[WebContainer.login_flow]
 ) -> web.Response:
     pages = login_pages(request)
-    fields = await read_form(request, ("code", "csrf"), ("rd",))
+    me = await signed_in(request)
+    if me is None:
+        return _see_other("/login")
+    return await _page(request, me, flow, pages, _allowed(request, pages.settings, fields.get("rd")), FORM_EXPIRED, 403)
+
+
+@routes.post(STEP_UP_PATH)
+@portal_page
+@form_checked(("code",), ("rd",), expired=_step_up_expired)
+@inject
+async def step_up(request: web.Request, flow: LoginFlow = Provide[WebContainer.login_flow]) -> web.Response:
+    pages, fields = login_pages(request), form(request)
     rd = _allowed(request, pages.settings, fields.get("rd"))
     me = await signed_in(request)
     if me is None:
         return _see_other("/login")
-    if not pages.tokens.valid(request, fields["csrf"]):
-        return await _page(request, me, flow, pages, rd, FORM_EXPIRED, 403)
     try:
         stepped_up = await flow.step_up(me, CodeProof(fields["code"].strip()), pages.login.client(request))
     except TooManyRequests as throttled:
