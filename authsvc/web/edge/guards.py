@@ -33,7 +33,9 @@ SESSION_REQUIRED = "A live session is required."
 async def signed_in(request: web.Request) -> Authenticated | None:
     """The live session behind the request's cookie, or None; checked (and its cookie renewed) once per request."""
     if not request.get(SESSION_CHECKED):
-        authenticated = await request.config_dict[SESSION_GUARD].authenticate(request)
+        app = request.app  # the guard is the main app's; config_dict (a new ChainMapProxy a call) only for a sub-app's
+        guard = app[SESSION_GUARD] if SESSION_GUARD in app else request.config_dict[SESSION_GUARD]
+        authenticated = await guard.authenticate(request)
         request[SESSION_CHECKED] = True
         if authenticated is not None:
             request[AUTHENTICATED] = authenticated
