@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import os
@@ -215,3 +216,15 @@ async def sign_in(container: Any, username: str, password: str, client: Any) -> 
     outcome = await container.login_flow().login(PasswordProof(username, password), client)
     assert isinstance(outcome, SignedIn), outcome
     return outcome.user, outcome.session_id
+
+
+async def exchange(port: int, data: bytes) -> bytes:
+    """Send data, read until the server closes the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(data)
+        await writer.drain()
+        return await asyncio.wait_for(reader.read(), 30)
+    finally:
+        writer.close()
+        await writer.wait_closed()

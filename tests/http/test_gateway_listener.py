@@ -28,7 +28,7 @@ from authsvc.web.gateway_listener import (
     path_of,
 )
 from tests.driver import PASSWORD
-from tests.helpers import free_port
+from tests.helpers import exchange, free_port
 
 
 class Answer:
@@ -60,18 +60,6 @@ class Answers:
 
     def on_body(self, body: bytes) -> None:
         self.all[-1].body += body
-
-
-async def exchange(port: int, data: bytes) -> bytes:
-    """Send data, read until the server closes the connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        await writer.drain()
-        return await asyncio.wait_for(reader.read(), 30)
-    finally:
-        writer.close()
-        await writer.wait_closed()
 
 
 def head(path: str, *lines: str, method: str = "GET", version: str = "1.1") -> bytes:

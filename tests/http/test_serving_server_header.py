@@ -4,7 +4,6 @@ gets a problem+json answer that drops it too. Each through serving.AppRunner on 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -12,19 +11,7 @@ import pytest
 from authsvc.containers import Container
 from authsvc.web import serving
 from authsvc.web.app import create_app
-from tests.helpers import free_port
-
-
-async def exchange(port: int, data: bytes) -> bytes:
-    """Send data, read until the server closes the connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    try:
-        writer.write(data)
-        await writer.drain()
-        return await asyncio.wait_for(reader.read(), 30)
-    finally:
-        writer.close()
-        await writer.wait_closed()
+from tests.helpers import exchange, free_port
 
 
 def header_names(answer: bytes) -> list[str]:
