@@ -171,19 +171,6 @@ class Container(containers.DeclarativeContainer):
         throttle=login_throttle,
         max_passwordless=settings.provided.webauthn.passwordless_max_challenges,
     )
-    mfa_service = providers.Singleton(
-        MfaService,
-        auth=auth_service,
-        passkeys=passkey_service,
-        factors=second_factors_repository,
-        users=users_repository,
-        sessions=session_registry,
-        box=secret_box,
-        enrolments=enrolment_tokens,
-        clock=clock,
-        settings=settings.provided.mfa,
-    )
-    access_rules = providers.Singleton(AccessRules, settings.provided.access_control)
     # The account's mail flows; sign-up gives them the address it was given
     account_mail = providers.Singleton(
         AccountMail,
@@ -198,6 +185,20 @@ class Container(containers.DeclarativeContainer):
         settings=settings.provided.mail,
         stored_users=storage.provided.users,
     )
+    mfa_service = providers.Singleton(
+        MfaService,
+        auth=auth_service,
+        passkeys=passkey_service,
+        factors=second_factors_repository,
+        users=users_repository,
+        sessions=session_registry,
+        box=secret_box,
+        enrolments=enrolment_tokens,
+        clock=clock,
+        settings=settings.provided.mfa,
+        addresses=account_mail,
+    )
+    access_rules = providers.Singleton(AccessRules, settings.provided.access_control)
     users_service = providers.Singleton(
         UsersService,
         repository=users_repository,

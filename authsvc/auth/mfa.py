@@ -32,7 +32,7 @@ from authsvc.config import MfaSettings
 from authsvc.errors import Conflict, FieldRefused, NotFound, WrongPassword
 from authsvc.users.lookup import find_by_typed_name
 from authsvc.users.models import User
-from authsvc.users.ports import UserRepository
+from authsvc.users.ports import AddressBook, UserRepository
 
 audit = logging.getLogger("authsvc.audit")
 
@@ -78,7 +78,9 @@ class MfaService:
         enrolments: EnrolmentTokens,
         clock: Clock,
         settings: MfaSettings,
+        addresses: AddressBook,
     ) -> None:
+        self._addresses = addresses
         self._auth = auth
         self._passkeys = passkeys
         self._factors = factors
@@ -189,6 +191,17 @@ class MfaService:
         this session, is what the registration must sign: only whoever gave the proof can finish."""
         await self.prove(auth, password, code, client)
         return await self._passkeys.registration_options(auth)
+
+    async def change_address(
+        self, auth: Authenticated, address: str, password: str, code: str | None, client: ClientInfo
+    ) -> None:
+        """The account's email address, which receives reset links, changed by its owner: a typo costs no password
+        attempt; then the same proof as changing a factor, counted like a login; only then is the address looked up
+        (a taken one answers DuplicateEmail to the owner alone, never to a holder of the cookie without the password)
+        and set: the address book mails the new address its link and tells the old one."""
+        self._addresses.check_address(address)
+        await self.prove(auth, password, code, client)
+        await self._addresses.set_address(auth.user, address)
 
     async def prove(self, auth: Authenticated, password: str, code: str | None, client: ClientInfo) -> None:
         """The proof that the session's user is at the keyboard, before a factor or the address changes: the

@@ -63,6 +63,10 @@ class Notices(Protocol):
 class AddressBook(Protocol):
     """The account's email address, kept and verified by the mail package."""
 
+    def check_address(self, address: str) -> str:
+        """The address as given, or FieldRefused when it is not one (no storage read)."""
+        ...
+
     async def check_free(self, address: str, user_id: str | None = None) -> None:
         """FieldRefused for an address that is not one, DuplicateEmail when another account holds it."""
         ...

@@ -101,6 +101,17 @@ async def test_an_address_of_another_account_is_refused(mailed: Client, smtp_ser
     assert taken.status == 409 and "belongs to another account" in message(await taken.text())
 
 
+async def test_whether_an_address_is_taken_is_told_only_after_the_password(mailed: Client) -> None:
+    """A holder of carol's session cookie without her password cannot ask the page which addresses are registered."""
+    await signed_up(mailed, "bob", email="bob@example.com")
+    mailed.session.cookie_jar.clear()
+    await signed_up(mailed, "carol")
+    guessed = await post(mailed, "email", email="bob@example.com", password="not carol's password")
+    assert guessed.status == 422 and message(await guessed.text()) == "error: The password is wrong."
+    api = await mailed.post("/users/me/email", json={"email": "bob@example.com", "password": "not carol's password"})
+    assert api.status == 422 and "belongs to another account" not in await api.text()
+
+
 async def test_an_old_session_with_an_authenticator_app_needs_a_code_to_change_the_address(
     web: Client, clock: ManualClock
 ) -> None:

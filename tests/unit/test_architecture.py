@@ -10,7 +10,7 @@ import grimp
 
 import authsvc.web
 from authsvc.mail.notices import MailedNotices
-from authsvc.users.ports import Notices
+from authsvc.users.ports import AddressBook, Notices
 
 
 def test_no_module_of_authsvc_imports_itself_round_a_circle() -> None:
@@ -30,9 +30,11 @@ NOT_NOTICES = {"link", "issue"}  # MailedNotices' token helpers (and `issue` is 
 
 def notice_calls(tree: ast.AST) -> list[str]:
     """The calls in a module of a method by a notice's name (users.ports.Notices, mail.notices.MailedNotices, and
-    AccountMail's old mfa_changed), or of anything reached as `notices`."""
+    AccountMail's old mfa_changed) or of the address book's (users.ports.AddressBook: setting an address mails it),
+    or of anything reached as `notices`."""
     names = {name for name in vars(MailedNotices) if not name.startswith("_")} - NOT_NOTICES
     names |= {name for name in vars(Notices) if not name.startswith("_")} | {"mfa_changed"}
+    names |= {name for name in vars(AddressBook) if not name.startswith("_")}  # an address set is its own notice
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and (node.attr in names or node.attr == "notices"):
@@ -60,3 +62,8 @@ def test_the_notice_check_finds_a_handler_that_mails_a_notice() -> None:
     assert notice_calls(ast.parse(handler)) == ["2: .password_changed"]
     wired = "from authsvc.mail.notices import MailedNotices\nnotices = Provide[WebContainer.notices]\n"
     assert notice_calls(ast.parse(wired)) == ["1: from authsvc.mail.notices", "2: .notices"]
+
+
+def test_the_notice_check_finds_a_handler_that_sets_an_address() -> None:
+    handler = "async def set_email(request, mail):\n    await mail.set_address(user, address)\n"
+    assert notice_calls(ast.parse(handler)) == ["2: .set_address"]

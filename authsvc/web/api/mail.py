@@ -41,17 +41,9 @@ async def reset_password(request: web.Request, mail: AccountMail = Provide[WebCo
 @routes.post("/users/me/email")
 @login_required
 @inject
-async def set_email(
-    request: web.Request,
-    mail: AccountMail = Provide[WebContainer.account_mail],
-    mfa: MfaService = Provide[WebContainer.mfa_service],
-) -> web.Response:
+async def set_email(request: web.Request, mfa: MfaService = Provide[WebContainer.mfa_service]) -> web.Response:
     body = await read_body(request, EmailChange)
-    me = current(request)
-    mail.check_address(body.email)  # a typo costs no password attempt
-    # The address receives reset links: the same proof as changing a factor, counted like a login.
-    await mfa.prove(me, body.password, body.code, caller(request).client)
-    await mail.set_address(me.user, body.email)
+    await mfa.change_address(current(request), body.email, body.password, body.code, caller(request).client)
     return web.json_response({"msg": "A link to verify the address is on its way to it."}, status=202)
 
 

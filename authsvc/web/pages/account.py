@@ -225,11 +225,8 @@ async def set_email(request: web.Request) -> web.Response:
     page, fields = account(request), form(request)
     email = fields["email"].strip()
     try:
-        page.mail.check_address(email)  # a typo costs no password attempt
-        await page.mail.ensure_free(email, page.me.user.id)
-        # The address receives reset links: the same proof as changing a factor, counted like a login.
-        await page.mfa.prove(page.me, fields["password"], fields.get("code") or None, caller(request).client)
-        await page.mail.set_address(page.me.user, email)
+        code = fields.get("code") or None
+        await page.mfa.change_address(page.me, email, fields["password"], code, caller(request).client)
     except (FieldRefused, DuplicateEmail, TooManyRequests) as problem:
         return await page.refused(problem)
     return await page.done(gettext("A link to verify %(email)s is on its way to it.") % {"email": email})
