@@ -59,18 +59,23 @@ def wraps(wrapper: Callable[[web.Request], Awaitable[web.StreamResponse]], handl
     return cast(H, wrapper)
 
 
+Redirect = str | Callable[[web.Request], str]  # where a page sends a signed-out browser: fixed, or from the request
+
+
 @overload
 def login_required(handler: H) -> H: ...
 @overload
-def login_required(*, redirect: str) -> Callable[[H], H]: ...
-def login_required(handler: H | None = None, *, redirect: str | None = None) -> H | Callable[[H], H]:
+def login_required(*, redirect: Redirect) -> Callable[[H], H]: ...
+def login_required(handler: H | None = None, *, redirect: Redirect | None = None) -> H | Callable[[H], H]:
     """The route answers only a caller with a live session: the app's SessionGuard checks before the handler runs.
-    Without one: 401, or for a page (redirect=...) a 303 to the sign-in page, which brings the browser back."""
+    Without one: 401, or for a page (redirect=...: a URL, or a function of the request giving one) a 303 to the
+    sign-in page, which brings the browser back."""
 
     def guard(handler: H) -> H:
         async def guarded(request: web.Request) -> web.StreamResponse:
             if redirect is not None and await signed_in(request) is None:
-                return web.Response(status=303, headers={hdrs.LOCATION: redirect})
+                location = redirect if isinstance(redirect, str) else redirect(request)
+                return web.Response(status=303, headers={hdrs.LOCATION: location})
             request[AUTHENTICATED] = await require_session(request)
             return await handler(request)
 

@@ -19,7 +19,7 @@ from authsvc.login.strategies import CodeProof
 from authsvc.web.container import WebContainer
 from authsvc.web.edge.forms import form, form_checked
 from authsvc.web.edge.gate import STEP_UP_PATH
-from authsvc.web.edge.guards import signed_in
+from authsvc.web.edge.guards import current, login_required, signed_in
 from authsvc.web.edge.i18n import N_, gettext, wait
 from authsvc.web.edge.logins import LoginPages, login_pages
 from authsvc.web.pages.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _allowed, _render, _see_other, portal_page
@@ -52,18 +52,19 @@ async def _page(
     )
 
 
+def _sign_in_first(request: web.Request) -> str:
+    """The sign-in page, which brings the browser back here with the rd it came with (when that one is allowed)."""
+    rd = _allowed(request, login_pages(request).settings, request.query.get("rd"))
+    return "/login" + (f"?rd={quote(rd, safe='')}" if rd else "")
+
+
 @routes.get(STEP_UP_PATH)
 @portal_page
+@login_required(redirect=_sign_in_first)
 @inject
-async def step_up_page(
-    request: web.Request,
-    flow: LoginFlow = Provide[WebContainer.login_flow],
-) -> web.Response:
-    pages = login_pages(request)
+async def step_up_page(request: web.Request, flow: LoginFlow = Provide[WebContainer.login_flow]) -> web.Response:
+    pages, me = login_pages(request), current(request)
     rd = _allowed(request, pages.settings, request.query.get("rd"))
-    me = await signed_in(request)
-    if me is None:
-        return _see_other("/login" + (f"?rd={quote(rd, safe='')}" if rd else ""))
     if me.session.two_factors:
         return _see_other(rd or pages.settings.portal.default_redirect)
     return await _page(request, me, flow, pages, rd)
@@ -83,13 +84,11 @@ async def _step_up_expired(
 @routes.post(STEP_UP_PATH)
 @portal_page
 @form_checked(("code",), ("rd",), expired=_step_up_expired)
+@login_required(redirect="/login")
 @inject
 async def step_up(request: web.Request, flow: LoginFlow = Provide[WebContainer.login_flow]) -> web.Response:
-    pages, fields = login_pages(request), form(request)
+    pages, fields, me = login_pages(request), form(request), current(request)
     rd = _allowed(request, pages.settings, fields.get("rd"))
-    me = await signed_in(request)
-    if me is None:
-        return _see_other("/login")
     try:
         stepped_up = await flow.step_up(me, CodeProof(fields["code"].strip()), pages.login.client(request))
     except TooManyRequests as throttled:
