@@ -104,9 +104,6 @@ SAME_INSTANT = (
     " for both, so the event time is the same either way; in real time the notice is milliseconds later"
 )
 EQUIVALENT: dict[str, str] = {
-    "authsvc/auth/service.py:AuthService._check_password:`False` -> `True`": (
-        "login() also requires `user is not None` (the type checker needs it), so the answer for no user is unused"
-    ),
     "authsvc/storage/memory.py:MemoryUserRepository.find_by_username:`user_id` -> True": (
         "`dict.get(None)` is None as well: the guard only spares a look-up"
     ),
@@ -195,7 +192,7 @@ EQUIVALENT: dict[str, str] = {
     "authsvc/web/edge/devices.py:<module>:`16` -> `17`": (
         "a device id of 136 random bits instead of 128 is as unique; it is sealed in the cookie, nobody sees its length"
     ),
-    "authsvc/auth/service.py:_login_name:`len(raw) > LOGIN_NAME_CAP` -> False": (
+    "authsvc/login/strategies.py:_login_name:`len(raw) > LOGIN_NAME_CAP` -> False": (
         "the check after normalising refuses the same names, except a typed name over 256 characters that NFKC composes"
         " to 256 or fewer: that takes combining marks, which no name sign-up allows (only a migrated tutorial account"
         " could have one); the first check spares normalising an over-long input"

@@ -28,14 +28,6 @@ ENROLMENT_SECONDS = 600  # to scan the QR code and type the first code, after th
 _TOTP_CODE = re.compile(r"[0-9]{6}")
 
 
-class SecondFactorRequired(Exception):
-    """The password was right and the user has a second factor: the login waits for it."""
-
-    def __init__(self, user: User, methods: list[str], remember: bool) -> None:
-        super().__init__("Second factor required")
-        self.user, self.methods, self.remember = user, methods, remember
-
-
 def enrolled_methods(factors: SecondFactors | None, passkeys: int) -> list[str]:
     """The second factors a login can use: a confirmed TOTP secret, registered passkeys."""
     methods = [TOTP] if factors is not None and factors.totp_confirmed else []

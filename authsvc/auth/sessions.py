@@ -144,7 +144,7 @@ class SessionRegistry:
         challenge and device cookie issued before is refused; then every session but keep_session_id ends.
 
         In this order: a login that read the old generation and opens its session after the sessions ended finds
-        the new one when it checks again (AuthService.open_session)."""
+        the new one when it checks again (login.hooks.SessionIssuer)."""
         await self._users.bump_generation(user_id, self._clock.now())
         return await self.revoke_all(user_id, keep_session_id)
 

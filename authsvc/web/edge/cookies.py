@@ -73,16 +73,10 @@ class SessionCookies(AbstractStorage):
         found = (self.session_ids(value) for value in self.values_in(cookie_header(request)))
         return [ids for ids in found if ids is not None]
 
-    async def issue(self, request: web.Request, ids: SessionIds) -> None:
-        await start_session(request, ids)
-
     async def renew(self, request: web.Request, ids: SessionIds) -> None:
         """Re-issue the cookie of the session that was authenticated, with a fresh max age."""
         session = await get_session(request)
         session["sid"], session["uid"] = ids  # marks it changed: aiohttp-session writes the cookie afresh
-
-    async def clear(self, request: web.Request) -> None:
-        await end_session(request)
 
     # What aiohttp-session's middleware does around a handler, for the gateway's fast path, which has no such layer:
     # renew() and clear() find this storage, and the cookie they changed is written on the way out.

@@ -57,12 +57,9 @@ class DeviceCookies:
             return None
         return Device(user_id, device_id, generation)
 
-    def issue(self, request: web.Request, user: User) -> None:
-        remember_device(request, user)
-
     def middleware(self) -> Middleware:
-        """Writes the cookie issue() asked for. It wraps aiohttp-session's middleware, so the session cookie comes
-        first among the Set-Cookie headers, where clients that read only one look."""
+        """Writes the cookie remember_device() asked for. It wraps aiohttp-session's middleware, so the session cookie
+        comes first among the Set-Cookie headers, where clients that read only one look."""
 
         @web.middleware
         async def device_cookie(request: web.Request, handler: Handler) -> web.StreamResponse:
