@@ -27,7 +27,7 @@ from authsvc.web.edge.events import event_context_middleware
 from authsvc.web.edge.forms import FORM_TOKENS
 from authsvc.web.edge.gate import GATE
 from authsvc.web.edge.guards import SESSION_GUARD
-from authsvc.web.edge.logins import LOGIN_EDGE, LOGIN_PAGES
+from authsvc.web.edge.logins import LOGIN_EDGE
 from authsvc.web.edge.middlewares import (
     DRAIN,
     Drain,
@@ -148,7 +148,6 @@ def create_app(
     app[CALLERS] = container.callers()
     app[GATE] = container.gateway_check()
     app[LOGIN_EDGE] = container.login_edge()
-    app[LOGIN_PAGES] = container.login_pages()
     app[CONTAINER] = container
     app[DRAIN] = drain
     app[FAST_PATH] = gateway

@@ -18,7 +18,7 @@ from authsvc.web.edge.devices import DeviceCookies
 from authsvc.web.edge.forms import FormTokens
 from authsvc.web.edge.gate import GatewayCheck
 from authsvc.web.edge.guards import SessionGuard
-from authsvc.web.edge.logins import LoginEdge, LoginPages
+from authsvc.web.edge.logins import LoginEdge
 from authsvc.web.edge.pending_cookie import PasskeyChallengeCookie, PendingLoginCookie
 
 
@@ -73,7 +73,6 @@ class WebContainer(Container):
     )
     # A login's HTTP end (the JSON routes and the portal's pages render the flow's outcome; this writes its cookies)
     login_edge = providers.Singleton(LoginEdge, pending=pending_login_cookie, challenge=passkey_challenge_cookie)
-    login_pages = providers.Singleton(LoginPages, login=login_edge, tokens=form_tokens, settings=Container.settings)
 
 
 def create_container(settings: Settings) -> WebContainer:

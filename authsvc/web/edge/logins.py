@@ -84,15 +84,10 @@ class LoginPages:
         self.login, self.tokens, self.settings = login, tokens, settings
 
 
-# The login's edge parts, which handlers reach through the request (services reach them through @inject): create_app
+# The login's edge, which handlers reach through the request (services reach them through @inject): create_app
 # puts the container's here.
 LOGIN_EDGE = web.AppKey("login_edge", LoginEdge)
-LOGIN_PAGES = web.AppKey("login_pages", LoginPages)
 
 
 def login_edge(request: web.Request) -> LoginEdge:
     return request.config_dict[LOGIN_EDGE]
-
-
-def login_pages(request: web.Request) -> LoginPages:
-    return request.config_dict[LOGIN_PAGES]

@@ -52,7 +52,7 @@ from authsvc.web.edge.forms import FormTokens, form, form_checked, form_tokens
 from authsvc.web.edge.gate import STEP_UP_PATH, gate
 from authsvc.web.edge.guards import current, login_required, signed_in, wraps
 from authsvc.web.edge.i18n import N_, field_problem, gettext, language, localize, ngettext, reading, wait
-from authsvc.web.edge.logins import LoginPages, login_pages
+from authsvc.web.edge.logins import LoginPages, login_edge
 from authsvc.web.pages.redirects import normalize_origin, safe_redirect
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -193,6 +193,11 @@ def _allowed(request: web.Request, settings: Settings, rd: str | None) -> str | 
 def current_settings(settings: Settings = Provide[WebContainer.settings]) -> Settings:
     """The settings the pages read (the redirect rules, the portal's and the sign-up's), injected here once."""
     return settings
+
+
+def login_pages(request: web.Request) -> LoginPages:
+    """What the sign-in pages render with: the login's edge, and the form tokens and settings every page uses."""
+    return LoginPages(login_edge(request), form_tokens(request), current_settings())
 
 
 def password_rules(settings: Settings) -> str:

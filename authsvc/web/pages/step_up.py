@@ -21,8 +21,16 @@ from authsvc.web.edge.forms import form, form_checked
 from authsvc.web.edge.gate import STEP_UP_PATH
 from authsvc.web.edge.guards import current, login_required, signed_in
 from authsvc.web.edge.i18n import N_, gettext, wait
-from authsvc.web.edge.logins import LoginPages, login_pages
-from authsvc.web.pages.handlers import FORM_EXPIRED, WRONG_CODE_AGAIN, _allowed, _render, _see_other, portal_page
+from authsvc.web.edge.logins import LoginPages
+from authsvc.web.pages.handlers import (
+    FORM_EXPIRED,
+    WRONG_CODE_AGAIN,
+    _allowed,
+    _render,
+    _see_other,
+    login_pages,
+    portal_page,
+)
 
 routes = web.RouteTableDef()
 
